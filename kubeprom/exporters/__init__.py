@@ -1,0 +1,1 @@
+"""The simulated cluster and its cAdvisor / kubelet / kube-state-metrics exporters."""

@@ -1,0 +1,1 @@
+"""The autoscaling/v2 HorizontalPodAutoscaler controller."""

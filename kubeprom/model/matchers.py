@@ -1,0 +1,86 @@
+"""Label matchers ``=``, ``!=``, ``=~``, ``!~`` with Prometheus semantics.
+
+Regular expressions are RE2 (google-re2): linear time, fully anchored, and ``.`` matches a
+newline, as in Prometheus 3.x. A missing label has the value ``""``, so ``a=""`` matches
+series without ``a`` and ``a!=""`` requires it.
+"""
+
+from __future__ import annotations
+
+import re as _stdlib_re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import re2
+
+from kubeprom.errors import ValidationError
+
+
+class MatchType(StrEnum):
+    EQUAL = "="
+    NOT_EQUAL = "!="
+    REGEX = "=~"
+    NOT_REGEX = "!~"
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.dot_nl = True
+# Characters that make a regex more than a literal; without them an alternation of
+# literals is matched with a set lookup (Prometheus' FastRegexMatcher does the same).
+_REGEX_META = _stdlib_re.compile(r"[\\.+*?()\[\]{}^$]")
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label matcher. Immutable; construct with :meth:`parse` style ``Matcher(t, n, v)``."""
+
+    type: MatchType
+    name: str
+    value: str
+    _regex: re2._Regexp | None = field(default=None, init=False, repr=False, compare=False)
+    _set: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", MatchType(self.type))
+        if self.type in (MatchType.REGEX, MatchType.NOT_REGEX):
+            if not _REGEX_META.search(self.value):
+                object.__setattr__(self, "_set", frozenset(self.value.split("|")))
+            else:
+                try:
+                    compiled = re2.compile(f"(?:{self.value})", _RE2_OPTIONS)
+                except re2.error as err:
+                    raise ValidationError(
+                        f"invalid regular expression {self.value!r} for label {self.name!r}: {err}"
+                    ) from err
+                object.__setattr__(self, "_regex", compiled)
+
+    def matches(self, value: str) -> bool:
+        """Whether a label value (``""`` when the label is absent) satisfies the matcher."""
+        t = self.type
+        if t is MatchType.EQUAL:
+            return value == self.value
+        if t is MatchType.NOT_EQUAL:
+            return value != self.value
+        if self._set is not None:
+            hit = value in self._set
+        else:
+            assert self._regex is not None
+            hit = self._regex.fullmatch(value) is not None
+        return hit if t is MatchType.REGEX else not hit
+
+    @property
+    def matches_empty(self) -> bool:
+        """Whether series lacking the label match (so the postings index cannot be used alone)."""
+        return self.matches("")
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+        return f'{self.name}{self.type.value}"{escaped}"'
+
+
+def equal(name: str, value: str) -> Matcher:
+    return Matcher(MatchType.EQUAL, name, value)
+
+
+def regex(name: str, value: str) -> Matcher:
+    return Matcher(MatchType.REGEX, name, value)

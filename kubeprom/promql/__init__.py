@@ -1,0 +1,1 @@
+"""The PromQL evaluator over the promql-parser AST."""

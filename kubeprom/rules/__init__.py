@@ -1,0 +1,1 @@
+"""Recording and alerting rules, the notifier and the rule unit-test runner."""

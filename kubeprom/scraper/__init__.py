@@ -1,0 +1,1 @@
+"""Discovery, the scrape loop, exposition parsing and relabeling."""

@@ -1,0 +1,1 @@
+"""kubectl-top tables computed with PromQL."""

@@ -1,0 +1,310 @@
+"""Immutable on-disk blocks: one time range, its series sorted by labels, compressed frames.
+
+Layout of a block directory (byte layouts in ``docs/tsdb-format.md``)::
+
+    <data>/<ULID>/meta.json        ulid, minTime, maxTime (ms, maxTime exclusive), stats
+    <data>/<ULID>/index            symbols, series label pairs, per-series time bounds, frames
+    <data>/<ULID>/chunks/000001    the frames, back to back
+
+A block is written into ``<ULID>.tmp`` and renamed into place, so a crash never leaves a
+half-written block visible.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import shutil
+import struct
+import sys
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zstandard
+from ulid import ULID
+
+from kubeprom.errors import CorruptionError
+from kubeprom.model.labels import Labels
+from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.tsdb.csr import take_segments
+from kubeprom.tsdb.frames import FRAME_TARGET_SAMPLES, FrameSet, Part, encode_frames
+from kubeprom.tsdb.postings import EMPTY_IDS
+
+INDEX_MAGIC = b"KPIX"
+INDEX_VERSION = 1
+META_VERSION = 1
+CHUNKS_FILE = "chunks/000001"
+_HEADER = struct.Struct("<4sBI")  # magic, version, crc32 of the compressed payload
+
+
+@dataclass(frozen=True, slots=True)
+class BlockMeta:
+    ulid: str
+    min_time: int  # inclusive, ms
+    max_time: int  # exclusive, ms (Prometheus' convention for block ranges)
+    num_samples: int
+    num_series: int
+    num_frames: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ulid": self.ulid,
+            "minTime": self.min_time,
+            "maxTime": self.max_time,
+            "stats": {
+                "numSamples": self.num_samples,
+                "numSeries": self.num_series,
+                "numFrames": self.num_frames,
+            },
+            "version": META_VERSION,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, object], path: str) -> BlockMeta:
+        try:
+            stats = d["stats"]
+            assert isinstance(stats, dict)
+            return cls(
+                ulid=str(d["ulid"]),
+                min_time=int(d["minTime"]),  # type: ignore[call-overload]
+                max_time=int(d["maxTime"]),  # type: ignore[call-overload]
+                num_samples=int(stats["numSamples"]),
+                num_series=int(stats["numSeries"]),
+                num_frames=int(stats["numFrames"]),
+            )
+        except (KeyError, TypeError, ValueError, AssertionError) as err:
+            raise CorruptionError(f"invalid meta.json: {err}", path=path) from err
+
+
+# ---- array container used by the index file ------------------------------------------------
+def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    header = {k: [a.dtype.str, int(a.size)] for k, a in arrays.items()}
+    head = json.dumps(header).encode()
+    body = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values())
+    payload = zstandard.ZstdCompressor(level=3).compress(struct.pack("<I", len(head)) + head + body)
+    return _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, zlib.crc32(payload)) + payload
+
+
+def _unpack_arrays(data: bytes, path: str) -> dict[str, np.ndarray]:
+    if len(data) < _HEADER.size:
+        raise CorruptionError("truncated index header", path=path)
+    magic, version, crc = _HEADER.unpack_from(data)
+    if magic != INDEX_MAGIC or version != INDEX_VERSION:
+        raise CorruptionError(f"not a kubeprom index (magic {magic!r}, version {version})", path=path)
+    payload = data[_HEADER.size :]
+    if zlib.crc32(payload) != crc:
+        raise CorruptionError("index checksum mismatch", path=path)
+    raw = zstandard.ZstdDecompressor().decompress(payload)
+    (hlen,) = struct.unpack_from("<I", raw)
+    header = json.loads(raw[4 : 4 + hlen])
+    out: dict[str, np.ndarray] = {}
+    pos = 4 + hlen
+    for name, (dtype, size) in header.items():
+        dt = np.dtype(dtype)
+        out[name] = np.frombuffer(raw, dtype=dt, count=size, offset=pos)
+        pos += dt.itemsize * size
+    return out
+
+
+# ---- writing -------------------------------------------------------------------------------
+def write_block(
+    data_dir: str | os.PathLike[str],
+    labels: Sequence[Labels],
+    t: I64Array,
+    v: F64Array,
+    offsets: I64Array,
+    *,
+    min_time: int,
+    max_time: int,
+    frame_samples: int = FRAME_TARGET_SAMPLES,
+) -> Path:
+    """Write series (any order, each non-empty, ``t`` ascending) as a block; returns its dir.
+
+    ``[min_time, max_time)`` is the block's range; every sample must fall inside it.
+    """
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    labels = [labels[i] for i in order]
+    t, v, offsets = take_segments(t, v, offsets, np.asarray(order, dtype=np.int64))
+    frames, bounds = encode_frames(t, v, offsets, frame_samples)
+
+    symbols = sorted({s for lab in labels for s in lab.flat})
+    sym_id = {s: i for i, s in enumerate(symbols)}
+    encoded_syms = [s.encode() for s in symbols]
+    pairs = np.fromiter((sym_id[s] for lab in labels for s in lab.flat), dtype=np.int32)
+    pair_off = np.zeros(len(labels) + 1, dtype=np.int64)
+    np.cumsum([len(lab) for lab in labels], out=pair_off[1:])
+    frame_off = np.zeros(len(frames) + 1, dtype=np.int64)
+    np.cumsum([len(f) for f in frames], out=frame_off[1:])
+    index = _pack_arrays({
+        "symbol_len": np.fromiter((len(b) for b in encoded_syms), dtype=np.int32),
+        "symbol_data": np.frombuffer(b"".join(encoded_syms), dtype=np.uint8),
+        "series_pairs": pairs,
+        "series_pair_off": pair_off,
+        "series_mint": t[offsets[:-1]] if len(labels) else EMPTY_IDS,
+        "series_maxt": t[offsets[1:] - 1] if len(labels) else EMPTY_IDS,
+        "frame_bounds": bounds,
+        "frame_off": frame_off,
+    })
+
+    ulid = str(ULID())
+    final = Path(data_dir) / ulid
+    tmp = Path(data_dir) / f"{ulid}.tmp"
+    (tmp / "chunks").mkdir(parents=True)
+    _write_synced(tmp / CHUNKS_FILE, b"".join(frames))
+    _write_synced(tmp / "index", index)
+    meta = BlockMeta(ulid, min_time, max_time, int(offsets[-1]), len(labels), len(frames))
+    _write_synced(tmp / "meta.json", json.dumps(meta.to_json(), indent=1).encode())
+    os.rename(tmp, final)
+    _fsync_dir(Path(data_dir))
+    return final
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---- reading -------------------------------------------------------------------------------
+class Block:
+    """A read-only block. Labels and postings are built lazily on first use."""
+
+    def __init__(self, path: Path, meta: BlockMeta, arrays: dict[str, np.ndarray]) -> None:
+        self.path = path
+        self.meta = meta
+        self._chunks_path = path / CHUNKS_FILE
+        try:
+            self._file = open(self._chunks_path, "rb")  # noqa: SIM115 (held open for the mmap)
+        except OSError as err:
+            raise CorruptionError(f"cannot open chunk file: {err}", path=str(self._chunks_path)) from err
+        size = os.fstat(self._file.fileno()).st_size
+        self._frame_off = arrays["frame_off"]
+        if size < int(self._frame_off[-1]):
+            self._file.close()
+            raise CorruptionError(
+                f"chunk file has {size} bytes, index expects {int(self._frame_off[-1])}",
+                path=str(self._chunks_path),
+            )
+        self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        lens = arrays["symbol_len"].astype(np.int64)
+        data = arrays["symbol_data"].tobytes()
+        ends = np.cumsum(lens).tolist()
+        starts = [0, *ends[:-1]]
+        self._symbols = [sys.intern(data[a:b].decode()) for a, b in zip(starts, ends, strict=True)]
+        self._pairs = arrays["series_pairs"]
+        self._pair_off = arrays["series_pair_off"]
+        self._labels: list[Labels | None] = [None] * meta.num_series
+        self._postings: dict[str, dict[str, I64Array]] | None = None
+        ids = np.arange(meta.num_series, dtype=np.int64)
+        self.frames = FrameSet(
+            ids=ids,
+            series_mint=arrays["series_mint"],
+            series_maxt=arrays["series_maxt"],
+            frame_bounds=arrays["frame_bounds"],
+            load_frame=self._load_frame,
+            num_samples=meta.num_samples,
+        )
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Block:
+        """Open a block directory; raises CorruptionError naming the bad file."""
+        p = Path(path)
+        meta_path = p / "meta.json"
+        try:
+            meta = BlockMeta.from_json(json.loads(meta_path.read_bytes()), str(meta_path))
+        except (OSError, ValueError) as err:
+            raise CorruptionError(f"cannot read block meta: {err}", path=str(meta_path)) from err
+        index_path = p / "index"
+        try:
+            data = index_path.read_bytes()
+        except OSError as err:
+            raise CorruptionError(f"cannot read index: {err}", path=str(index_path)) from err
+        try:
+            arrays = _unpack_arrays(data, str(index_path))
+        except (zstandard.ZstdError, ValueError, KeyError, struct.error) as err:
+            raise CorruptionError(f"malformed index: {err}", path=str(index_path)) from err
+        return cls(p, meta, arrays)
+
+    def _load_frame(self, i: int) -> bytes:
+        a, b = int(self._frame_off[i]), int(self._frame_off[i + 1])
+        assert self._mm is not None
+        return self._mm[a:b]
+
+    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        try:
+            return self.frames.read(ids, mint, maxt)
+        except CorruptionError as err:
+            raise CorruptionError(str(err), path=str(self._chunks_path)) from err
+
+    # ---- labels and postings ------------------------------------------------------------------
+    def labels(self, i: int) -> Labels:
+        lab = self._labels[i]
+        if lab is None:
+            a, b = int(self._pair_off[i]), int(self._pair_off[i + 1])
+            sym = self._symbols
+            lab = Labels.from_flat(tuple(sym[s] for s in self._pairs[2 * a : 2 * b].tolist()))
+            self._labels[i] = lab
+        return lab
+
+    def labels_list(self, ids: Sequence[int]) -> list[Labels]:
+        return [self.labels(i) for i in ids]
+
+    def _build_postings(self) -> dict[str, dict[str, I64Array]]:
+        names = self._pairs[0::2]
+        values = self._pairs[1::2]
+        series = np.repeat(np.arange(self.meta.num_series), np.diff(self._pair_off))
+        order = np.lexsort((series, values, names))
+        names, values, series = names[order], values[order], series[order]
+        cut = np.flatnonzero((np.diff(names) != 0) | (np.diff(values) != 0)) + 1
+        starts = np.r_[0, cut].tolist()
+        ends = np.r_[cut, len(series)].tolist()
+        out: dict[str, dict[str, I64Array]] = {}
+        sym = self._symbols
+        for a, b, n, v in zip(starts, ends, names[starts].tolist(), values[starts].tolist(),
+                              strict=True):
+            out.setdefault(sym[n], {})[sym[v]] = series[a:b]
+        return out
+
+    def _get_postings(self) -> dict[str, dict[str, I64Array]]:
+        if self._postings is None:
+            self._postings = self._build_postings() if self.meta.num_series else {}
+        return self._postings
+
+    def all_ids(self) -> I64Array:
+        return self.frames.ids
+
+    def label_values_of(self, name: str) -> Sequence[str]:
+        return list(self._get_postings().get(name, ()))
+
+    def postings(self, name: str, value: str) -> I64Array:
+        return self._get_postings().get(name, {}).get(value, EMPTY_IDS)
+
+    def label_names(self) -> list[str]:
+        return sorted(self._get_postings())
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        self._file.close()
+
+    def delete(self) -> None:
+        self.close()
+        shutil.rmtree(self.path)

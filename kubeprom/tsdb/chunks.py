@@ -1,0 +1,462 @@
+"""Chunk frames: one compressed, checksummed blob holding the samples of many series.
+
+A frame stores ``k`` series segments in CSR layout: segment ``i`` owns
+``t[offsets[i]:offsets[i+1]]`` (int64 milliseconds) and ``v[...]`` (float64, any bit
+pattern). Every step is a whole-array numpy operation; segmented prefix sums and XOR scans
+use "global scan, then cancel the previous segments' totals at each segment start", so the
+Python work per frame is constant. The byte layout is in ``docs/tsdb-format.md``
+("Chunk frames").
+
+Functions here are pure: no shared state, safe to call from any thread or task.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Final
+
+import numpy as np
+import zstandard
+from numpy.typing import NDArray
+
+from kubeprom.errors import CorruptionError
+
+__all__ = ["decode_frame", "encode_frame", "frame_series_count"]
+
+I64 = NDArray[np.int64]
+U64 = NDArray[np.uint64]
+F64 = NDArray[np.float64]
+Mask = NDArray[np.bool_]
+
+MAGIC: Final = b"KPCF"
+VERSION: Final = 1
+# magic, version, flags, reserved, k, n, n_exc, raw_len, payload_len, widths, reserved,
+# payload_crc, header_crc; header_crc covers every byte before it.
+_HEADER: Final = struct.Struct("<4sBBHIIIII11sBII")
+HEADER_SIZE: Final = _HEADER.size
+_HEADER_CRC_SPAN: Final = HEADER_SIZE - 4
+
+# Stream order inside the decompressed payload (see docs/tsdb-format.md).
+(
+    _S_COUNTS,
+    _S_MODES,
+    _S_T_HEAD,
+    _S_T_DELTA,
+    _S_T_DOD,
+    _S_DEC_HEAD,
+    _S_DEC_DELTA,
+    _S_XOR_HEAD,
+    _S_XOR_DELTA,
+    _S_EXC_INDEX,
+    _S_EXC_VALUE,
+) = range(11)
+_N_STREAMS: Final = 11
+_WIDTH_DTYPES: Final[dict[int, np.dtype[np.unsignedinteger]]] = {
+    1: np.dtype("<u1"),
+    2: np.dtype("<u2"),
+    4: np.dtype("<u4"),
+    8: np.dtype("<u8"),
+}
+
+# Exponents 0..15: 10**15 is exact in float64 and 10**15 * 2**53 still fits int64 maths.
+_MAX_EXPONENT: Final = 15
+_POW10: Final = 10.0 ** np.arange(_MAX_EXPONENT + 1)
+# |m| <= 2**53 keeps int64 -> float64 exact, so m / 10**e is one correctly rounded division.
+_MAX_MANTISSA: Final = float(2**53)
+# Below this magnitude m rounds to 0 even at e=15; such a value is never decimal.
+_MIN_DECIMAL_MAGNITUDE: Final = 0.5 / 10.0**_MAX_EXPONENT
+_MODE_XOR: Final = 0x80
+# A decimal segment may carry at most 1 exception per 4 samples; each exception costs
+# ~12 raw bytes, so denser exceptions are cheaper as plain XOR.
+_MAX_EXCEPTION_SHARE_DEN: Final = 4
+# Candidate samples per segment for the fast exponent guess: first, middle, last.
+_N_PROBES: Final = 3
+_U32_LIMIT: Final = 2**32
+
+
+def encode_frame(t: I64, v: F64, offsets: I64, *, level: int = 3) -> bytes:
+    """Encode CSR samples into one frame; ``decode_frame`` returns them bit-exactly.
+
+    ``offsets`` has ``k + 1`` entries, starts at 0, ends at ``len(t) == len(v)``; every
+    segment has at least one sample and fewer than 2**32 samples in total. Any int64
+    timestamps round-trip (ordering only affects size); values round-trip bit for bit,
+    NaN payloads, StaleNaN, +-Inf and -0.0 included. ``level`` is the zstd level.
+    Raises ``ValueError`` for malformed input.
+    """
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    k, n = _check_layout(t, v, offsets)
+    streams: list[U64] = [np.zeros(0, np.uint64)] * _N_STREAMS
+    n_exc = 0
+    if k:
+        starts = offsets[:-1]
+        counts = np.diff(offsets)
+        streams[_S_COUNTS] = counts.view(np.uint64)
+        _encode_times(t, starts, counts, streams)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            n_exc = _encode_values(v, starts, counts, streams)
+    widths = bytes(_width_for(s) for s in streams)
+    raw = b"".join(_shuffle(s, w) for s, w in zip(streams, widths, strict=True))
+    payload = b""
+    if raw:
+        # Sizes live in our header, so zstd's own content size and checksum are redundant.
+        cctx = zstandard.ZstdCompressor(level=level, write_content_size=False)
+        payload = cctx.compress(raw)
+    fields = (MAGIC, VERSION, 0, 0, k, n, n_exc, len(raw), len(payload), widths, 0)
+    head = _HEADER.pack(*fields, zlib.crc32(payload), 0)
+    header_crc = zlib.crc32(head[:_HEADER_CRC_SPAN])
+    return head[:_HEADER_CRC_SPAN] + header_crc.to_bytes(4, "little") + payload
+
+
+def decode_frame(data: bytes) -> tuple[I64, F64, I64]:
+    """Decode a frame into fresh, writable ``(t, v, offsets)`` arrays.
+
+    Verifies magic, version and both CRC32s before interpreting anything. Raises
+    ``CorruptionError(path="<frame>")`` on any mismatch, truncation, trailing bytes or
+    inconsistent content; callers re-raise it with the real file path.
+    """
+    k, n, n_exc, raw_len, payload_len, widths, payload_crc = _read_header(data)
+    payload = memoryview(data)[HEADER_SIZE:]
+    if len(payload) < payload_len:
+        raise _corrupt(f"truncated frame: payload has {len(payload)} of {payload_len} bytes")
+    if len(payload) > payload_len:
+        raise _corrupt(f"{len(payload) - payload_len} trailing bytes after frame")
+    if zlib.crc32(payload) != payload_crc:
+        raise _corrupt("frame checksum mismatch")
+    try:
+        return _decode_payload(payload, k, n, n_exc, raw_len, widths)
+    except CorruptionError:
+        raise
+    except (ValueError, IndexError, TypeError, zstandard.ZstdError) as exc:
+        # The CRC matched, so this is a writer bug or a crafted frame; never leak it raw.
+        raise _corrupt(f"malformed frame payload: {exc}") from exc
+
+
+def frame_series_count(data: bytes) -> int:
+    """Number of series segments in a frame, from its header only (header CRC checked).
+
+    Does not read or verify the payload. Raises ``CorruptionError`` like ``decode_frame``.
+    """
+    return _read_header(data)[0]
+
+
+# --- header -------------------------------------------------------------------------
+
+
+def _corrupt(message: str) -> CorruptionError:
+    return CorruptionError(message, path="<frame>")
+
+
+def _read_header(data: bytes) -> tuple[int, int, int, int, int, bytes, int]:
+    if len(data) < HEADER_SIZE:
+        raise _corrupt(f"truncated frame header: {len(data)} of {HEADER_SIZE} bytes")
+    # Version before header CRC: a newer version may lay its header out differently.
+    fields = _HEADER.unpack_from(data)
+    magic, version, flags, reserved, k, n, n_exc, raw_len, payload_len, widths = fields[:10]
+    reserved2, payload_crc, header_crc = fields[10:]
+    if magic != MAGIC:
+        raise _corrupt(f"bad frame magic {magic!r}")
+    if version != VERSION:
+        raise _corrupt(f"unsupported frame version {version}")
+    if zlib.crc32(memoryview(data)[:_HEADER_CRC_SPAN]) != header_crc:
+        raise _corrupt("frame header checksum mismatch")
+    if flags or reserved or reserved2:
+        raise _corrupt(f"unknown frame flags {flags:#x}")
+    if any(w not in (0, 1, 2, 4, 8) for w in widths):
+        raise _corrupt(f"bad stream widths {widths.hex()}")
+    if (k == 0) != (n == 0) or k > n or n_exc > n:
+        raise _corrupt(f"inconsistent frame sizes k={k} n={n} exceptions={n_exc}")
+    return k, n, n_exc, raw_len, payload_len, widths, payload_crc
+
+
+def _check_layout(t: I64, v: F64, offsets: I64) -> tuple[int, int]:
+    if t.ndim != 1 or v.ndim != 1 or offsets.ndim != 1:
+        raise ValueError("t, v and offsets must be one-dimensional")
+    n = t.size
+    if v.size != n:
+        raise ValueError(f"t has {n} samples but v has {v.size}")
+    if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != n:
+        raise ValueError(f"offsets must start at 0 and end at {n}")
+    k = offsets.size - 1
+    if k and int(np.diff(offsets).min()) < 1:
+        raise ValueError("every segment needs at least one sample")
+    if n >= _U32_LIMIT:
+        raise ValueError(f"frame too large: {n} samples")
+    return k, n
+
+
+# --- streams ------------------------------------------------------------------------
+
+
+def _width_for(x: U64) -> int:
+    """Narrowest byte width (0 = all zero, nothing stored) that holds every element."""
+    top = int(x.max()) if x.size else 0
+    for width in (0, 1, 2, 4):
+        if top < 1 << (8 * width):
+            return width
+    return 8
+
+
+def _shuffle(x: U64, width: int) -> bytes:
+    """Byte planes, least significant first: similar bytes sit together for zstd."""
+    if width == 0:
+        return b""
+    narrow = x.astype(_WIDTH_DTYPES[width])
+    return bytes(narrow.view(np.uint8).reshape(-1, width).T.tobytes())
+
+
+def _unshuffle(raw: bytes, pos: int, count: int, width: int) -> tuple[U64, int]:
+    if width == 0:
+        return np.zeros(count, np.uint64), pos
+    end = pos + count * width
+    if end > len(raw):
+        raise _corrupt(f"payload too short: stream needs {end} of {len(raw)} bytes")
+    planes = np.frombuffer(raw, np.uint8, count * width, pos).reshape(width, count)
+    narrow = np.ascontiguousarray(planes.T).view(_WIDTH_DTYPES[width]).reshape(count)
+    return narrow.astype(np.uint64), end
+
+
+def _zigzag(x: I64) -> U64:
+    return ((x << 1) ^ (x >> 63)).view(np.uint64)
+
+
+def _unzigzag(u: U64) -> I64:
+    return (u >> 1).view(np.int64) ^ -(u & 1).view(np.int64)
+
+
+def _deltas(x: I64) -> I64:
+    """x[0], x[1] - x[0], ...; int64 wraparound is fine, cumsum undoes it exactly."""
+    d = x.copy()
+    d[1:] -= x[:-1]
+    return d
+
+
+def _seg_cumsum(x: I64, starts: I64, head_deltas: I64) -> I64:
+    """In place: x[j] = head_i + sum(x[s_i+1 : j+1]) for j in segment i; x[starts] ignored.
+
+    ``head_deltas`` are the segment heads delta-coded across segments. One global cumsum,
+    with each start pre-charged by minus the previous segment's sum.
+    """
+    x[starts] = 0
+    sums = np.add.reduceat(x, starts)
+    x[starts] = head_deltas
+    x[starts[1:]] -= sums[:-1]
+    return np.cumsum(x, out=x)
+
+
+def _seg_xorscan(x: U64, starts: I64, head_xors: U64) -> U64:
+    """In place: x[j] = head_i ^ xor(x[s_i+1 : j+1]); the XOR twin of ``_seg_cumsum``."""
+    x[starts] = 0
+    sums = np.bitwise_xor.reduceat(x, starts)
+    x[starts] = head_xors
+    x[starts[1:]] ^= sums[:-1]
+    return np.bitwise_xor.accumulate(x, out=x)
+
+
+# --- timestamps ---------------------------------------------------------------------
+
+
+def _encode_times(t: I64, starts: I64, counts: I64, streams: list[U64]) -> None:
+    """First timestamp, first delta and delta-of-deltas go to three separate streams."""
+    pairs = starts[counts >= 2]
+    first_delta = np.zeros(starts.size, np.int64)
+    first_delta[counts >= 2] = t[pairs + 1] - t[pairs]
+    dod = np.zeros(t.size, np.int64)
+    if t.size > 2:
+        dod[2:] = np.diff(t, 2)
+    dod[starts] = 0
+    dod[pairs + 1] = 0
+    # Across segments: series scraped together share heads, so these deltas are ~0.
+    streams[_S_T_HEAD] = _zigzag(_deltas(t[starts]))
+    streams[_S_T_DELTA] = _zigzag(_deltas(first_delta))
+    streams[_S_T_DOD] = _zigzag(dod)
+
+
+def _decode_times(streams: list[U64], starts: I64, counts: I64) -> I64:
+    dod = _unzigzag(streams[_S_T_DOD])
+    first_delta = np.cumsum(_unzigzag(streams[_S_T_DELTA]))
+    pairs = counts >= 2
+    dod[starts[pairs] + 1] = first_delta[pairs]
+    deltas = _seg_cumsum(dod, starts, np.zeros(starts.size, np.int64))
+    return _seg_cumsum(deltas, starts, _unzigzag(streams[_S_T_HEAD]))
+
+
+# --- values -------------------------------------------------------------------------
+
+
+def _fit(v: F64, scale: F64 | float) -> tuple[I64, Mask]:
+    """m = round(v * scale) and whether m / scale reproduces v bit-exactly.
+
+    Mirrors the decoder's arithmetic exactly, so "ok" is a round-trip guarantee; -0.0,
+    NaN, Inf and out-of-range values are never ok. Needs errstate for NaN/Inf casts.
+    """
+    r = np.round(v * scale)
+    ok = np.abs(r) <= _MAX_MANTISSA
+    m = r.astype(np.int64)
+    back = m.astype(np.float64)
+    back /= scale
+    ok &= back.view(np.uint64) == v.view(np.uint64)
+    return m, ok
+
+
+def _min_exponents(v: F64) -> I64:
+    """Smallest decimal exponent per value, -1 if none; scans only unresolved values."""
+    best = np.full(v.size, -1, np.int64)
+    mag = np.abs(v)
+    todo = np.flatnonzero((mag <= _MAX_MANTISSA) & ((mag >= _MIN_DECIMAL_MAGNITUDE) | (v == 0)))
+    for e in range(_MAX_EXPONENT + 1):
+        if not todo.size:
+            break
+        _, ok = _fit(v[todo], _POW10[e])
+        best[todo[ok]] = e
+        todo = todo[~ok]
+    return best
+
+
+def _choose_exponents(v: F64, starts: I64, counts: I64) -> tuple[I64, I64, Mask]:
+    """Per-segment exponent, plus mantissas and round-trip mask at that exponent.
+
+    Fast path: guess from a few probe samples per segment, verify every sample once.
+    Only segments whose probes all fit but some sample needs more digits get the
+    per-sample search, and only over their failing samples.
+    """
+    k = starts.size
+    probes = np.concatenate([starts, starts + (counts - 1) // 2, starts + counts - 1])
+    probe_e = _min_exponents(v[probes]).reshape(_N_PROBES, k)
+    seg_e = np.maximum(probe_e.max(axis=0), 0)
+    noisy = ((probe_e < 0) & np.isfinite(v[probes]).reshape(_N_PROBES, k)).any(axis=0)
+    m, ok = _fit(v, np.repeat(_POW10[seg_e], counts))
+    if ok.all():
+        return seg_e, m, ok
+    failed = ~ok
+    retry = np.repeat(~noisy, counts) & failed & np.isfinite(v)
+    if retry.any():
+        idx = np.flatnonzero(retry)
+        seg_of = np.searchsorted(starts, idx, side="right") - 1
+        np.maximum.at(seg_e, seg_of, _min_exponents(v[idx]))
+        m, ok = _fit(v, np.repeat(_POW10[seg_e], counts))
+    return seg_e, m, ok
+
+
+def _encode_values(v: F64, starts: I64, counts: I64, streams: list[U64]) -> int:
+    """Fill the value streams; returns the exception count."""
+    bits = v.view(np.uint64)
+    seg_e, m, ok = _choose_exponents(v, starts, counts)
+    n_bad = np.add.reduceat(~ok, starts, dtype=np.int64)
+    xor_seg = n_bad * _MAX_EXCEPTION_SHARE_DEN > counts
+    streams[_S_MODES] = np.where(xor_seg, _MODE_XOR, seg_e).view(np.uint64)
+    dec_seg = ~xor_seg
+    # None when every segment is decimal: skips the per-sample mode mask entirely.
+    dec_sample = np.repeat(dec_seg, counts) if xor_seg.any() else None
+    exc_idx = np.flatnonzero(~ok if dec_sample is None else ~ok & dec_sample)
+    if exc_idx.size:
+        # An exception repeats the previous mantissa (delta 0), or 0 at a segment start.
+        m[~ok] = 0
+        pos = np.where(ok, np.arange(v.size), 0)
+        pos[starts] = starts
+        np.maximum.accumulate(pos, out=pos)
+        m = m[pos]
+        streams[_S_EXC_INDEX] = _deltas(exc_idx.astype(np.int64)).view(np.uint64)
+        streams[_S_EXC_VALUE] = bits[exc_idx]
+    if dec_seg.any():
+        dm = _deltas(m)
+        dm[starts] = 0
+        streams[_S_DEC_HEAD] = _zigzag(_deltas(m[starts][dec_seg]))
+        streams[_S_DEC_DELTA] = _zigzag(dm if dec_sample is None else dm[dec_sample])
+    if dec_sample is not None:
+        xored = bits.copy()
+        xored[1:] ^= bits[:-1]
+        xored[starts] = 0
+        heads = bits[starts][xor_seg]
+        heads[1:] ^= bits[starts][xor_seg][:-1]
+        streams[_S_XOR_HEAD] = heads
+        streams[_S_XOR_DELTA] = xored[~dec_sample]
+    return int(exc_idx.size)
+
+
+def _decode_values(streams: list[U64], starts: I64, counts: I64, n: int) -> F64:
+    modes = streams[_S_MODES]
+    xor_seg = modes == _MODE_XOR
+    if int(modes[~xor_seg].max(initial=0)) > _MAX_EXPONENT:
+        raise _corrupt(f"bad value mode {int(modes[~xor_seg].max()):#x}")
+    dec_seg = ~xor_seg
+    all_dec = not xor_seg.any()
+    all_xor = not dec_seg.any()
+    out = np.empty(n, np.uint64)
+    if not all_xor:
+        dec_counts = counts if all_dec else counts[dec_seg]
+        dec_starts = _starts_of(dec_counts)
+        head_deltas = _unzigzag(streams[_S_DEC_HEAD])
+        m = _seg_cumsum(_unzigzag(streams[_S_DEC_DELTA]), dec_starts, head_deltas)
+        vals = m.astype(np.float64)
+        exps = modes[dec_seg].astype(np.intp)
+        if exps.any():
+            vals /= np.repeat(_POW10[exps], dec_counts)
+        dec_bits = vals.view(np.uint64)
+        if all_dec:
+            out = dec_bits
+    if not all_dec:
+        xor_counts = counts if all_xor else counts[xor_seg]
+        head_xors = streams[_S_XOR_HEAD]
+        xbits = _seg_xorscan(streams[_S_XOR_DELTA], _starts_of(xor_counts), head_xors)
+        if all_xor:
+            out = xbits
+        else:
+            dec_sample = np.repeat(dec_seg, counts)
+            out[dec_sample] = dec_bits
+            out[~dec_sample] = xbits
+    if streams[_S_EXC_INDEX].size:
+        idx = np.cumsum(streams[_S_EXC_INDEX].view(np.int64))
+        if int(idx[-1]) >= n or (idx.size > 1 and int(np.diff(idx).min()) < 1):
+            raise _corrupt("exception index out of range")
+        out[idx] = streams[_S_EXC_VALUE]
+    return out.view(np.float64)
+
+
+def _starts_of(counts: I64) -> I64:
+    starts = np.zeros(counts.size, np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return starts
+
+
+# --- payload ------------------------------------------------------------------------
+
+
+def _decode_payload(
+    payload: memoryview, k: int, n: int, n_exc: int, raw_len: int, widths: bytes
+) -> tuple[I64, F64, I64]:
+    offsets = np.zeros(k + 1, np.int64)
+    if k == 0:
+        if raw_len or len(payload):
+            raise _corrupt("empty frame with a payload")
+        return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
+    raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_len)
+    if len(raw) != raw_len:
+        raise _corrupt(f"payload decompressed to {len(raw)} of {raw_len} bytes")
+    streams: list[U64] = []
+    pos = 0
+
+    def take(count: int) -> None:
+        nonlocal pos
+        stream, pos = _unshuffle(raw, pos, count, widths[len(streams)])
+        streams.append(stream)
+
+    take(k)
+    counts = streams[_S_COUNTS].view(np.int64)
+    if int(counts.min()) < 1 or int(counts.max()) > n or int(counts.sum()) != n:
+        raise _corrupt(f"segment sizes do not add up to {n} samples")
+    take(k)
+    xor_seg = streams[_S_MODES] == _MODE_XOR
+    k_xor = int(np.count_nonzero(xor_seg))
+    n_xor = int(counts[xor_seg].sum())
+    for count in (k, k, n, k - k_xor, n - n_xor, k_xor, n_xor, n_exc, n_exc):
+        take(count)
+    if pos != raw_len:
+        raise _corrupt(f"payload has {raw_len - pos} unused bytes")
+    starts = _starts_of(counts)
+    np.cumsum(counts, out=offsets[1:])
+    t = _decode_times(streams, starts, counts)
+    v = _decode_values(streams, starts, counts, n)
+    return t, v, offsets

@@ -1,0 +1,325 @@
+"""The store: a head with its write-ahead log, plus persisted blocks.
+
+Open a data directory with :meth:`DB.open`; write through :meth:`DB.appender`; read through
+:meth:`DB.querier`. Data directory layout::
+
+    <data>/wal/                 write-ahead log of the head (see kubeprom.tsdb.wal)
+    <data>/<ULID>/              one immutable block per time range (see kubeprom.tsdb.block)
+    <data>/<ULID>.tmp/          a block being written; removed on open
+
+Compaction persists the oldest block range of the head once the head spans one and a half
+block ranges (Prometheus' rule), then checkpoints the WAL. Retention deletes whole blocks,
+measured against the newest sample in the store, not the wall clock, so backfilled history
+stays until newer data pushes it out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kubeprom.errors import CorruptionError
+from kubeprom.model.labels import Labels
+from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
+from kubeprom.tsdb.block import Block, write_block
+from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
+from kubeprom.tsdb.wal import (
+    WAL,
+    FsyncPolicy,
+    MetadataRecord,
+    MultiSamplesRecord,
+    Record,
+    SamplesRecord,
+    SeriesRecord,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_MS = 15 * 24 * 3600 * 1000  # Prometheus' default: 15d
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Store settings. ``None`` disables a retention limit."""
+
+    retention_ms: int | None = DEFAULT_RETENTION_MS
+    retention_bytes: int | None = None
+    block_range_ms: int = DEFAULT_BLOCK_RANGE_MS
+    chunk_samples: int = DEFAULT_CHUNK_SAMPLES
+    wal_segment_bytes: int = 128 << 20
+    wal_fsync_interval_s: float | None = None
+
+
+@dataclass(slots=True)
+class DBStats:
+    """Counters of what appends did, kept for self-instrumentation."""
+
+    appended: int = 0
+    out_of_order: int = 0
+    duplicate: int = 0
+    out_of_bounds: int = 0
+    series_created: int = 0
+    compactions: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class DB:
+    """A data directory opened for reading and writing. Not for use by two processes."""
+
+    def __init__(self, path: Path, options: Options) -> None:
+        self.path = path
+        self.options = options
+        self.stats = DBStats()
+        self.head = Head(chunk_samples=options.chunk_samples, block_range_ms=options.block_range_ms)
+        self.blocks: list[Block] = []
+        self.corrupt_blocks: dict[str, str] = {}
+        self._blocks_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._pending_series: list[SeriesRecord] = []
+        self.wal: WAL | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], options: Options | None = None) -> DB:
+        """Open (creating if needed) a data directory, load blocks and replay the WAL."""
+        db = cls(Path(path), options or Options())
+        db.path.mkdir(parents=True, exist_ok=True)
+        for tmp in db.path.glob("*.tmp"):
+            log.warning("removing incomplete block dir=%s", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+        db.reload_blocks()
+        db.wal = WAL(
+            db.path / "wal",
+            segment_size=options.wal_segment_bytes if options else Options().wal_segment_bytes,
+            fsync=FsyncPolicy(interval_s=db.options.wal_fsync_interval_s),
+        )
+        db._replay()
+        db.apply_retention()
+        return db
+
+    # ---- blocks ---------------------------------------------------------------------------
+    def reload_blocks(self) -> None:
+        """Pick up block directories added or removed on disk (e.g. by ``tsdb import``)."""
+        known = {b.path.name: b for b in self.blocks}
+        found: list[Block] = []
+        for d in sorted(self.path.iterdir()):
+            if not d.is_dir() or d.name in ("wal",) or d.name.endswith(".tmp"):
+                continue
+            if d.name in known:
+                found.append(known.pop(d.name))
+                continue
+            if d.name in self.corrupt_blocks:
+                continue
+            try:
+                found.append(Block.open(d))
+            except CorruptionError as err:
+                # Keep serving every other block; the bad one stays on disk for inspection.
+                self.corrupt_blocks[d.name] = str(err)
+                log.error("skipping unreadable block dir=%s err=%s", d, err)
+        found.sort(key=lambda b: (b.meta.min_time, b.meta.max_time))
+        with self._blocks_lock:
+            self.blocks = found
+        for gone in known.values():
+            gone.close()
+        newest_block_end = max((b.meta.max_time for b in found), default=MIN_TIME)
+        self.head.min_valid_t = max(self.head.min_valid_t, newest_block_end)
+
+    def blocks_snapshot(self) -> list[Block]:
+        with self._blocks_lock:
+            return list(self.blocks)
+
+    # ---- WAL replay ---------------------------------------------------------------------------
+    def _replay(self) -> None:
+        assert self.wal is not None
+        head = self.head
+        n_records = 0
+        for rec in self.wal.replay():
+            n_records += 1
+            if isinstance(rec, SeriesRecord):
+                head.create_with_ref(rec.ref, Labels(rec.labels))
+            elif isinstance(rec, SamplesRecord):
+                ok, _ = head.check(rec.t_ms, rec.refs, rec.values)
+                head.apply(rec.t_ms, rec.refs[ok], rec.values[ok])
+            elif isinstance(rec, MultiSamplesRecord):
+                head.apply_many(rec.refs, rec.t, rec.values)
+            elif isinstance(rec, MetadataRecord):
+                for name, type_, help_, unit in rec.entries:
+                    head.metadata[name] = MetricMetadata(MetricType(type_), help_, unit)
+        if n_records:
+            log.info(
+                "replayed WAL records=%d series=%d samples=%d",
+                n_records, head.num_series, head.num_samples,
+            )
+
+    # ---- writing --------------------------------------------------------------------------------
+    def appender(self) -> HeadAppender:
+        return HeadAppender(self)
+
+    def _commit(
+        self,
+        batches: list[tuple[int, I64Array, F64Array]],
+        metadata: dict[str, MetricMetadata],
+    ) -> AppendStats:
+        assert self.wal is not None
+        total = AppendStats()
+        with self._commit_lock:
+            accepted: list[tuple[int, I64Array, F64Array]] = []
+            for t_ms, refs, values in batches:
+                ok, stats = self.head.check(t_ms, refs, values)
+                if len(ok) != len(refs):
+                    refs, values = refs[ok], values[ok]
+                self.head.apply(t_ms, refs, values)
+                accepted.append((t_ms, refs, values))
+                total.add(stats)
+            series, self._pending_series = self._pending_series, []
+            if metadata:
+                self.wal.log_metadata(
+                    [(n, m.type.value, m.help, m.unit) for n, m in metadata.items()]
+                )
+                self.head.metadata.update(metadata)
+            if not accepted:
+                if series:
+                    self.wal.log_series(series)
+            for i, (t_ms, refs, values) in enumerate(accepted):
+                self.wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+        s = self.stats
+        s.appended += total.appended
+        s.out_of_order += total.out_of_order
+        s.duplicate += total.duplicate
+        s.out_of_bounds += total.out_of_bounds
+        return total
+
+    def _new_series(self, ref: int, labels: Labels) -> None:
+        with self._commit_lock:
+            self._pending_series.append(SeriesRecord(ref, tuple(labels)))
+        self.stats.series_created += 1
+
+    # ---- compaction and retention ------------------------------------------------------------
+    def compact(self) -> int:
+        """Persist every full block range of the head; returns the number of blocks written."""
+        written = 0
+        while (rng := self.head.cut_range()) is not None:
+            start, end = rng
+            ids = self.head.index.all_ids()
+            part = self.head.read(ids, start, end - 1)
+            if part.ids.size:
+                labels = self.head.index.labels_list(part.ids.tolist())
+                path = write_block(
+                    self.path, labels, part.t, part.v, part.offsets, min_time=start, max_time=end
+                )
+                log.info("persisted head block dir=%s series=%d samples=%d",
+                         path.name, len(labels), int(part.offsets[-1]))
+                written += 1
+            self.head.drop_before(end)
+            self.reload_blocks()
+            self._checkpoint()
+        if written:
+            self.stats.compactions += written
+            self.apply_retention()
+        return written
+
+    def _checkpoint(self) -> None:
+        """Rewrite the WAL as the head's current content, dropping persisted samples."""
+        assert self.wal is not None
+        head = self.head
+        with self._commit_lock, head.lock:
+            index = head.index
+            records: list[Record] = [
+                SeriesRecord(ref, tuple(index.labels(ref))) for ref in range(len(index))
+            ]
+            if head.metadata:
+                records.append(MetadataRecord(tuple(
+                    (n, m.type.value, m.help, m.unit) for n, m in head.metadata.items()
+                )))
+            part = head.read(index.all_ids(), head.min_valid_t, 2**63 - 1)
+            if part.ids.size:
+                refs = np.repeat(part.ids, np.diff(part.offsets))
+                records.append(MultiSamplesRecord(refs, part.t, part.v))
+            self.wal.write_checkpoint(records)
+
+    def newest_time(self) -> int:
+        """The newest sample time in the store (ms), or MIN_TIME when empty."""
+        blocks = self.blocks_snapshot()
+        newest = max((b.meta.max_time - 1 for b in blocks), default=MIN_TIME)
+        return max(newest, self.head.maxt)
+
+    def apply_retention(self) -> list[str]:
+        """Delete blocks beyond the time or size limit; returns the deleted block names."""
+        opts = self.options
+        blocks = self.blocks_snapshot()
+        doomed: list[Block] = []
+        if opts.retention_ms is not None and blocks:
+            horizon = self.newest_time() - opts.retention_ms
+            doomed = [b for b in blocks if b.meta.max_time <= horizon]
+        if opts.retention_bytes is not None:
+            keep = [b for b in blocks if b not in doomed]
+            total = sum(b.size_bytes for b in keep) + (self.wal.size_bytes if self.wal else 0)
+            for b in keep:  # oldest first
+                if total <= opts.retention_bytes:
+                    break
+                doomed.append(b)
+                total -= b.size_bytes
+        if not doomed:
+            return []
+        with self._blocks_lock:
+            self.blocks = [b for b in self.blocks if b not in doomed]
+        for b in doomed:
+            log.info("retention deletes block dir=%s maxt=%d", b.path.name, b.meta.max_time)
+            b.delete()
+        return [b.path.name for b in doomed]
+
+    def querier(self) -> DBQuerier:
+        from kubeprom.tsdb.querier import DBQuerier
+
+        return DBQuerier(self)
+
+    def close(self) -> None:
+        """Flush and close the WAL and release blocks; the head is replayed on next open."""
+        if self.wal is not None:
+            self.wal.close()
+            self.wal = None
+        for b in self.blocks_snapshot():
+            b.close()
+
+
+class HeadAppender:
+    """The store's Appender: stages batches, commits them to the head and the WAL."""
+
+    def __init__(self, db: DB) -> None:
+        self._db = db
+        self._batches: list[tuple[int, I64Array, F64Array]] = []
+        self._metadata: dict[str, MetricMetadata] = {}
+
+    def ref(self, labels: Labels) -> SeriesRef:
+        ref, created = self._db.head.get_or_create(labels)
+        if created:
+            self._db._new_series(ref, labels)
+        return ref
+
+    def append(self, t_ms: int, refs: I64Array, values: F64Array) -> AppendStats:
+        refs = np.asarray(refs, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        if refs.shape != values.shape:
+            raise ValueError(f"got {len(refs)} refs and {len(values)} values")
+        ok, stats = self._db.head.check(int(t_ms), refs, values)
+        self._batches.append((int(t_ms), refs[ok], values[ok]))
+        return stats
+
+    def append_metadata(self, metric: str, meta: MetricMetadata) -> None:
+        if self._db.head.metadata.get(metric) != meta:
+            self._metadata[metric] = meta
+
+    def commit(self) -> AppendStats:
+        batches, self._batches = self._batches, []
+        meta, self._metadata = self._metadata, {}
+        return self._db._commit(batches, meta)
+
+    def rollback(self) -> None:
+        self._batches = []
+        self._metadata = {}

@@ -1,0 +1,286 @@
+"""The head: the in-memory, writable part of the store.
+
+Recent samples sit in two 2-D arrays, ``rows_t`` and ``rows_v`` (series ref x slot), with a
+fill count per series. A batch append scatters one column into them with fancy indexing, so
+its Python work does not depend on the batch size. When a row fills up (``chunk_samples``
+slots) or time crosses a block boundary, every non-empty row is *sealed*: encoded into a
+compressed :class:`FrameSet` slab and the rows are reset. Compaction later moves whole
+block ranges of slabs to disk.
+
+All public methods take the head's lock, so queries running in worker threads see a
+consistent state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kubeprom.model.labels import Labels, validate_labels
+from kubeprom.model.matchers import Matcher
+from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata
+from kubeprom.tsdb.csr import clip_time, offsets_from_counts
+from kubeprom.tsdb.frames import FrameSet, Part, merge_parts
+from kubeprom.tsdb.index import HeadIndex
+from kubeprom.tsdb.postings import select_ids
+
+# Prometheus cuts a head chunk every 120 samples; the same keeps a row's memory small
+# (16 bytes per slot) while sealed slabs still compress well.
+DEFAULT_CHUNK_SAMPLES = 120
+DEFAULT_BLOCK_RANGE_MS = 2 * 3600 * 1000
+_INITIAL_CAPACITY = 1024
+
+
+@dataclass(slots=True)
+class Slab:
+    """Sealed head samples: a FrameSet plus the time range it covers."""
+
+    frames: FrameSet
+    mint: int
+    maxt: int
+
+
+class Head:
+    """Series registry, open rows and sealed slabs. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        chunk_samples: int = DEFAULT_CHUNK_SAMPLES,
+        block_range_ms: int = DEFAULT_BLOCK_RANGE_MS,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.index = HeadIndex()
+        self.chunk_samples = chunk_samples
+        self.block_range_ms = block_range_ms
+        self.metadata: dict[str, MetricMetadata] = {}
+        self.min_valid_t = MIN_TIME  # samples older than this belong to persisted blocks
+        self.slabs: list[Slab] = []
+        self._cap = 0
+        self._alloc(_INITIAL_CAPACITY)
+        self._open_mint = MIN_TIME  # oldest sample in the open rows (MIN_TIME: none)
+        self._seal_at = MIN_TIME  # block boundary that forces a seal once crossed
+        self.mint = 2**63 - 1
+        self.maxt = MIN_TIME
+        self.num_samples = 0
+
+    # ---- storage arrays -----------------------------------------------------------------
+    def _alloc(self, cap: int) -> None:
+        w = self.chunk_samples
+        rows_t = np.zeros((cap, w), dtype=np.int64)
+        rows_v = np.zeros((cap, w), dtype=np.float64)
+        cnt = np.zeros(cap, dtype=np.int64)
+        last_t = np.full(cap, MIN_TIME, dtype=np.int64)
+        last_v = np.zeros(cap, dtype=np.float64)
+        scratch = np.zeros(cap, dtype=np.int64)
+        if self._cap:
+            n = self._cap
+            rows_t[:n], rows_v[:n], cnt[:n] = self.rows_t, self.rows_v, self.cnt
+            last_t[:n], last_v[:n] = self.last_t, self.last_v
+        self.rows_t, self.rows_v, self.cnt = rows_t, rows_v, cnt
+        self.last_t, self.last_v, self._scratch = last_t, last_v, scratch
+        self._cap = cap
+
+    # ---- series -------------------------------------------------------------------------
+    def get_or_create(self, labels: Labels) -> tuple[int, bool]:
+        """The ref of a series and whether it was created now."""
+        ref = self.index.get(labels)
+        if ref is not None:
+            return ref, False
+        validate_labels(labels)
+        with self.lock:
+            ref = self.index.get(labels)
+            if ref is not None:
+                return ref, False
+            if len(self.index) >= self._cap:
+                self._alloc(self._cap * 2)
+            return self.index.add(labels), True
+
+    def create_with_ref(self, ref: int, labels: Labels) -> None:
+        """Recreate a series with a known ref (WAL replay); refs arrive densely in order."""
+        with self.lock:
+            existing = self.index.get(labels)
+            if existing is not None:
+                if existing != ref:
+                    raise ValueError(f"series {labels} replayed as ref {ref}, known as {existing}")
+                return
+            if ref != len(self.index):
+                raise ValueError(f"series ref {ref} replayed out of order (next is {len(self.index)})")
+            if ref >= self._cap:
+                self._alloc(max(self._cap * 2, ref + 1))
+            self.index.add(labels)
+
+    # ---- appending ----------------------------------------------------------------------
+    def check(self, t_ms: int, refs: I64Array, values: F64Array) -> tuple[I64Array, AppendStats]:
+        """Which samples of a batch may be appended; returns their positions and the stats.
+
+        Rejects, per series: a timestamp older than the newest (out of order), the newest
+        timestamp with different value bits (duplicate), a timestamp below ``min_valid_t``
+        (out of bounds), and repeats of a ref within the batch. The newest timestamp with the
+        same value is dropped silently, as Prometheus does.
+        """
+        n = len(refs)
+        stats = AppendStats()
+        if n == 0:
+            return np.empty(0, dtype=np.int64), stats
+        if t_ms < self.min_valid_t:
+            stats.out_of_bounds = n
+            return np.empty(0, dtype=np.int64), stats
+        if int(refs.min()) < 0 or int(refs.max()) >= len(self.index):
+            raise ValueError("append with an unknown series ref")
+        # The first occurrence of each ref wins: scatter positions in reverse order.
+        pos = np.arange(n, dtype=np.int64)
+        self._scratch[refs[::-1]] = pos[::-1]
+        first = self._scratch[refs] == pos
+        last_t = self.last_t[refs]
+        newer = t_ms > last_t
+        same_t = t_ms == last_t
+        same_bits = values.view(np.uint64) == self.last_v[refs].view(np.uint64)
+        ok = newer & first
+        stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
+        stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
+            n - np.count_nonzero(first)
+        )
+        stats.appended = int(np.count_nonzero(ok))
+        return np.flatnonzero(ok), stats
+
+    def apply(self, t_ms: int, refs: I64Array, values: F64Array) -> None:
+        """Store checked samples (unique refs, all newer than their series' newest)."""
+        if len(refs) == 0:
+            return
+        with self.lock:
+            if self._open_mint != MIN_TIME and t_ms >= self._seal_at:
+                self.seal()
+            c = self.cnt[refs]
+            if int(c.max()) >= self.chunk_samples:
+                self.seal()
+                c = self.cnt[refs]
+            self.rows_t[refs, c] = t_ms
+            self.rows_v[refs, c] = values
+            self.cnt[refs] = c + 1
+            self.last_t[refs] = t_ms
+            self.last_v[refs] = values
+            if self._open_mint == MIN_TIME:
+                self._open_mint = t_ms
+                self._seal_at = (t_ms // self.block_range_ms + 1) * self.block_range_ms
+            else:
+                self._open_mint = min(self._open_mint, t_ms)
+            self.mint = min(self.mint, t_ms)
+            self.maxt = max(self.maxt, t_ms)
+            self.num_samples += len(refs)
+
+    def apply_many(self, refs: I64Array, t: I64Array, values: F64Array) -> AppendStats:
+        """Append samples with arbitrary timestamps (WAL checkpoints), grouped by timestamp."""
+        total = AppendStats()
+        if len(refs) == 0:
+            return total
+        order = np.argsort(t, kind="stable")
+        refs, t, values = refs[order], t[order], values[order]
+        cuts = np.flatnonzero(np.diff(t)) + 1
+        for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(t)].tolist(), strict=True):
+            ts = int(t[a])
+            ok, stats = self.check(ts, refs[a:b], values[a:b])
+            self.apply(ts, refs[a:b][ok], values[a:b][ok])
+            total.add(stats)
+        return total
+
+    def seal(self) -> None:
+        """Encode every non-empty open row into a slab and empty the rows."""
+        with self.lock:
+            live = np.flatnonzero(self.cnt[: len(self.index)])
+            if live.size == 0:
+                return
+            counts = self.cnt[live]
+            mask = np.arange(self.chunk_samples)[None, :] < counts[:, None]
+            t = self.rows_t[live][mask]
+            v = self.rows_v[live][mask]
+            fs = FrameSet.build(live, t, v, offsets_from_counts(counts))
+            self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
+            self.cnt[live] = 0
+            self._open_mint = MIN_TIME
+
+    # ---- reading ------------------------------------------------------------------------
+    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        """Samples of the given refs (sorted) in ``[mint, maxt]``, merged across slabs."""
+        with self.lock:
+            parts = [
+                s.frames.read(ids, mint, maxt)
+                for s in self.slabs
+                if s.maxt >= mint and s.mint <= maxt
+            ]
+            parts.append(self._read_open(ids, mint, maxt))
+        return merge_parts(parts)
+
+    def _read_open(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        if self._open_mint == MIN_TIME or ids.size == 0:
+            return Part.empty()
+        ids = ids[self.cnt[ids] > 0]
+        if ids.size == 0:
+            return Part.empty()
+        counts = self.cnt[ids]
+        width = int(counts.max())
+        mask = np.arange(width)[None, :] < counts[:, None]
+        t = self.rows_t[ids, :width][mask]
+        v = self.rows_v[ids, :width][mask]
+        t, v, off = clip_time(t, v, offsets_from_counts(counts), mint, maxt)
+        return Part(ids, t, v, off).drop_empty()
+
+    def select_ids(self, matchers: Sequence[Matcher]) -> I64Array:
+        with self.lock:
+            return select_ids(self.index, matchers)
+
+    def drop_before(self, t_ms: int) -> None:
+        """Forget samples older than ``t_ms`` (they were persisted in a block)."""
+        with self.lock:
+            self.min_valid_t = max(self.min_valid_t, t_ms)
+            keep: list[Slab] = []
+            for slab in self.slabs:
+                if slab.mint >= t_ms:
+                    keep.append(slab)
+                elif slab.maxt >= t_ms:
+                    part = slab.frames.read(slab.frames.ids, t_ms, slab.maxt)
+                    if part.ids.size:
+                        fs = FrameSet.build(part.ids, part.t, part.v, part.offsets)
+                        keep.append(Slab(fs, int(part.t.min()), int(part.t.max())))
+            self.slabs = keep
+            self._drop_open_before(t_ms)
+            self.num_samples = sum(s.frames.num_samples for s in keep) + int(self.cnt.sum())
+            self.mint = min(
+                [s.mint for s in keep]
+                + ([self._open_mint] if self._open_mint != MIN_TIME else [])
+                + [2**63 - 1]
+            )
+
+    def _drop_open_before(self, t_ms: int) -> None:
+        if self._open_mint == MIN_TIME or self._open_mint >= t_ms:
+            return
+        live = np.flatnonzero(self.cnt[: len(self.index)])
+        counts = self.cnt[live]
+        filled = np.arange(self.chunk_samples)[None, :] < counts[:, None]
+        keep = filled & (self.rows_t[live] >= t_ms)
+        # Rows are time-ordered, so kept samples are a suffix: shift them to the front.
+        new_counts = keep.sum(axis=1)
+        shift = counts - new_counts
+        src = np.arange(self.chunk_samples)[None, :] + shift[:, None]
+        src = np.minimum(src, self.chunk_samples - 1)
+        self.rows_t[live] = np.take_along_axis(self.rows_t[live], src, axis=1)
+        self.rows_v[live] = np.take_along_axis(self.rows_v[live], src, axis=1)
+        self.cnt[live] = new_counts
+        remaining = self.rows_t[live][np.arange(self.chunk_samples)[None, :] < new_counts[:, None]]
+        self._open_mint = int(remaining.min()) if remaining.size else MIN_TIME
+
+    def cut_range(self) -> tuple[int, int] | None:
+        """The next block range ``[start, end)`` to persist, once the head spans 1.5 ranges."""
+        with self.lock:
+            if self.num_samples == 0 or self.maxt - self.mint < self.block_range_ms * 3 // 2:
+                return None
+            start = self.mint // self.block_range_ms * self.block_range_ms
+            return start, start + self.block_range_ms
+
+    @property
+    def num_series(self) -> int:
+        return len(self.index)

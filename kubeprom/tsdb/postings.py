@@ -1,0 +1,80 @@
+"""Resolving label matchers to series ids through a postings index.
+
+A postings list is the sorted array of series ids carrying one (label name, value) pair.
+Head and blocks both implement :class:`PostingsIndex`; :func:`select_ids` answers a list of
+matchers from it, as Prometheus' ``PostingsForMatchers`` does: intersect the postings of the
+matchers that need the label, then subtract what the matchers that accept a missing label
+rule out. Work is per label *value*, never per series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from kubeprom.model.matchers import Matcher, MatchType
+from kubeprom.model.samples import I64Array
+
+EMPTY_IDS: I64Array = np.empty(0, dtype=np.int64)
+
+
+class PostingsIndex(Protocol):
+    def all_ids(self) -> I64Array:
+        """Every series id, sorted."""
+        ...
+
+    def label_values_of(self, name: str) -> Sequence[str]:
+        """Every value the label takes (unsorted is fine); empty when the label is unknown."""
+        ...
+
+    def postings(self, name: str, value: str) -> I64Array:
+        """Sorted ids of the series with ``name=value``; empty when none."""
+        ...
+
+
+def _union(arrays: list[I64Array]) -> I64Array:
+    if not arrays:
+        return EMPTY_IDS
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.unique(np.concatenate(arrays))
+
+
+def _matching_values(index: PostingsIndex, m: Matcher) -> I64Array:
+    """Ids of series that have label ``m.name`` with a value ``m`` accepts."""
+    if m.type is MatchType.EQUAL:
+        return index.postings(m.name, m.value)
+    return _union([index.postings(m.name, v) for v in index.label_values_of(m.name) if m.matches(v)])
+
+
+def _inverse(m: Matcher) -> Matcher:
+    inverse = {
+        MatchType.EQUAL: MatchType.NOT_EQUAL,
+        MatchType.NOT_EQUAL: MatchType.EQUAL,
+        MatchType.REGEX: MatchType.NOT_REGEX,
+        MatchType.NOT_REGEX: MatchType.REGEX,
+    }
+    return Matcher(inverse[m.type], m.name, m.value)
+
+
+def select_ids(index: PostingsIndex, matchers: Sequence[Matcher]) -> I64Array:
+    """Sorted ids of the series matching every matcher (all series for no matchers)."""
+    result: I64Array | None = None
+    subtract: list[I64Array] = []
+    for m in matchers:
+        if m.matches_empty:
+            # Series without the label match; exclude those whose value the matcher rejects.
+            subtract.append(_matching_values(index, _inverse(m)))
+        else:
+            ids = _matching_values(index, m)
+            result = ids if result is None else np.intersect1d(result, ids, assume_unique=True)
+            if result.size == 0:
+                return EMPTY_IDS
+    if result is None:
+        result = index.all_ids()
+    for ids in subtract:
+        if ids.size:
+            result = np.setdiff1d(result, ids, assume_unique=True)
+    return result

@@ -1,0 +1,172 @@
+"""The store's Querier: one view over the blocks and the head, merged by series labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from kubeprom.model.labels import Labels
+from kubeprom.model.matchers import Matcher
+from kubeprom.model.samples import I64Array
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, SeriesSet
+from kubeprom.tsdb.block import Block
+from kubeprom.tsdb.csr import take_segments
+from kubeprom.tsdb.frames import Part, merge_parts
+from kubeprom.tsdb.postings import select_ids
+
+if TYPE_CHECKING:
+    from kubeprom.tsdb.db import DB
+
+
+class _Source(Protocol):
+    """What the querier needs of a block or of the head."""
+
+    def select(self, matchers: Sequence[Matcher]) -> I64Array: ...
+
+    def read(self, ids: I64Array, mint: int, maxt: int) -> Part: ...
+
+    def labels_list(self, ids: Sequence[int]) -> list[Labels]: ...
+
+    def label_names(self) -> list[str]: ...
+
+    def label_values_of(self, name: str) -> Sequence[str]: ...
+
+
+class _HeadSource:
+    def __init__(self, db: DB) -> None:
+        self._head = db.head
+
+    def select(self, matchers: Sequence[Matcher]) -> I64Array:
+        return self._head.select_ids(matchers)
+
+    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        return self._head.read(ids, mint, maxt)
+
+    def labels_list(self, ids: Sequence[int]) -> list[Labels]:
+        return self._head.index.labels_list(ids)
+
+    def label_names(self) -> list[str]:
+        return self._head.index.label_names()
+
+    def label_values_of(self, name: str) -> Sequence[str]:
+        return self._head.index.label_values_of(name)
+
+
+class _BlockSource:
+    def __init__(self, block: Block) -> None:
+        self._block = block
+
+    def select(self, matchers: Sequence[Matcher]) -> I64Array:
+        return select_ids(self._block, matchers)
+
+    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        return self._block.read(ids, mint, maxt)
+
+    def labels_list(self, ids: Sequence[int]) -> list[Labels]:
+        return self._block.labels_list(ids)
+
+    def label_names(self) -> list[str]:
+        return self._block.label_names()
+
+    def label_values_of(self, name: str) -> Sequence[str]:
+        return self._block.label_values_of(name)
+
+
+class DBQuerier:
+    """Implements :class:`kubeprom.tsdb.api.Querier` over a :class:`DB`.
+
+    Blocks and head are read in time order; a series present in several of them is merged
+    into one, and where they overlap the later source wins for equal timestamps.
+    """
+
+    def __init__(self, db: DB) -> None:
+        self._db = db
+
+    def _sources(self, mint: int, maxt: int) -> list[_Source]:
+        out: list[_Source] = [
+            _BlockSource(b)
+            for b in self._db.blocks_snapshot()
+            if b.meta.max_time > mint and b.meta.min_time <= maxt
+        ]
+        head = self._db.head
+        if head.num_series and (head.num_samples == 0 or (head.maxt >= mint and head.mint <= maxt)):
+            out.append(_HeadSource(self._db))
+        return out
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
+        parts: list[Part] = []
+        labels: list[list[Labels]] = []
+        for src in self._sources(mint, maxt):
+            ids = src.select(matchers)
+            if ids.size == 0:
+                continue
+            part = src.read(ids, mint, maxt)
+            if part.ids.size:
+                parts.append(part)
+                labels.append(src.labels_list(part.ids.tolist()))
+        if not parts:
+            return SeriesSet.empty()
+        if len(parts) == 1:
+            merged, all_labels = parts[0], labels[0]
+        else:
+            # Re-key each source's local ids by label set, then merge.
+            keys: dict[Labels, int] = {}
+            all_labels = []
+            for part, labs in zip(parts, labels, strict=True):
+                new_ids = np.empty(len(labs), dtype=np.int64)
+                for i, lab in enumerate(labs):
+                    k = keys.get(lab)
+                    if k is None:
+                        k = keys[lab] = len(all_labels)
+                        all_labels.append(lab)
+                    new_ids[i] = k
+                part.ids = new_ids
+            merged = merge_parts(parts)
+            all_labels = [all_labels[i] for i in merged.ids.tolist()]
+        order = sorted(range(len(all_labels)), key=all_labels.__getitem__)
+        if order != list(range(len(order))):
+            t, v, off = take_segments(merged.t, merged.v, merged.offsets, np.asarray(order))
+            all_labels = [all_labels[i] for i in order]
+        else:
+            t, v, off = merged.t, merged.v, merged.offsets
+        t.flags.writeable = False
+        v.flags.writeable = False
+        return SeriesSet(all_labels, t, v, off)
+
+    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
+        return self.select(matchers, mint, maxt).labels
+
+    def label_names(
+        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
+    ) -> list[str]:
+        names: set[str] = set()
+        for src in self._sources(mint, maxt):
+            if not matchers:
+                names.update(src.label_names())
+                continue
+            for lab in src.labels_list(src.select(matchers).tolist()):
+                names.update(lab.names())
+        return sorted(names)
+
+    def label_values(
+        self,
+        name: str,
+        matchers: Sequence[Matcher] = (),
+        mint: int = MIN_TIME,
+        maxt: int = MAX_TIME,
+    ) -> list[str]:
+        values: set[str] = set()
+        for src in self._sources(mint, maxt):
+            if not matchers:
+                values.update(src.label_values_of(name))
+                continue
+            for lab in src.labels_list(src.select(matchers).tolist()):
+                value = lab.get(name)
+                if value:
+                    values.add(value)
+        return sorted(values)
+
+    def metadata(self) -> dict[str, list[MetricMetadata]]:
+        return {name: [meta] for name, meta in sorted(self._db.head.metadata.items())}

@@ -1,0 +1,816 @@
+"""Checksummed write-ahead log for the head of the store.
+
+Layout: ``<data>/wal/`` holds segment files named by 8-digit zero-padded numbers
+(``00000001``, ``00000002``, ...) and at most one live checkpoint file ``checkpoint.<N>``
+that stands for every record in segments ``<= N``. Replay reads the checkpoint, then the
+segments numbered ``> N`` in order. The byte layout is in ``docs/tsdb-format.md``.
+
+Durability (:class:`FsyncPolicy`):
+
+- every ``log_*`` call hands its record(s) to the OS with one ``os.write`` before it
+  returns, so a process crash (even SIGKILL) loses nothing that was acknowledged;
+- ``fsync`` runs on segment rotation, on ``write_checkpoint``, on ``close`` and on
+  ``sync()``; with ``FsyncPolicy(interval_s=x)`` a ``log_*`` call also fsyncs when ``x``
+  seconds (``time.monotonic``) have passed since the last fsync;
+- as in Prometheus, a power loss may lose the writes since the last fsync.
+
+Recovery: ``replay()`` never raises for bad data. A torn or corrupt record in a segment is
+logged (WARNING, with file, byte offset and reason), the segment is truncated at the last
+good record and every later segment is deleted (each deletion logged), because their
+records cannot be ordered after the gap. A corrupt checkpoint is logged at ERROR and
+skipped: replay falls back to an older valid checkpoint if one is left, else replays the
+segments alone, and the checkpointed data is lost.
+
+Writing after replay: the first write after ``replay()`` goes to a NEW segment (the last
+number + 1), never into a segment that may have just been truncated; an empty last segment
+is reused. ``log_*`` on a directory with existing data raises :class:`StorageError` until a
+``replay()`` has run to the end; on a fresh directory writing may start at once.
+
+Task-safety: one writer; not thread-safe (the head serialises calls under its own lock).
+Arrays in replayed records may be read-only views on the read buffer: copy before mutating.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+import time
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import zstandard
+from numpy.typing import ArrayLike, NDArray
+
+from kubeprom.errors import StorageError
+from kubeprom.model.samples import bits_equal
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "WAL",
+    "FsyncPolicy",
+    "MetadataRecord",
+    "MultiSamplesRecord",
+    "Record",
+    "SamplesRecord",
+    "SeriesRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    """A series reference and its label pairs (sorted by name, as ``Labels`` keeps them)."""
+
+    ref: int
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SamplesRecord:
+    """One value per ref, all at ``t_ms``. Equality compares values bit-exactly."""
+
+    t_ms: int
+    refs: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SamplesRecord):
+            return NotImplemented
+        return (
+            self.t_ms == other.t_ms
+            and np.array_equal(self.refs, other.refs)
+            and bits_equal(self.values, other.values)
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MultiSamplesRecord:
+    """Samples with a timestamp each (checkpoints, bulk loads). Bit-exact equality."""
+
+    refs: NDArray[np.int64]
+    t: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MultiSamplesRecord):
+            return NotImplemented
+        return (
+            np.array_equal(self.refs, other.refs)
+            and np.array_equal(self.t, other.t)
+            and bits_equal(self.values, other.values)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRecord:
+    """(metric name, type, help, unit) entries."""
+
+    entries: tuple[tuple[str, str, str, str], ...]
+
+
+Record = SeriesRecord | SamplesRecord | MultiSamplesRecord | MetadataRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FsyncPolicy:
+    """Extra fsyncs on top of rotation, checkpoint, close and ``sync()``.
+
+    ``interval_s``: when set, a ``log_*`` call fsyncs the segment if at least this many
+    seconds passed since the last fsync. ``None`` (default) leaves it to the OS.
+    """
+
+    interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_s is not None and not self.interval_s >= 0:
+            raise ValueError(f"fsync interval_s must be >= 0, got {self.interval_s!r}")
+
+
+DEFAULT_FSYNC = FsyncPolicy()
+DEFAULT_SEGMENT_SIZE = 128 << 20
+
+# Record types. 0 is never written, so a zero-filled tail (seen after power loss on some
+# file systems) reads as corruption, not as a record.
+SERIES, SAMPLES, MULTI_SAMPLES, METADATA = 1, 2, 3, 4
+_TYPE_NAMES = {
+    SERIES: "series",
+    SAMPLES: "samples",
+    MULTI_SAMPLES: "multi_samples",
+    METADATA: "metadata",
+}
+_TYPE_CRC = {t: zlib.crc32(bytes([t])) for t in _TYPE_NAMES}
+
+_FRAME = struct.Struct("<BII")  # type, payload length, crc32(type byte + payload)
+_SAMPLES_HDR = struct.Struct("<qIB3x")  # t_ms, count, flags; 16 bytes keeps arrays aligned
+_MULTI_HDR = struct.Struct("<IB3x")  # count, flags; 8 bytes
+_SERIES_HDR = struct.Struct("<II")  # series count, string count
+_COUNT = struct.Struct("<I")
+
+FLAG_REFS_I64 = 0x01  # refs column is int64 (else uint32)
+FLAG_ZSTD = 0x02  # the array columns after the header are one zstd frame
+_KNOWN_FLAGS = FLAG_REFS_I64 | FLAG_ZSTD
+
+# Below this, a zstd call costs more than the bytes it saves.
+_COMPRESS_MIN_BYTES = 4096
+# Level 1: ~500 MB/s here; higher levels cost more time than they save in bytes.
+_ZSTD_LEVEL = 1
+# Checkpoints group series into frames of this many so one frame stays small.
+_CHECKPOINT_SERIES_PER_FRAME = 10_000
+_CHECKPOINT_WRITE_BYTES = 4 << 20
+_READ_BUFFER_BYTES = 1 << 20
+
+_SEGMENT_RE = re.compile(r"^(\d{8,})$")
+_CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8,})$")
+
+# A frame is written as a list of buffers; arrays go in as ``arr.data`` (no copy).
+_Part = bytes | memoryview
+
+
+class _Fault(Exception):
+    """Bad data at ``offset`` of a file (internal: replay turns it into a log + repair)."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
+# --- encoding ---------------------------------------------------------------------------
+
+
+def _frame(kind: int, parts: Sequence[_Part]) -> list[_Part]:
+    crc = _TYPE_CRC[kind]
+    length = 0
+    for p in parts:
+        crc = zlib.crc32(p, crc)
+        length += len(p) if isinstance(p, bytes) else p.nbytes
+    if length > 0xFFFFFFFF:
+        raise ValueError(f"wal record of {length} bytes exceeds the 4 GiB frame limit")
+    return [_FRAME.pack(kind, length, crc), *parts]
+
+
+def _string_table(strings: list[str]) -> list[_Part]:
+    encoded = [s.encode("utf-8") for s in strings]
+    lengths = np.fromiter(map(len, encoded), dtype="<u4", count=len(encoded))
+    return [lengths.data, b"".join(encoded)]
+
+
+def _encode_series(records: Sequence[SeriesRecord]) -> list[_Part]:
+    refs = np.fromiter((r.ref for r in records), dtype="<i8", count=len(records))
+    counts = np.fromiter((len(r.labels) for r in records), dtype="<u4", count=len(records))
+    strings = [s for r in records for pair in r.labels for s in pair]
+    hdr = _SERIES_HDR.pack(len(records), len(strings))
+    return _frame(SERIES, [hdr, refs.data, counts.data, *_string_table(strings)])
+
+
+def _encode_metadata(entries: Sequence[tuple[str, str, str, str]]) -> list[_Part]:
+    strings = [s for entry in entries for s in entry]
+    if len(strings) != 4 * len(entries):
+        raise ValueError("metadata entries must be (metric, type, help, unit) tuples")
+    return _frame(METADATA, [_COUNT.pack(len(entries)), *_string_table(strings)])
+
+
+def _refs_column(refs: NDArray[np.int64]) -> tuple[NDArray[Any], int]:
+    # uint32 halves the column for the usual case (refs are small dense counters).
+    if refs.size == 0 or (int(refs.min()) >= 0 and int(refs.max()) < 2**32):
+        return refs.astype("<u4"), 0
+    return np.ascontiguousarray(refs, dtype="<i8"), FLAG_REFS_I64
+
+
+def _as_refs(refs: ArrayLike) -> NDArray[np.int64]:
+    arr = np.asarray(refs, dtype=np.int64)
+    if arr.ndim != 1:
+        raise ValueError(f"refs must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _as_column(values: ArrayLike, dtype: str, n: int, what: str) -> NDArray[Any]:
+    arr = np.ascontiguousarray(values, dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"got {what} of shape {arr.shape} for {n} refs")
+    return arr
+
+
+def _maybe_compress(
+    cctx: zstandard.ZstdCompressor | None, cols: list[NDArray[Any]], flags: int
+) -> tuple[list[_Part], int]:
+    raw = sum(c.nbytes for c in cols)
+    if cctx is not None and raw >= _COMPRESS_MIN_BYTES:
+        packed = cctx.compress(b"".join(c.data for c in cols))
+        if len(packed) < raw:
+            return [packed], flags | FLAG_ZSTD
+    return [c.data for c in cols], flags
+
+
+def _encode_samples(
+    t_ms: int, refs: NDArray[np.int64], values: ArrayLike, cctx: zstandard.ZstdCompressor | None
+) -> list[_Part]:
+    vals = _as_column(values, "<f8", refs.size, "values")
+    ref_col, flags = _refs_column(refs)
+    cols, flags = _maybe_compress(cctx, [vals, ref_col], flags)
+    return _frame(SAMPLES, [_SAMPLES_HDR.pack(t_ms, refs.size, flags), *cols])
+
+
+def _encode_multi(
+    refs: NDArray[np.int64],
+    t: ArrayLike,
+    values: ArrayLike,
+    cctx: zstandard.ZstdCompressor | None,
+) -> list[_Part]:
+    ts = _as_column(t, "<i8", refs.size, "timestamps")
+    vals = _as_column(values, "<f8", refs.size, "values")
+    ref_col, flags = _refs_column(refs)
+    cols, flags = _maybe_compress(cctx, [ts, vals, ref_col], flags)
+    return _frame(MULTI_SAMPLES, [_MULTI_HDR.pack(refs.size, flags), *cols])
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+
+def _strings(p: bytes, off: int, m: int) -> tuple[list[str], int]:
+    lengths = np.frombuffer(p, dtype="<u4", count=m, offset=off)
+    off += 4 * m
+    ends = np.cumsum(lengths, dtype=np.int64)
+    total = int(ends[-1]) if m else 0
+    blob = p[off : off + total]
+    if len(blob) != total:
+        raise ValueError(f"string table wants {total} bytes, {len(blob)} left")
+    end_list = ends.tolist()
+    starts = [0, *end_list[:-1]]
+    if blob.isascii():
+        # One decode for the whole table: byte offsets equal character offsets in ASCII.
+        text = blob.decode("ascii")
+        return [text[a:b] for a, b in zip(starts, end_list, strict=True)], off + total
+    return [blob[a:b].decode("utf-8") for a, b in zip(starts, end_list, strict=True)], off + total
+
+
+def _decode_series(p: bytes) -> list[Record]:
+    n, m = _SERIES_HDR.unpack_from(p, 0)
+    off = _SERIES_HDR.size
+    refs = np.frombuffer(p, dtype="<i8", count=n, offset=off).tolist()
+    off += 8 * n
+    counts = np.frombuffer(p, dtype="<u4", count=n, offset=off).tolist()
+    off += 4 * n
+    if 2 * sum(counts) != m:
+        raise ValueError(f"label counts need {2 * sum(counts)} strings, table has {m}")
+    strings, off = _strings(p, off, m)
+    if off != len(p):
+        raise ValueError(f"{len(p) - off} trailing bytes")
+    out: list[Record] = []
+    j = 0
+    for ref, k in zip(refs, counts, strict=True):
+        names, values = strings[j : j + 2 * k : 2], strings[j + 1 : j + 2 * k : 2]
+        out.append(SeriesRecord(ref, tuple(zip(names, values, strict=True))))
+        j += 2 * k
+    return out
+
+
+def _decode_metadata(p: bytes) -> list[Record]:
+    (n,) = _COUNT.unpack_from(p, 0)
+    strings, off = _strings(p, _COUNT.size, 4 * n)
+    if off != len(p):
+        raise ValueError(f"{len(p) - off} trailing bytes")
+    it = iter(strings)
+    return [MetadataRecord(tuple(zip(it, it, it, it, strict=True)))]
+
+
+def _columns(p: bytes, off: int, n: int, flags: int, dtypes: Sequence[str]) -> list[NDArray[Any]]:
+    """Split the array part into 8-byte columns of ``dtypes`` followed by the refs column."""
+    if flags & ~_KNOWN_FLAGS:
+        raise ValueError(f"unknown flags {flags:#04x}")
+    ref_width = 8 if flags & FLAG_REFS_I64 else 4
+    want = n * (8 * len(dtypes) + ref_width)
+    body: bytes = p
+    if flags & FLAG_ZSTD:
+        body = zstandard.ZstdDecompressor().decompress(p[off:], max_output_size=want)
+        off = 0
+    if len(body) - off != want:
+        raise ValueError(f"array part has {len(body) - off} bytes, want {want}")
+    cols: list[NDArray[Any]] = []
+    for dtype in dtypes:
+        cols.append(np.frombuffer(body, dtype=dtype, count=n, offset=off))
+        off += 8 * n
+    refs = np.frombuffer(body, dtype="<i8" if ref_width == 8 else "<u4", count=n, offset=off)
+    cols.append(refs.astype(np.int64, copy=False))
+    return cols
+
+
+def _decode_samples(p: bytes) -> list[Record]:
+    t_ms, n, flags = _SAMPLES_HDR.unpack_from(p, 0)
+    values, refs = _columns(p, _SAMPLES_HDR.size, n, flags, ("<f8",))
+    return [SamplesRecord(t_ms, refs, values)]
+
+
+def _decode_multi(p: bytes) -> list[Record]:
+    n, flags = _MULTI_HDR.unpack_from(p, 0)
+    t, values, refs = _columns(p, _MULTI_HDR.size, n, flags, ("<i8", "<f8"))
+    return [MultiSamplesRecord(refs, t, values)]
+
+
+_DECODERS: dict[int, Callable[[bytes], list[Record]]] = {
+    METADATA: _decode_metadata,
+    MULTI_SAMPLES: _decode_multi,
+    SAMPLES: _decode_samples,
+    SERIES: _decode_series,
+}
+
+
+def _frames(path: Path) -> Generator[tuple[int, int, bytes], None, None]:
+    """Yield ``(offset, type, payload)`` of each checksummed frame; raise ``_Fault``."""
+    size = path.stat().st_size
+    with open(path, "rb", buffering=_READ_BUFFER_BYTES) as f:
+        off = 0
+        while off < size:
+            hdr = f.read(_FRAME.size)
+            if len(hdr) < _FRAME.size:
+                raise _Fault(off, f"torn record header: {len(hdr)} of {_FRAME.size} bytes")
+            kind, length, crc = _FRAME.unpack(hdr)
+            if kind not in _DECODERS:
+                raise _Fault(off, f"unknown record type {kind:#04x}")
+            left = size - off - _FRAME.size
+            if length > left:
+                raise _Fault(off, f"torn record: payload of {length} bytes, {left} left")
+            payload = f.read(length)
+            if len(payload) != length:
+                raise _Fault(off, f"torn record: read {len(payload)} of {length} bytes")
+            got = zlib.crc32(payload, _TYPE_CRC[kind])
+            if got != crc:
+                raise _Fault(off, f"checksum mismatch: stored {crc:#010x}, got {got:#010x}")
+            yield off, kind, payload
+            off += _FRAME.size + length
+
+
+def _records(path: Path) -> Iterator[Record]:
+    """Decode every record of a file in order; raise ``_Fault`` at the first bad one."""
+    for off, kind, payload in _frames(path):
+        try:
+            records = _DECODERS[kind](payload)
+        except (ValueError, struct.error, zstandard.ZstdError) as err:
+            # The checksum held, so this is a writer bug or a format mismatch.
+            raise _Fault(off, f"malformed {_TYPE_NAMES[kind]} payload: {err}") from err
+        yield from records
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- the log ----------------------------------------------------------------------------
+
+
+class WAL:
+    """A segmented, checksummed write-ahead log in one directory. See the module docstring.
+
+    Raises :class:`StorageError` for I/O failures while writing, for writes after
+    ``close()``, and for writes to a non-empty directory before ``replay()`` finished.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        fsync: FsyncPolicy = DEFAULT_FSYNC,
+        compress: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Open or create ``directory``; does not replay.
+
+        ``compress`` zstd-compresses sample payloads of 4 KiB or more when that makes them
+        smaller (about 4x slower appends; off by default). ``monotonic`` is the clock for
+        ``fsync.interval_s`` (injectable for tests).
+        """
+        if segment_size <= 0:
+            raise ValueError(f"segment_size must be positive, got {segment_size!r}")
+        self._dir = Path(directory)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._segment_size = segment_size
+        self._fsync = fsync
+        self._monotonic = monotonic
+        self._cctx = zstandard.ZstdCompressor(level=_ZSTD_LEVEL) if compress else None
+        self._fd: int | None = None
+        self._seg = 0  # number of the open segment (valid while _fd is set)
+        self._seg_bytes = 0
+        self._last_fsync = monotonic()
+        self._closed = False
+        segments, checkpoints = self._scan()
+        # Existing data must be replayed (and repaired) before anything is appended after it.
+        self._writable = not segments and not checkpoints
+        self._next_seg = 1
+
+    # -- introspection
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
+    def segments(self) -> list[int]:
+        """Segment numbers on disk, ascending."""
+        return self._scan()[0]
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes on disk in segments and checkpoints."""
+        segments, checkpoints = self._scan()
+        paths = [self._seg_path(n) for n in segments] + [self._cp_path(n) for n in checkpoints]
+        return sum(p.stat().st_size for p in paths)
+
+    # -- writing
+
+    def log_series(self, records: Sequence[SeriesRecord]) -> None:
+        """Log series definitions as one record; an empty sequence writes nothing."""
+        if records:
+            self._write(_encode_series(records))
+
+    def log_samples(self, t_ms: int, refs: ArrayLike, values: ArrayLike) -> None:
+        """Log one value per ref at ``t_ms`` (copied); empty arrays write nothing."""
+        r = _as_refs(refs)
+        if r.size:
+            self._write(_encode_samples(t_ms, r, values, self._cctx))
+
+    def log_multi_samples(self, refs: ArrayLike, t: ArrayLike, values: ArrayLike) -> None:
+        """Log samples with a timestamp each (equal-length arrays); empty writes nothing."""
+        r = _as_refs(refs)
+        if r.size:
+            self._write(_encode_multi(r, t, values, self._cctx))
+
+    def log_metadata(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
+        """Log (metric, type, help, unit) entries as one record."""
+        if entries:
+            self._write(_encode_metadata(entries))
+
+    def log_batch(
+        self, series: Sequence[SeriesRecord], t_ms: int, refs: ArrayLike, values: ArrayLike
+    ) -> None:
+        """Log an appender commit: new series, then samples, in one ``os.write``."""
+        r = _as_refs(refs)
+        parts: list[_Part] = []
+        if series:
+            parts += _encode_series(series)
+        if r.size:
+            parts += _encode_samples(t_ms, r, values, self._cctx)
+        if parts:
+            self._write(parts)
+
+    def flush(self) -> None:
+        """No-op kept for the seam: every ``log_*`` call has already written to the OS."""
+        self._check_open()
+
+    def sync(self) -> None:
+        """fsync the open segment (everything logged so far survives power loss)."""
+        self._check_open()
+        if self._fd is not None:
+            self._do_fsync(self._fd)
+
+    def write_checkpoint(self, records: Iterable[Record]) -> None:
+        """Replace segments up to now with ``records``.
+
+        Starts segment ``N+1`` first, so ``records`` must describe everything logged up to
+        and including segment ``N``. Writes ``checkpoint.<N>`` atomically (tmp, fsync,
+        rename, fsync dir), then deletes segments ``<= N`` and older checkpoints. If
+        ``records`` raises, the temporary file is removed and nothing else changes.
+        """
+        self._check_writable()
+        segments, checkpoints = self._scan()
+        n = max([self._seg if self._fd is not None else 0, *segments, *checkpoints, 0])
+        self._close_segment()
+        self._open_segment(n + 1, create=True)
+        final = self._cp_path(n)
+        tmp = final.with_name(final.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self._write_checkpoint_file(fd, records)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        os.replace(tmp, final)
+        _fsync_dir(self._dir)
+        for s in segments:
+            if s <= n:
+                self._seg_path(s).unlink(missing_ok=True)
+        for c in checkpoints:
+            if c < n:
+                self._cp_path(c).unlink(missing_ok=True)
+        for stale in self._dir.glob("checkpoint.*.tmp"):
+            stale.unlink(missing_ok=True)
+        _fsync_dir(self._dir)
+        logger.info("wal checkpoint written: file=%s covers_segments<=%d", final, n)
+
+    def close(self) -> None:
+        """fsync and close the open segment; idempotent. Later writes raise."""
+        if not self._closed:
+            self._close_segment()
+            self._closed = True
+
+    def __enter__(self) -> WAL:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- replay
+
+    def replay(self) -> Iterator[Record]:
+        """Yield every record in write order: checkpoint first, then segments.
+
+        Never raises for bad data; repairs the directory instead (module docstring). Must
+        be consumed to the end before the next ``log_*`` on a non-fresh directory. Closes
+        the open segment first, so later writes start a new segment.
+        """
+        self._check_open()
+        self._close_segment()
+        self._writable = False
+        segments, checkpoints = self._scan()
+        base = None
+        for cp in sorted(checkpoints, reverse=True):
+            try:
+                # Verify the whole file first so a bad checkpoint yields nothing at all.
+                for _ in _frames(self._cp_path(cp)):
+                    pass
+            except _Fault as fault:
+                logger.error(
+                    "wal checkpoint corrupt, skipping it: file=%s offset=%d reason=%s",
+                    self._cp_path(cp),
+                    fault.offset,
+                    fault.reason,
+                )
+                continue
+            base = cp
+            break
+        if base is not None:
+            yield from self._replay_checkpoint(base)
+            segments = [s for s in segments if s > base]
+            if segments and segments[0] != base + 1:
+                logger.warning(
+                    "wal segments missing after checkpoint: file=%s first_segment=%s",
+                    self._cp_path(base),
+                    self._seg_path(segments[0]),
+                )
+        elif checkpoints:
+            logger.error("no usable wal checkpoint: dir=%s; replaying segments only", self._dir)
+        for i, s in enumerate(segments):
+            if i and s != segments[i - 1] + 1:
+                logger.warning(
+                    "wal segment gap: file=%s follows %s",
+                    self._seg_path(s),
+                    self._seg_path(segments[i - 1]),
+                )
+                self._delete_segments(segments[i:])
+                segments = segments[:i]
+                break
+            path = self._seg_path(s)
+            try:
+                yield from _records(path)
+            except _Fault as fault:
+                logger.warning(
+                    "wal segment corrupt, truncating: file=%s offset=%d reason=%s "
+                    "later_segments_deleted=%d",
+                    path,
+                    fault.offset,
+                    fault.reason,
+                    len(segments) - i - 1,
+                )
+                self._truncate(path, fault.offset)
+                self._delete_segments(segments[i + 1 :])
+                segments = segments[: i + 1]
+                break
+        last = max([*segments, *checkpoints, 0])
+        empty_last = bool(segments) and self._seg_path(segments[-1]).stat().st_size == 0
+        self._next_seg = last if empty_last and last == segments[-1] else last + 1
+        self._writable = True
+
+    # -- internals
+
+    def _replay_checkpoint(self, n: int) -> Iterator[Record]:
+        path = self._cp_path(n)
+        try:
+            yield from _records(path)
+        except _Fault as fault:
+            logger.error(
+                "wal checkpoint record malformed, ignoring the rest: file=%s offset=%d reason=%s",
+                path,
+                fault.offset,
+                fault.reason,
+            )
+
+    def _write_checkpoint_file(self, fd: int, records: Iterable[Record]) -> None:
+        buf: list[_Part] = []
+        buffered = 0
+        series: list[SeriesRecord] = []
+
+        def emit(parts: list[_Part]) -> None:
+            nonlocal buffered
+            buf.extend(parts)
+            buffered += sum(len(p) if isinstance(p, bytes) else p.nbytes for p in parts)
+            if buffered >= _CHECKPOINT_WRITE_BYTES:
+                _write_all(fd, b"".join(buf))
+                buf.clear()
+                buffered = 0
+
+        for rec in records:
+            if isinstance(rec, SeriesRecord):
+                series.append(rec)
+                if len(series) >= _CHECKPOINT_SERIES_PER_FRAME:
+                    emit(_encode_series(series))
+                    series = []
+                continue
+            if series:
+                emit(_encode_series(series))
+                series = []
+            if isinstance(rec, SamplesRecord):
+                if rec.refs.size:
+                    emit(_encode_samples(rec.t_ms, _as_refs(rec.refs), rec.values, self._cctx))
+            elif isinstance(rec, MultiSamplesRecord):
+                if rec.refs.size:
+                    emit(_encode_multi(_as_refs(rec.refs), rec.t, rec.values, self._cctx))
+            elif rec.entries:
+                emit(_encode_metadata(rec.entries))
+        if series:
+            emit(_encode_series(series))
+        if buf:
+            _write_all(fd, b"".join(buf))
+
+    def _write(self, parts: list[_Part]) -> None:
+        self._check_writable()
+        data = b"".join(parts)
+        fd = self._fd
+        if fd is None:
+            fd = self._open_segment(
+                self._next_seg, create=not self._seg_path(self._next_seg).exists()
+            )
+        elif self._seg_bytes and self._seg_bytes + len(data) > self._segment_size:
+            self._close_segment()
+            fd = self._open_segment(self._seg + 1, create=True)
+        try:
+            _write_all(fd, data)
+        except OSError as err:
+            # Cut off a partial record so later records are not stranded behind it.
+            try:
+                os.ftruncate(fd, self._seg_bytes)
+            except OSError as trunc_err:
+                logger.error(
+                    "cannot roll back partial wal write: file=%s error=%s",
+                    self._seg_path(self._seg),
+                    trunc_err,
+                )
+            raise StorageError(
+                f"cannot write wal segment {self._seg_path(self._seg)}: {err}"
+            ) from err
+        self._seg_bytes += len(data)
+        interval = self._fsync.interval_s
+        if interval is not None and self._monotonic() - self._last_fsync >= interval:
+            self._do_fsync(fd)
+
+    def _do_fsync(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            raise StorageError(
+                f"cannot fsync wal segment {self._seg_path(self._seg)}: {err}"
+            ) from err
+        self._last_fsync = self._monotonic()
+
+    def _open_segment(self, n: int, *, create: bool) -> int:
+        path = self._seg_path(n)
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+            if create:
+                _fsync_dir(self._dir)  # the new name must survive a power loss too
+        except OSError as err:
+            raise StorageError(f"cannot open wal segment {path}: {err}") from err
+        self._fd = fd
+        self._seg = n
+        self._seg_bytes = os.fstat(fd).st_size
+        self._next_seg = n + 1
+        return fd
+
+    def _close_segment(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            raise StorageError(
+                f"cannot fsync wal segment {self._seg_path(self._seg)}: {err}"
+            ) from err
+        finally:
+            os.close(fd)
+        self._last_fsync = self._monotonic()
+
+    def _truncate(self, path: Path, offset: int) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _delete_segments(self, numbers: Sequence[int]) -> None:
+        for s in numbers:
+            path = self._seg_path(s)
+            logger.warning(
+                "deleting wal segment after corruption: file=%s size_bytes=%d",
+                path,
+                path.stat().st_size,
+            )
+            path.unlink()
+        if numbers:
+            _fsync_dir(self._dir)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"wal {self._dir} is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if not self._writable:
+            raise StorageError(
+                f"wal {self._dir} holds data that was not replayed; run replay() to the end "
+                "before writing"
+            )
+
+    def _scan(self) -> tuple[list[int], list[int]]:
+        segments: list[int] = []
+        checkpoints: list[int] = []
+        for name in os.listdir(self._dir):
+            if m := _SEGMENT_RE.match(name):
+                segments.append(int(m.group(1)))
+            elif m := _CHECKPOINT_RE.match(name):
+                checkpoints.append(int(m.group(1)))
+        return sorted(segments), sorted(checkpoints)
+
+    def _seg_path(self, n: int) -> Path:
+        return self._dir / f"{n:08d}"
+
+    def _cp_path(self, n: int) -> Path:
+        return self._dir / f"checkpoint.{n:08d}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # A regular file takes the whole buffer in one write unless the disk fills up; loop
+    # anyway so a short write is finished or surfaces as the OSError that caused it.
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
