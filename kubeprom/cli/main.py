@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A Prometheus-style monitoring stack for Kubernetes-style workloads.",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warn", "error"],
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warn", "error"],
         help="logging verbosity (default: info)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -36,8 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-             "error": logging.ERROR}[args.log_level]
+    level = {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warn": logging.WARNING,
+        "error": logging.ERROR,
+    }[args.log_level]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.func(args)

@@ -55,7 +55,9 @@ def _duration(text: str, flag: str) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     reader = OpenMetricsFileReader(args.file)
-    importer = BulkImporter(args.data, block_range_ms=_duration(args.block_duration, "--block-duration"))
+    importer = BulkImporter(
+        args.data, block_range_ms=_duration(args.block_duration, "--block-duration")
+    )
     key_ids: dict[bytes, int] = {}
     samples = 0
     start = last_report = time.monotonic()
@@ -74,16 +76,21 @@ def run_import(args: argparse.Namespace) -> int:
         if not args.quiet and now - last_report >= PROGRESS_EVERY_S:
             last_report = now
             pct = 100.0 * reader.bytes_read / max(reader.total_bytes, 1)
-            print(f"read {pct:5.1f}% of {args.file}: {samples:,} samples, "
-                  f"{len(importer.labels):,} series, {samples / (now - start):,.0f} samples/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"read {pct:5.1f}% of {args.file}: {samples:,} samples, "
+                f"{len(importer.labels):,} series, {samples / (now - start):,.0f} samples/s",
+                file=sys.stderr,
+                flush=True,
+            )
     if not args.quiet:
         print(f"writing {importer.pending_ranges} block range(s)", file=sys.stderr, flush=True)
     blocks = importer.finish()
     elapsed = time.monotonic() - start
-    print(f"imported {importer.samples_written:,} samples of {len(importer.labels):,} series "
-          f"into {len(blocks)} block(s) in {elapsed:.1f}s "
-          f"({importer.samples_written / max(elapsed, 1e-9):,.0f} samples/s)")
+    print(
+        f"imported {importer.samples_written:,} samples of {len(importer.labels):,} series "
+        f"into {len(blocks)} block(s) in {elapsed:.1f}s "
+        f"({importer.samples_written / max(elapsed, 1e-9):,.0f} samples/s)"
+    )
     if importer.duplicates_dropped:
         print(f"dropped {importer.duplicates_dropped:,} samples repeating a timestamp")
     return 0
@@ -113,18 +120,24 @@ def run_analyze(args: argparse.Namespace) -> int:
     blocks.sort(key=lambda b: b.meta.min_time)
     total_samples = total_bytes = 0
     series: set[Labels] = set()
-    print(f"{'BLOCK':<28}{'MIN TIME':<22}{'MAX TIME':<22}{'SERIES':>10}{'SAMPLES':>14}"
-          f"{'BYTES':>14}{'BYTES/SAMPLE':>14}")
+    print(
+        f"{'BLOCK':<28}{'MIN TIME':<22}{'MAX TIME':<22}{'SERIES':>10}{'SAMPLES':>14}"
+        f"{'BYTES':>14}{'BYTES/SAMPLE':>14}"
+    )
     for b in blocks:
         size = b.size_bytes
         m = b.meta
-        print(f"{m.ulid:<28}{_iso(m.min_time):<22}{_iso(m.max_time):<22}{m.num_series:>10,}"
-              f"{m.num_samples:>14,}{size:>14,}{size / max(m.num_samples, 1):>14.3f}")
+        print(
+            f"{m.ulid:<28}{_iso(m.min_time):<22}{_iso(m.max_time):<22}{m.num_series:>10,}"
+            f"{m.num_samples:>14,}{size:>14,}{size / max(m.num_samples, 1):>14.3f}"
+        )
         total_samples += m.num_samples
         total_bytes += size
         series.update(b.labels_list(range(m.num_series)))
-    print(f"\ntotal: {len(blocks)} block(s), {len(series):,} series, {total_samples:,} samples, "
-          f"{total_bytes:,} bytes, {total_bytes / max(total_samples, 1):.3f} bytes/sample")
+    print(
+        f"\ntotal: {len(blocks)} block(s), {len(series):,} series, {total_samples:,} samples, "
+        f"{total_bytes:,} bytes, {total_bytes / max(total_samples, 1):.3f} bytes/sample"
+    )
     values: dict[str, set[str]] = {}
     pairs: Counter[str] = Counter()
     metrics: Counter[str] = Counter()

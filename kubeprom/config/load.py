@@ -16,8 +16,11 @@ from kubeprom.errors import ConfigError
 from kubeprom.model.timeutil import parse_duration_ms
 
 DEFAULT_CONFIG = "kubeprom.yml"
-_GLOBAL_DURATIONS = {"scrape_interval": 60_000, "scrape_timeout": 10_000,
-                     "evaluation_interval": 60_000}
+_GLOBAL_DURATIONS = {
+    "scrape_interval": 60_000,
+    "scrape_timeout": 10_000,
+    "evaluation_interval": 60_000,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,13 @@ class MainConfig:
 
 
 def _err(node: yaml.Node, source: str, field_: str, message: str) -> ConfigError:
-    return ConfigError(message, file=source, line=node.start_mark.line + 1,
-                       col=node.start_mark.column + 1, field=field_)
+    return ConfigError(
+        message,
+        file=source,
+        line=node.start_mark.line + 1,
+        col=node.start_mark.column + 1,
+        field=field_,
+    )
 
 
 def _mapping(node: yaml.Node, source: str, field_: str) -> dict[str, yaml.Node]:
@@ -56,9 +64,12 @@ def parse_main_config(text: str, source: str) -> MainConfig:
         root = yaml.compose(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise ConfigError(str(getattr(err, "problem", err)), file=source,
-                          line=mark.line + 1 if mark else None,
-                          col=mark.column + 1 if mark else None) from err
+        raise ConfigError(
+            str(getattr(err, "problem", err)),
+            file=source,
+            line=mark.line + 1 if mark else None,
+            col=mark.column + 1 if mark else None,
+        ) from err
     if root is None:
         return MainConfig(source, GlobalConfig(), [], text)
     top = _mapping(root, source, "config")
@@ -75,8 +86,10 @@ def parse_main_config(text: str, source: str) -> MainConfig:
                 except ValueError as err:
                     raise _err(node, source, f"global.{key}", str(err)) from err
             elif key == "external_labels":
-                glob[key] = {k: str(v.value) for k, v in
-                             _mapping(node, source, "global.external_labels").items()}
+                glob[key] = {
+                    k: str(v.value)
+                    for k, v in _mapping(node, source, "global.external_labels").items()
+                }
             else:
                 raise _err(node, source, f"global.{key}", f"field {key!r} not found in type global")
     g = GlobalConfig(
@@ -87,8 +100,12 @@ def parse_main_config(text: str, source: str) -> MainConfig:
     )
     if g.scrape_timeout_ms > g.scrape_interval_ms:
         node = top["global"]
-        raise _err(node, source, "global.scrape_timeout",
-                   "global scrape timeout greater than scrape interval")
+        raise _err(
+            node,
+            source,
+            "global.scrape_timeout",
+            "global scrape timeout greater than scrape interval",
+        )
     data = yaml.safe_load(text) or {}
     return MainConfig(source, g, list(data.get("scrape_configs") or []), text)
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 
-_UNITS_MS = {"y": 31_536_000_000, "w": 604_800_000, "d": 86_400_000, "h": 3_600_000,
-             "m": 60_000, "s": 1_000, "ms": 1}
+_UNITS_MS = {
+    "y": 31_536_000_000,
+    "w": 604_800_000,
+    "d": 86_400_000,
+    "h": 3_600_000,
+    "m": 60_000,
+    "s": 1_000,
+    "ms": 1,
+}
 # Units must appear largest first, each at most once, as in Prometheus' model.ParseDuration.
 _DURATION_RE = re.compile(
     r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"

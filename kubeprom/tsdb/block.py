@@ -94,7 +94,9 @@ def _unpack_arrays(data: bytes, path: str) -> dict[str, np.ndarray]:
         raise CorruptionError("truncated index header", path=path)
     magic, version, crc = _HEADER.unpack_from(data)
     if magic != INDEX_MAGIC or version != INDEX_VERSION:
-        raise CorruptionError(f"not a kubeprom index (magic {magic!r}, version {version})", path=path)
+        raise CorruptionError(
+            f"not a kubeprom index (magic {magic!r}, version {version})", path=path
+        )
     payload = data[_HEADER.size :]
     if zlib.crc32(payload) != crc:
         raise CorruptionError("index checksum mismatch", path=path)
@@ -139,16 +141,18 @@ def write_block(
     np.cumsum([len(lab) for lab in labels], out=pair_off[1:])
     frame_off = np.zeros(len(frames) + 1, dtype=np.int64)
     np.cumsum([len(f) for f in frames], out=frame_off[1:])
-    index = _pack_arrays({
-        "symbol_len": np.fromiter((len(b) for b in encoded_syms), dtype=np.int32),
-        "symbol_data": np.frombuffer(b"".join(encoded_syms), dtype=np.uint8),
-        "series_pairs": pairs,
-        "series_pair_off": pair_off,
-        "series_mint": t[offsets[:-1]] if len(labels) else EMPTY_IDS,
-        "series_maxt": t[offsets[1:] - 1] if len(labels) else EMPTY_IDS,
-        "frame_bounds": bounds,
-        "frame_off": frame_off,
-    })
+    index = _pack_arrays(
+        {
+            "symbol_len": np.fromiter((len(b) for b in encoded_syms), dtype=np.int32),
+            "symbol_data": np.frombuffer(b"".join(encoded_syms), dtype=np.uint8),
+            "series_pairs": pairs,
+            "series_pair_off": pair_off,
+            "series_mint": t[offsets[:-1]] if len(labels) else EMPTY_IDS,
+            "series_maxt": t[offsets[1:] - 1] if len(labels) else EMPTY_IDS,
+            "frame_bounds": bounds,
+            "frame_off": frame_off,
+        }
+    )
 
     ulid = str(ULID())
     final = Path(data_dir) / ulid
@@ -189,7 +193,9 @@ class Block:
         try:
             self._file = open(self._chunks_path, "rb")  # noqa: SIM115 (held open for the mmap)
         except OSError as err:
-            raise CorruptionError(f"cannot open chunk file: {err}", path=str(self._chunks_path)) from err
+            raise CorruptionError(
+                f"cannot open chunk file: {err}", path=str(self._chunks_path)
+            ) from err
         size = os.fstat(self._file.fileno()).st_size
         self._frame_off = arrays["frame_off"]
         if size < int(self._frame_off[-1]):
@@ -273,8 +279,9 @@ class Block:
         ends = np.r_[cut, len(series)].tolist()
         out: dict[str, dict[str, I64Array]] = {}
         sym = self._symbols
-        for a, b, n, v in zip(starts, ends, names[starts].tolist(), values[starts].tolist(),
-                              strict=True):
+        for a, b, n, v in zip(
+            starts, ends, names[starts].tolist(), values[starts].tolist(), strict=True
+        ):
             out.setdefault(sym[n], {})[sym[v]] = series[a:b]
         return out
 

@@ -59,7 +59,7 @@ _WIDTH_DTYPES: Final[dict[int, np.dtype[np.unsignedinteger]]] = {
     8: np.dtype("<u8"),
 }
 
-# Exponents 0..15: 10**15 is exact in float64 and 10**15 * 2**53 still fits int64 maths.
+# Exponents 0..15 fit the mode byte's low nibble, and every 10**e is exact in float64.
 _MAX_EXPONENT: Final = 15
 _POW10: Final = 10.0 ** np.arange(_MAX_EXPONENT + 1)
 # |m| <= 2**53 keeps int64 -> float64 exact, so m / 10**e is one correctly rounded division.
@@ -70,8 +70,9 @@ _MODE_XOR: Final = 0x80
 # A decimal segment may carry at most 1 exception per 4 samples; each exception costs
 # ~12 raw bytes, so denser exceptions are cheaper as plain XOR.
 _MAX_EXCEPTION_SHARE_DEN: Final = 4
-# Candidate samples per segment for the fast exponent guess: first, middle, last.
-_N_PROBES: Final = 3
+# Samples per segment for the fast exponent guess, evenly spaced from first to last; the
+# median of 5 shrugs off two odd values (a StaleNaN, a reset, a value that lacks digits).
+_N_PROBES: Final = 5
 _U32_LIMIT: Final = 2**32
 
 
@@ -163,7 +164,7 @@ def _read_header(data: bytes) -> tuple[int, int, int, int, int, bytes, int]:
     if zlib.crc32(memoryview(data)[:_HEADER_CRC_SPAN]) != header_crc:
         raise _corrupt("frame header checksum mismatch")
     if flags or reserved or reserved2:
-        raise _corrupt(f"unknown frame flags {flags:#x}")
+        raise _corrupt(f"unknown frame flags {flags:#x} or non-zero reserved bytes")
     if any(w not in (0, 1, 2, 4, 8) for w in widths):
         raise _corrupt(f"bad stream widths {widths.hex()}")
     if (k == 0) != (n == 0) or k > n or n_exc > n:
@@ -301,42 +302,68 @@ def _fit(v: F64, scale: F64 | float) -> tuple[I64, Mask]:
     return m, ok
 
 
-def _min_exponents(v: F64) -> I64:
-    """Smallest decimal exponent per value, -1 if none; scans only unresolved values."""
+def _min_exponents(v: F64, first: I64 | int = 0) -> I64:
+    """Smallest decimal exponent >= ``first`` per value, -1 if none.
+
+    Scans only unresolved values, and drops a value once ``|v| * 10**e`` passes 2**53:
+    no larger exponent can fit it either.
+    """
     best = np.full(v.size, -1, np.int64)
     mag = np.abs(v)
     todo = np.flatnonzero((mag <= _MAX_MANTISSA) & ((mag >= _MIN_DECIMAL_MAGNITUDE) | (v == 0)))
-    for e in range(_MAX_EXPONENT + 1):
+    lowest = int(np.min(first, initial=_MAX_EXPONENT))
+    for e in range(lowest, _MAX_EXPONENT + 1):
         if not todo.size:
             break
         _, ok = _fit(v[todo], _POW10[e])
+        if not isinstance(first, int):
+            ok &= first[todo] <= e
         best[todo[ok]] = e
-        todo = todo[~ok]
+        todo = todo[~ok & (mag[todo] * _POW10[e] <= _MAX_MANTISSA)]
     return best
 
 
 def _choose_exponents(v: F64, starts: I64, counts: I64) -> tuple[I64, I64, Mask]:
     """Per-segment exponent, plus mantissas and round-trip mask at that exponent.
 
-    Fast path: guess from a few probe samples per segment, verify every sample once.
-    Only segments whose probes all fit but some sample needs more digits get the
-    per-sample search, and only over their failing samples.
+    Fast path: the median exponent of a few probe samples per segment (a median, because
+    one noisy value like pi "fits" at e=15 and would ruin the segment), verified on every
+    sample once. If probes fit but some samples fail, a second candidate, the largest
+    exponent the failing samples need, is verified too; each segment keeps the candidate
+    with fewer exceptions. Segments with an unfit probe skip that search: they will most
+    likely be XOR-coded, and searching noise is the expensive case.
     """
     k = starts.size
-    probes = np.concatenate([starts, starts + (counts - 1) // 2, starts + counts - 1])
+    probes = (starts + (counts - 1) * np.arange(_N_PROBES)[:, None] // (_N_PROBES - 1)).ravel()
     probe_e = _min_exponents(v[probes]).reshape(_N_PROBES, k)
-    seg_e = np.maximum(probe_e.max(axis=0), 0)
-    noisy = ((probe_e < 0) & np.isfinite(v[probes]).reshape(_N_PROBES, k)).any(axis=0)
+    n_fit = np.count_nonzero(probe_e >= 0, axis=0)
+    # Unfit probes (-1) sort first, so the fitting ones' median (lower one if even) is here.
+    median_row = _N_PROBES - n_fit + (n_fit - 1) // 2
+    seg_e = np.maximum(np.sort(probe_e, axis=0)[median_row, np.arange(k)], 0)
+    noisy = n_fit < np.isfinite(v[probes]).reshape(_N_PROBES, k).sum(axis=0)
     m, ok = _fit(v, np.repeat(_POW10[seg_e], counts))
     if ok.all():
         return seg_e, m, ok
-    failed = ~ok
-    retry = np.repeat(~noisy, counts) & failed & np.isfinite(v)
-    if retry.any():
-        idx = np.flatnonzero(retry)
-        seg_of = np.searchsorted(starts, idx, side="right") - 1
-        np.maximum.at(seg_e, seg_of, _min_exponents(v[idx]))
-        m, ok = _fit(v, np.repeat(_POW10[seg_e], counts))
+    retry = np.flatnonzero(np.repeat(~noisy, counts) & ~ok & np.isfinite(v))
+    if not retry.size:
+        return seg_e, m, ok
+    seg_of = np.searchsorted(starts, retry, side="right") - 1
+    alt_e = seg_e.copy()
+    np.maximum.at(alt_e, seg_of, _min_exponents(v[retry], seg_e[seg_of] + 1))
+    changed = alt_e != seg_e
+    if not changed.any():
+        return seg_e, m, ok
+    # Re-fit only the changed segments' samples; usually a handful of series.
+    sel = np.repeat(changed, counts)
+    sub_counts = counts[changed]
+    alt_m, alt_ok = _fit(v[sel], np.repeat(_POW10[alt_e[changed]], sub_counts))
+    alt_bad = np.add.reduceat(~alt_ok, _starts_of(sub_counts), dtype=np.int64)
+    better = alt_bad < np.add.reduceat(~ok, starts, dtype=np.int64)[changed]
+    seg_e[np.flatnonzero(changed)[better]] = alt_e[changed][better]
+    take = np.repeat(better, sub_counts)
+    where = np.flatnonzero(sel)[take]
+    m[where] = alt_m[take]
+    ok[where] = alt_ok[take]
     return seg_e, m, ok
 
 
@@ -409,7 +436,7 @@ def _decode_values(streams: list[U64], starts: I64, counts: I64, n: int) -> F64:
             out[~dec_sample] = xbits
     if streams[_S_EXC_INDEX].size:
         idx = np.cumsum(streams[_S_EXC_INDEX].view(np.int64))
-        if int(idx[-1]) >= n or (idx.size > 1 and int(np.diff(idx).min()) < 1):
+        if int(idx[0]) < 0 or int(idx[-1]) >= n or (idx.size > 1 and int(np.diff(idx).min()) < 1):
             raise _corrupt("exception index out of range")
         out[idx] = streams[_S_EXC_VALUE]
     return out.view(np.float64)

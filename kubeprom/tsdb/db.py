@@ -21,6 +21,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from kubeprom.tsdb.wal import (
     SamplesRecord,
     SeriesRecord,
 )
+
+if TYPE_CHECKING:
+    from kubeprom.tsdb.querier import DBQuerier
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +158,9 @@ class DB:
         if n_records:
             log.info(
                 "replayed WAL records=%d series=%d samples=%d",
-                n_records, head.num_series, head.num_samples,
+                n_records,
+                head.num_series,
+                head.num_samples,
             )
 
     # ---- writing --------------------------------------------------------------------------------
@@ -183,9 +189,8 @@ class DB:
                     [(n, m.type.value, m.help, m.unit) for n, m in metadata.items()]
                 )
                 self.head.metadata.update(metadata)
-            if not accepted:
-                if series:
-                    self.wal.log_series(series)
+            if not accepted and series:
+                self.wal.log_series(series)
             for i, (t_ms, refs, values) in enumerate(accepted):
                 self.wal.log_batch(series if i == 0 else (), t_ms, refs, values)
         s = self.stats
@@ -213,8 +218,12 @@ class DB:
                 path = write_block(
                     self.path, labels, part.t, part.v, part.offsets, min_time=start, max_time=end
                 )
-                log.info("persisted head block dir=%s series=%d samples=%d",
-                         path.name, len(labels), int(part.offsets[-1]))
+                log.info(
+                    "persisted head block dir=%s series=%d samples=%d",
+                    path.name,
+                    len(labels),
+                    int(part.offsets[-1]),
+                )
                 written += 1
             self.head.drop_before(end)
             self.reload_blocks()
@@ -234,9 +243,11 @@ class DB:
                 SeriesRecord(ref, tuple(index.labels(ref))) for ref in range(len(index))
             ]
             if head.metadata:
-                records.append(MetadataRecord(tuple(
-                    (n, m.type.value, m.help, m.unit) for n, m in head.metadata.items()
-                )))
+                records.append(
+                    MetadataRecord(
+                        tuple((n, m.type.value, m.help, m.unit) for n, m in head.metadata.items())
+                    )
+                )
             part = head.read(index.all_ids(), head.min_valid_t, 2**63 - 1)
             if part.ids.size:
                 refs = np.repeat(part.ids, np.diff(part.offsets))
@@ -275,7 +286,7 @@ class DB:
         return [b.path.name for b in doomed]
 
     def querier(self) -> DBQuerier:
-        from kubeprom.tsdb.querier import DBQuerier
+        from kubeprom.tsdb.querier import DBQuerier  # the querier module imports this one
 
         return DBQuerier(self)
 

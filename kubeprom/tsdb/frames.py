@@ -34,7 +34,9 @@ class Part:
     @staticmethod
     def empty() -> Part:
         return Part(
-            np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64),
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty(0, np.float64),
             np.zeros(1, np.int64),
         )
 
@@ -89,14 +91,22 @@ class FrameSet:
 
     @classmethod
     def build(
-        cls, ids: I64Array, t: I64Array, v: F64Array, offsets: I64Array,
+        cls,
+        ids: I64Array,
+        t: I64Array,
+        v: F64Array,
+        offsets: I64Array,
         target: int = FRAME_TARGET_SAMPLES,
     ) -> FrameSet:
         """Encode in-memory samples (every series non-empty) into a FrameSet."""
         frames, bounds = encode_frames(t, v, offsets, target)
         return cls(
-            ids=ids, series_mint=t[offsets[:-1]], series_maxt=t[offsets[1:] - 1],
-            frame_bounds=bounds, load_frame=frames.__getitem__, num_samples=int(offsets[-1]),
+            ids=ids,
+            series_mint=t[offsets[:-1]],
+            series_maxt=t[offsets[1:] - 1],
+            frame_bounds=bounds,
+            load_frame=frames.__getitem__,
+            num_samples=int(offsets[-1]),
         )
 
     def read(self, want: I64Array, mint: int, maxt: int) -> Part:
@@ -104,8 +114,9 @@ class FrameSet:
         if want.size == 0 or self.ids.size == 0:
             return Part.empty()
         pos = np.searchsorted(self.ids, want)
-        pos = pos[pos < len(self.ids)]
-        pos = pos[np.isin(self.ids[pos], want, assume_unique=True)]
+        inside = pos < len(self.ids)
+        pos, want = pos[inside], want[inside]
+        pos = pos[self.ids[pos] == want]
         pos = pos[(self.series_maxt[pos] >= mint) & (self.series_mint[pos] <= maxt)]
         if pos.size == 0:
             return Part.empty()

@@ -109,7 +109,9 @@ class Head:
                     raise ValueError(f"series {labels} replayed as ref {ref}, known as {existing}")
                 return
             if ref != len(self.index):
-                raise ValueError(f"series ref {ref} replayed out of order (next is {len(self.index)})")
+                raise ValueError(
+                    f"series ref {ref} replayed out of order (next is {len(self.index)})"
+                )
             if ref >= self._cap:
                 self._alloc(max(self._cap * 2, ref + 1))
             self.index.add(labels)

@@ -108,8 +108,13 @@ class BulkImporter:
         labels = [self.labels[i] for i in present.tolist()]
         r = self.block_range_ms
         path = write_block(
-            self.data_dir, labels, t, v, offsets_from_counts(counts),
-            min_time=w * r, max_time=(w + 1) * r,
+            self.data_dir,
+            labels,
+            t,
+            v,
+            offsets_from_counts(counts),
+            min_time=w * r,
+            max_time=(w + 1) * r,
         )
         self.blocks.append(path)
         self.samples_written += len(t)

@@ -27,30 +27,52 @@ class TSDBCollector(Collector):
         s = db.stats
         head = db.head
         blocks = db.blocks_snapshot()
-        yield GaugeMetricFamily("prometheus_tsdb_head_series",
-                                "Total number of series in the head block.", head.num_series)
-        yield GaugeMetricFamily("prometheus_tsdb_head_samples",
-                                "Samples currently held in the head.", head.num_samples)
-        yield CounterMetricFamily("prometheus_tsdb_head_samples_appended",
-                                  "Total number of appended samples.", s.appended)
-        yield CounterMetricFamily("prometheus_tsdb_head_series_created",
-                                  "Total number of series created in the head.", s.series_created)
-        yield CounterMetricFamily("prometheus_tsdb_out_of_order_samples",
-                                  "Total number of out of order samples ingestion failed attempts.",
-                                  s.out_of_order)
-        yield CounterMetricFamily("prometheus_tsdb_duplicate_samples",
-                                  "Samples rejected for repeating a timestamp with another value.",
-                                  s.duplicate)
-        yield CounterMetricFamily("prometheus_tsdb_out_of_bounds_samples",
-                                  "Samples rejected for being older than the head.",
-                                  s.out_of_bounds)
-        yield CounterMetricFamily("prometheus_tsdb_compactions",
-                                  "Total number of head compactions into blocks.", s.compactions)
-        yield GaugeMetricFamily("prometheus_tsdb_blocks_loaded",
-                                "Number of currently loaded data blocks.", len(blocks))
-        yield GaugeMetricFamily("prometheus_tsdb_storage_blocks_bytes",
-                                "The number of bytes used by loaded blocks.",
-                                sum(b.size_bytes for b in blocks))
-        yield GaugeMetricFamily("prometheus_tsdb_wal_storage_size_bytes",
-                                "Size of the write-ahead log in bytes.",
-                                db.wal.size_bytes if db.wal else 0)
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_head_series",
+            "Total number of series in the head block.",
+            head.num_series,
+        )
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_head_samples", "Samples currently held in the head.", head.num_samples
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_head_samples_appended", "Total number of appended samples.", s.appended
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_head_series_created",
+            "Total number of series created in the head.",
+            s.series_created,
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_out_of_order_samples",
+            "Total number of out of order samples ingestion failed attempts.",
+            s.out_of_order,
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_duplicate_samples",
+            "Samples rejected for repeating a timestamp with another value.",
+            s.duplicate,
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_out_of_bounds_samples",
+            "Samples rejected for being older than the head.",
+            s.out_of_bounds,
+        )
+        yield CounterMetricFamily(
+            "prometheus_tsdb_compactions",
+            "Total number of head compactions into blocks.",
+            s.compactions,
+        )
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks.", len(blocks)
+        )
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_storage_blocks_bytes",
+            "The number of bytes used by loaded blocks.",
+            sum(b.size_bytes for b in blocks),
+        )
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_wal_storage_size_bytes",
+            "Size of the write-ahead log in bytes.",
+            db.wal.size_bytes if db.wal else 0,
+        )

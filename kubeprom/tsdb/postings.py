@@ -46,7 +46,9 @@ def _matching_values(index: PostingsIndex, m: Matcher) -> I64Array:
     """Ids of series that have label ``m.name`` with a value ``m`` accepts."""
     if m.type is MatchType.EQUAL:
         return index.postings(m.name, m.value)
-    return _union([index.postings(m.name, v) for v in index.label_values_of(m.name) if m.matches(v)])
+    return _union(
+        [index.postings(m.name, v) for v in index.label_values_of(m.name) if m.matches(v)]
+    )
 
 
 def _inverse(m: Matcher) -> Matcher:

@@ -3,7 +3,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -16,7 +19,6 @@ from hypothesis import strategies as st
 
 from kubeprom.errors import StorageError
 from kubeprom.model.samples import STALE_NAN_BITS
-from kubeprom.tsdb import wal as wal_mod
 from kubeprom.tsdb.wal import (
     WAL,
     FsyncPolicy,
@@ -104,6 +106,7 @@ def test_round_trip_every_record_kind_bit_exact(tmp_path: Path, compress: bool) 
         write(w, records)
     got = replay_all(tmp_path)
     assert got == records
+    assert isinstance(got[3], SamplesRecord)
     assert got[3].values.view(np.uint64).tolist() == ODD_VALUES.view(np.uint64).tolist()
     assert all(r.refs.dtype == np.int64 for r in got if isinstance(r, SamplesRecord))
 
@@ -120,6 +123,26 @@ def test_compression_shrinks_compressible_samples(tmp_path: Path) -> None:
     assert packed < plain // 10
 
 
+@pytest.mark.parametrize(
+    "refs",
+    [
+        np.array([2**63 - 1, -(2**63), 0, -1, 2**62] * 200, dtype=np.int64),
+        np.array([2**32 - 1, 0, 5, 2**31] * 250, dtype=np.int64),
+    ],
+    ids=["int64-wrapping-deltas", "uint32-wrapping-deltas"],
+)
+def test_compressed_ref_deltas_wrap_exactly(tmp_path: Path, refs: np.ndarray) -> None:
+    values = np.repeat(ODD_VALUES, refs.size // 6 + 1)[: refs.size]
+    with WAL(tmp_path, compress=True) as w:
+        w.log_samples(1, refs, values)
+        w.log_multi_samples(refs, refs, values)
+        assert w.size_bytes < 2 * refs.size * 12  # compression actually happened
+    assert replay_all(tmp_path) == [
+        SamplesRecord(1, refs, values),
+        MultiSamplesRecord(refs, refs, values),
+    ]
+
+
 def test_log_batch_writes_series_then_samples_in_one_os_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,7 +155,7 @@ def test_log_batch_writes_series_then_samples_in_one_os_write(
         calls.append(len(data))
         return real_write(fd, data)
 
-    monkeypatch.setattr(wal_mod.os, "write", counting_write)
+    monkeypatch.setattr(os, "write", counting_write)
     series = [SeriesRecord(7, (("a", "b"),)), SeriesRecord(8, (("a", "c"),))]
     w.log_batch(series, 2, i64(7, 8), np.array([1.0, 2.0]))
     monkeypatch.undo()
@@ -293,7 +316,7 @@ def test_fsync_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     now = [100.0]
     w = WAL(tmp_path, fsync=FsyncPolicy(interval_s=5.0), monotonic=lambda: now[0])
     fsyncs: list[int] = []
-    monkeypatch.setattr(wal_mod.os, "fsync", fsyncs.append)
+    monkeypatch.setattr(os, "fsync", fsyncs.append)
     w.log_samples(1, i64(1), np.array([1.0]))  # creating the segment fsyncs the dir only
     fsyncs.clear()
     now[0] += 4.0
@@ -466,6 +489,22 @@ def test_checkpoint_replaces_old_segments(tmp_path: Path) -> None:
     assert replay_all(tmp_path) == [samples(99)]
 
 
+def test_checkpoint_splits_large_sample_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kubeprom.tsdb.wal._CHECKPOINT_SAMPLES_PER_FRAME", 2)
+    refs, t, v = i64(1, 2, 3, 4, 5), i64(10, 11, 12, 13, 14), ODD_VALUES[:5]
+    with WAL(tmp_path) as w:
+        w.write_checkpoint([MultiSamplesRecord(refs, t, v), SamplesRecord(7, refs[:3], v[:3])])
+    assert replay_all(tmp_path) == [
+        MultiSamplesRecord(refs[:2], t[:2], v[:2]),
+        MultiSamplesRecord(refs[2:4], t[2:4], v[2:4]),
+        MultiSamplesRecord(refs[4:], t[4:], v[4:]),
+        SamplesRecord(7, refs[:2], v[:2]),
+        SamplesRecord(7, refs[2:3], v[2:3]),
+    ]
+
+
 def test_failed_checkpoint_leaves_no_file(tmp_path: Path) -> None:
     def broken() -> Iterator[Record]:
         yield samples(1)
@@ -525,3 +564,34 @@ def test_corrupt_checkpoint_falls_back_to_an_older_one(
         assert replay_all(tmp_path) == [samples(1), samples(2)]
     (error,) = warnings_about(caplog, logging.ERROR)
     assert "checkpoint.00000002" in error
+
+
+# --- crash ------------------------------------------------------------------------------
+
+CHILD = """
+import sys
+import numpy as np
+from kubeprom.tsdb.wal import WAL
+w = WAL(sys.argv[1], segment_size=4096)
+for t in range(1_000_000):
+    w.log_samples(t, np.arange(3, dtype=np.int64), np.full(3, float(t)))
+    print(t, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            acked = int(line)
+            if acked >= 300:
+                break
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    got = replay_all(tmp_path)
+    assert len(got) >= acked + 1
+    assert got == [samples(t) for t in range(len(got))]
