@@ -146,7 +146,7 @@ class DB:
         for rec in self.wal.replay():
             n_records += 1
             if isinstance(rec, SeriesRecord):
-                head.create_with_ref(rec.ref, Labels(rec.labels))
+                head.create_with_ref(rec.ref, rec.labels)
             elif isinstance(rec, SamplesRecord):
                 ok, _ = head.check(rec.t_ms, rec.refs, rec.values)
                 head.apply(rec.t_ms, rec.refs[ok], rec.values[ok])
@@ -202,7 +202,7 @@ class DB:
 
     def _new_series(self, ref: int, labels: Labels) -> None:
         with self._commit_lock:
-            self._pending_series.append(SeriesRecord(ref, tuple(labels)))
+            self._pending_series.append(SeriesRecord(ref, labels))
         self.stats.series_created += 1
 
     # ---- compaction and retention ------------------------------------------------------------
@@ -240,7 +240,7 @@ class DB:
         with self._commit_lock, head.lock:
             index = head.index
             records: list[Record] = [
-                SeriesRecord(ref, tuple(index.labels(ref))) for ref in range(len(index))
+                SeriesRecord(ref, index.labels(ref)) for ref in range(len(index))
             ]
             if head.metadata:
                 records.append(

@@ -28,9 +28,13 @@ from kubeprom.tsdb.frames import FrameSet, Part, merge_parts
 from kubeprom.tsdb.index import HeadIndex
 from kubeprom.tsdb.postings import select_ids
 
-# Prometheus cuts a head chunk every 120 samples; the same keeps a row's memory small
-# (16 bytes per slot) while sealed slabs still compress well.
-DEFAULT_CHUNK_SAMPLES = 120
+# Open rows hold this many samples per series (12 bytes a slot: int32 time offset from the
+# row's first timestamp + float64 value). Sealed slabs are merged LSM-style, so sealing often
+# costs little, and a narrow row keeps head memory per series below Prometheus'.
+DEFAULT_CHUNK_SAMPLES = 64
+# A row's time offsets are int32 milliseconds: a row spanning longer is sealed first.
+_MAX_ROW_SPAN_MS = 2**31 - 1
+_MERGE_FANOUT = 4
 DEFAULT_BLOCK_RANGE_MS = 2 * 3600 * 1000
 _INITIAL_CAPACITY = 1024
 
@@ -71,7 +75,8 @@ class Head:
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
         w = self.chunk_samples
-        rows_t = np.zeros((cap, w), dtype=np.int64)
+        rows_dt = np.zeros((cap, w), dtype=np.int32)
+        row_base = np.zeros(cap, dtype=np.int64)
         rows_v = np.zeros((cap, w), dtype=np.float64)
         cnt = np.zeros(cap, dtype=np.int64)
         last_t = np.full(cap, MIN_TIME, dtype=np.int64)
@@ -79,9 +84,10 @@ class Head:
         scratch = np.zeros(cap, dtype=np.int64)
         if self._cap:
             n = self._cap
-            rows_t[:n], rows_v[:n], cnt[:n] = self.rows_t, self.rows_v, self.cnt
+            rows_dt[:n], row_base[:n] = self.rows_dt, self.row_base
+            rows_v[:n], cnt[:n] = self.rows_v, self.cnt
             last_t[:n], last_v[:n] = self.last_t, self.last_v
-        self.rows_t, self.rows_v, self.cnt = rows_t, rows_v, cnt
+        self.rows_dt, self.row_base, self.rows_v, self.cnt = rows_dt, row_base, rows_v, cnt
         self.last_t, self.last_v, self._scratch = last_t, last_v, scratch
         self._cap = cap
 
@@ -161,7 +167,13 @@ class Head:
             if int(c.max()) >= self.chunk_samples:
                 self.seal()
                 c = self.cnt[refs]
-            self.rows_t[refs, c] = t_ms
+            base = np.where(c == 0, t_ms, self.row_base[refs])
+            if t_ms - int(base.min()) > _MAX_ROW_SPAN_MS:
+                self.seal()
+                c = self.cnt[refs]
+                base = np.full(len(refs), t_ms, dtype=np.int64)
+            self.row_base[refs] = base
+            self.rows_dt[refs, c] = t_ms - base
             self.rows_v[refs, c] = values
             self.cnt[refs] = c + 1
             self.last_t[refs] = t_ms
@@ -196,14 +208,40 @@ class Head:
             live = np.flatnonzero(self.cnt[: len(self.index)])
             if live.size == 0:
                 return
-            counts = self.cnt[live]
-            mask = np.arange(self.chunk_samples)[None, :] < counts[:, None]
-            t = self.rows_t[live][mask]
-            v = self.rows_v[live][mask]
-            fs = FrameSet.build(live, t, v, offsets_from_counts(counts))
+            t, v, offsets = self._open_samples(live, self.chunk_samples)
+            fs = FrameSet.build(live, t, v, offsets)
             self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
             self.cnt[live] = 0
             self._open_mint = MIN_TIME
+            self._merge_slabs()
+
+    def _open_samples(self, ids: I64Array, width: int) -> tuple[I64Array, F64Array, I64Array]:
+        """CSR of the open rows of ``ids`` (all with count > 0), ``width`` >= their counts."""
+        counts = self.cnt[ids]
+        mask = np.arange(width)[None, :] < counts[:, None]
+        t = (self.rows_dt[ids, :width] + self.row_base[ids, None])[mask]
+        v = self.rows_v[ids, :width][mask]
+        return t, v, offsets_from_counts(counts)
+
+    def _merge_slabs(self) -> None:
+        """Merge the newest ``_MERGE_FANOUT`` slabs once they are of similar size.
+
+        Tiered merging keeps O(log n) slabs per block range, so neither the per-slab series
+        arrays nor the frames a query decodes grow with the head, while each sample is
+        re-encoded only log_4(n) times.
+        """
+        r = self.block_range_ms
+        k = _MERGE_FANOUT
+        while len(self.slabs) >= k:
+            tail = self.slabs[-k:]
+            sizes = [s.frames.num_samples for s in tail]
+            if max(sizes) > 2 * min(sizes) or tail[0].mint // r != tail[-1].maxt // r:
+                return
+            every = (MIN_TIME, 2**63 - 1)
+            part = merge_parts([s.frames.read(s.frames.ids, *every) for s in tail])
+            fs = FrameSet.build(part.ids, part.t, part.v, part.offsets)
+            merged = Slab(fs, min(s.mint for s in tail), max(s.maxt for s in tail))
+            self.slabs[-k:] = [merged]
 
     # ---- reading ------------------------------------------------------------------------
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
@@ -223,12 +261,8 @@ class Head:
         ids = ids[self.cnt[ids] > 0]
         if ids.size == 0:
             return Part.empty()
-        counts = self.cnt[ids]
-        width = int(counts.max())
-        mask = np.arange(width)[None, :] < counts[:, None]
-        t = self.rows_t[ids, :width][mask]
-        v = self.rows_v[ids, :width][mask]
-        t, v, off = clip_time(t, v, offsets_from_counts(counts), mint, maxt)
+        t, v, off = self._open_samples(ids, int(self.cnt[ids].max()))
+        t, v, off = clip_time(t, v, off, mint, maxt)
         return Part(ids, t, v, off).drop_empty()
 
     def select_ids(self, matchers: Sequence[Matcher]) -> I64Array:
@@ -262,18 +296,21 @@ class Head:
             return
         live = np.flatnonzero(self.cnt[: len(self.index)])
         counts = self.cnt[live]
-        filled = np.arange(self.chunk_samples)[None, :] < counts[:, None]
-        keep = filled & (self.rows_t[live] >= t_ms)
+        w = self.chunk_samples
+        filled = np.arange(w)[None, :] < counts[:, None]
+        keep = filled & (self.rows_dt[live] + self.row_base[live, None] >= t_ms)
         # Rows are time-ordered, so kept samples are a suffix: shift them to the front.
         new_counts = keep.sum(axis=1)
-        shift = counts - new_counts
-        src = np.arange(self.chunk_samples)[None, :] + shift[:, None]
-        src = np.minimum(src, self.chunk_samples - 1)
-        self.rows_t[live] = np.take_along_axis(self.rows_t[live], src, axis=1)
+        src = np.minimum(np.arange(w)[None, :] + (counts - new_counts)[:, None], w - 1)
+        self.rows_dt[live] = np.take_along_axis(self.rows_dt[live], src, axis=1)
         self.rows_v[live] = np.take_along_axis(self.rows_v[live], src, axis=1)
         self.cnt[live] = new_counts
-        remaining = self.rows_t[live][np.arange(self.chunk_samples)[None, :] < new_counts[:, None]]
-        self._open_mint = int(remaining.min()) if remaining.size else MIN_TIME
+        kept = new_counts > 0
+        self._open_mint = (
+            int((self.rows_dt[live[kept], 0] + self.row_base[live[kept]]).min())
+            if kept.any()
+            else MIN_TIME
+        )
 
     def cut_range(self) -> tuple[int, int] | None:
         """The next block range ``[start, end)`` to persist, once the head spans 1.5 ranges."""

@@ -49,6 +49,7 @@ import zstandard
 from numpy.typing import ArrayLike, NDArray
 
 from kubeprom.errors import StorageError
+from kubeprom.model.labels import Labels
 from kubeprom.model.samples import bits_equal
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,10 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SeriesRecord:
-    """A series reference and its label pairs (sorted by name, as ``Labels`` keeps them)."""
+    """A series reference and its label set."""
 
     ref: int
-    labels: tuple[tuple[str, str], ...]
+    labels: Labels
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -208,7 +209,7 @@ def _string_table(strings: list[str]) -> list[_Part]:
 def _encode_series(records: Sequence[SeriesRecord]) -> list[_Part]:
     refs = np.fromiter((r.ref for r in records), dtype="<i8", count=len(records))
     counts = np.fromiter((len(r.labels) for r in records), dtype="<u4", count=len(records))
-    strings = [s for r in records for pair in r.labels for s in pair]
+    strings = [s for r in records for s in r.labels.flat]
     hdr = _SERIES_HDR.pack(len(records), len(strings))
     return _frame(SERIES, [hdr, refs.data, counts.data, *_string_table(strings)])
 
@@ -313,8 +314,8 @@ def _decode_series(p: bytes) -> list[Record]:
     out: list[Record] = []
     j = 0
     for ref, k in zip(refs, counts, strict=True):
-        names, values = strings[j : j + 2 * k : 2], strings[j + 1 : j + 2 * k : 2]
-        out.append(SeriesRecord(ref, tuple(zip(names, values, strict=True))))
+        # Written from a Labels' flat tuple, so already sorted and unique.
+        out.append(SeriesRecord(ref, Labels.from_flat(tuple(strings[j : j + 2 * k]))))
         j += 2 * k
     return out
 

