@@ -25,6 +25,7 @@ class MatchType(StrEnum):
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.dot_nl = True
+_RE2_OPTIONS.log_errors = False  # we raise a ValidationError instead
 # Characters that make a regex more than a literal; without them an alternation of
 # literals is matched with a set lookup (Prometheus' FastRegexMatcher does the same).
 _REGEX_META = _stdlib_re.compile(r"[\\.+*?()\[\]{}^$]")
@@ -49,8 +50,14 @@ class Matcher:
                 try:
                     compiled = re2.compile(f"(?:{self.value})", _RE2_OPTIONS)
                 except re2.error as err:
+                    reason = err.args[0] if err.args else err
+                    if isinstance(reason, bytes):
+                        reason = reason.decode(errors="replace")
+                    # re2 reports "<reason>: <pattern>"; the pattern is our wrapped copy.
+                    reason = str(reason).split(": ", 1)[0]
                     raise ValidationError(
-                        f"invalid regular expression {self.value!r} for label {self.name!r}: {err}"
+                        f"invalid regular expression {self.value!r} for label {self.name!r}: "
+                        f"{reason}"
                     ) from err
                 object.__setattr__(self, "_regex", compiled)
 

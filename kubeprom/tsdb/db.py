@@ -320,6 +320,11 @@ class HeadAppender:
             raise ValueError(f"got {len(refs)} refs and {len(values)} values")
         ok, stats = self._db.head.check(int(t_ms), refs, values)
         self._batches.append((int(t_ms), refs[ok], values[ok]))
+        # Rejected samples never reach commit, so count them now (as Prometheus' Append does).
+        s = self._db.stats
+        s.out_of_order += stats.out_of_order
+        s.duplicate += stats.duplicate
+        s.out_of_bounds += stats.out_of_bounds
         return stats
 
     def append_metadata(self, metric: str, meta: MetricMetadata) -> None:

@@ -56,6 +56,8 @@ class BulkImporter:
 
     def add(self, ids: I64Array, t: I64Array, v: F64Array) -> None:
         """Buffer samples; arrays are copied."""
+        if not len(ids) == len(t) == len(v):
+            raise ValueError(f"got {len(ids)} ids, {len(t)} timestamps and {len(v)} values")
         if len(ids) == 0:
             return
         r = self.block_range_ms

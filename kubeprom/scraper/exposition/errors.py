@@ -22,7 +22,7 @@ class ExpositionError(KubepromError):
         super().__init__(f"{where}: {message}")
 
 
-class MalformedLine(Exception):  # noqa: N818 -- internal signal, never escapes the package
+class MalformedLine(Exception):
     """One line (or series text) does not parse; carries the message only."""
 
     def __init__(self, message: str) -> None:

@@ -92,7 +92,9 @@ def parse_comment(line: bytes, *, openmetrics: bool) -> MetaLine | None:
             return MetaLine("eof")
         match = _OM_META.match(line)
         if match is None:
-            raise MalformedLine(f"expected '# HELP', '# TYPE', '# UNIT' or '# EOF', got {show(line)}")
+            raise MalformedLine(
+                f"expected '# HELP', '# TYPE', '# UNIT' or '# EOF', got {show(line)}"
+            )
     else:
         match = _TEXT_META.match(line)
         if match is None:
@@ -100,14 +102,20 @@ def parse_comment(line: bytes, *, openmetrics: bool) -> MetaLine | None:
     keyword = match.group(1).decode()
     name_match = _META_NAME.match(line, match.end())
     if name_match is None:
-        raise MalformedLine(f"expected metric name after '# {keyword}', got {_rest(line, match.end())}")
+        raise MalformedLine(
+            f"expected metric name after '# {keyword}', got {_rest(line, match.end())}"
+        )
     raw_name = name_match.group()
-    name = unescape(raw_name[1:-1]).decode("utf-8", "replace") if raw_name[:1] == b'"' else raw_name.decode()
+    name = (
+        unescape(raw_name[1:-1]).decode("utf-8", "replace")
+        if raw_name[:1] == b'"'
+        else raw_name.decode()
+    )
     if _NAME_FULL.fullmatch(name) is None:
         raise MalformedLine(f"invalid metric name {name!r} in '# {keyword}' line")
     p = name_match.end()
-    if p < len(line) and line[p] not in b" \t":
-        raise MalformedLine(f"invalid metric name {show(line[match.end():].split()[0])}")
+    if p < len(line) and line[p] not in (b" " if openmetrics else b" \t"):
+        raise MalformedLine(f"invalid metric name {show(line[match.end() :].split()[0])}")
     if openmetrics and p == len(line):
         raise MalformedLine(f"expected text after metric name in '# {keyword}' line")
     text = line[p + 1 :]  # Prometheus drops exactly one separator
@@ -127,8 +135,10 @@ def parse_comment(line: bytes, *, openmetrics: bool) -> MetaLine | None:
 def _help_text(text: bytes, openmetrics: bool) -> str:
     if b"\\" in text:
         # OpenMetrics escapes HELP like a label value; the text format only \\ and \n.
-        text = unescape(text) if openmetrics else _HELP_ESCAPE.sub(
-            lambda m: b"\\" if m.group(1) == b"\\" else b"\n", text
+        text = (
+            unescape(text)
+            if openmetrics
+            else _HELP_ESCAPE.sub(lambda m: b"\\" if m.group(1) == b"\\" else b"\n", text)
         )
     return _utf8(text, "help text")
 
@@ -173,10 +183,14 @@ def _om_sample(line: bytes, metadata: Mapping[str, MetricMetadata]) -> SampleLin
     if end == len(line):
         raise MalformedLine(f"expected value after series {show(series)}, got end of line")
     if line[end] != _SPACE:
-        raise MalformedLine(f"expected ' ' and a value after series {show(series)}, got {show(line[end:])}")
+        raise MalformedLine(
+            f"expected ' ' and a value after series {show(series)}, got {show(line[end:])}"
+        )
     token, p = _om_token(line, end + 1)
     if not token:
-        raise MalformedLine(f"expected value after series {show(series)}, got {_rest(line, end + 1)}")
+        raise MalformedLine(
+            f"expected value after series {show(series)}, got {_rest(line, end + 1)}"
+        )
     value = _value(token, series)
     t_ms = MISSING
     if p < len(line) and not line.startswith(_EXEMPLAR, p):
@@ -224,7 +238,9 @@ def _value(token: bytes, series: bytes) -> float:
     try:
         return parse_float(token)
     except ValueError:
-        raise MalformedLine(f"expected value after series {show(series)}, got {show(token)}") from None
+        raise MalformedLine(
+            f"expected value after series {show(series)}, got {show(token)}"
+        ) from None
 
 
 def _rest(line: bytes, p: int) -> str:

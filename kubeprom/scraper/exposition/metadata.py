@@ -26,6 +26,8 @@ _SUFFIXES: dict[MetricType, tuple[str, ...]] = {
     MetricType.INFO: ("_info",),
 }
 
+_ALL_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum", "_info")
+
 # Labels whose float values Prometheus 3 rewrites in OpenMetrics form ("1" -> "1.0").
 _FLOAT_LABEL: dict[MetricType, str] = {
     MetricType.HISTOGRAM: "le",
@@ -40,9 +42,9 @@ def family_name(metric: str, metadata: Mapping[str, MetricMetadata]) -> str:
     ``foo`` is a counter, and so on; a name with its own TYPE, or no matching family, is its
     own family.
     """
-    if metric in metadata:
+    if metric in metadata or not metric.endswith(_ALL_SUFFIXES):
         return metric
-    for suffix in ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum", "_info"):
+    for suffix in _ALL_SUFFIXES:
         if metric.endswith(suffix):
             base = metric[: -len(suffix)]
             meta = metadata.get(base)
@@ -61,8 +63,8 @@ def declare(
     metadata: dict[str, MetricMetadata],
     name: str,
     *,
-    type: MetricType | None = None,  # noqa: A002 -- mirrors MetricMetadata.type
-    help: str | None = None,  # noqa: A002 -- mirrors MetricMetadata.help
+    type: MetricType | None = None,
+    help: str | None = None,
     unit: str | None = None,
 ) -> None:
     """Record one HELP, TYPE or UNIT line for family ``name`` (a later line wins)."""

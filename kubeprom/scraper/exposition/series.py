@@ -12,9 +12,10 @@ valid UTF-8.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
+from itertools import chain
 
-from kubeprom.errors import ValidationError
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
@@ -31,18 +32,17 @@ _WS = re.compile(rb"[ \t]*")
 # The run of characters a user meant as one name, for error messages.
 _WORD = re.compile(rb'[^{}=," \t]*')
 
-_VALUE = r'"(?:[^"\\]|\\.)*"'
-_PAIR = r"[a-zA-Z_][a-zA-Z0-9_]*=" + _VALUE
-_CANONICAL = re.compile(
-    r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:" + _PAIR + r",)*(?:" + _PAIR + r")?)\})?"
-)
-_PAIRS = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+# Canonical form: the label set split on '{', pairs found with one findall (the string
+# patterns are unrolled loops, ~5x faster in `re` than an alternation per character).
+_CANON_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_PAIRS = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*(?:\\.[^"\\]*)*)"')
 _ESCAPE = re.compile(r'\\([\\"n])')
 _ESCAPE_BYTES = re.compile(rb'\\([\\"n])')
 _UNESCAPED = {"\\": "\\", '"': '"', "n": "\n"}
 _UNESCAPED_BYTES = {b"\\": b"\\", b'"': b'"', b"n": b"\n"}
 
-_SPACE, _TAB, _LBRACE, _RBRACE, _COMMA, _EQUAL, _QUOTE = b" \t{},=\""
+_intern = sys.intern
+_SPACE, _TAB, _LBRACE, _RBRACE, _COMMA, _EQUAL, _QUOTE = b' \t{},="'
 
 
 def unescape(raw: bytes) -> bytes:
@@ -59,14 +59,22 @@ def _unescape_str(raw: str) -> str:
 
 
 def build_labels(name: str, pairs: list[tuple[str, str]], float_name: str | None) -> Labels:
-    """The label set of one series; ``float_name`` is the label to normalise (le/quantile)."""
+    """The label set of one series; ``float_name`` is the label to normalise (le/quantile).
+
+    Same result as ``Labels(pairs + [("__name__", name)])``, built with C-level calls.
+    """
     if float_name is not None:
         pairs = [(n, _normalise_float(v) if n == float_name else v) for n, v in pairs]
     pairs.append((METRIC_NAME, name))
-    try:
-        return Labels(pairs)
-    except ValidationError as err:
-        raise MalformedLine(str(err)) from err
+    pairs.sort()
+    flat = tuple(map(_intern, chain.from_iterable(pairs)))
+    names = flat[0::2]
+    if len(set(names)) != len(names):
+        duplicate = next(n for i, n in enumerate(names) if n in names[:i])
+        raise MalformedLine(f"duplicate label name {duplicate!r}")
+    if "" in flat[1::2]:  # Prometheus: an empty value is no label
+        flat = tuple(chain.from_iterable((n, v) for n, v in pairs if v))
+    return Labels.from_flat(flat)
 
 
 def _normalise_float(value: str) -> str:
@@ -79,18 +87,30 @@ def _normalise_float(value: str) -> str:
 def labels_from_canonical(text: bytes, metadata: Mapping[str, MetricMetadata]) -> Labels | None:
     """Labels of a series text in the canonical exporter form, or None if it is not in it.
 
-    None also covers invalid input (bad UTF-8, duplicate labels); the careful parser then
-    produces the error message.
+    Canonical: ``name`` or ``name{l="v",...}`` (optional trailing comma), no whitespace,
+    unquoted names. None also covers invalid input (bad UTF-8, duplicate labels); the careful
+    parser then produces the error message.
     """
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    match = _CANONICAL.fullmatch(decoded)
-    if match is None:
+    brace = decoded.find("{")
+    if brace < 0:
+        name, pairs = decoded, []
+    else:
+        name, inner = decoded[:brace], decoded[brace + 1 : -1]
+        if decoded[-1] != "}":
+            return None
+        pairs = _PAIRS.findall(inner)
+        # findall skips what does not match; rebuilding the text proves nothing was skipped.
+        rebuilt = ",".join([f'{n}="{v}"' for n, v in pairs])
+        if rebuilt != inner and rebuilt + "," != inner:
+            return None
+        if "\\" in inner:
+            pairs = [(n, _unescape_str(v)) for n, v in pairs]
+    if _CANON_NAME.fullmatch(name) is None:
         return None
-    name, inner = match.groups()
-    pairs = [(n, _unescape_str(v)) for n, v in _PAIRS.findall(inner)] if inner else []
     try:
         return build_labels(name, pairs, float_label(name, metadata))
     except MalformedLine:
@@ -113,7 +133,9 @@ def scan_series(line: bytes, pos: int, *, strict: bool) -> tuple[int, str, list[
         token = word.group() if word else b""
         if not token:
             rest = line[pos:]
-            raise MalformedLine(f"expected metric name, got {show(rest) if rest else 'end of line'}")
+            raise MalformedLine(
+                f"expected metric name, got {show(rest) if rest else 'end of line'}"
+            )
         raise MalformedLine(f"invalid metric name {show(token)}")
     name = line[pos:end].decode("ascii")
     brace = end if strict else _WS.match(line, end).end()  # type: ignore[union-attr]
@@ -125,7 +147,10 @@ def scan_series(line: bytes, pos: int, *, strict: bool) -> tuple[int, str, list[
 def scan_labels(
     line: bytes, pos: int, *, strict: bool, name: str | None, exemplar: bool
 ) -> tuple[int, str, list[tuple[str, str]]]:
-    """Parse ``{...}`` at ``line[pos]``; a quoted metric name may appear inside (not in exemplars)."""
+    """Parse the label set ``{...}`` at ``line[pos]``; returns (end offset, name, pairs).
+
+    A quoted metric name may appear inside, except in exemplars.
+    """
     n = len(line)
     pairs: list[tuple[str, str]] = []
     p = pos + 1
@@ -207,7 +232,9 @@ def parse_series(
     line: int | None = None,
     metric_type: MetricType | None = None,
 ) -> Labels:
-    """Labels of one series text, ``__name__`` included: ``b'up{job="x"}'`` -> ``{__name__="up", job="x"}``.
+    """Labels of one series text, ``__name__`` included.
+
+    ``b'up{job="x"}'`` -> ``{__name__="up", job="x"}``.
 
     Accepts what the text format accepts (whitespace between tokens, the quoted-name form
     ``{"up", job="x"}``). ``metric_type`` turns on Prometheus 3's float normalisation of

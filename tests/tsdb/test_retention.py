@@ -1,0 +1,163 @@
+"""Retention: by time against the newest data in the store (not the wall clock), and by size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kubeprom.model import Labels
+from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, BulkImporter, Options
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+T2001 = 978_307_200_000  # 2001-01-01T00:00:00Z, a whole number of days since the epoch
+SERIES = [Labels.from_dict({"__name__": "old_metric", "i": str(i)}) for i in range(2)]
+
+
+def import_days(data: Path, days: int) -> dict[int, str]:
+    """One block per day of 2001-01-01..; hourly samples of two series. Returns day -> dir."""
+    imp = BulkImporter(data, block_range_ms=DAY)
+    ids = np.array([imp.series_id(s) for s in SERIES])
+    t = T2001 + np.arange(days * 24, dtype=np.int64) * HOUR
+    imp.add(np.repeat(ids, len(t)), np.tile(t, len(ids)), np.tile(t.astype(np.float64), len(ids)))
+    paths = imp.finish()
+    assert len(paths) == days
+    return {day: p.name for day, p in enumerate(paths)}
+
+
+def block_days(db: DB) -> list[int]:
+    return [(b.meta.min_time - T2001) // DAY for b in db.blocks]
+
+
+def sample_times(db: DB) -> list[int]:
+    got = db.querier().select([], MIN_TIME, MAX_TIME)
+    times: dict[Labels, list[int]] = {s.labels: s.t.tolist() for s in got}
+    assert times[SERIES[0]] == times[SERIES[1]]
+    return times[SERIES[0]]
+
+
+def append(db: DB, t_ms: int) -> None:
+    app = db.appender()
+    refs = np.array([app.ref(s) for s in SERIES])
+    assert app.append(t_ms, refs, np.array([1.0, 2.0])).appended == 2
+    app.commit()
+
+
+def test_old_data_alone_is_kept_whatever_the_wall_clock(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    import_days(data, 10)
+    db = DB.open(data, Options(retention_ms=15 * DAY))
+    try:
+        assert block_days(db) == list(range(10))
+        assert db.apply_retention() == []
+        assert sample_times(db) == (T2001 + np.arange(240) * HOUR).tolist()
+    finally:
+        db.close()
+    assert len([p for p in data.iterdir() if p.name != "wal"]) == 10
+
+
+@pytest.mark.parametrize("trigger", ["compaction", "reopen"])
+def test_newer_data_pushes_only_blocks_beyond_the_horizon_out(tmp_path: Path, trigger: str) -> None:
+    data = tmp_path / "data"
+    names = import_days(data, 10)
+    opts = Options(retention_ms=15 * DAY)  # head block range: the default 2h
+    db = DB.open(data, opts)
+    # Newest sample at day 20.5 + 3h: the horizon falls inside day 5, so days 0-4 end before it.
+    newest = T2001 + 20 * DAY + 12 * HOUR
+    append(db, newest - 3 * HOUR)
+    append(db, newest)
+    if trigger == "compaction":
+        assert db.compact() == 1
+    else:
+        db.close()
+        db = DB.open(data, opts)
+    try:
+        # Compaction also persisted the new head data, as a block of day 20.
+        assert block_days(db) == [5, 6, 7, 8, 9, *([20] if trigger == "compaction" else [])]
+        on_disk = {p.name for p in data.iterdir()}
+        assert {names[d] for d in range(5)}.isdisjoint(on_disk)
+        assert {names[d] for d in range(5, 10)} <= on_disk
+        kept_history = (T2001 + np.arange(5 * 24, 240) * HOUR).tolist()
+        assert sample_times(db) == [*kept_history, newest - 3 * HOUR, newest]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("newest", "deleted_days"),
+    [
+        (T2001 + 20 * DAY - 1, [0, 1, 2, 3]),
+        (T2001 + 20 * DAY, [0, 1, 2, 3, 4]),
+    ],
+    ids=["day-4-ends-1ms-inside-the-horizon", "day-4-ends-at-the-horizon"],
+)
+def test_time_horizon_boundary(tmp_path: Path, newest: int, deleted_days: list[int]) -> None:
+    data = tmp_path / "data"
+    names = import_days(data, 10)
+    db = DB.open(data, Options(retention_ms=15 * DAY))
+    try:
+        append(db, newest)
+        assert sorted(db.apply_retention()) == sorted(names[d] for d in deleted_days)
+        assert block_days(db) == list(range(len(deleted_days), 10))
+        assert db.apply_retention() == []
+    finally:
+        db.close()
+
+
+def import_growing_blocks(data: Path) -> list[Path]:
+    """Four daily blocks, oldest smallest: 1, 4, 16 and 64 series."""
+    imp = BulkImporter(data, block_range_ms=DAY)
+    for day, n_series in enumerate([1, 4, 16, 64]):
+        ids = np.array(
+            [
+                imp.series_id(Labels.from_dict({"__name__": "m", "i": str(i)}))
+                for i in range(n_series)
+            ]
+        )
+        t = T2001 + day * DAY + np.arange(100, dtype=np.int64) * 60_000
+        v = np.random.default_rng(day).random(len(ids) * len(t))
+        imp.add(np.repeat(ids, len(t)), np.tile(t, len(ids)), v)
+    return imp.finish()
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+@pytest.mark.parametrize(
+    ("limit_of", "kept_days"),
+    [
+        (lambda s: s[0] + s[1] + s[2] + s[3], [0, 1, 2, 3]),
+        (lambda s: s[2] + s[3], [2, 3]),
+        (lambda s: s[2] + s[3] - 1, [3]),
+        (lambda s: s[1] + s[3], [3]),
+        (lambda s: 1, []),
+    ],
+    ids=[
+        "all-fit",
+        "limit-equals-two-newest",
+        "one-byte-short",
+        "oldest-first-not-best-fit",
+        "tiny",
+    ],
+)
+def test_size_retention_deletes_oldest_blocks_first(
+    tmp_path: Path, limit_of: Callable[[list[int]], int], kept_days: list[int]
+) -> None:
+    data = tmp_path / "data"
+    paths = import_growing_blocks(data)
+    sizes = [dir_size(p) for p in paths]
+    assert sizes == sorted(sizes)  # the oldest are the smallest: size order is not age order
+    db = DB.open(data, Options(retention_ms=None, retention_bytes=limit_of(sizes)))
+    try:
+        assert db.wal is not None
+        assert db.wal.size_bytes == 0
+        assert block_days(db) == kept_days
+        assert sorted(p.name for p in data.iterdir() if p.name != "wal") == sorted(
+            paths[d].name for d in kept_days
+        )
+    finally:
+        db.close()
