@@ -45,12 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "error": logging.ERROR,
     }[args.log_level]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request
     try:
         code: int = args.func(args)
     except KubepromError as err:
         if args.log_level == "debug":
             raise
         print(f"kubeprom: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if args.log_level == "debug":
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"kubeprom: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
