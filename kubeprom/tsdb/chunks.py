@@ -42,8 +42,8 @@ _HEADER_CRC_SPAN: Final = HEADER_SIZE - 4
     _S_COUNTS,
     _S_MODES,
     _S_T_HEAD,
-    _S_T_DELTA,
-    _S_T_DOD,
+    _S_T_STEP,
+    _S_T_DEV,
     _S_DEC_HEAD,
     _S_DEC_DELTA,
     _S_XOR_HEAD,
@@ -254,28 +254,29 @@ def _seg_xorscan(x: U64, starts: I64, head_xors: U64) -> U64:
 
 
 def _encode_times(t: I64, starts: I64, counts: I64, streams: list[U64]) -> None:
-    """First timestamp, first delta and delta-of-deltas go to three separate streams."""
-    pairs = starts[counts >= 2]
-    first_delta = np.zeros(starts.size, np.int64)
-    first_delta[counts >= 2] = t[pairs + 1] - t[pairs]
-    dod = np.zeros(t.size, np.int64)
-    if t.size > 2:
-        dod[2:] = np.diff(t, 2)
-    dod[starts] = 0
-    dod[pairs + 1] = 0
-    # Across segments: series scraped together share heads, so these deltas are ~0.
+    """Per segment: first timestamp, first step, then each step's deviation from it.
+
+    Deviation from the first step rather than delta-of-delta: with scrape jitter its
+    entropy is lower (one jitter difference, not two) and decoding needs one cumsum.
+    """
+    pairs = counts >= 2
+    step = np.zeros(starts.size, np.int64)
+    step[pairs] = t[starts[pairs] + 1] - t[starts[pairs]]
+    dev = np.empty(t.size, np.int64)
+    dev[0] = 0
+    np.subtract(t[1:], t[:-1], out=dev[1:])
+    dev -= np.repeat(step, counts)
+    dev[starts] = 0
+    # Across segments: series scraped together share heads and steps, so these are ~0.
     streams[_S_T_HEAD] = _zigzag(_deltas(t[starts]))
-    streams[_S_T_DELTA] = _zigzag(_deltas(first_delta))
-    streams[_S_T_DOD] = _zigzag(dod)
+    streams[_S_T_STEP] = _zigzag(_deltas(step))
+    streams[_S_T_DEV] = _zigzag(dev)
 
 
 def _decode_times(streams: list[U64], starts: I64, counts: I64) -> I64:
-    dod = _unzigzag(streams[_S_T_DOD])
-    first_delta = np.cumsum(_unzigzag(streams[_S_T_DELTA]))
-    pairs = counts >= 2
-    dod[starts[pairs] + 1] = first_delta[pairs]
-    deltas = _seg_cumsum(dod, starts, np.zeros(starts.size, np.int64))
-    return _seg_cumsum(deltas, starts, _unzigzag(streams[_S_T_HEAD]))
+    steps = _unzigzag(streams[_S_T_DEV])
+    steps += np.repeat(np.cumsum(_unzigzag(streams[_S_T_STEP])), counts)
+    return _seg_cumsum(steps, starts, _unzigzag(streams[_S_T_HEAD]))
 
 
 # --- values -------------------------------------------------------------------------
@@ -287,9 +288,10 @@ def _fit(v: F64, scale: F64 | float) -> tuple[I64, Mask]:
     Mirrors the decoder's arithmetic exactly, so "ok" is a round-trip guarantee; -0.0,
     NaN, Inf and out-of-range values are never ok. Needs errstate for NaN/Inf casts.
     """
-    r = np.round(v * scale)
-    ok = np.abs(r) <= _MAX_MANTISSA
+    r = np.multiply(v, scale)
+    np.round(r, out=r)
     m = r.astype(np.int64)
+    ok = np.abs(r, out=r) <= _MAX_MANTISSA
     back = m.astype(np.float64)
     back /= scale
     ok &= back.view(np.uint64) == v.view(np.uint64)

@@ -26,9 +26,8 @@ from kubeprom.tsdb.api import MetricMetadata, MetricType
 from .errors import MalformedLine, show
 from .floats import MISSING, parse_float, parse_int_ms, parse_seconds_ms
 from .metadata import OPENMETRICS_TYPES, TEXT_TYPES, float_label
-from .series import build_labels, scan_labels, scan_series, unescape
+from .series import build_labels, scan_labels, scan_series, skip_blanks, unescape
 
-_WS = re.compile(rb"[ \t]*")
 _TEXT_META = re.compile(rb"#[ \t]+(HELP|TYPE)[ \t]+")
 _OM_META = re.compile(rb"# (HELP|TYPE|UNIT) ")
 _META_NAME = re.compile(rb'"(?:[^"\\]|\\.)*"|[a-zA-Z_:][a-zA-Z0-9_:]*')
@@ -77,7 +76,7 @@ def parse_line(
         if line[0] == _HASH:
             return parse_comment(line, openmetrics=True)
         return _om_sample(line, metadata)
-    start = _WS.match(line).end()  # type: ignore[union-attr]
+    start = skip_blanks(line)
     if start == len(line):
         return None
     if line[start] == _HASH:
@@ -154,12 +153,12 @@ def _text_sample(line: bytes, start: int, metadata: Mapping[str, MetricMetadata]
     end, name, pairs = scan_series(line, start, strict=False)
     series = line[start:end]
     labels = build_labels(name, pairs, float_label(name, metadata))
-    p = _WS.match(line, end).end()  # type: ignore[union-attr]
+    p = skip_blanks(line, end)
     value_match = _TEXT_VALUE.match(line, p)
     if value_match is None:
         raise MalformedLine(f"expected value after series {show(series)}, got {_rest(line, p)}")
     value = _value(value_match.group(), series)
-    p = _WS.match(line, value_match.end()).end()  # type: ignore[union-attr]
+    p = skip_blanks(line, value_match.end())
     if p == len(line):
         return SampleLine(series, labels, value, MISSING)
     ts_match = _NON_BLANK.match(line, p)
@@ -170,7 +169,7 @@ def _text_sample(line: bytes, start: int, metadata: Mapping[str, MetricMetadata]
         raise MalformedLine(
             f"expected integer timestamp (ms) after the value of {show(series)}, got {show(token)}"
         ) from None
-    p = _WS.match(line, p + len(token)).end()  # type: ignore[union-attr]
+    p = skip_blanks(line, p + len(token))
     if p != len(line):
         raise MalformedLine(f"unexpected {show(line[p:])} after the timestamp of {show(series)}")
     return SampleLine(series, labels, value, t_ms)

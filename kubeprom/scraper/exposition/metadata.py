@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 from kubeprom.tsdb.api import MetricMetadata, MetricType
@@ -63,17 +62,14 @@ def declare(
     metadata: dict[str, MetricMetadata],
     name: str,
     *,
-    type: MetricType | None = None,
-    help: str | None = None,
+    mtype: MetricType | None = None,
+    help_text: str | None = None,
     unit: str | None = None,
 ) -> None:
     """Record one HELP, TYPE or UNIT line for family ``name`` (a later line wins)."""
     meta = metadata.get(name, MetricMetadata())
-    changes: dict[str, object] = {}
-    if type is not None:
-        changes["type"] = type
-    if help is not None:
-        changes["help"] = help
-    if unit is not None:
-        changes["unit"] = unit
-    metadata[name] = dataclasses.replace(meta, **changes)  # type: ignore[arg-type]
+    metadata[name] = MetricMetadata(
+        type=meta.type if mtype is None else mtype,
+        help=meta.help if help_text is None else help_text,
+        unit=meta.unit if unit is None else unit,
+    )

@@ -56,10 +56,11 @@ class ParsedBody:
     ``series[i]`` is the series text of sample ``i`` exactly as written (name and label set,
     without value, timestamp, exemplar or surrounding blanks); equal texts are equal keys, so a
     scrape cache can map them to series refs. ``timestamps_ms[i]`` is :data:`MISSING` where the
-    line had no timestamp. ``metadata`` maps family names to the HELP/TYPE/UNIT declared in
-    this body. ``labels`` holds the parsed :class:`Labels` of every distinct series text that
-    this call validated, i.e. those not in the caller's ``known`` set; a cache adds these
-    instead of calling :func:`parse_series` again. The arrays are owned by the caller.
+    line had no timestamp. ``metadata`` maps the family names declared in this body to their
+    HELP/TYPE/UNIT (:func:`family_name` tells which family a sample belongs to). ``labels``
+    holds the parsed :class:`Labels` of every distinct series text that this call validated,
+    i.e. those not in the caller's ``known`` set; a cache adds these instead of calling
+    :func:`parse_series` again. The arrays are owned by the caller.
     """
 
     series: list[bytes]
@@ -258,9 +259,9 @@ class _Piece:
             ctx.eof_line = self.first_line + self.buf.count(b"\n", self.a, offset)
             return
         if meta.kind == "help":
-            declare(ctx.families, meta.name, help=meta.help)
+            declare(ctx.families, meta.name, help_text=meta.help)
         elif meta.kind == "type":
-            declare(ctx.families, meta.name, type=meta.type)
+            declare(ctx.families, meta.name, mtype=meta.type)
         else:
             declare(ctx.families, meta.name, unit=meta.unit)
         # A block of an import file reports the whole family as declared so far.

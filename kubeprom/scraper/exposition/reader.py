@@ -32,7 +32,8 @@ class OpenMetricsFileReader:
     """Iterate over the samples of an OpenMetrics file, one :class:`ParsedBody` per block.
 
     A block holds the whole lines of about ``block_bytes`` of the file. Each body's
-    ``metadata`` holds the HELP/TYPE/UNIT lines of that block; its ``labels`` hold the series
+    ``metadata`` holds the families declared in that block (with everything declared for them
+    so far, as HELP and TYPE may fall in different blocks); its ``labels`` hold the series
     texts seen for the first time in the file, so a consumer that maps series texts to refs
     never parses a series twice; equal series texts are the same ``bytes`` object across all
     blocks. Every sample must have a timestamp. Errors (malformed lines, a sample without
@@ -79,12 +80,13 @@ class OpenMetricsFileReader:
                     line = block.parse(chunk, start, last, ctx, line)
                 tail = chunk[last:]
                 if block.bytes >= self.block_bytes:
-                    yield block.take(ctx)
+                    yield block.body()
+                    block = _Block()
             if tail and ctx.eof_line is None:
                 line = block.parse(tail, 0, None, ctx, line)
                 tail = b""
-            if len(block.series) or block.metadata:
-                yield block.take(ctx)
+            if block.series or block.metadata:
+                yield block.body()
             if ctx.eof_line is None:
                 raise ExpositionError(
                     "expected '# EOF' at the end of the file", source=self.path, line=line
@@ -118,13 +120,11 @@ class _Block:
         self.bytes += end - start
         return line + nlines
 
-    def take(self, ctx: Context) -> ParsedBody:
-        body = ParsedBody(
+    def body(self) -> ParsedBody:
+        return ParsedBody(
             self.series,
             np.concatenate(self.values) if self.values else np.empty(0, np.float64),
             np.concatenate(self.ts) if self.ts else np.empty(0, np.int64),
             self.metadata,
             self.labels,
         )
-        self.__init__()  # type: ignore[misc]
-        return body

@@ -138,7 +138,7 @@ def scan_series(line: bytes, pos: int, *, strict: bool) -> tuple[int, str, list[
             )
         raise MalformedLine(f"invalid metric name {show(token)}")
     name = line[pos:end].decode("ascii")
-    brace = end if strict else _WS.match(line, end).end()  # type: ignore[union-attr]
+    brace = end if strict else skip_blanks(line, end)
     if brace < n and line[brace] == _LBRACE:
         return scan_labels(line, brace, strict=strict, name=name, exemplar=False)
     return end, name, []
@@ -210,8 +210,14 @@ def scan_labels(
     return p, name or "", pairs
 
 
+def skip_blanks(line: bytes, p: int = 0) -> int:
+    """The offset of the first byte at or after ``p`` that is not a blank or a tab."""
+    match = _WS.match(line, p)
+    return p if match is None else match.end()
+
+
 def _skip(line: bytes, p: int, strict: bool) -> int:
-    return p if strict else _WS.match(line, p).end()  # type: ignore[union-attr]
+    return p if strict else skip_blanks(line, p)
 
 
 def _rest(line: bytes, p: int) -> str:
@@ -246,9 +252,9 @@ def parse_series(
         metric_type or MetricType.UNKNOWN
     )
     try:
-        start = _WS.match(raw).end()  # type: ignore[union-attr]
+        start = skip_blanks(raw)
         end, name, pairs = scan_series(raw, start, strict=False)
-        if _WS.match(raw, end).end() != len(raw):  # type: ignore[union-attr]
+        if skip_blanks(raw, end) != len(raw):
             raise MalformedLine(f"unexpected {show(raw[end:].strip())} after series")
         return build_labels(name, pairs, float_name)
     except MalformedLine as err:
