@@ -15,7 +15,7 @@ import numpy as np
 from kubeprom.errors import KubepromError
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.timeutil import parse_duration_ms
-from kubeprom.scraper.exposition import OpenMetricsFileReader, parse_series
+from kubeprom.scraper.exposition import OpenMetricsFileReader
 from kubeprom.tsdb.block import Block
 from kubeprom.tsdb.importer import BulkImporter
 
@@ -62,14 +62,10 @@ def run_import(args: argparse.Namespace) -> int:
     samples = 0
     start = last_report = time.monotonic()
     for body in reader:
-        ids = list(map(key_ids.get, body.series))
-        if None in ids:
-            for i, key in enumerate(body.series):
-                if ids[i] is None:
-                    sid = key_ids.get(key)
-                    if sid is None:
-                        sid = key_ids[key] = importer.series_id(parse_series(key, source=args.file))
-                    ids[i] = sid
+        # The reader parses each series text once, the first time the file shows it.
+        for key, labels in body.labels.items():
+            key_ids[key] = importer.series_id(labels)
+        ids = list(map(key_ids.__getitem__, body.series))
         importer.add(np.array(ids, dtype=np.int64), body.timestamps_ms, body.values)
         samples += len(ids)
         now = time.monotonic()

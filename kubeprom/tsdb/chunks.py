@@ -59,8 +59,6 @@ _MAX_EXPONENT: Final = 15
 _POW10: Final[F64] = 10.0 ** np.arange(_MAX_EXPONENT + 1, dtype=np.float64)
 # |m| <= 2**53 keeps int64 -> float64 exact, so m / 10**e is one correctly rounded division.
 _MAX_MANTISSA: Final = float(2**53)
-# Below this magnitude m rounds to 0 even at e=15; such a value is never decimal.
-_MIN_DECIMAL_MAGNITUDE: Final = 0.5 / 10.0**_MAX_EXPONENT
 _MODE_XOR: Final = 0x80
 # A decimal segment may carry at most 1 exception per 4 samples; each exception costs
 # ~12 raw bytes, so denser exceptions are cheaper as plain XOR.
@@ -68,6 +66,9 @@ _MAX_EXCEPTION_SHARE_DEN: Final = 4
 # Samples per segment for the fast exponent guess, evenly spaced from first to last; the
 # median of 5 shrugs off two odd values (a StaleNaN, a reset, a value that lacks digits).
 _N_PROBES: Final = 5
+# Failing samples per segment searched for a larger exponent: enough to find the digits
+# a segment needs; a rarer outlier becomes an exception.
+_N_RETRY: Final = 16
 _U32_LIMIT: Final = 2**32
 
 
@@ -319,9 +320,10 @@ def _choose_exponents(v: F64, starts: I64, counts: I64) -> tuple[I64, I64, Mask]
     Fast path: the median exponent of a few probe samples per segment (a median, because
     one noisy value like pi "fits" at e=15 and would ruin the segment), verified on every
     sample once. If probes fit but some samples fail, a second candidate, the largest
-    exponent the failing samples need, is verified too; each segment keeps the candidate
-    with fewer exceptions. Segments with an unfit probe skip that search: they will most
-    likely be XOR-coded, and searching noise is the expensive case.
+    exponent that a spread of up to ~2 x ``_N_RETRY`` failing samples needs, is verified
+    too; each segment keeps the candidate with fewer exceptions. Segments with an unfit
+    probe skip that search: they will most likely be XOR-coded, and searching noise is
+    the expensive case.
     """
     k = starts.size
     probes = (starts + (counts - 1) * np.arange(_N_PROBES)[:, None] // (_N_PROBES - 1)).ravel()
@@ -334,10 +336,17 @@ def _choose_exponents(v: F64, starts: I64, counts: I64) -> tuple[I64, I64, Mask]
     m, ok = _fit(v, np.repeat(_POW10[seg_e], counts))
     if ok.all():
         return seg_e, m, ok
-    retry = np.flatnonzero(np.repeat(~noisy, counts) & ~ok & np.isfinite(v))
+    failed = np.flatnonzero(~ok)
+    seg_of = np.searchsorted(starts, failed, side="right") - 1
+    keep = ~noisy[seg_of] & np.isfinite(v[failed])
+    retry, seg_of = failed[keep], seg_of[keep]
     if not retry.size:
         return seg_e, m, ok
-    seg_of = np.searchsorted(starts, retry, side="right") - 1
+    # Search an evenly spaced subset of each segment's failures, at most ~2x _N_RETRY.
+    rank = np.arange(retry.size) - np.searchsorted(seg_of, seg_of)
+    stride = np.maximum(np.bincount(seg_of, minlength=k) // _N_RETRY, 1)
+    pick = rank % stride[seg_of] == 0
+    retry, seg_of = retry[pick], seg_of[pick]
     alt_e = seg_e.copy()
     np.maximum.at(alt_e, seg_of, _min_exponents(v[retry], seg_e[seg_of] + 1))
     changed = alt_e != seg_e
@@ -387,8 +396,9 @@ def _encode_values(v: F64, starts: I64, counts: I64, streams: list[U64]) -> int:
         xored[1:] ^= bits[:-1]
         xored[starts] = 0
         heads = bits[starts][xor_seg]
-        heads[1:] ^= bits[starts][xor_seg][:-1]
-        streams[_S_XOR_HEAD] = heads
+        head_xors = heads.copy()
+        head_xors[1:] ^= heads[:-1]
+        streams[_S_XOR_HEAD] = head_xors
         streams[_S_XOR_DELTA] = xored[~dec_sample]
     return int(exc_idx.size)
 
@@ -396,40 +406,37 @@ def _encode_values(v: F64, starts: I64, counts: I64, streams: list[U64]) -> int:
 def _decode_values(streams: list[U64], starts: I64, counts: I64, n: int) -> F64:
     modes = streams[_S_MODES]
     xor_seg = modes == _MODE_XOR
-    if int(modes[~xor_seg].max(initial=0)) > _MAX_EXPONENT:
-        raise _corrupt(f"bad value mode {int(modes[~xor_seg].max()):#x}")
     dec_seg = ~xor_seg
-    all_dec = not xor_seg.any()
-    all_xor = not dec_seg.any()
-    out = np.empty(n, np.uint64)
-    if not all_xor:
-        dec_counts = counts if all_dec else counts[dec_seg]
-        dec_starts = _starts_of(dec_counts)
-        head_deltas = _unzigzag(streams[_S_DEC_HEAD])
-        m = _seg_cumsum(_unzigzag(streams[_S_DEC_DELTA]), dec_starts, head_deltas)
-        vals = m.astype(np.float64)
-        exps = modes[dec_seg].astype(np.intp)
-        if exps.any():
-            vals /= np.repeat(_POW10[exps], dec_counts)
-        dec_bits = vals.view(np.uint64)
-        if all_dec:
-            out = dec_bits
-    if not all_dec:
-        xor_counts = counts if all_xor else counts[xor_seg]
-        head_xors = streams[_S_XOR_HEAD]
-        xbits = _seg_xorscan(streams[_S_XOR_DELTA], _starts_of(xor_counts), head_xors)
-        if all_xor:
-            out = xbits
-        else:
-            dec_sample = np.repeat(dec_seg, counts)
-            out[dec_sample] = dec_bits
-            out[~dec_sample] = xbits
+    if int(modes[dec_seg].max(initial=0)) > _MAX_EXPONENT:
+        raise _corrupt(f"bad value mode {int(modes[dec_seg].max()):#x}")
+    if not xor_seg.any():
+        out = _decode_decimal(streams, counts, modes)
+    elif not dec_seg.any():
+        out = _seg_xorscan(streams[_S_XOR_DELTA], starts, streams[_S_XOR_HEAD])
+    else:
+        dec_sample = np.repeat(dec_seg, counts)
+        out = np.empty(n, np.uint64)
+        out[dec_sample] = _decode_decimal(streams, counts[dec_seg], modes[dec_seg])
+        xor_counts = counts[xor_seg]
+        out[~dec_sample] = _seg_xorscan(
+            streams[_S_XOR_DELTA], _starts_of(xor_counts), streams[_S_XOR_HEAD]
+        )
     if streams[_S_EXC_INDEX].size:
         idx = np.cumsum(streams[_S_EXC_INDEX].view(np.int64))
         if int(idx[0]) < 0 or int(idx[-1]) >= n or (idx.size > 1 and int(np.diff(idx).min()) < 1):
             raise _corrupt("exception index out of range")
         out[idx] = streams[_S_EXC_VALUE]
     return out.view(np.float64)
+
+
+def _decode_decimal(streams: list[U64], counts: I64, exponents: U64) -> U64:
+    """Bits of the decimal segments' values, in order; ``counts`` are theirs only."""
+    head_deltas = _unzigzag(streams[_S_DEC_HEAD])
+    m = _seg_cumsum(_unzigzag(streams[_S_DEC_DELTA]), _starts_of(counts), head_deltas)
+    vals = m.astype(np.float64)
+    if exponents.any():
+        vals /= np.repeat(_POW10[exponents.astype(np.intp)], counts)
+    return vals.view(np.uint64)
 
 
 def _starts_of(counts: I64) -> I64:

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from kubeprom.errors import CorruptionError
-from kubeprom.tsdb.chunks import HEADER_SIZE, decode_frame, encode_frame, frame_series_count
+from kubeprom.tsdb.chunks import decode_frame, encode_frame, frame_series_count
 
 STALE_NAN_BITS = 0x7FF0000000000002
 NEG_ZERO_BITS = 0x8000000000000000
 T_LIMIT = 2**62
-# Header byte offsets, as documented in docs/tsdb-format.md ("Chunk frames").
+# Header size and byte offsets, as documented in docs/tsdb-format.md ("Chunk frames").
+HEADER_SIZE = 48
 OFF_VERSION = 4
 OFF_K = 8
 OFF_RAW_LEN = 20

@@ -54,11 +54,15 @@ def parse_float(token: bytes) -> float:
 
 
 def parse_seconds_ms(token: bytes) -> int:
-    """An OpenMetrics timestamp (float seconds) as integer ms, rounded half to even."""
+    """An OpenMetrics timestamp (float seconds) as integer ms, truncated as Prometheus does.
+
+    Prometheus computes ``int64(ts * 1000)``; doing the same stores the very timestamps a
+    Prometheus fed the same file stores, so query answers can be compared exactly.
+    """
     seconds = parse_float(token)
     if not math.isfinite(seconds):
         raise ValueError("timestamp must be finite")
-    ms = round(seconds * 1000.0)
+    ms = math.trunc(seconds * 1000.0)
     if not -_I64_LIMIT < ms < _I64_LIMIT:
         raise ValueError("timestamp out of range")
     return int(ms)
@@ -124,10 +128,10 @@ def _normalise_nan(values: F64Array) -> None:
 
 
 def seconds_ms_bulk(tokens: list[bytes]) -> tuple[I64Array, BoolArray | None]:
-    """OpenMetrics timestamps (float seconds) to int64 ms, round half to even, in bulk."""
+    """OpenMetrics timestamps (float seconds) to int64 ms, truncated like Prometheus, in bulk."""
     seconds, bad = floats_bulk(tokens)
     with np.errstate(invalid="ignore", over="ignore"):
-        ms = np.rint(seconds * 1000.0)
+        ms = np.trunc(seconds * 1000.0)
         out_of_range = ~(np.abs(ms) < _I64_LIMIT)  # also catches NaN and Inf
     if out_of_range.any():
         bad = out_of_range if bad is None else bad | out_of_range

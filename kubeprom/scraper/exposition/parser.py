@@ -329,15 +329,15 @@ class _Piece:
         self.nlines += n
         sep = b" " if ctx.openmetrics else None
         counts = np.fromiter(map(len, map(bytes.split, lines, repeat(sep, n))), np.intp, n)
-        slow = np.ones(n, np.bool_)
-        if not ctx.openmetrics:
-            slow[counts == 0] = False  # blank lines
-        # float() and int() strip these; Prometheus does not, so leave such lines to the
-        # careful parser.
+        # bytes.split(), float() and int() treat these as blanks; Prometheus does not, so
+        # lines holding them go to the careful parser.
         odd = b"\t\r\x0b\x0c" if ctx.openmetrics else b"\r\x0b\x0c"
         fast = np.ones(n, np.bool_)
         if any(c in self.rbuf for c in odd):
             fast = np.fromiter((not any(c in line for c in odd) for line in lines), np.bool_, n)
+        slow = np.ones(n, np.bool_)
+        if not ctx.openmetrics:
+            slow[(counts == 0) & fast] = False  # blank lines
         parts: list[_Part] = []
         for k in (3,) if ctx.require_timestamps else (2, 3):
             rows = np.flatnonzero((counts == k) & fast)
@@ -353,7 +353,7 @@ class _Piece:
                 chosen.__getitem__,
                 slow_parser=False,
             )
-            good_rows = row_parts[0][0]
+            good_rows = row_parts[0][0]  # rows that failed a check stay marked slow
             slow[rows if good_rows is None else good_rows] = False
             parts.extend(row_parts)
         slow_rows = np.flatnonzero(slow)
