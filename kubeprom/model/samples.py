@@ -26,7 +26,10 @@ def is_stale(value: float) -> bool:
 
 def stale_mask(values: F64Array) -> NDArray[np.bool_]:
     """Elementwise staleness test over an array, by bit pattern."""
-    return np.ascontiguousarray(values).view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    mask: NDArray[np.bool_] = np.ascontiguousarray(values).view(np.uint64) == np.uint64(
+        STALE_NAN_BITS
+    )
+    return mask
 
 
 def bits_equal(a: F64Array, b: F64Array) -> bool:

@@ -24,7 +24,7 @@ def gather_ranges(starts: I64Array, lengths: I64Array) -> I64Array:
         return np.empty(0, dtype=np.int64)
     out_starts = np.cumsum(lengths) - lengths
     # Each output index is its own position plus the shift of the range it falls in.
-    shift = np.repeat(starts.astype(np.int64) - out_starts, lengths)
+    shift: I64Array = np.repeat(starts.astype(np.int64) - out_starts, lengths)
     return np.arange(total, dtype=np.int64) + shift
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.matchers import Matcher
@@ -64,6 +65,14 @@ class Head:
         self.metadata: dict[str, MetricMetadata] = {}
         self.min_valid_t = MIN_TIME  # samples older than this belong to persisted blocks
         self.slabs: list[Slab] = []
+        # Per-series arrays indexed by ref; grown by doubling in _alloc.
+        self.rows_dt: npt.NDArray[np.int32]  # (ref, slot) ms since row_base
+        self.row_base: I64Array  # first timestamp of each open row
+        self.rows_v: F64Array  # (ref, slot) values
+        self.cnt: I64Array  # filled slots per row
+        self.last_t: I64Array  # newest timestamp per series (MIN_TIME: none)
+        self.last_v: F64Array  # newest value per series (duplicate detection)
+        self._scratch: I64Array  # reused by check() to find repeated refs
         self._cap = 0
         self._alloc(_INITIAL_CAPACITY)
         self._open_mint = MIN_TIME  # oldest sample in the open rows (MIN_TIME: none)

@@ -49,7 +49,7 @@ def assert_round_trip(
 ) -> bytes:
     data = encode_frame(t, v, offsets)
     t2, v2, off2 = decode_frame(data)
-    assert (t2.dtype, v2.dtype, off2.dtype) == (np.int64, np.float64, np.int64)
+    assert (t2.dtype.str, v2.dtype.str, off2.dtype.str) == ("<i8", "<f8", "<i8")
     np.testing.assert_array_equal(off2, offsets)
     np.testing.assert_array_equal(t2, t)
     np.testing.assert_array_equal(v2.view(np.uint64), v.view(np.uint64))
