@@ -100,7 +100,7 @@ class DB:
         db.reload_blocks()
         db.wal = WAL(
             db.path / "wal",
-            segment_size=options.wal_segment_bytes if options else Options().wal_segment_bytes,
+            segment_size=db.options.wal_segment_bytes,
             fsync=FsyncPolicy(interval_s=db.options.wal_fsync_interval_s),
         )
         db._replay()
