@@ -88,6 +88,9 @@ class VirtualClock:
         """Move to time ``t`` (never backwards), waking sleepers in deadline order."""
         if t < self._now:
             raise ValueError(f"virtual clock cannot go back from {self._now} to {t}")
+        # Tasks started just before this call get to reach their first sleep.
+        for _ in range(_SETTLE_ROUNDS):
+            await asyncio.sleep(0)
         while (deadline := self.next_deadline) is not None and deadline <= t:
             _, _, fut = heapq.heappop(self._waiters)
             self._now = deadline
