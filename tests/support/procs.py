@@ -47,7 +47,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
 
 @contextmanager
 def running(argv: Sequence[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server until the block ends: wait for ``ready_url``, then SIGTERM (bounded) and kill."""
+    """Run a server for the block: wait for ``ready_url``; then SIGTERM (bounded), then kill."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(list(argv), stdout=out, stderr=out)
     try:
