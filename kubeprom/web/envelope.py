@@ -1,0 +1,63 @@
+"""Prometheus' JSON envelope: ``{"status": "success", "data": ...}`` or the error shape.
+
+Errors map once, here: ``bad_data`` 400, ``execution`` 422, ``timeout`` 503,
+``unavailable`` 503, ``not_found`` 404, ``internal`` 500.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+
+class ErrorType(StrEnum):
+    BAD_DATA = "bad_data"
+    EXECUTION = "execution"
+    TIMEOUT = "timeout"
+    CANCELED = "canceled"
+    UNAVAILABLE = "unavailable"
+    NOT_FOUND = "not_found"
+    INTERNAL = "internal"
+
+
+STATUS = {
+    ErrorType.BAD_DATA: 400,
+    ErrorType.EXECUTION: 422,
+    ErrorType.TIMEOUT: 503,
+    ErrorType.CANCELED: 503,
+    ErrorType.UNAVAILABLE: 503,
+    ErrorType.NOT_FOUND: 404,
+    ErrorType.INTERNAL: 500,
+}
+
+
+class APIError(Exception):
+    """Raised by handlers; rendered by :func:`error` at the edge."""
+
+    def __init__(self, kind: ErrorType, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def success(
+    data: Any, *, warnings: list[str] | None = None, infos: list[str] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warnings:
+        body["warnings"] = warnings
+    if infos:
+        body["infos"] = infos
+    return web.Response(text=_dumps(body), content_type="application/json")
+
+
+def error(kind: ErrorType, message: str) -> web.Response:
+    body = {"status": "error", "errorType": kind.value, "error": message}
+    return web.Response(text=_dumps(body), status=STATUS[kind], content_type="application/json")
