@@ -1,0 +1,390 @@
+"""From discovered target groups to scrape targets: Prometheus' ``PopulateLabels``.
+
+For each target of a group (``scrape/target.go``):
+
+1. *discovered labels*: the target's labels, the group's labels it lacks, then ``job``,
+   ``__scrape_interval__``, ``__scrape_timeout__``, ``__metrics_path__``, ``__scheme__`` and
+   ``__param_<name>`` (first value) from the job wherever not already set;
+2. ``relabel_configs`` apply; a dropped target is kept aside (``droppedTargets``);
+3. checks: an ``__address__`` that is not a URL, interval and timeout labels that parse,
+   are not 0 and timeout <= interval, label values that are valid UTF-8;
+4. ``__meta_*`` labels go, ``instance`` defaults to ``__address__``.
+
+The target keeps every remaining label (``all_labels``: the URL comes from ``__scheme__``,
+``__address__``, ``__metrics_path__`` and ``__param_*``); its series get the ones without a
+``__`` prefix (``labels``). No default port is added (Prometheus 3).
+
+``Target.hash`` is Prometheus' target hash (FNV-1a of the zero-padded xxhash of the label
+set in its ``stringlabels`` encoding, then the URL), so :meth:`Target.offset_ms` places a
+target in its interval exactly where Prometheus would.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
+
+from kubeprom.config.scrape import ScrapeConfig, check_target_address
+from kubeprom.model.labels import Labels
+from kubeprom.scraper.discovery.group import TargetGroup
+from kubeprom.scraper.relabel import process
+
+ADDRESS_LABEL = "__address__"
+SCHEME_LABEL = "__scheme__"
+METRICS_PATH_LABEL = "__metrics_path__"
+SCRAPE_INTERVAL_LABEL = "__scrape_interval__"
+SCRAPE_TIMEOUT_LABEL = "__scrape_timeout__"
+PARAM_LABEL_PREFIX = "__param_"
+META_LABEL_PREFIX = "__meta_"
+RESERVED_LABEL_PREFIX = "__"
+JOB_LABEL = "job"
+INSTANCE_LABEL = "instance"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A target to scrape. ``labels`` go on every series scraped from it."""
+
+    job: str
+    labels: Labels
+    all_labels: Labels
+    discovered_labels: Labels
+    url: str
+    scrape_interval_ms: int
+    scrape_timeout_ms: int
+    hash: int
+
+    def offset_ms(self, seed: int = 0) -> int:
+        """Where in each interval the target is scraped: scrapes happen at Unix times
+        ``t`` with ``t % interval == offset`` (Prometheus' ``offset()``, computed in ns).
+
+        ``seed`` is the server's :func:`offset_seed` (0 in Prometheus' tests).
+        """
+        interval_ns = self.scrape_interval_ms * 1_000_000
+        return ((self.hash ^ seed) % interval_ns) // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedTarget:
+    """A target relabeling dropped, for ``/api/v1/targets``' ``droppedTargets``."""
+
+    job: str
+    discovered_labels: Labels
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSet:
+    """Targets of a job: active (deduplicated by hash), dropped, and why others failed."""
+
+    active: list[Target] = field(default_factory=list)
+    dropped: list[DroppedTarget] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+class TargetError(ValueError):
+    """A discovered target cannot be scraped; the message is Prometheus' reason."""
+
+
+def populate_discovered_labels(
+    target: Mapping[str, str], group_labels: Mapping[str, str], cfg: ScrapeConfig
+) -> Labels:
+    """The labels before relabeling: target, then group, then the job's settings."""
+    lb: dict[str, str] = {n: v for n, v in target.items() if v != ""}
+    for name, value in group_labels.items():
+        if name not in target and value != "":
+            lb[name] = value
+    defaults = (
+        (JOB_LABEL, cfg.job_name),
+        (SCRAPE_INTERVAL_LABEL, go_duration(cfg.scrape_interval_ms)),
+        (SCRAPE_TIMEOUT_LABEL, go_duration(cfg.scrape_timeout_ms)),
+        (METRICS_PATH_LABEL, cfg.metrics_path),
+        (SCHEME_LABEL, cfg.scheme),
+    )
+    for name, value in defaults:
+        if not lb.get(name) and value:
+            lb[name] = value
+    for name, values in cfg.params.items():
+        label = PARAM_LABEL_PREFIX + name
+        if values and not lb.get(label) and values[0]:
+            lb[label] = values[0]
+    return Labels(lb.items())
+
+
+def populate_labels(
+    target: Mapping[str, str], group_labels: Mapping[str, str], cfg: ScrapeConfig
+) -> tuple[Labels | None, Labels]:
+    """``(labels after relabeling, or None when dropped; discovered labels)``.
+
+    Raises :class:`TargetError` with Prometheus' message when the target is unusable.
+    """
+    discovered = populate_discovered_labels(target, group_labels, cfg)
+    relabeled = process(discovered, cfg.relabel_configs)
+    if relabeled is None:
+        return None, discovered
+    address = relabeled.get(ADDRESS_LABEL)
+    if address == "":
+        raise TargetError("no address")
+    reason = check_target_address(address)
+    if reason is not None:
+        raise TargetError(reason)
+    interval_text = relabeled.get(SCRAPE_INTERVAL_LABEL)
+    timeout_text = relabeled.get(SCRAPE_TIMEOUT_LABEL)
+    interval = _label_duration(interval_text, "interval")
+    timeout = _label_duration(timeout_text, "timeout")
+    if timeout > interval:
+        raise TargetError(
+            "scrape timeout cannot be greater than scrape interval "
+            f"({timeout_text!r} > {interval_text!r})"
+        )
+    kept = {n: v for n, v in relabeled if not n.startswith(META_LABEL_PREFIX)}
+    if not kept.get(INSTANCE_LABEL):
+        kept[INSTANCE_LABEL] = address
+    for name, value in kept.items():
+        if not _valid_utf8(value):
+            raise TargetError(f"invalid label value for {name!r}: {value!r}")
+    return Labels(kept.items()), discovered
+
+
+def _label_duration(text: str, what: str) -> int:
+    try:
+        ms = parse_go_duration(text)
+    except ValueError as err:
+        raise TargetError(f"error parsing scrape {what}: {err}") from err
+    if ms == 0:
+        raise TargetError(f"scrape {what} cannot be 0")
+    return ms
+
+
+def _valid_utf8(value: str) -> bool:
+    # Lone surrogates are the only str content that is not encodable text.
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def make_target(cfg: ScrapeConfig, labels: Labels, discovered: Labels) -> Target:
+    """A :class:`Target` from the result of :func:`populate_labels`."""
+    url = target_url(labels, cfg.params)
+    return Target(
+        job=cfg.job_name,
+        labels=Labels.from_flat(
+            _flat((n, v) for n, v in labels if not n.startswith(RESERVED_LABEL_PREFIX))
+        ),
+        all_labels=labels,
+        discovered_labels=discovered,
+        url=url,
+        scrape_interval_ms=parse_go_duration(labels.get(SCRAPE_INTERVAL_LABEL)),
+        scrape_timeout_ms=parse_go_duration(labels.get(SCRAPE_TIMEOUT_LABEL)),
+        hash=target_hash(labels, url),
+    )
+
+
+def _flat(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(x for pair in pairs for x in pair)
+
+
+def targets_from_group(group: TargetGroup, cfg: ScrapeConfig) -> TargetSet:
+    """Every target of one group (Prometheus' ``TargetsFromGroup``)."""
+    out = TargetSet()
+    for i, target in enumerate(group.targets):
+        try:
+            labels, discovered = populate_labels(target, group.labels, cfg)
+        except TargetError as err:
+            out.failures.append(f"instance {i} in group {group.source}: {err}")
+            continue
+        if labels is None:
+            out.dropped.append(DroppedTarget(cfg.job_name, discovered))
+        else:
+            out.active.append(make_target(cfg, labels, discovered))
+    return out
+
+
+def build_targets(cfg: ScrapeConfig, groups: Iterable[TargetGroup]) -> TargetSet:
+    """All targets of a job; a target equal (by hash) to an earlier one is dropped silently,
+    as in Prometheus' scrape pool."""
+    out = TargetSet()
+    seen: set[int] = set()
+    for group in groups:
+        part = targets_from_group(group, cfg)
+        for t in part.active:
+            if t.hash not in seen:
+                seen.add(t.hash)
+                out.active.append(t)
+        out.dropped.extend(part.dropped)
+        out.failures.extend(part.failures)
+    return out
+
+
+# ---- URLs ------------------------------------------------------------------------------------
+
+# Go's url.URL.EscapedPath keeps these besides letters, digits and "-_.~".
+_PATH_SAFE = "$&+,/:;=@"
+
+
+def target_url(labels: Labels, params: Mapping[str, tuple[str, ...]]) -> str:
+    """``scheme://address/path?query`` as Go's ``url.URL.String``; ``__param_<k>`` labels
+    replace the first value of query parameter ``k``; keys are sorted as ``Values.Encode``."""
+    query: dict[str, list[str]] = {k: list(v) for k, v in params.items()}
+    for name, value in labels:
+        if name.startswith(PARAM_LABEL_PREFIX):
+            key = name[len(PARAM_LABEL_PREFIX) :]
+            if query.get(key):
+                query[key][0] = value
+            else:
+                query[key] = [value]
+    path = labels.get(METRICS_PATH_LABEL)
+    address = labels.get(ADDRESS_LABEL)
+    if path and address and not path.startswith("/"):
+        path = "/" + path
+    url = f"{labels.get(SCHEME_LABEL)}://{address}{quote(path, safe=_PATH_SAFE)}"
+    encoded = "&".join(
+        f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}"
+        for k in sorted(query)
+        for v in query[k]
+    )
+    return f"{url}?{encoded}" if encoded else url
+
+
+# ---- durations as Prometheus' model.Duration -------------------------------------------------
+
+_GO_UNITS = (
+    ("y", 365 * 86_400_000, True),
+    ("w", 7 * 86_400_000, True),
+    ("d", 86_400_000, False),
+    ("h", 3_600_000, False),
+    ("m", 60_000, False),
+    ("s", 1_000, False),
+    ("ms", 1, False),
+)
+_GO_DURATION_RE = re.compile(
+    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"
+)
+
+
+def go_duration(ms: int) -> str:
+    """``model.Duration.String``: years and weeks only when exact (``90d``, not ``12w6d``)."""
+    if ms == 0:
+        return "0s"
+    out = []
+    for unit, size, exact in _GO_UNITS:
+        if exact and ms % size:
+            continue
+        n, ms = divmod(ms, size)
+        if n:
+            out.append(f"{n}{unit}")
+    return "".join(out)
+
+
+def parse_go_duration(text: str) -> int:
+    """``model.ParseDuration`` in milliseconds; ``0`` is allowed, an empty string is not."""
+    if text == "0":
+        return 0
+    m = _GO_DURATION_RE.match(text)
+    if not text or m is None or not any(m.groups()):
+        raise ValueError(f"not a valid duration string: {text!r}")
+    return sum(int(g) * size for g, (_, size, _) in zip(m.groups(), _GO_UNITS, strict=True) if g)
+
+
+# ---- hashing as Prometheus -------------------------------------------------------------------
+
+_M64 = (1 << 64) - 1
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_P1 = 11400714785074694791
+_P2 = 14029467366897019727
+_P3 = 1609587929392839161
+_P4 = 9650029242287828579
+_P5 = 2870177450012600261
+
+
+def fnv1a64(data: bytes) -> int:
+    h = _FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _M64
+    return h
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def _round(acc: int, lane: int) -> int:
+    return (_rotl((acc + lane * _P2) & _M64, 31) * _P1) & _M64
+
+
+def _merge(h: int, v: int) -> int:
+    return ((h ^ _round(0, v)) * _P1 + _P4) & _M64
+
+
+def xxhash64(data: bytes, seed: int = 0) -> int:
+    """XXH64 (cespare/xxhash's ``Sum64``), in pure Python: targets are hashed once each."""
+    n, i = len(data), 0
+    if n >= 32:
+        v1, v2, v3, v4 = (seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed, (seed - _P1) & _M64
+        while i + 32 <= n:
+            a, b, c, d = struct.unpack_from("<4Q", data, i)
+            v1, v2, v3, v4 = _round(v1, a), _round(v2, b), _round(v3, c), _round(v4, d)
+            i += 32
+        h = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & _M64
+        for v in (v1, v2, v3, v4):
+            h = _merge(h, v)
+    else:
+        h = (seed + _P5) & _M64
+    h = (h + n) & _M64
+    while i + 8 <= n:
+        (lane,) = struct.unpack_from("<Q", data, i)
+        h = (_rotl(h ^ _round(0, lane), 27) * _P1 + _P4) & _M64
+        i += 8
+    if i + 4 <= n:
+        (lane,) = struct.unpack_from("<I", data, i)
+        h = (_rotl(h ^ ((lane * _P1) & _M64), 23) * _P2 + _P3) & _M64
+        i += 4
+    while i < n:
+        h = (_rotl(h ^ ((data[i] * _P5) & _M64), 11) * _P1) & _M64
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _M64
+    h ^= h >> 29
+    h = (h * _P3) & _M64
+    return h ^ (h >> 32)
+
+
+def _encode_size(n: int) -> bytes:
+    # stringlabels: one byte below 255, else 255 and three little-endian bytes.
+    return bytes((n,)) if n < 255 else b"\xff" + n.to_bytes(3, "little")
+
+
+def labels_hash(labels: Labels) -> int:
+    """Prometheus' ``Labels.Hash()`` for its default (``stringlabels``) build."""
+    buf = bytearray()
+    for name, value in labels:
+        for s in (name.encode(), value.encode()):
+            buf += _encode_size(len(s))
+            buf += s
+    return xxhash64(bytes(buf))
+
+
+def target_hash(labels: Labels, url: str) -> int:
+    """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' hash, then the URL."""
+    return fnv1a64(f"{labels_hash(labels):016d}{url}".encode())
+
+
+def offset_seed(hostname: str, external_labels: Mapping[str, str]) -> int:
+    """The scrape manager's ``offsetSeed``: FNV-1a of the hostname and external labels
+    (``{a="b", c="d"}``), so that HA replicas scrape at different moments."""
+    inner = ", ".join(f"{n}={_go_quote(v)}" for n, v in sorted(external_labels.items()))
+    return fnv1a64(f"{hostname}{{{inner}}}".encode())
+
+
+def _go_quote(value: str) -> str:
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
