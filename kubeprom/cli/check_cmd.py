@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from kubeprom.config import load_main_config
+from kubeprom.config.cluster import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import ConfigError
 from kubeprom.scraper.discovery import TargetGroup, read_target_groups, static_groups
@@ -62,6 +63,7 @@ def _describe(err: Exception) -> str:
 def check_config(path: str, *, syntax_only: bool = False) -> list[str]:
     """Load and check one file; the rule files its globs match. Raises ConfigError."""
     cfg = load_main_config(path)
+    load_cluster_config(path)  # the simulated cluster section, if any
     rule_files = _rule_files(cfg, syntax_only)
     if not syntax_only:
         _check_targets(cfg)

@@ -45,7 +45,8 @@ class FileSDConfig:
 
 # The simulated cluster's discovery roles (kubernetes_sd roles plus the one
 # kube-state-metrics target); the discovery itself lives with the cluster model.
-CLUSTER_SD_ROLES = ("endpoints", "kube-state-metrics", "node", "pod", "service")
+# Simulated pods expose no metrics of their own, so there is no "pod" role.
+CLUSTER_SD_ROLES = ("endpoints", "kube-state-metrics", "node", "service")
 
 
 @dataclass(frozen=True, slots=True)

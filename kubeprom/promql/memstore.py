@@ -64,7 +64,7 @@ class MemoryQuerier:
         vs: list[F64Array] = []
         for lab in self._matching(matchers):
             t, v = self._series[lab]
-            a, b = np.searchsorted(t, [mint, maxt], side="left")
+            a = int(np.searchsorted(t, mint, side="left"))
             b = int(np.searchsorted(t, maxt, side="right"))
             if b > a:
                 labels.append(lab)

@@ -21,6 +21,7 @@ from kubeprom.promql.lexer import (
     Token,
     is_operand_end,
     matching_close,
+    string_value,
     tokenize,
     top_level,
 )
@@ -89,6 +90,9 @@ class _Converter:
         if kind == "NumberLiteral":
             return ast.NumberLit(float(node.val), pos=pos)
         if kind == "StringLiteral":
+            # Go strings are bytes: re-read the literal so "\xff" stays an invalid byte.
+            if hi - lo == 1 and self.tokens[lo].kind == "str":
+                return ast.StringLit(string_value(self.tokens[lo].text), pos=pos)
             return ast.StringLit(str(node.val), pos=pos)
         if kind == "VectorSelector":
             return self.vector_selector(node, lo, hi)
@@ -126,7 +130,9 @@ class _Converter:
             return -1
         return hits[-1] if last else hits[0]
 
-    def vector_selector(self, node: Any, lo: int, hi: int, pos_hi: int | None = None) -> ast.VectorSel:
+    def vector_selector(
+        self, node: Any, lo: int, hi: int, pos_hi: int | None = None
+    ) -> ast.VectorSel:
         matchers: list[Matcher] = []
         if node.name is not None:
             matchers.append(Matcher(MatchType.EQUAL, "__name__", node.name))
@@ -138,9 +144,7 @@ class _Converter:
             )
         offset = _td_ms(node.offset) if node.offset is not None else 0
         at = self.at_modifier(node.at, lo, hi)
-        return ast.VectorSel(
-            node.name, tuple(matchers), offset, at, pos=self.pos(lo, pos_hi or hi)
-        )
+        return ast.VectorSel(node.name, tuple(matchers), offset, at, pos=self.pos(lo, pos_hi or hi))
 
     def at_modifier(self, at: Any, lo: int, hi: int) -> ast.At | None:
         if at is None:
@@ -354,9 +358,10 @@ def _first_misplaced(tokens: list[Token], end: int) -> int:
         prev_is_op = prev.kind == "op" and prev.text in binary
         if prev_is_op and tok.kind == "op" and tok.text in binary and tok.text not in "-+":
             return tok.start
-        if prev.kind == "op" and prev.text == ")" and tok.kind in ("ident", "num", "str"):
-            if tok.text.lower() not in ("by", "without", "offset", "and", "or", "unless"):
-                return tok.start
+        after_paren = prev.kind == "op" and prev.text == ")"
+        keyword = tok.text.lower() in ("by", "without", "offset", "and", "or", "unless")
+        if after_paren and tok.kind in ("ident", "num", "str") and not keyword:
+            return tok.start
     if tokens and tokens[-1].kind == "op" and tokens[-1].text in binary:
         return end
     return 0

@@ -81,8 +81,12 @@ class Appender(Protocol):
         """Record HELP/TYPE/UNIT for a metric family."""
         ...
 
-    def commit(self) -> None:
-        """Make the staged samples visible; they are in the WAL when this returns."""
+    def commit(self) -> AppendStats:
+        """Make the staged samples visible; they are in the WAL when this returns.
+
+        Returns what was stored: samples staged by ``append`` are checked again, so a sample
+        that another appender made out of order in the meantime is counted here.
+        """
         ...
 
     def rollback(self) -> None:

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kubeprom.web.envelope import APIError, error
+from kubeprom.web.query import QueryHandlers
 from kubeprom.web.targets import TargetsView, targets_handler
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
@@ -42,6 +43,7 @@ def build_app(
     registry: CollectorRegistry,
     *,
     targets: TargetsView | None = None,
+    query: QueryHandlers | None = None,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics``."""
     app = web.Application(middlewares=[api_errors])
@@ -51,4 +53,6 @@ def build_app(
     app.router.add_get("/metrics", metrics)
     if targets is not None:
         app.router.add_get("/api/v1/targets", targets_handler(targets))
+    if query is not None:
+        query.add_routes(app)
     return app

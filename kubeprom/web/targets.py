@@ -55,9 +55,7 @@ def targets_handler(view: TargetsView) -> Any:
         if state not in ("active", "dropped", "any"):
             raise APIError(ErrorType.BAD_DATA, f"invalid state {state!r}")
         pool = request.query.get("scrapePool")
-        active = [
-            active_json(t, h) for t, h in view.active_targets() if pool in (None, t.job)
-        ]
+        active = [active_json(t, h) for t, h in view.active_targets() if pool in (None, t.job)]
         dropped = [(p, d) for p, d in view.dropped_targets() if pool in (None, p)]
         counts: dict[str, int] = {}
         for p, _ in dropped:
@@ -65,7 +63,8 @@ def targets_handler(view: TargetsView) -> Any:
         data: dict[str, Any] = {
             "activeTargets": active if state != "dropped" else [],
             "droppedTargets": [{"discoveredLabels": d.to_dict()} for _, d in dropped]
-            if state != "active" else [],
+            if state != "active"
+            else [],
             "droppedTargetCounts": counts,
         }
         return success(data)

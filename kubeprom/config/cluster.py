@@ -1,0 +1,251 @@
+"""The ``cluster:`` section of kubeprom.yml: a simulated Kubernetes cluster.
+
+Nodes and Deployments are written the way Kubernetes users write them; each Deployment adds a
+``load`` (the requests per second it receives and what a request costs) and may set
+``startup_delay``. A fully commented example is ``config/examples/cluster.yml``::
+
+    cluster:
+      seed: 42                 # every random choice (names, noise) derives from it
+      tick: 1s                 # model step; events and noise change once per tick
+      warm_start: true         # initial pods are already Running and Ready at start
+      nodes:
+        - name: node-1         # or `count: 3` (+ `name_prefix: node-`) for node-1..node-3
+          capacity: {cpu: "4", memory: 16Gi, pods: 110}
+          allocatable: {cpu: 3800m, memory: 15Gi, pods: 110}   # default: capacity
+          overhead: {cpu: 50m, memory: 256Mi}                  # OS + kubelet usage
+          labels: {topology.kubernetes.io/zone: a}
+      deployments:
+        - metadata: {name: web, namespace: default, labels: {app: web}}
+          spec:
+            replicas: 3
+            template:
+              metadata: {labels: {app: web}}
+              spec:
+                containers:
+                  - name: app
+                    image: nginx:1.25
+                    resources:
+                      requests: {cpu: 250m, memory: 256Mi}
+                      limits: {cpu: "1", memory: 512Mi}
+                    readinessProbe: {initialDelaySeconds: 5}
+          startup_delay: 2s    # scheduled -> Running
+          load: {type: diurnal, base_rps: 50, amplitude_rps: 30, period: 24h}
+
+Load types and their fields (times are durations since the cluster started)::
+
+    constant  rps
+    step      at, from, to                      from before `at`, to after
+    ramp      from, to, over [, at]             linear from `at` to `at + over`
+    diurnal   base_rps, amplitude_rps [, period=24h, phase=0s]   sine
+    spike     base_rps, at, duration, factor [, every]           base * factor inside
+    csv       file [, loop=true]                rows `time_s,rps`, linearly interpolated
+
+Cost fields, for every type (each container of a pod does this work for each request its pod
+serves): ``cpu_per_request`` (CPU quantity: core-seconds per request, ``5m``),
+``baseline_cpu`` (cores), ``memory_per_rps`` (bytes per request/s), ``baseline_memory``,
+``memory_leak_per_hour`` (working-set growth since the container started),
+``rx_bytes_per_request``, ``tx_bytes_per_request`` and ``noise`` (relative standard deviation
+of CPU demand per tick).
+
+Quantities follow Kubernetes: ``500m``, ``2``, ``1.5``, ``512Mi``, ``1Gi``, ``1e3``, ``10k``.
+Errors render ``file:line:col: field.path: message``; unknown fields are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from kubeprom.errors import ConfigError
+
+_QUANTITY_RE = re.compile(
+    r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?\d+))?\Z"
+)
+_SUFFIX = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+
+DEFAULT_PODS_PER_NODE = 110  # the kubelet's default --max-pods
+DEFAULT_STARTUP_DELAY_S = 2.0
+DEFAULT_TICK_S = 1.0
+DEFAULT_OVERHEAD_CPU = 0.05
+DEFAULT_OVERHEAD_MEMORY = 256.0 * 2**20
+
+
+def parse_quantity(text: str) -> float:
+    """The value of a Kubernetes quantity (``500m`` -> 0.5, ``1Gi`` -> 1073741824).
+
+    Raises ValueError naming the input; negative quantities are rejected.
+    """
+    m = _QUANTITY_RE.match(text.strip())
+    if not text.strip() or m is None:
+        raise ValueError(
+            f"cannot parse quantity {text!r}: expected a number with an optional suffix "
+            "(m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei) or exponent (e3)"
+        )
+    try:
+        value = Decimal(m["num"])
+        if m["exp"] is not None:
+            value = value.scaleb(int(m["exp"]))
+        value *= _SUFFIX[m["suffix"] or ""]
+    except InvalidOperation as err:  # pragma: no cover - the regex admits only valid numbers
+        raise ValueError(f"cannot parse quantity {text!r}") from err
+    if value < 0:
+        raise ValueError(f"quantity {text!r} must not be negative")
+    return float(value)
+
+
+class LoadType(StrEnum):
+    CONSTANT = "constant"
+    STEP = "step"
+    RAMP = "ramp"
+    DIURNAL = "diurnal"
+    SPIKE = "spike"
+    CSV = "csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """A resource list: CPU in cores, memory in bytes, pods as a count; None when unset."""
+
+    cpu: float | None = None
+    memory: float | None = None
+    pods: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """Requests per second over time (seconds since the cluster started) and their cost."""
+
+    type: LoadType = LoadType.CONSTANT
+    rps: float = 0.0
+    base_rps: float = 0.0
+    amplitude_rps: float = 0.0
+    period_s: float = 86_400.0
+    phase_s: float = 0.0
+    at_s: float = 0.0
+    from_rps: float = 0.0
+    to_rps: float = 0.0
+    over_s: float = 0.0
+    duration_s: float = 0.0
+    factor: float = 1.0
+    every_s: float | None = None
+    csv_times_s: tuple[float, ...] = ()
+    csv_rps: tuple[float, ...] = ()
+    loop: bool = True
+    cpu_per_request: float = 0.001
+    baseline_cpu: float = 0.001
+    memory_per_rps: float = 0.0
+    baseline_memory: float = 16.0 * 2**20
+    memory_leak_per_hour: float = 0.0
+    rx_bytes_per_request: float = 800.0
+    tx_bytes_per_request: float = 4096.0
+    noise: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    name: str
+    image: str
+    requests: Resources
+    limits: Resources
+    readiness_delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    namespace: str
+    name: str
+    replicas: int
+    containers: tuple[ContainerSpec, ...]
+    load: LoadSpec
+    labels: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    startup_delay_s: float = DEFAULT_STARTUP_DELAY_S
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    name: str
+    capacity: Resources
+    allocatable: Resources
+    labels: dict[str, str] = field(default_factory=dict)
+    overhead_cpu: float = DEFAULT_OVERHEAD_CPU
+    overhead_memory: float = DEFAULT_OVERHEAD_MEMORY
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """A whole simulated cluster. ``source`` names the file it came from."""
+
+    nodes: tuple[NodeSpec, ...]
+    deployments: tuple[DeploymentSpec, ...]
+    seed: int = 0
+    tick_s: float = DEFAULT_TICK_S
+    warm_start: bool = True
+    source: str = "<cluster>"
+
+
+def parse_cluster_config(
+    text: str, source: str, *, base_dir: Path | None = None
+) -> ClusterSpec | None:
+    """The ``cluster:`` section of a kubeprom.yml document, or None if it has none.
+
+    Other top-level keys are ignored here (``load.parse_main_config`` checks them). CSV load
+    files are read relative to ``base_dir``. Raises :class:`ConfigError` with the position.
+    """
+    # The parser imports this module's types, so it is imported when first needed.
+    from kubeprom.config.cluster_parse import ClusterParser, is_null
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(
+            str(getattr(err, "problem", err)),
+            file=source,
+            line=mark.line + 1 if mark else None,
+            col=mark.column + 1 if mark else None,
+        ) from err
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if key.value == "cluster":
+            if is_null(value):
+                return None
+            return ClusterParser(source, base_dir).cluster(value, "cluster")
+    return None
+
+
+def load_cluster_config(path: str | None = None) -> ClusterSpec | None:
+    """The cluster of ``path``, or of the embedded default kubeprom.yml when it is None."""
+    if path is None:
+        text = resources.files("kubeprom.config").joinpath("kubeprom.yml").read_text()
+        return parse_cluster_config(text, "<embedded kubeprom.yml>", base_dir=None)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config: {err.strerror}", file=path) from err
+    return parse_cluster_config(text, path, base_dir=Path(path).resolve().parent)

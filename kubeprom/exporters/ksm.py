@@ -1,0 +1,385 @@
+"""kube-state-metrics' ``/metrics`` for the simulated cluster, as a prometheus-client collector.
+
+Metric names, HELP texts (``[STABLE]`` where kube-state-metrics v2 marks them) and label
+names follow ``docs/metrics/*.md`` and ``internal/store/*.go`` of kube-state-metrics v2
+(prometheus-client prints label pairs sorted, where kube-state-metrics keeps its own order;
+the series are the same). Enum-like metrics (pod phase, ready,
+node and deployment conditions) emit one sample per possible value, 1 for the current one,
+as kube-state-metrics does. HorizontalPodAutoscaler metrics appear once something publishes
+an HPA with :meth:`SimulatedCluster.set_hpa <kubeprom.exporters.cluster.SimulatedCluster.set_hpa>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from kubeprom.exporters.families import counter, gauge
+from kubeprom.exporters.views import ClusterView, PodInfo, PodPhase
+
+_S = "[STABLE] "
+_DEP = ("namespace", "deployment")
+_HPA = ("namespace", "horizontalpodautoscaler")
+_RS = ("namespace", "replicaset")
+_POD = ("namespace", "pod", "uid")
+_CONTAINER = (*_POD, "container")
+_RESOURCE = (*_CONTAINER, "node", "resource", "unit")
+_STATUSES = ("true", "false", "unknown")
+_NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+#: The exit code of a container killed by SIGKILL (128 + 9), as the OOM killer leaves it.
+_OOM_EXIT_CODE = 137
+
+
+def _flag(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+class KubeStateMetricsCollector:
+    """kube-state-metrics for every object of ``cluster``."""
+
+    def __init__(self, cluster: ClusterView) -> None:
+        self.cluster = cluster
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._deployments()
+        yield from self._hpas()
+        yield from self._nodes()
+        yield from self._pods()
+        yield from self._replicasets()
+
+    def _deployments(self) -> Iterator[Metric]:
+        fams: dict[str, GaugeMetricFamily] = {}
+        for name, doc in (
+            ("created", "Unix creation timestamp"),
+            (
+                "metadata_generation",
+                "Sequence number representing a specific generation of the desired state.",
+            ),
+            (
+                "spec_paused",
+                "Whether the deployment is paused and will not be processed by the deployment "
+                "controller.",
+            ),
+            ("spec_replicas", "Number of desired pods for a deployment."),
+            ("status_observed_generation", "The generation observed by the deployment controller."),
+            ("status_replicas", "The number of replicas per deployment."),
+            ("status_replicas_available", "The number of available replicas per deployment."),
+            ("status_replicas_ready", "The number of ready replicas per deployment."),
+            ("status_replicas_unavailable", "The number of unavailable replicas per deployment."),
+            ("status_replicas_updated", "The number of updated replicas per deployment."),
+        ):
+            fams[name] = gauge(f"kube_deployment_{name}", _S + doc, _DEP)
+        condition = gauge(
+            "kube_deployment_status_condition",
+            _S + "The current status conditions of a deployment.",
+            (*_DEP, "reason", "condition", "status"),
+        )
+        for d in self.cluster.deployments():
+            key = [d.namespace, d.name]
+            for name, value in (
+                ("created", d.created_s),
+                ("metadata_generation", d.generation),
+                ("spec_paused", 0.0),
+                ("spec_replicas", d.spec_replicas),
+                ("status_observed_generation", d.observed_generation),
+                ("status_replicas", d.replicas),
+                ("status_replicas_available", d.available_replicas),
+                ("status_replicas_ready", d.ready_replicas),
+                ("status_replicas_unavailable", d.unavailable_replicas),
+                ("status_replicas_updated", d.updated_replicas),
+            ):
+                fams[name].add_metric(key, float(value))
+            available = d.available_replicas >= d.spec_replicas
+            reason = "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable"
+            for cond, state, why in (
+                ("Available", available, reason),
+                ("Progressing", True, "NewReplicaSetAvailable"),
+            ):
+                for status in _STATUSES:
+                    value = _flag(status == ("true" if state else "false"))
+                    condition.add_metric([*key, why, cond, status], value)
+        yield from fams.values()
+        yield condition
+
+    def _hpas(self) -> Iterator[Metric]:
+        fams = {
+            "spec_max_replicas": "Upper limit for the number of pods that can be set by the "
+            "autoscaler; cannot be smaller than MinReplicas.",
+            "spec_min_replicas": "Lower limit for the number of pods that can be set by the "
+            "autoscaler, default 1.",
+            "status_current_replicas": "Current number of replicas of pods managed by this "
+            "autoscaler.",
+            "status_desired_replicas": "Desired number of replicas of pods managed by this "
+            "autoscaler.",
+        }
+        out = {k: gauge(f"kube_horizontalpodautoscaler_{k}", _S + v, _HPA) for k, v in fams.items()}
+        for h in self.cluster.hpas():
+            key = [h.namespace, h.name]
+            out["spec_max_replicas"].add_metric(key, float(h.max_replicas))
+            out["spec_min_replicas"].add_metric(key, float(h.min_replicas))
+            out["status_current_replicas"].add_metric(key, float(h.current_replicas))
+            out["status_desired_replicas"].add_metric(key, float(h.desired_replicas))
+        yield from out.values()
+
+    def _nodes(self) -> Iterator[Metric]:
+        info = gauge(
+            "kube_node_info",
+            _S + "Information about a cluster node.",
+            (
+                "node",
+                "kernel_version",
+                "os_image",
+                "container_runtime_version",
+                "kubelet_version",
+                "kubeproxy_version",
+                "provider_id",
+                "pod_cidr",
+                "system_uuid",
+                "internal_ip",
+            ),
+        )
+        created = gauge("kube_node_created", _S + "Unix creation timestamp", ("node",))
+        unschedulable = gauge(
+            "kube_node_spec_unschedulable", _S + "Whether a node can schedule new pods.", ("node",)
+        )
+        resource = ("node", "resource", "unit")
+        allocatable = gauge(
+            "kube_node_status_allocatable",
+            _S + "The allocatable for different resources of a node that are available for "
+            "scheduling.",
+            resource,
+        )
+        capacity = gauge(
+            "kube_node_status_capacity",
+            _S + "The capacity for different resources of a node.",
+            resource,
+        )
+        condition = gauge(
+            "kube_node_status_condition",
+            _S + "The condition of a cluster node.",
+            ("node", "condition", "status"),
+        )
+        for n in self.cluster.nodes():
+            info.add_metric(
+                [
+                    n.name,
+                    n.kernel_version,
+                    n.os_image,
+                    n.container_runtime_version,
+                    n.kubelet_version,
+                    n.kubelet_version,
+                    n.provider_id,
+                    n.pod_cidr,
+                    n.system_uuid,
+                    n.internal_ip,
+                ],
+                1.0,
+            )
+            created.add_metric([n.name], n.created_s)
+            unschedulable.add_metric([n.name], 0.0)
+            for fam, res in ((allocatable, n.allocatable), (capacity, n.capacity)):
+                fam.add_metric([n.name, "cpu", "core"], res.cpu or 0.0)
+                fam.add_metric([n.name, "memory", "byte"], res.memory or 0.0)
+                fam.add_metric([n.name, "pods", "integer"], float(res.pods or 0))
+            for cond in _NODE_CONDITIONS:
+                healthy = n.ready if cond == "Ready" else not n.ready
+                for status in _STATUSES:
+                    value = _flag(status == ("true" if healthy else "false"))
+                    condition.add_metric([n.name, cond, status], value)
+        yield from (info, created, unschedulable, allocatable, capacity, condition)
+
+    def _pods(self) -> Iterator[Metric]:
+        info = gauge(
+            "kube_pod_info",
+            _S + "Information about pod.",
+            (
+                *_POD,
+                "host_ip",
+                "pod_ip",
+                "node",
+                "created_by_kind",
+                "created_by_name",
+                "priority_class",
+                "host_network",
+            ),
+        )
+        owner = gauge(
+            "kube_pod_owner",
+            _S + "Information about the Pod's owner.",
+            (*_POD, "owner_kind", "owner_name", "owner_is_controller"),
+        )
+        created = gauge("kube_pod_created", _S + "Unix creation timestamp", _POD)
+        start_time = gauge(
+            "kube_pod_start_time", _S + "Start time in unix timestamp for a pod.", _POD
+        )
+        phase = gauge("kube_pod_status_phase", _S + "The pods current phase.", (*_POD, "phase"))
+        ready = gauge(
+            "kube_pod_status_ready",
+            _S + "Describes whether the pod is ready to serve requests.",
+            (*_POD, "condition"),
+        )
+        scheduled = gauge(
+            "kube_pod_status_scheduled",
+            _S + "Describes the status of the scheduling process for the pod.",
+            (*_POD, "condition"),
+        )
+        unschedulable = gauge(
+            "kube_pod_status_unschedulable",
+            _S + "Describes the unschedulable status for the pod.",
+            _POD,
+        )
+        qos = gauge("kube_pod_status_qos_class", "The pods current qosClass.", (*_POD, "qos_class"))
+        policy = gauge(
+            "kube_pod_restart_policy",
+            _S + "Describes the restart policy in use by this pod.",
+            (*_POD, "type"),
+        )
+        c = _ContainerFamilies()
+        for p in self.cluster.pods():
+            key = [p.namespace, p.name, p.uid]
+            node = p.node or ""
+            info.add_metric(
+                [*key, p.host_ip, p.pod_ip, node, p.owner_kind, p.owner_name, "", "false"], 1.0
+            )
+            owner.add_metric([*key, p.owner_kind, p.owner_name, "true"], 1.0)
+            created.add_metric(key, p.created_s)
+            if p.started_s is not None:
+                start_time.add_metric(key, p.started_s)
+            for name in PodPhase:
+                phase.add_metric([*key, name.value], _flag(p.phase is name))
+            for status in _STATUSES:
+                ready.add_metric([*key, status], _flag(status == ("true" if p.ready else "false")))
+            if p.node is not None or p.unschedulable:
+                for status in _STATUSES:
+                    is_set = status == ("true" if p.node is not None else "false")
+                    scheduled.add_metric([*key, status], _flag(is_set))
+            if p.unschedulable:
+                unschedulable.add_metric(key, 1.0)
+            for klass in ("BestEffort", "Burstable", "Guaranteed"):
+                qos.add_metric([*key, klass], _flag(p.qos.value == klass))
+            policy.add_metric([*key, "Always"], 1.0)
+            c.add(key, node, p)
+        yield from (info, owner, created, start_time, phase, ready, scheduled, unschedulable)
+        yield from (qos, policy)
+        yield from c.families()
+
+    def _replicasets(self) -> Iterator[Metric]:
+        owner = gauge(
+            "kube_replicaset_owner",
+            _S + "Information about the ReplicaSet's owner.",
+            (*_RS, "owner_kind", "owner_name", "owner_is_controller"),
+        )
+        spec = gauge(
+            "kube_replicaset_spec_replicas", _S + "Number of desired pods for a ReplicaSet.", _RS
+        )
+        status = gauge(
+            "kube_replicaset_status_replicas", _S + "The number of replicas per ReplicaSet.", _RS
+        )
+        ready = gauge(
+            "kube_replicaset_status_ready_replicas",
+            _S + "The number of ready replicas per ReplicaSet.",
+            _RS,
+        )
+        for d in self.cluster.deployments():
+            key = [d.namespace, d.replicaset]
+            owner.add_metric([*key, "Deployment", d.name, "true"], 1.0)
+            spec.add_metric(key, float(d.spec_replicas))
+            status.add_metric(key, float(d.replicas))
+            ready.add_metric(key, float(d.ready_replicas))
+        yield from (owner, spec, status, ready)
+
+
+class _ContainerFamilies:
+    """The per-container ``kube_pod_container_*`` families, filled pod by pod."""
+
+    def __init__(self) -> None:
+        self.info = gauge(
+            "kube_pod_container_info",
+            _S + "Information about a container in a pod.",
+            (*_CONTAINER, "image_spec", "image", "image_id", "container_id"),
+        )
+        self.requests = gauge(
+            "kube_pod_container_resource_requests",
+            "The number of requested request resource by a container. It is recommended to "
+            "use the kube_pod_resource_requests metric exposed by kube-scheduler instead, as "
+            "it is more precise.",
+            _RESOURCE,
+        )
+        self.limits = gauge(
+            "kube_pod_container_resource_limits",
+            "The number of requested limit resource by a container. It is recommended to use "
+            "the kube_pod_resource_limits metric exposed by kube-scheduler instead, as it is "
+            "more precise.",
+            _RESOURCE,
+        )
+        self.started = gauge(
+            "kube_pod_container_state_started",
+            _S + "Start time in unix timestamp for a pod container.",
+            _CONTAINER,
+        )
+        self.exit_code = gauge(
+            "kube_pod_container_status_last_terminated_exitcode",
+            "Describes the exit code for the last container in terminated state.",
+            _CONTAINER,
+        )
+        self.last_reason = gauge(
+            "kube_pod_container_status_last_terminated_reason",
+            "Describes the last reason the container was in terminated state.",
+            (*_CONTAINER, "reason"),
+        )
+        self.ready = self._state(
+            "ready", "Describes whether the containers readiness check succeeded."
+        )
+        self.restarts: CounterMetricFamily = counter(
+            "kube_pod_container_status_restarts_total",
+            _S + "The number of container restarts per container.",
+            _CONTAINER,
+        )
+        self.running = self._state(
+            "running", "Describes whether the container is currently in running state."
+        )
+        self.terminated = self._state(
+            "terminated", "Describes whether the container is currently in terminated state."
+        )
+        self.waiting = self._state(
+            "waiting", "Describes whether the container is currently in waiting state."
+        )
+        self.waiting_reason = gauge(
+            "kube_pod_container_status_waiting_reason",
+            _S + "Describes the reason the container is currently in waiting state.",
+            (*_CONTAINER, "reason"),
+        )
+
+    @staticmethod
+    def _state(name: str, doc: str) -> GaugeMetricFamily:
+        return gauge(f"kube_pod_container_status_{name}", _S + doc, _CONTAINER)
+
+    def add(self, pod_key: list[str], node: str, pod: PodInfo) -> None:
+        for c in pod.containers:
+            key = [*pod_key, c.name]
+            for fam, res in ((self.requests, c.requests), (self.limits, c.limits)):
+                if res.cpu is not None:
+                    fam.add_metric([*key, node, "cpu", "core"], res.cpu)
+                if res.memory is not None:
+                    fam.add_metric([*key, node, "memory", "byte"], res.memory)
+            if pod.node is None:
+                continue  # no container status before the pod is bound to a node
+            self.info.add_metric([*key, c.image_spec, c.image, c.image_id, c.container_id], 1.0)
+            if c.started_s is not None:
+                self.started.add_metric(key, c.started_s)
+            if c.last_terminated_reason is not None:
+                self.exit_code.add_metric(key, float(_OOM_EXIT_CODE))
+                self.last_reason.add_metric([*key, c.last_terminated_reason], 1.0)
+            self.ready.add_metric(key, _flag(c.ready))
+            self.restarts.add_metric(key, float(c.restart_count))
+            self.running.add_metric(key, _flag(c.running))
+            self.terminated.add_metric(key, 0.0)
+            self.waiting.add_metric(key, _flag(c.waiting_reason is not None))
+            if c.waiting_reason is not None:
+                self.waiting_reason.add_metric([*key, c.waiting_reason], 1.0)
+
+    def families(self) -> Iterator[Metric]:
+        yield from (self.info, self.requests, self.limits, self.started, self.exit_code)
+        yield from (self.last_reason, self.ready, self.restarts, self.running, self.terminated)
+        yield from (self.waiting, self.waiting_reason)

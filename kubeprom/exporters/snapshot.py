@@ -1,0 +1,176 @@
+"""Builds the read-only views of :mod:`.views` from the model's internals in :mod:`.cluster`.
+
+This module is the cluster model's friend: it reads the model's private records.
+
+Memory figures other than the working set are fixed fractions of it, chosen so the cAdvisor
+relations hold: ``rss <= working_set <= usage`` and ``usage = working_set + inactive_file``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubeprom.exporters import ids
+from kubeprom.exporters.load import rps_at
+from kubeprom.exporters.state import CPU, PERIODS, RX, THROTTLED_PERIODS, THROTTLED_S, TX
+from kubeprom.exporters.views import (
+    ContainerInfo,
+    DeploymentInfo,
+    NodeInfo,
+    PodInfo,
+    PodPhase,
+    QoSClass,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from kubeprom.exporters.cluster import SimulatedCluster, _Container, _Deployment, _Node, _Pod
+
+#: Anonymous memory as a share of the working set (the rest is active page cache).
+RSS_FRACTION = 0.85
+#: Page cache as a share of the working set.
+CACHE_FRACTION = 0.2
+#: Inactive file pages (counted in usage, not in the working set) as a share of it.
+INACTIVE_FILE_FRACTION = 0.1
+
+_QOS_CGROUP = {
+    QoSClass.GUARANTEED: "/kubepods",
+    QoSClass.BURSTABLE: "/kubepods/burstable",
+    QoSClass.BEST_EFFORT: "/kubepods/besteffort",
+}
+
+
+def usage(counters: NDArray[np.float64], memory: float, rx: float = 0.0, tx: float = 0.0) -> Usage:
+    """A :class:`Usage` from counter columns CPU..THROTTLED_S and a working set."""
+    return Usage(
+        cpu_seconds=float(counters[CPU]),
+        cfs_periods=float(counters[PERIODS]),
+        cfs_throttled_periods=float(counters[THROTTLED_PERIODS]),
+        cfs_throttled_seconds=float(counters[THROTTLED_S]),
+        memory_working_set_bytes=memory,
+        memory_rss_bytes=memory * RSS_FRACTION,
+        memory_usage_bytes=memory * (1.0 + INACTIVE_FILE_FRACTION),
+        memory_cache_bytes=memory * CACHE_FRACTION,
+        network_rx_bytes=rx,
+        network_tx_bytes=tx,
+    )
+
+
+def node_info(cluster: SimulatedCluster, node: _Node) -> NodeInfo:
+    i = node.index
+    counters = np.zeros(RX)
+    counters[CPU] = cluster.node_cpu_seconds[i]
+    return NodeInfo(
+        name=node.spec.name,
+        internal_ip=node.internal_ip,
+        pod_cidr=f"10.244.{i}.0/24",
+        capacity=node.spec.capacity,
+        allocatable=node.spec.allocatable,
+        labels={
+            "kubernetes.io/hostname": node.spec.name,
+            "kubernetes.io/os": "linux",
+            **node.spec.labels,
+        },
+        system_uuid=node.system_uuid,
+        machine_id=node.machine_id,
+        boot_id=node.boot_id,
+        created_s=cluster.start_s - (30 * 86_400.0 if cluster.spec.warm_start else 0.0),
+        usage=usage(counters, float(cluster.node_memory[i])),
+    )
+
+
+def pod_cgroup(pod: _Pod) -> str:
+    return f"{_QOS_CGROUP[pod.dep.qos]}/pod{pod.uid}"
+
+
+def pod_info(cluster: SimulatedCluster, pod: _Pod) -> PodInfo:
+    table = cluster.table
+    cgroup = pod_cgroup(pod)
+    bound = pod.node >= 0
+    containers = tuple(_container_info(cluster, c, cgroup, bound) for c in pod.containers)
+    if bound:
+        rows = [c.row for c in pod.containers]
+        counters = pod.carried + table.counters[rows, :RX].sum(axis=0)
+        memory = float(table.memory[rows].sum())
+        head = pod.containers[0].row
+        rx, tx = float(table.counters[head, RX]), float(table.counters[head, TX])
+        pod_usage = usage(counters, memory, rx, tx)
+    else:
+        pod_usage = Usage()
+    started = bound and all(c.instance > 0 for c in pod.containers)
+    return PodInfo(
+        namespace=pod.dep.spec.namespace,
+        name=pod.name,
+        uid=pod.uid,
+        deployment=pod.dep.spec.name,
+        owner_name=pod.dep.rs_name,
+        node=cluster.spec.nodes[pod.node].name if bound else None,
+        host_ip=cluster_node_ip(cluster, pod.node),
+        pod_ip=pod.pod_ip,
+        phase=PodPhase.RUNNING if started else PodPhase.PENDING,
+        ready=pod.ready,
+        unschedulable=pod.unschedulable,
+        qos=pod.dep.qos,
+        cgroup=cgroup,
+        created_s=pod.created_s,
+        scheduled_s=pod.scheduled_s,
+        started_s=pod.scheduled_s,
+        labels={**pod.dep.spec.pod_labels, "pod-template-hash": pod.dep.rs_name.rsplit("-")[-1]},
+        containers=containers,
+        usage=pod_usage,
+    )
+
+
+def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
+    return cluster._nodes[index].internal_ip if index >= 0 else ""
+
+
+def _container_info(
+    cluster: SimulatedCluster, c: _Container, pod_cgroup_path: str, bound: bool
+) -> ContainerInfo:
+    """A container's view; before its pod is bound to a node it has no status yet."""
+    table = cluster.table
+    if c.running:
+        info_usage = usage(table.counters[c.row, :RX], float(table.memory[c.row]))
+        cgroup = f"{pod_cgroup_path}/{c.container_id.rsplit('/', 1)[-1]}"
+    else:
+        info_usage, cgroup = Usage(), ""
+    return ContainerInfo(
+        name=c.spec.name,
+        image=ids.image_ref(c.spec.image),
+        image_spec=c.spec.image,
+        image_id=ids.image_id(c.spec.image),
+        container_id=c.container_id,
+        cgroup=cgroup,
+        requests=c.spec.requests,
+        limits=c.spec.limits,
+        running=c.running,
+        ready=c.ready,
+        waiting_reason=c.waiting_reason if bound else None,
+        restart_count=c.restart_count,
+        last_terminated_reason=c.last_terminated_reason,
+        started_s=c.started_s if c.running else None,
+        usage=info_usage,
+    )
+
+
+def deployment_info(cluster: SimulatedCluster, dep: _Deployment) -> DeploymentInfo:
+    ready = sum(1 for p in dep.pods if p.ready)
+    return DeploymentInfo(
+        namespace=dep.spec.namespace,
+        name=dep.spec.name,
+        labels=dict(dep.spec.labels),
+        replicaset=dep.rs_name,
+        created_s=dep.created_s,
+        spec_replicas=dep.replicas,
+        generation=dep.generation,
+        observed_generation=dep.generation,
+        replicas=len(dep.pods),
+        ready_replicas=ready,
+        available_replicas=ready,
+        updated_replicas=len(dep.pods),
+        current_rps=rps_at(dep.spec.load, cluster.tick_start_s - cluster.start_s),
+    )

@@ -1,0 +1,178 @@
+"""Read-only snapshots of the simulated cluster, as exporters and discovery see it.
+
+Snapshots are immutable values taken at the model's current time; reading them never moves
+the model. Units: CPU in cores or core-seconds, memory and network in bytes, times in Unix
+seconds. Counters (``*_seconds``, ``*_periods``, ``*_bytes`` totals) only grow for the life of
+the object they describe: a restarted container is a new container id whose counters start
+from 0, while its pod's counters (the pod cgroup) continue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from kubeprom.config.cluster import Resources
+
+
+class PodPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+
+class QoSClass(StrEnum):
+    GUARANTEED = "Guaranteed"
+    BURSTABLE = "Burstable"
+    BEST_EFFORT = "BestEffort"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Resource usage of a cgroup (container, pod or node) at the snapshot time."""
+
+    cpu_seconds: float = 0.0
+    cfs_periods: float = 0.0
+    cfs_throttled_periods: float = 0.0
+    cfs_throttled_seconds: float = 0.0
+    memory_working_set_bytes: float = 0.0
+    memory_rss_bytes: float = 0.0
+    memory_usage_bytes: float = 0.0
+    memory_cache_bytes: float = 0.0
+    network_rx_bytes: float = 0.0
+    network_tx_bytes: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node; ``internal_ip`` and ``pod_cidr`` are fake 10.x addresses, for labels only."""
+
+    name: str
+    internal_ip: str
+    pod_cidr: str
+    capacity: Resources
+    allocatable: Resources
+    labels: dict[str, str]
+    system_uuid: str
+    machine_id: str
+    boot_id: str
+    created_s: float
+    usage: Usage
+    ready: bool = True
+    kernel_version: str = "6.1.0-18-amd64"
+    os_image: str = "Debian GNU/Linux 12 (bookworm)"
+    container_runtime_version: str = "containerd://1.7.13"
+    kubelet_version: str = "v1.29.2"
+
+    @property
+    def provider_id(self) -> str:
+        return f"kubeprom://{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """One container of a pod; ``container_id`` is ``containerd://<64 hex>`` ("" before the
+    first start) and ``cgroup`` its cgroup path (cAdvisor's ``id`` label)."""
+
+    name: str
+    image: str
+    image_spec: str
+    image_id: str
+    container_id: str
+    cgroup: str
+    requests: Resources
+    limits: Resources
+    running: bool
+    ready: bool
+    waiting_reason: str | None
+    restart_count: int
+    last_terminated_reason: str | None
+    started_s: float | None
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    """A pod of a Deployment (owned by its ReplicaSet ``owner_name``)."""
+
+    namespace: str
+    name: str
+    uid: str
+    deployment: str
+    owner_name: str
+    node: str | None
+    host_ip: str
+    pod_ip: str
+    phase: PodPhase
+    ready: bool
+    unschedulable: bool
+    qos: QoSClass
+    cgroup: str
+    created_s: float
+    scheduled_s: float | None
+    started_s: float | None
+    labels: dict[str, str]
+    containers: tuple[ContainerInfo, ...]
+    usage: Usage
+
+    @property
+    def owner_kind(self) -> str:
+        return "ReplicaSet"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """A Deployment's spec and status, as ``kubectl get deployment -o yaml`` would show."""
+
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    replicaset: str
+    created_s: float
+    spec_replicas: int
+    generation: int
+    observed_generation: int
+    replicas: int
+    ready_replicas: int
+    available_replicas: int
+    updated_replicas: int
+    current_rps: float
+
+    @property
+    def unavailable_replicas(self) -> int:
+        return max(self.spec_replicas - self.available_replicas, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class HPAStatus:
+    """What kube-state-metrics shows of an autoscaling/v2 HorizontalPodAutoscaler."""
+
+    namespace: str
+    name: str
+    target_name: str
+    min_replicas: int
+    max_replicas: int
+    current_replicas: int
+    desired_replicas: int
+    target_kind: str = "Deployment"
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class ClusterView(Protocol):
+    """What exporters and discovery read of a cluster (:class:`.cluster.SimulatedCluster`)."""
+
+    @property
+    def now_s(self) -> float: ...
+
+    def nodes(self) -> list[NodeInfo]: ...
+
+    def node(self, name: str) -> NodeInfo: ...
+
+    def pods(self, node: str | None = None) -> list[PodInfo]: ...
+
+    def deployments(self) -> list[DeploymentInfo]: ...
+
+    def hpas(self) -> list[HPAStatus]: ...

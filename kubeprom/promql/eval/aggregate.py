@@ -1,0 +1,300 @@
+"""Aggregation operators, grouped once per series and reduced with numpy over (group, step).
+
+Sums follow Prometheus' order of operations exactly (Kahan-Neumaier, in input order, one
+series at a time), so the reduction loops over the rank of a series inside its group and
+updates every group and every step at once; its Python iterations are the size of the
+largest group, never the number of samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kubeprom.errors import EvalError
+from kubeprom.model.labels import EMPTY, Labels
+from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.promql import ast
+from kubeprom.promql.engine import Evaluator, compact
+from kubeprom.promql.eval import group_state
+from kubeprom.promql.eval.limit_hash import ratio_offset
+from kubeprom.promql.types import BoolArray, Matrix
+
+_MAX_INT64_F = 9223372036854774784.0
+_MIN_INT64_F = -9223372036854775808.0
+
+
+def group_labels(lab: Labels, grouping: tuple[str, ...], without: bool) -> Labels:
+    if without:
+        return lab.without("__name__", *grouping)
+    if grouping:
+        return lab.keep(*grouping)
+    return EMPTY
+
+
+def assign_groups(
+    labels: list[Labels], grouping: tuple[str, ...], without: bool
+) -> tuple[I64Array, list[Labels]]:
+    """Group id of each series (first-appearance order) and each group's labels."""
+    index: dict[Labels, int] = {}
+    gid = np.empty(len(labels), dtype=np.int64)
+    for i, lab in enumerate(labels):
+        gid[i] = index.setdefault(group_labels(lab, grouping, without), len(index))
+    return gid, list(index)
+
+
+def ranks_in_group(gid: I64Array) -> I64Array:
+    """The position of each series among the series of its group, in input order."""
+    order = np.argsort(gid, kind="stable")
+    sorted_g = gid[order]
+    starts = np.r_[0, np.nonzero(np.diff(sorted_g))[0] + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(gid)]))
+    ranks = np.empty(len(gid), dtype=np.int64)
+    ranks[order] = np.arange(len(gid)) - run_start
+    return ranks
+
+
+def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
+    op = e.op
+    if op == "count_values":
+        return count_values(ev, e, ts)
+    param: F64Array | None = None
+    if e.param is not None and op != "count_values":
+        param = ev.eval_scalar(e.param, ts).values
+    inp = ev.eval_matrix(e.expr, ts)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        assert param is not None
+        return select_k(ev, e, inp, param)
+    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
+    n_groups, n_steps = len(glabels), len(ts)
+    if op == "quantile":
+        assert param is not None
+        _check_quantile(ev, e, param)
+    values, present = reduce(op, inp, gid, n_groups, n_steps, param)
+    drop = np.zeros(n_groups, dtype=bool)
+    if len(gid):
+        np.logical_or.at(drop, gid, inp.drop_name)
+    ev.hold(int(present.sum()))
+    return compact(Matrix(glabels, np.where(present, values, np.nan), present, drop))
+
+
+def _check_quantile(ev: Evaluator, e: ast.Aggregate, q: F64Array) -> None:
+    pos = e.param.pos if e.param is not None else e.pos
+    if np.isnan(q).any():
+        ev.warn("quantile value should be between 0 and 1, got NaN", pos)
+    finite = q[~np.isnan(q)]
+    if finite.size and finite.max() > 1:
+        ev.warn(f"quantile value should be between 0 and 1, got {_g(finite.max())}", pos)
+    if finite.size and finite.min() < 0:
+        ev.warn(f"quantile value should be between 0 and 1, got {_g(finite.min())}", pos)
+
+
+def _g(x: float) -> str:
+    """Go's ``%g`` for the values annotations print."""
+    if np.isnan(x):
+        return "NaN"
+    if np.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def reduce(
+    op: str,
+    inp: Matrix,
+    gid: I64Array,
+    n_groups: int,
+    n_steps: int,
+    param: F64Array | None,
+) -> tuple[F64Array, BoolArray]:
+    """The aggregate ``op`` of each group at each step, and where a group had input."""
+    pres = inp.present
+    present = np.zeros((n_groups, n_steps), dtype=bool)
+    if len(gid):
+        np.logical_or.at(present, gid, pres)
+    if op in ("count", "group"):
+        counts = np.zeros((n_groups, n_steps))
+        if len(gid):
+            np.add.at(counts, gid, pres.astype(np.float64))
+        return (counts if op == "count" else np.ones_like(counts)), present
+    if op == "quantile":
+        assert param is not None
+        return _quantile(inp, gid, n_groups, param), present
+    ranks = ranks_in_group(gid) if len(gid) else np.empty(0, dtype=np.int64)
+    state = group_state.GroupState(op, n_groups, n_steps)
+    order = np.argsort(ranks, kind="stable")
+    bounds = np.searchsorted(ranks[order], np.arange(int(ranks.max(initial=-1)) + 2))
+    for r in range(len(bounds) - 1):
+        rows = order[bounds[r] : bounds[r + 1]]
+        state.add(gid[rows], inp.values[rows], pres[rows])
+    return state.result(), present
+
+
+def _quantile(inp: Matrix, gid: I64Array, n_groups: int, q: F64Array) -> F64Array:
+    n_steps = inp.values.shape[1]
+    out = np.full((n_groups, n_steps), np.nan)
+    for g in range(n_groups):
+        rows = np.nonzero(gid == g)[0]
+        vals, pres = inp.values[rows], inp.present[rows]
+        out[g] = quantile_columns(vals, pres, q)
+    return out
+
+
+def quantile_columns(vals: F64Array, pres: BoolArray, q: F64Array) -> F64Array:
+    """Prometheus' ``quantile`` of each column's present values (NaNs sort first)."""
+    n = pres.sum(axis=0)
+    is_nan = np.isnan(vals) & pres
+    nan_count = is_nan.sum(axis=0)
+    arr = np.sort(np.where(pres & ~is_nan, vals, np.inf), axis=0)
+    nf = n.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        rank = q * (nf - 1)
+        lower = np.maximum(0, np.floor(rank))
+        upper = np.minimum(nf - 1, lower + 1)
+        weight = rank - np.floor(rank)
+    cols = np.arange(vals.shape[1])
+
+    def at(pos: F64Array) -> F64Array:
+        p = np.nan_to_num(pos, nan=0).astype(np.int64)
+        real = np.clip(p - nan_count, 0, max(arr.shape[0] - 1, 0))
+        got = arr[real, cols] if arr.shape[0] else np.full(len(cols), np.nan)
+        return np.where(p < nan_count, np.nan, got)
+
+    with np.errstate(invalid="ignore"):
+        result = at(lower) * (1 - weight) + at(upper) * weight
+    result = np.where(q < 0, -np.inf, result)
+    result = np.where(q > 1, np.inf, result)
+    result = np.where(np.isnan(q) | (n == 0), np.nan, result)
+    return np.asarray(result, dtype=np.float64)
+
+
+def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> Matrix:
+    """topk, bottomk, limitk and limit_ratio: input series, k of them per group and step."""
+    op = e.op
+    n_rows, n_steps = inp.values.shape
+    if op == "limit_ratio":
+        if (param == 0).all():
+            return Matrix.empty(n_steps)
+        if np.isnan(param).any():
+            raise EvalError("Ratio value is NaN")
+        pos = e.param.pos if e.param is not None else e.pos
+        if param.max() > 1.0:
+            ev.warn(
+                f"ratio value should be between -1 and 1, got {_g(param.max())}, capping to 1",
+                pos,
+            )
+        if param.min() < -1.0:
+            ev.warn(
+                f"ratio value should be between -1 and 1, got {_g(param.min())}, capping to -1",
+                pos,
+            )
+        r = np.clip(param, -1.0, 1.0)
+        offs = np.array([ratio_offset(lab) for lab in inp.labels], dtype=np.float64)
+        o = offs[:, None]
+        chosen = ((r >= 0) & (o < r)) | ((r < 0) & (o >= 1.0 + r))
+        present = inp.present & chosen & (r != 0)[None, :]
+        return compact(
+            Matrix(inp.labels, np.where(present, inp.values, np.nan), present, inp.drop_name)
+        )
+    if param.max() < 1:  # NaN-propagating: a NaN k goes on to the error below
+        return Matrix.empty(n_steps)
+    if np.isnan(param).any():
+        raise EvalError("Parameter value is NaN")
+    if param.min() <= _MIN_INT64_F:
+        raise EvalError(f"Scalar value {_g(param.min())} underflows int64")
+    if param.max() >= _MAX_INT64_F:
+        raise EvalError(f"Scalar value {_g(param.max())} overflows int64")
+    if n_rows == 0:
+        return Matrix.empty(n_steps)
+    k = np.minimum(np.trunc(param), n_rows).astype(np.int64)
+    gid, _ = assign_groups(inp.labels, e.grouping, e.without)
+    rows, cols = np.nonzero(inp.present)
+    vals = inp.values[rows, cols]
+    nan = np.isnan(vals)
+    if op == "topk":
+        key = np.where(nan, 0.0, -vals)
+    elif op == "bottomk":
+        key = np.where(nan, 0.0, vals)
+    else:
+        key = np.zeros(len(vals))
+        nan = np.zeros(len(vals), dtype=bool)
+    order = np.lexsort((rows, key, nan, gid[rows], cols))
+    g_sorted, c_sorted = gid[rows][order], cols[order]
+    new_run = np.r_[True, (np.diff(g_sorted) != 0) | (np.diff(c_sorted) != 0)]
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - run_start
+    chosen = rank < k[cols]
+    present = np.zeros_like(inp.present)
+    present[rows[chosen], cols[chosen]] = True
+    out = Matrix(inp.labels, np.where(present, inp.values, np.nan), present, inp.drop_name)
+    if n_steps == 1 and len(rows):
+        # An instant result lists groups in order, each sorted as the heap leaves it.
+        best = np.full(n_rows, np.iinfo(np.int64).max)
+        best[rows] = rank
+        idx = np.lexsort((best, gid))
+        out = Matrix(
+            [inp.labels[i] for i in idx], out.values[idx], out.present[idx], out.drop_name[idx]
+        )
+    ev.hold(int(present.sum()))
+    return compact(out)
+
+
+def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
+    assert isinstance(e.param, ast.StringLit)
+    label = e.param.value
+    if not label or not _valid_utf8(label):
+        raise EvalError(f"invalid label name {_go_quote(label)}")
+    inp = ev.eval_matrix(e.expr, ts)
+    grouping = e.grouping if e.without else (*e.grouping, label)
+    n_steps = len(ts)
+    rows, cols = np.nonzero(inp.present)
+    vals = inp.values[rows, cols]
+    # Distinct (series, value) pairs get their labels once; samples only index into them.
+    uniq_vals, val_id = np.unique(vals, return_inverse=True)
+    pair_key = rows * max(len(uniq_vals), 1) + val_id.reshape(-1)
+    pairs, pair_of_sample = np.unique(pair_key, return_inverse=True)
+    out: dict[Labels, int] = {}
+    group_of_pair = np.empty(len(pairs), dtype=np.int64)
+    texts = [format_float(float(v)) for v in uniq_vals.tolist()]
+    for k, key in enumerate(pairs.tolist()):
+        r, vid = divmod(int(key), max(len(uniq_vals), 1))
+        lab = inp.labels[r].with_labels({label: texts[vid]})
+        g = group_labels(lab, grouping, e.without)
+        group_of_pair[k] = out.setdefault(g, len(out))
+    values = np.zeros((len(out), n_steps))
+    if len(rows):
+        np.add.at(values, (group_of_pair[pair_of_sample.reshape(-1)], cols), 1.0)
+    present = values > 0
+    return Matrix(list(out), values, present, np.zeros(len(out), dtype=bool))
+
+
+def format_float(v: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
+    if np.isnan(v):
+        return "NaN"
+    if np.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return str(np.format_float_positional(v, trim="-"))
+
+
+def _valid_utf8(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _go_quote(s: str) -> str:
+    """Go's ``strconv.Quote``, with undecodable bytes as ``\\xNN``."""
+    raw = s.encode("utf-8", errors="surrogateescape")
+    out = ['"']
+    for ch in raw.decode("utf-8", errors="backslashreplace"):
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)

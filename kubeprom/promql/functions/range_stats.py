@@ -1,0 +1,240 @@
+"""The order-sensitive ``*_over_time`` statistics, as sequential passes over windows.
+
+Each function here reproduces one upstream loop from ``promql/functions.go`` operation for
+operation (see :mod:`kubeprom.promql.functions.windows` for how the loop runs over all
+windows at once). They take a :class:`Flat` and return flat ``(values, present)``; callers
+must hold ``np.errstate(all="ignore")`` because NaN and Inf are ordinary sample values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.promql.functions.kahan import kahan_inc
+from kubeprom.promql.functions.windows import MATRIX_BUDGET, Chunk, Flat, chunks
+from kubeprom.promql.types import BoolArray
+
+Compare = Callable[[F64Array, F64Array], BoolArray]
+
+
+def sum_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
+    """funcSumOverTime: Kahan sum from 0; an infinite sum is returned uncompensated."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1):
+        total = np.zeros(ch.ids.size)
+        comp = np.zeros(ch.ids.size)
+        for k in range(ch.max_len):
+            a = ch.active[k]
+            total[:a], comp[:a] = kahan_inc(ch.values(k), total[:a], comp[:a])
+        out[ch.ids] = np.where(np.isinf(total), total, total + comp)
+        present[ch.ids] = True
+    return out, present
+
+
+def avg_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
+    """funcAvgOverTime: a direct Kahan mean that turns incremental when the sum overflows."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1):
+        size = ch.ids.size
+        total = ch.values(0).copy()
+        comp = np.zeros(size)
+        mean = np.zeros(size)
+        incremental = np.zeros(size, dtype=bool)
+        for k in range(1, ch.max_len):
+            a = ch.active[k]
+            x = ch.values(k)
+            count = float(k + 1)
+            inc = incremental[:a]
+            new_total, new_comp = kahan_inc(x, total[:a], comp[:a])
+            keep = ~inc & ~np.isinf(new_total)
+            # Lanes whose sum would overflow switch now: mean so far, compensation scaled.
+            switch = ~inc & ~keep
+            t_a, c_a, m_a = total[:a], comp[:a], mean[:a]
+            t_a[keep] = new_total[keep]
+            c_a[keep] = new_comp[keep]
+            m_a[switch] = t_a[switch] / (count - 1)
+            c_a[switch] = c_a[switch] / (count - 1)
+            inc |= switch
+            q = (count - 1) / count
+            m_new, c_new = kahan_inc(x[inc] / count, q * m_a[inc], q * c_a[inc])
+            m_a[inc] = m_new
+            c_a[inc] = c_new
+        n = ch.n.astype(np.float64)
+        direct = total / n + comp / n
+        out[ch.ids] = np.where(incremental, mean + comp, direct)
+        present[ch.ids] = True
+    return out, present
+
+
+def variance_over_time(flat: Flat, stddev: bool) -> tuple[F64Array, BoolArray]:
+    """varianceOverTime: Welford's algorithm with Kahan-compensated mean and sum."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1):
+        size = ch.ids.size
+        mean, c_mean = np.zeros(size), np.zeros(size)
+        aux, c_aux = np.zeros(size), np.zeros(size)
+        for k in range(ch.max_len):
+            a = ch.active[k]
+            x = ch.values(k)
+            count = float(k + 1)
+            delta = x - (mean[:a] + c_mean[:a])
+            mean[:a], c_mean[:a] = kahan_inc(delta / count, mean[:a], c_mean[:a])
+            aux[:a], c_aux[:a] = kahan_inc(
+                delta * (x - (mean[:a] + c_mean[:a])), aux[:a], c_aux[:a]
+            )
+        variance = (aux + c_aux) / ch.n.astype(np.float64)
+        out[ch.ids] = np.sqrt(variance) if stddev else variance
+        present[ch.ids] = True
+    return out, present
+
+
+def linear_regression(
+    flat: Flat, intercept_ms: I64Array | None
+) -> tuple[I64Array, F64Array, F64Array]:
+    """linearRegression over every window with >= 2 samples: (ids, slope, intercept).
+
+    ``intercept_ms`` (per flat window) is the time the intercept is reported for; ``None``
+    means each window's first sample time, as ``deriv`` uses.
+    """
+    ids_out, slopes, intercepts = [], [], []
+    for ch in chunks(flat, 2):
+        size = ch.ids.size
+        origin = ch.times(0) if intercept_ms is None else intercept_ms[ch.ids]
+        init_y = ch.values(0)
+        const_y = np.ones(size, dtype=bool)
+        sums = [np.zeros(size) for _ in range(8)]  # sumX cX sumY cY sumXY cXY sumX2 cX2
+        sx, cx, sy, cy, sxy, cxy, sx2, cx2 = sums
+        for k in range(ch.max_len):
+            a = ch.active[k]
+            y = ch.values(k)
+            if k > 0:
+                const_y[:a] &= ~(y != init_y[:a])  # NaN != NaN, so NaN ends constancy
+            x = (ch.times(k) - origin[:a]).astype(np.float64) / 1e3
+            sx[:a], cx[:a] = kahan_inc(x, sx[:a], cx[:a])
+            sy[:a], cy[:a] = kahan_inc(y, sy[:a], cy[:a])
+            sxy[:a], cxy[:a] = kahan_inc(x * y, sxy[:a], cxy[:a])
+            sx2[:a], cx2[:a] = kahan_inc(x * x, sx2[:a], cx2[:a])
+        n = ch.n.astype(np.float64)
+        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+        cov_xy = sxy - sx * sy / n
+        var_x = sx2 - sx * sx / n
+        slope = cov_xy / var_x
+        intercept = sy / n - slope * sx / n
+        # A constant series has slope 0 (NaN both when the constant is infinite).
+        const_inf = const_y & np.isinf(init_y)
+        slope = np.where(const_y, np.where(const_inf, np.nan, 0.0), slope)
+        intercept = np.where(const_y, np.where(const_inf, np.nan, init_y), intercept)
+        ids_out.append(ch.ids)
+        slopes.append(slope)
+        intercepts.append(intercept)
+    if not ids_out:
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=np.int64), empty, empty
+    return np.concatenate(ids_out), np.concatenate(slopes), np.concatenate(intercepts)
+
+
+def compare_over_time(flat: Flat, better: Compare, timestamp: bool) -> tuple[F64Array, BoolArray]:
+    """compareOverTime: keep the first sample, replace it while ``better(cur, kept)``."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1):
+        kept = ch.values(0).copy()
+        kept_t = ch.times(0).copy()
+        for k in range(1, ch.max_len):
+            a = ch.active[k]
+            x = ch.values(k)
+            take = better(x, kept[:a]) | np.isnan(kept[:a])
+            kept[:a] = np.where(take, x, kept[:a])
+            kept_t[:a] = np.where(take, ch.times(k), kept_t[:a])
+        out[ch.ids] = kept_t.astype(np.float64) / 1000 if timestamp else kept
+        present[ch.ids] = True
+    return out, present
+
+
+def double_exponential_smoothing(
+    flat: Flat, sf: F64Array, tf: F64Array
+) -> tuple[F64Array, BoolArray]:
+    """funcDoubleExponentialSmoothing over windows with >= 2 samples; ``sf``/``tf`` per
+    window (already validated)."""
+    out, present = flat.output()
+    for ch in chunks(flat, 2):
+        s_f, t_f = sf[ch.ids], tf[ch.ids]
+        s0 = np.zeros(ch.ids.size)
+        s1 = ch.values(0).copy()
+        b = ch.values(1)[: ch.ids.size] - s1
+        for k in range(1, ch.max_len):
+            a = ch.active[k]
+            x = s_f[:a] * ch.values(k)
+            if k > 1:  # calcTrendValue(i-1 == 0) keeps the initial trend
+                b[:a] = t_f[:a] * (s1[:a] - s0[:a]) + (1 - t_f[:a]) * b[:a]
+            y = (1 - s_f[:a]) * (s1[:a] + b[:a])
+            s0[:a] = s1[:a]
+            s1[:a] = x + y
+        out[ch.ids] = s1
+        present[ch.ids] = True
+    return out, present
+
+
+def _sorted_windows(ch: Chunk) -> tuple[F64Array, I64Array]:
+    """The chunk's windows sorted ascending with NaNs last (numpy's order), and NaN counts."""
+    matrix, valid = ch.window_matrix(np.inf)
+    nans: I64Array = (np.isnan(matrix) & valid).sum(axis=1)
+    return np.sort(matrix, axis=1), nans
+
+
+def _pick(sorted_rows: F64Array, nans: I64Array, pos: I64Array) -> F64Array:
+    """Element ``pos`` of each row in upstream's order, where NaN sorts before everything.
+
+    In numpy's order a row is [non-NaN ascending, padding (+Inf), NaNs]; upstream's is
+    [NaNs, non-NaN ascending], so position ``p`` is NaN below the NaN count and otherwise
+    numpy's element ``p - nans``.
+    """
+    col = np.clip(pos - nans, 0, sorted_rows.shape[1] - 1)
+    got = np.take_along_axis(sorted_rows, col[:, None], axis=1)[:, 0]
+    picked: F64Array = np.where(pos < nans, np.nan, got)
+    return picked
+
+
+def _quantile(q: F64Array, n: I64Array, sorted_rows: F64Array, nans: I64Array) -> F64Array:
+    """quantile() of each row (``n`` values, ``n >= 1``), ``q`` per row."""
+    qc = np.where((q >= 0) & (q <= 1), q, 0.0)  # NaN/out-of-range handled below
+    rank = qc * (n - 1).astype(np.float64)
+    lower = np.maximum(0.0, np.floor(rank))
+    upper = np.minimum((n - 1).astype(np.float64), lower + 1)
+    weight = rank - np.floor(rank)
+    lo_v = _pick(sorted_rows, nans, lower.astype(np.int64))
+    hi_v = _pick(sorted_rows, nans, upper.astype(np.int64))
+    result = lo_v * (1 - weight) + hi_v * weight
+    result = np.where(q < 0, -np.inf, result)
+    result = np.where(q > 1, np.inf, result)
+    out: F64Array = np.where(np.isnan(q), np.nan, result)
+    return out
+
+
+def quantile_over_time(flat: Flat, q: F64Array) -> tuple[F64Array, BoolArray]:
+    """funcQuantileOverTime; ``q`` per flat window."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1, MATRIX_BUDGET):
+        sorted_rows, nans = _sorted_windows(ch)
+        out[ch.ids] = _quantile(q[ch.ids], ch.n, sorted_rows, nans)
+        present[ch.ids] = True
+    return out, present
+
+
+def mad_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
+    """funcMadOverTime: median of absolute deviations from the median; NaN if any NaN."""
+    out, present = flat.output()
+    for ch in chunks(flat, 1, MATRIX_BUDGET):
+        sorted_rows, nans = _sorted_windows(ch)
+        half = np.full(ch.ids.size, 0.5)
+        median = _quantile(half, ch.n, sorted_rows, nans)
+        cols = np.arange(sorted_rows.shape[1])
+        valid = cols[None, :] < ch.n[:, None]
+        deviations = np.where(valid, np.abs(sorted_rows - median[:, None]), np.inf)
+        dev_nans = (np.isnan(deviations) & valid).sum(axis=1)
+        mad = _quantile(half, ch.n, np.sort(deviations, axis=1), dev_nans)
+        out[ch.ids] = np.where(nans > 0, np.nan, mad)
+        present[ch.ids] = True
+    return out, present

@@ -1,0 +1,36 @@
+"""``promql`` sees the store only through the Querier seam, and exports a pinned surface."""
+
+from __future__ import annotations
+
+import importlib
+
+from tests.test_architecture import scan
+
+UPPER = ("cli", "web", "rules", "hpa", "top", "sim", "scraper", "exporters", "config")
+
+
+def test_promql_imports_only_the_store_seam() -> None:
+    bad = []
+    for module, (path, imports) in scan().items():
+        if not module.startswith("kubeprom.promql"):
+            continue
+        for line, name in imports:
+            if name.startswith("kubeprom.tsdb") and not name.startswith("kubeprom.tsdb.api"):
+                bad.append(f"{path.name}:{line}: {name}")
+            if any(name.startswith(f"kubeprom.{p}") for p in UPPER):
+                bad.append(f"{path.name}:{line}: {name}")
+    assert bad == []
+
+
+def test_exported_members() -> None:
+    mod = importlib.import_module("kubeprom.promql")
+    assert sorted(mod.__all__) == [
+        "EngineOptions",
+        "LocalQueryAPI",
+        "MemoryQuerier",
+        "QueryAPI",
+        "QueryResult",
+        "ResultType",
+        "parse",
+    ]
+    assert all(hasattr(mod, name) for name in mod.__all__)
