@@ -54,11 +54,30 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
-    runs = [("kubeprom", [sys.executable, "-m", "kubeprom.cli.main", "tsdb", "import", str(src),
-                          "--data", "{dir}", "--quiet"])]
+    runs = [
+        (
+            "kubeprom",
+            [
+                sys.executable,
+                "-m",
+                "kubeprom.cli.main",
+                "tsdb",
+                "import",
+                str(src),
+                "--data",
+                "{dir}",
+                "--quiet",
+            ],
+        )
+    ]
     if not args.skip_promtool:
-        runs.insert(0, ("promtool", ["promtool", "tsdb", "create-blocks-from", "openmetrics",
-                                     str(src), "{dir}"]))
+        runs.insert(
+            0,
+            (
+                "promtool",
+                ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(src), "{dir}"],
+            ),
+        )
     for name, cmd in runs:
         target = work / f"import_{name}_{ds.name}"
         shutil.rmtree(target, ignore_errors=True)
@@ -67,20 +86,29 @@ def main() -> None:
         r["bytes_per_sample"] = r["bytes"] / samples
         r["samples_per_s"] = samples / r["wall_s"]
         results[name] = r
-    print(f"dataset {ds.name}: {meta['series_total']:,} series, {samples:,} samples, "
-          f"{src.stat().st_size:,} bytes of OpenMetrics")
-    print(f"{'engine':<10}{'wall s':>9}{'cpu s':>9}{'samples/s':>12}{'bytes':>14}"
-          f"{'bytes/sample':>14}{'max RSS MiB':>13}")
+    print(
+        f"dataset {ds.name}: {meta['series_total']:,} series, {samples:,} samples, "
+        f"{src.stat().st_size:,} bytes of OpenMetrics"
+    )
+    print(
+        f"{'engine':<10}{'wall s':>9}{'cpu s':>9}{'samples/s':>12}{'bytes':>14}"
+        f"{'bytes/sample':>14}{'max RSS MiB':>13}"
+    )
     for name, r in results.items():
-        print(f"{name:<10}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['samples_per_s']:>12,.0f}"
-              f"{int(r['bytes']):>14,}{r['bytes_per_sample']:>14.3f}{r['maxrss_kb'] / 1024:>13.0f}")
+        print(
+            f"{name:<10}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['samples_per_s']:>12,.0f}"
+            f"{int(r['bytes']):>14,}{r['bytes_per_sample']:>14.3f}{r['maxrss_kb'] / 1024:>13.0f}"
+        )
     if "promtool" in results:
         k, p = results["kubeprom"], results["promtool"]
-        print(f"kubeprom/promtool: import rate x{k['samples_per_s'] / p['samples_per_s']:.2f}, "
-              f"bytes/sample x{k['bytes_per_sample'] / p['bytes_per_sample']:.3f}")
+        print(
+            f"kubeprom/promtool: import rate x{k['samples_per_s'] / p['samples_per_s']:.2f}, "
+            f"bytes/sample x{k['bytes_per_sample'] / p['bytes_per_sample']:.3f}"
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps({"dataset": meta | {"per_metric": None},
-                                              "results": results}, indent=1))
+        Path(args.out).write_text(
+            json.dumps({"dataset": meta | {"per_metric": None}, "results": results}, indent=1)
+        )
 
 
 if __name__ == "__main__":

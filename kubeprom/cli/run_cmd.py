@@ -43,13 +43,17 @@ COMPACTION_INTERVAL_S = 60.0
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the server: simulated cluster, scraping, store, HTTP API")
-    p.add_argument("--config", default=None,
-                   help="configuration file (default: the embedded config/kubeprom.yml)")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="configuration file (default: the embedded config/kubeprom.yml)",
+    )
     p.add_argument("--listen", default="127.0.0.1:9090", help="address to listen on")
     p.add_argument("--data", default="data", help="data directory (default: ./data)")
     p.add_argument("--retention-time", default="15d", help="how long to keep blocks")
-    p.add_argument("--retention-size", type=int, default=None,
-                   help="maximum bytes of blocks + WAL to keep")
+    p.add_argument(
+        "--retention-size", type=int, default=None, help="maximum bytes of blocks + WAL to keep"
+    )
     p.set_defaults(func=run)
 
 

@@ -47,8 +47,10 @@ def parse_time(text: str, name: str) -> int:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise APIError(ErrorType.BAD_DATA, f'invalid parameter "{name}": cannot parse '
-                       f'"{text}" to a valid timestamp') from None
+        raise APIError(
+            ErrorType.BAD_DATA,
+            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp',
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return round(when.timestamp() * 1000)
@@ -63,24 +65,29 @@ def parse_step(text: str, name: str) -> int:
     try:
         return parse_duration_ms(text)
     except ValueError:
-        raise APIError(ErrorType.BAD_DATA, f'invalid parameter "{name}": cannot parse '
-                       f'"{text}" to a valid duration') from None
+        raise APIError(
+            ErrorType.BAD_DATA,
+            f'invalid parameter "{name}": cannot parse "{text}" to a valid duration',
+        ) from None
 
 
 def result_json(r: QueryResult) -> dict[str, Any]:
     if r.result_type is ResultType.STRING:
         return {"resultType": "string", "result": [format_time(int(r.t[0])), r.string]}
     if r.result_type is ResultType.SCALAR:
-        return {"resultType": "scalar",
-                "result": [format_time(int(r.t[0])), format_value(float(r.v[0]))]}
+        return {
+            "resultType": "scalar",
+            "result": [format_time(int(r.t[0])), format_value(float(r.v[0]))],
+        }
     out: list[dict[str, Any]] = []
     ts = r.t.tolist()
     vs = r.v.tolist()
     o = r.offsets.tolist()
     for i, labels in enumerate(r.labels):
-        points = [[format_time(t), format_value(v)] for t, v in zip(ts[o[i]:o[i + 1]],
-                                                                     vs[o[i]:o[i + 1]],
-                                                                     strict=True)]
+        points = [
+            [format_time(t), format_value(v)]
+            for t, v in zip(ts[o[i] : o[i + 1]], vs[o[i] : o[i + 1]], strict=True)
+        ]
         if r.result_type is ResultType.VECTOR:
             out.append({"metric": labels.to_dict(), "value": points[0]})
         else:
@@ -91,8 +98,9 @@ def result_json(r: QueryResult) -> dict[str, Any]:
 class QueryHandlers:
     """The two query endpoints over one :class:`QueryAPI`."""
 
-    def __init__(self, api: QueryAPI, *, max_concurrency: int = 20,
-                 default_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, api: QueryAPI, *, max_concurrency: int = 20, default_timeout_s: float = 120.0
+    ) -> None:
         self.api = api
         self._slots = asyncio.Semaphore(max_concurrency)
         self.default_timeout_s = default_timeout_s
@@ -137,16 +145,23 @@ class QueryHandlers:
         start, end = parse_time(p["start"], "start"), parse_time(p["end"], "end")
         step = parse_step(p["step"], "step")
         if end < start:
-            raise APIError(ErrorType.BAD_DATA,
-                           'invalid parameter "end": end timestamp must not be before start time')
+            raise APIError(
+                ErrorType.BAD_DATA,
+                'invalid parameter "end": end timestamp must not be before start time',
+            )
         if step <= 0:
-            raise APIError(ErrorType.BAD_DATA, 'invalid parameter "step": zero or negative query '
-                           "resolution step widths are not accepted. Try a positive integer")
+            raise APIError(
+                ErrorType.BAD_DATA,
+                'invalid parameter "step": zero or negative query '
+                "resolution step widths are not accepted. Try a positive integer",
+            )
         r = await self._run(lambda: self.api.range(p["query"], start, end, step), self._timeout(p))
         return success(result_json(r), warnings=list(r.warnings), infos=list(r.infos))
 
     def add_routes(self, app: web.Application) -> None:
-        for path, handler in (("/api/v1/query", self.query),
-                              ("/api/v1/query_range", self.query_range)):
+        for path, handler in (
+            ("/api/v1/query", self.query),
+            ("/api/v1/query_range", self.query_range),
+        ):
             app.router.add_get(path, handler)
             app.router.add_post(path, handler)

@@ -29,8 +29,16 @@ def query(port: int, expr: str) -> list[dict[str, Any]]:
 
 def test_default_config_scrapes_the_simulated_cluster(tmp_path: Path) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "kubeprom.cli.main", "run", "--listen", f"127.0.0.1:{port}",
-            "--data", str(tmp_path / "data")]
+    argv = [
+        sys.executable,
+        "-m",
+        "kubeprom.cli.main",
+        "run",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(tmp_path / "data"),
+    ]
     with running(argv, f"http://127.0.0.1:{port}/-/ready", tmp_path / "server.log") as proc:
         deadline = time.monotonic() + FIRST_SCRAPES_S
         jobs: dict[str, int] = {}
@@ -47,7 +55,10 @@ def test_default_config_scrapes_the_simulated_cluster(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5) as r:
             active = json.load(r)["data"]["activeTargets"]
         assert {(t["scrapePool"], t["health"]) for t in active} == {
-            ("cadvisor", "up"), ("kubelet", "up"), ("kube-state-metrics", "up")}
+            ("cadvisor", "up"),
+            ("kubelet", "up"),
+            ("kube-state-metrics", "up"),
+        }
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             assert "prometheus_tsdb_head_samples_appended_total" in r.read().decode()
         proc.send_signal(signal.SIGTERM)
@@ -58,16 +69,42 @@ def test_default_config_scrapes_the_simulated_cluster(tmp_path: Path) -> None:
 def test_empty_config_serves_what_the_data_directory_holds(tmp_path: Path) -> None:
     src = tmp_path / "in.om.txt"
     src.write_text('up{job="old"} 1 1700000000\nup{job="old"} 1 1700000015\n# EOF\n')
-    subprocess.run([sys.executable, "-m", "kubeprom.cli.main", "tsdb", "import", str(src),
-                    "--data", str(tmp_path / "data"), "--quiet"], check=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubeprom.cli.main",
+            "tsdb",
+            "import",
+            str(src),
+            "--data",
+            str(tmp_path / "data"),
+            "--quiet",
+        ],
+        check=True,
+        timeout=60,
+    )
     cfg = tmp_path / "serve-only.yml"
     cfg.write_text("global: {}\nscrape_configs: []\n")
     port = free_port()
-    argv = [sys.executable, "-m", "kubeprom.cli.main", "run", "--config", str(cfg), "--listen",
-            f"127.0.0.1:{port}", "--data", str(tmp_path / "data"), "--retention-time", "100y"]
+    argv = [
+        sys.executable,
+        "-m",
+        "kubeprom.cli.main",
+        "run",
+        "--config",
+        str(cfg),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(tmp_path / "data"),
+        "--retention-time",
+        "100y",
+    ]
     with running(argv, f"http://127.0.0.1:{port}/-/ready", tmp_path / "server.log"):
-        url = (f"http://127.0.0.1:{port}/api/v1/query?"
-               + urllib.parse.urlencode({"query": "up", "time": "1700000015"}))
+        url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": "up", "time": "1700000015"}
+        )
         with urllib.request.urlopen(url, timeout=10) as r:
             result = json.load(r)["data"]["result"]
         assert result == [{"metric": {"__name__": "up", "job": "old"}, "value": [1700000015, "1"]}]
@@ -75,9 +112,19 @@ def test_empty_config_serves_what_the_data_directory_holds(tmp_path: Path) -> No
 
 def test_run_rejects_a_bad_listen_address(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "kubeprom.cli.main", "run", "--listen", "nowhere",
-         "--data", str(tmp_path)],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "kubeprom.cli.main",
+            "run",
+            "--listen",
+            "nowhere",
+            "--data",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "kubeprom: error: --listen: expected HOST:PORT, got 'nowhere'"
