@@ -46,8 +46,11 @@ async def test_one_hour_of_the_default_cluster_in_virtual_time(tmp_path: Path) -
     # The constant-load Deployment "api": 40 rps over 2 ready pods, 15m baseline + 5m per
     # request/s each: 2 * (0.015 + 0.005 * 20) = 0.23 cores, give or take 3 % noise.
     cpu = api.instant(
-        'sum(rate(container_cpu_usage_seconds_total{namespace="default", pod=~"api-.*",'
-        ' container="api"}[5m]))', end_ms)
+        'sum(rate(container_cpu_usage_seconds_total{job="cadvisor", namespace="default",'
+        ' pod=~"api-.*",'
+        ' container="api"}[5m]))',
+        end_ms,
+    )
     assert abs(cpu.scalar - 0.23) < 0.23 * 0.05
     pods = api.instant('count(kube_pod_status_phase{phase="Running"} == 1)', end_ms)
     assert pods.scalar >= 9
