@@ -54,6 +54,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--retention-size", type=int, default=None, help="maximum bytes of blocks + WAL to keep"
     )
+    # Also accepted before the command (kubeprom --log-level=debug run); this one wins.
+    p.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["debug", "info", "warn", "error"],
+        help="logging verbosity",
+    )
     p.set_defaults(func=run)
 
 

@@ -128,3 +128,35 @@ def test_run_rejects_a_bad_listen_address(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "kubeprom: error: --listen: expected HOST:PORT, got 'nowhere'"
+
+
+def test_sighup_reloads_the_scrape_configuration(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = tmp_path / "kubeprom.yml"
+    cfg.write_text("global: {scrape_interval: 1s}\nscrape_configs: []\n")
+    argv = [
+        sys.executable,
+        "-m",
+        "kubeprom.cli.main",
+        "run",
+        "--config",
+        str(cfg),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(tmp_path / "data"),
+        "--log-level",
+        "debug",
+    ]
+    with running(argv, f"http://127.0.0.1:{port}/-/ready", tmp_path / "server.log") as proc:
+        cfg.write_text(
+            "global: {scrape_interval: 1s}\n"
+            f"scrape_configs: [{{job_name: self, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]\n"
+        )
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + FIRST_SCRAPES_S
+        result: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not result:
+            result = query(port, 'up{job="self"} == 1')
+            time.sleep(0.2)
+        assert [r["metric"]["instance"] for r in result] == [f"127.0.0.1:{port}"]
