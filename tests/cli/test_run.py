@@ -151,7 +151,8 @@ def test_sighup_reloads_the_scrape_configuration(tmp_path: Path) -> None:
     with running(argv, f"http://127.0.0.1:{port}/-/ready", tmp_path / "server.log") as proc:
         cfg.write_text(
             "global: {scrape_interval: 1s}\n"
-            f"scrape_configs: [{{job_name: self, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]\n"
+            "scrape_configs:\n"
+            f"  - {{job_name: self, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}\n"
         )
         proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + FIRST_SCRAPES_S
