@@ -31,7 +31,13 @@ from kubeprom.errors import CorruptionError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.csr import take_segments
-from kubeprom.tsdb.frames import FRAME_TARGET_SAMPLES, FrameSet, Part, encode_frames
+from kubeprom.tsdb.frames import (
+    FRAME_TARGET_SAMPLES,
+    FrameCache,
+    FrameSet,
+    Part,
+    encode_frames,
+)
 from kubeprom.tsdb.postings import EMPTY_IDS
 
 INDEX_MAGIC = b"KPIX"
@@ -186,7 +192,13 @@ def _fsync_dir(path: Path) -> None:
 class Block:
     """A read-only block. Labels and postings are built lazily on first use."""
 
-    def __init__(self, path: Path, meta: BlockMeta, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        meta: BlockMeta,
+        arrays: dict[str, np.ndarray],
+        cache: FrameCache | None = None,
+    ) -> None:
         self.path = path
         self.meta = meta
         self._chunks_path = path / CHUNKS_FILE
@@ -222,10 +234,11 @@ class Block:
             frame_bounds=arrays["frame_bounds"],
             load_frame=self._load_frame,
             num_samples=meta.num_samples,
+            cache=cache,
         )
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Block:
+    def open(cls, path: str | os.PathLike[str], cache: FrameCache | None = None) -> Block:
         """Open a block directory; raises CorruptionError naming the bad file."""
         p = Path(path)
         meta_path = p / "meta.json"
@@ -242,7 +255,7 @@ class Block:
             arrays = _unpack_arrays(data, str(index_path))
         except (zstandard.ZstdError, ValueError, KeyError, struct.error) as err:
             raise CorruptionError(f"malformed index: {err}", path=str(index_path)) from err
-        return cls(p, meta, arrays)
+        return cls(p, meta, arrays, cache)
 
     def _load_frame(self, i: int) -> bytes:
         a, b = int(self._frame_off[i]), int(self._frame_off[i + 1])

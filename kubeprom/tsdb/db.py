@@ -30,6 +30,7 @@ from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
 from kubeprom.tsdb.block import Block, write_block
+from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
 from kubeprom.tsdb.wal import (
     WAL,
@@ -59,6 +60,8 @@ class Options:
     chunk_samples: int = DEFAULT_CHUNK_SAMPLES
     wal_segment_bytes: int = 128 << 20
     wal_fsync_interval_s: float | None = None
+    # Decoded frames kept for repeated queries (dashboards, rules); 0 disables the cache.
+    frame_cache_bytes: int = 48 << 20
 
 
 @dataclass(slots=True)
@@ -81,7 +84,14 @@ class DB:
         self.path = path
         self.options = options
         self.stats = DBStats()
-        self.head = Head(chunk_samples=options.chunk_samples, block_range_ms=options.block_range_ms)
+        self.frame_cache = (
+            FrameCache(options.frame_cache_bytes) if options.frame_cache_bytes else None
+        )
+        self.head = Head(
+            chunk_samples=options.chunk_samples,
+            block_range_ms=options.block_range_ms,
+            cache=self.frame_cache,
+        )
         self.blocks: list[Block] = []
         self.corrupt_blocks: dict[str, str] = {}
         self._blocks_lock = threading.Lock()
@@ -121,7 +131,7 @@ class DB:
             if d.name in self.corrupt_blocks:
                 continue
             try:
-                found.append(Block.open(d))
+                found.append(Block.open(d, self.frame_cache))
             except CorruptionError as err:
                 # Keep serving every other block; the bad one stays on disk for inspection.
                 self.corrupt_blocks[d.name] = str(err)

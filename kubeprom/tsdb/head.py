@@ -25,7 +25,7 @@ from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata
 from kubeprom.tsdb.csr import clip_time, offsets_from_counts
-from kubeprom.tsdb.frames import FrameSet, Part, merge_parts
+from kubeprom.tsdb.frames import FrameCache, FrameSet, Part, merge_parts
 from kubeprom.tsdb.index import HeadIndex
 from kubeprom.tsdb.postings import select_ids
 
@@ -57,7 +57,9 @@ class Head:
         *,
         chunk_samples: int = DEFAULT_CHUNK_SAMPLES,
         block_range_ms: int = DEFAULT_BLOCK_RANGE_MS,
+        cache: FrameCache | None = None,
     ) -> None:
+        self.cache = cache
         self.lock = threading.RLock()
         self.index = HeadIndex()
         self.chunk_samples = chunk_samples
@@ -218,7 +220,7 @@ class Head:
             if live.size == 0:
                 return
             t, v, offsets = self._open_samples(live, self.chunk_samples)
-            fs = FrameSet.build(live, t, v, offsets)
+            fs = FrameSet.build(live, t, v, offsets, cache=self.cache)
             self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
             self.cnt[live] = 0
             self._open_mint = MIN_TIME
@@ -248,7 +250,7 @@ class Head:
                 return
             every = (MIN_TIME, 2**63 - 1)
             part = merge_parts([s.frames.read(s.frames.ids, *every) for s in tail])
-            fs = FrameSet.build(part.ids, part.t, part.v, part.offsets)
+            fs = FrameSet.build(part.ids, part.t, part.v, part.offsets, cache=self.cache)
             merged = Slab(fs, min(s.mint for s in tail), max(s.maxt for s in tail))
             self.slabs[-k:] = [merged]
 
@@ -289,7 +291,9 @@ class Head:
                 elif slab.maxt >= t_ms:
                     part = slab.frames.read(slab.frames.ids, t_ms, slab.maxt)
                     if part.ids.size:
-                        fs = FrameSet.build(part.ids, part.t, part.v, part.offsets)
+                        fs = FrameSet.build(
+                            part.ids, part.t, part.v, part.offsets, cache=self.cache
+                        )
                         keep.append(Slab(fs, int(part.t.min()), int(part.t.max())))
             self.slabs = keep
             self._drop_open_before(t_ms)
