@@ -10,6 +10,7 @@ feed one addend per lane per call, in sample order.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from kubeprom.model.samples import F64Array
 
@@ -37,3 +38,26 @@ def kahan_inc_scalar(inc: float, total: float, comp: float) -> tuple[float, floa
     if abs(total) >= abs(inc):
         return t, comp + ((total - t) + inc)
     return t, comp + ((inc - t) + total)
+
+
+def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
+    """``kahansum`` of each row's first ``n`` addends, for every row at once, bit-exactly.
+
+    Neumaier's running ``sum`` is the plain left-to-right float sum, and its compensation is
+    the left-to-right float sum of each addition's exact error (the branch on magnitudes is
+    Fast2Sum). ``np.cumsum`` accumulates strictly in order, so two cumsums along the last axis
+    reproduce upstream's loop exactly; an infinite sum keeps its compensation at 0, so the
+    result is the sum itself. ``x`` is (..., L) with any padding after ``n``; rows with
+    ``n == 0`` give 0.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.cumsum(x, axis=-1)
+        prev = np.zeros_like(total)
+        prev[..., 1:] = total[..., :-1]
+        err = np.where(np.abs(prev) >= np.abs(x), (prev - total) + x, (x - total) + prev)
+        comp = np.cumsum(err, axis=-1)
+        last = np.broadcast_to(np.maximum(n - 1, 0)[..., None], (*total.shape[:-1], 1))
+        final = np.take_along_axis(total, last, -1)
+        final_comp = np.take_along_axis(comp, last, -1)
+        out: F64Array = np.where(np.isinf(final), final, final + final_comp)[..., 0]
+    return np.where(n > 0, out, 0.0)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.promql.functions.kahan import kahan_inc
+from kubeprom.promql.functions.kahan import kahan_inc, kahan_sum_rows
 from kubeprom.promql.functions.windows import MATRIX_BUDGET, Chunk, Flat, chunks
 from kubeprom.promql.types import BoolArray
 
@@ -91,6 +91,45 @@ def variance_over_time(flat: Flat, stddev: bool) -> tuple[F64Array, BoolArray]:
     return out, present
 
 
+# Below this many windows per chunk the sums run as cumsums over the padded window matrix
+# (a few numpy calls, each over every sample of every window); above it, one pass over the
+# sample positions amortises its per-step calls over many windows and touches each sample
+# once per window instead of a dozen times. Both give upstream's Kahan results bit for bit.
+MATRIX_SUMS_MAX_WINDOWS = 512
+
+
+def _regression_sums_matrix(
+    ch: Chunk, origin: I64Array
+) -> tuple[F64Array, F64Array, F64Array, F64Array, BoolArray]:
+    init_y = ch.values(0)
+    ys, valid = ch.window_matrix(0.0)
+    xs = np.where(valid, (ch.time_matrix() - origin[:, None]).astype(np.float64) / 1e3, 0.0)
+    # A NaN anywhere ends constancy (NaN != NaN), as upstream's running check does.
+    const_y = ~((ys != init_y[:, None]) & valid).any(axis=1)
+    sx, sy, sxy, sx2 = kahan_sum_rows(np.stack([xs, ys, xs * ys, xs * xs]), ch.n)
+    return sx, sy, sxy, sx2, const_y
+
+
+def _regression_sums_sequential(
+    ch: Chunk, origin: I64Array
+) -> tuple[F64Array, F64Array, F64Array, F64Array, BoolArray]:
+    size = ch.ids.size
+    init_y = ch.values(0)
+    const_y = np.ones(size, dtype=bool)
+    sx, cx, sy, cy, sxy, cxy, sx2, cx2 = (np.zeros(size) for _ in range(8))
+    for k in range(ch.max_len):
+        a = ch.active[k]
+        y = ch.values(k)
+        if k > 0:
+            const_y[:a] &= ~(y != init_y[:a])  # NaN != NaN, so NaN ends constancy
+        x = (ch.times(k) - origin[:a]).astype(np.float64) / 1e3
+        sx[:a], cx[:a] = kahan_inc(x, sx[:a], cx[:a])
+        sy[:a], cy[:a] = kahan_inc(y, sy[:a], cy[:a])
+        sxy[:a], cxy[:a] = kahan_inc(x * y, sxy[:a], cxy[:a])
+        sx2[:a], cx2[:a] = kahan_inc(x * x, sx2[:a], cx2[:a])
+    return sx + cx, sy + cy, sxy + cxy, sx2 + cx2, const_y
+
+
 def linear_regression(
     flat: Flat, intercept_ms: I64Array | None
 ) -> tuple[I64Array, F64Array, F64Array]:
@@ -101,24 +140,15 @@ def linear_regression(
     """
     ids_out, slopes, intercepts = [], [], []
     for ch in chunks(flat, 2):
-        size = ch.ids.size
         origin = ch.times(0) if intercept_ms is None else intercept_ms[ch.ids]
         init_y = ch.values(0)
-        const_y = np.ones(size, dtype=bool)
-        sums = [np.zeros(size) for _ in range(8)]  # sumX cX sumY cY sumXY cXY sumX2 cX2
-        sx, cx, sy, cy, sxy, cxy, sx2, cx2 = sums
-        for k in range(ch.max_len):
-            a = ch.active[k]
-            y = ch.values(k)
-            if k > 0:
-                const_y[:a] &= ~(y != init_y[:a])  # NaN != NaN, so NaN ends constancy
-            x = (ch.times(k) - origin[:a]).astype(np.float64) / 1e3
-            sx[:a], cx[:a] = kahan_inc(x, sx[:a], cx[:a])
-            sy[:a], cy[:a] = kahan_inc(y, sy[:a], cy[:a])
-            sxy[:a], cxy[:a] = kahan_inc(x * y, sxy[:a], cxy[:a])
-            sx2[:a], cx2[:a] = kahan_inc(x * x, sx2[:a], cx2[:a])
+        sums = (
+            _regression_sums_matrix
+            if ch.ids.size <= MATRIX_SUMS_MAX_WINDOWS
+            else _regression_sums_sequential
+        )
+        sx, sy, sxy, sx2, const_y = sums(ch, origin)
         n = ch.n.astype(np.float64)
-        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
         cov_xy = sxy - sx * sy / n
         var_x = sx2 - sx * sx / n
         slope = cov_xy / var_x

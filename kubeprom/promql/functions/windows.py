@@ -104,6 +104,16 @@ class Chunk:
         out: I64Array = self.flat.t[self.sample_index(k)]
         return out
 
+    def time_matrix(self) -> I64Array:
+        """The chunk's sample times as a padded (windows, max_len) matrix (padding: 0)."""
+        cols = np.arange(self.max_len, dtype=np.int64)
+        valid = cols[None, :] < self.n[:, None]
+        idx = np.where(valid, self.lo[:, None] + cols[None, :], 0)
+        if not self.flat.t.size:
+            return np.zeros(valid.shape, dtype=np.int64)
+        out: I64Array = np.where(valid, self.flat.t[idx], 0)
+        return out
+
     def window_matrix(self, fill: float) -> tuple[F64Array, BoolArray]:
         """The chunk's windows as a padded (windows, max_len) matrix and its validity mask."""
         cols = np.arange(self.max_len, dtype=np.int64)
