@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,13 +23,16 @@ from kubeprom.web.envelope import APIError, ErrorType, success
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
+_SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
 def format_value(x: float) -> str:
     """Go's ``strconv.FormatFloat(x, 'f', -1, 64)``: shortest digits, never an exponent."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    return np.format_float_positional(x, trim="-")
+    text = repr(x)  # shortest round-trip digits, like Go's -1 precision
+    if "e" in text or "n" in text:
+        special = _SPECIAL.get(text)
+        return special if special is not None else np.format_float_positional(x, trim="-")
+    return text[:-2] if text.endswith(".0") else text
 
 
 def format_time(t_ms: int) -> float | int:
@@ -80,17 +82,16 @@ def result_json(r: QueryResult) -> dict[str, Any]:
             "result": [format_time(int(r.t[0])), format_value(float(r.v[0]))],
         }
     out: list[dict[str, Any]] = []
-    ts = r.t.tolist()
-    vs = r.v.tolist()
     o = r.offsets.tolist()
+    times = {t: format_time(t) for t in set(r.t.tolist())}  # range steps repeat per series
+    ts = [times[t] for t in r.t.tolist()]
+    vs = list(map(format_value, r.v.tolist()))
     for i, labels in enumerate(r.labels):
-        points = [
-            [format_time(t), format_value(v)]
-            for t, v in zip(ts[o[i] : o[i + 1]], vs[o[i] : o[i + 1]], strict=True)
-        ]
+        a, b = o[i], o[i + 1]
         if r.result_type is ResultType.VECTOR:
-            out.append({"metric": labels.to_dict(), "value": points[0]})
+            out.append({"metric": labels.to_dict(), "value": [ts[a], vs[a]]})
         else:
+            points = [list(p) for p in zip(ts[a:b], vs[a:b], strict=True)]
             out.append({"metric": labels.to_dict(), "values": points})
     return {"resultType": r.result_type.value, "result": out}
 
