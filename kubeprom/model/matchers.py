@@ -8,6 +8,7 @@ series without ``a`` and ``a!=""`` requires it.
 from __future__ import annotations
 
 import re as _stdlib_re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,6 +30,11 @@ _RE2_OPTIONS.log_errors = False  # we raise a ValidationError instead
 # Characters that make a regex more than a literal; without them an alternation of
 # literals is matched with a set lookup (Prometheus' FastRegexMatcher does the same).
 _REGEX_META = _stdlib_re.compile(r"[\\.+*?()\[\]{}^$]")
+# `lit.*`, `.*lit`, `.*lit.*` (and `.*`, `.+`) become string operations; `.` matches any
+# character here (newline included), so these are exact, not approximations.
+_AFFIX = _stdlib_re.compile(r"(\.\*)?([^\\.+*?()\[\]{}^$|]*)(\.[*+])?\Z", _stdlib_re.S)
+# Values already tested against a regex: the same label values come back for every block.
+_MEMO_MAX = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +46,16 @@ class Matcher:
     value: str
     _regex: re2._Regexp | None = field(default=None, init=False, repr=False, compare=False)
     _set: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _fast: Callable[[str], bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _memo: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", MatchType(self.type))
         if self.type in (MatchType.REGEX, MatchType.NOT_REGEX):
             if not _REGEX_META.search(self.value):
                 object.__setattr__(self, "_set", frozenset(self.value.split("|")))
+            elif (fast := _affix_matcher(self.value)) is not None:
+                object.__setattr__(self, "_fast", fast)
             else:
                 try:
                     compiled = re2.compile(f"(?:{self.value})", _RE2_OPTIONS)
@@ -70,9 +80,18 @@ class Matcher:
             return value != self.value
         if self._set is not None:
             hit = value in self._set
+        elif self._fast is not None:
+            hit = self._fast(value)
         else:
-            assert self._regex is not None
-            hit = self._regex.fullmatch(value) is not None
+            memo = self._memo
+            cached = memo.get(value)
+            if cached is None:
+                assert self._regex is not None
+                cached = self._regex.fullmatch(value) is not None
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[value] = cached
+            hit = cached
         return hit if t is MatchType.REGEX else not hit
 
     @property
@@ -83,6 +102,25 @@ class Matcher:
     def __str__(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
         return f'{self.name}{self.type.value}"{escaped}"'
+
+
+def _affix_matcher(pattern: str) -> Callable[[str], bool] | None:
+    """A string test equivalent to an anchored ``lit.*`` / ``.*lit`` / ``.*lit.*`` regex."""
+    m = _AFFIX.match(pattern)
+    if m is None:
+        return None
+    head, lit, tail = m.groups()
+    if tail == ".+":
+        if head or lit:
+            return None
+        return lambda v: v != ""
+    if head and tail:
+        return lambda v: lit in v
+    if head:
+        return lambda v: v.endswith(lit)
+    if tail:
+        return lambda v: v.startswith(lit)
+    return None  # a bare literal is handled by the set path
 
 
 def equal(name: str, value: str) -> Matcher:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeprom.errors import ValidationError
@@ -169,3 +169,25 @@ def test_literal_alternation_fast_path_agrees_with_re2(
     candidates += [a[:-1] for a in alternatives] + [a + "\n" for a in alternatives]
     for value in candidates:
         assert fast.matches(value) == slow.matches(value), (pattern, value)
+
+
+_affix_values = st.text(alphabet="ab-\n.x", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lit=st.text(alphabet="ab-\nx", max_size=4),
+    shape=st.sampled_from(["{}.*", ".*{}", ".*{}.*", ".*", ".+"]),
+    values=st.lists(_affix_values, max_size=10),
+)
+def test_prefix_suffix_contains_fast_path_agrees_with_re2(
+    lit: str, shape: str, values: list[str]
+) -> None:
+    pattern = shape.format(lit)
+    fast = Matcher(MatchType.REGEX, "a", pattern)
+    slow = Matcher(MatchType.REGEX, "a", pattern + "(?:)")  # (?:) defeats the fast path
+    assert fast._fast is not None
+    assert slow._fast is None
+    for v in [*values, lit, "", lit + "\n"]:
+        assert fast.matches(v) == slow.matches(v), (pattern, v)
+        assert fast.matches(v) == slow.matches(v)  # memoised answers stay right

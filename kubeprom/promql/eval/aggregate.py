@@ -17,6 +17,7 @@ from kubeprom.promql import ast
 from kubeprom.promql.engine import Evaluator, compact
 from kubeprom.promql.eval import group_state
 from kubeprom.promql.eval.limit_hash import ratio_offset
+from kubeprom.promql.functions.kahan import kahan_sum_parts
 from kubeprom.promql.types import BoolArray, Matrix
 
 _MAX_INT64_F = 9223372036854774784.0
@@ -120,6 +121,10 @@ def reduce(
         assert param is not None
         return _quantile(inp, gid, n_groups, param), present
     ranks = ranks_in_group(gid) if len(gid) else np.empty(0, dtype=np.int64)
+    if op in ("sum", "avg") and len(gid):
+        fast = _kahan_reduce(op, inp, gid, ranks, n_groups, n_steps)
+        if fast is not None:
+            return fast, present
     state = group_state.GroupState(op, n_groups, n_steps)
     order = np.argsort(ranks, kind="stable")
     bounds = np.searchsorted(ranks[order], np.arange(int(ranks.max(initial=-1)) + 2))
@@ -127,6 +132,37 @@ def reduce(
         rows = order[bounds[r] : bounds[r + 1]]
         state.add(gid[rows], inp.values[rows], pres[rows])
     return state.result(), present
+
+
+# sum/avg over a (groups, steps, rank) matrix when it is at most this many cells.
+_KAHAN_MATRIX_CELLS = 1 << 22
+
+
+def _kahan_reduce(
+    op: str, inp: Matrix, gid: I64Array, ranks: I64Array, n_groups: int, n_steps: int
+) -> F64Array | None:
+    """sum/avg of every group at once: Kahan sums along the rank axis, bit-exactly as the
+    series-by-series fold (absent samples add 0.0, which leaves Kahan's state unchanged).
+
+    None when the matrix would be too large, or when a sum overflowed and upstream's avg
+    switched to its incremental mean: the fold handles those.
+    """
+    width = int(ranks.max()) + 1
+    if n_groups * n_steps * width > _KAHAN_MATRIX_CELLS:
+        return None
+    x = np.zeros((n_groups, n_steps, width))
+    x[gid, :, ranks] = np.where(inp.present, inp.values, 0.0)
+    total, comp, overflowed = kahan_sum_parts(x, np.full((n_groups, n_steps), width))
+    if overflowed.any():
+        return None
+    if op == "sum":
+        out: F64Array = total + comp
+        return out
+    count = np.zeros((n_groups, n_steps))
+    np.add.at(count, gid, inp.present.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg: F64Array = total / count + comp / count
+    return avg
 
 
 def _quantile(inp: Matrix, gid: I64Array, n_groups: int, q: F64Array) -> F64Array:

@@ -40,15 +40,19 @@ def kahan_inc_scalar(inc: float, total: float, comp: float) -> tuple[float, floa
     return t, comp + ((inc - t) + total)
 
 
-def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
-    """``kahansum`` of each row's first ``n`` addends, for every row at once, bit-exactly.
+def kahan_sum_parts(
+    x: F64Array, n: npt.NDArray[np.int64]
+) -> tuple[F64Array, F64Array, npt.NDArray[np.bool_]]:
+    """``kahansum`` of each row's first ``n`` addends, for every row at once, bit-exactly:
+    the running sum, its compensation, and whether any partial sum overflowed.
 
     Neumaier's running ``sum`` is the plain left-to-right float sum, and its compensation is
     the left-to-right float sum of each addition's exact error (the branch on magnitudes is
     Fast2Sum). ``np.cumsum`` accumulates strictly in order, so two cumsums along the last axis
-    reproduce upstream's loop exactly; an infinite sum keeps its compensation at 0, so the
-    result is the sum itself. ``x`` is (..., L) with any padding after ``n``; rows with
-    ``n == 0`` give 0.
+    reproduce upstream's loop exactly. ``x`` is (..., L) with any padding after ``n``; rows
+    with ``n == 0`` give 0. Where a partial sum overflowed, upstream's compensation was reset
+    along the way, so the returned compensation is only meaningful where ``overflowed`` is
+    False.
     """
     with np.errstate(invalid="ignore", over="ignore"):
         total = np.cumsum(x, axis=-1)
@@ -57,7 +61,20 @@ def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
         err = np.where(np.abs(prev) >= np.abs(x), (prev - total) + x, (x - total) + prev)
         comp = np.cumsum(err, axis=-1)
         last = np.broadcast_to(np.maximum(n - 1, 0)[..., None], (*total.shape[:-1], 1))
-        final = np.take_along_axis(total, last, -1)
-        final_comp = np.take_along_axis(comp, last, -1)
-        out: F64Array = np.where(np.isinf(final), final, final + final_comp)[..., 0]
-    return np.where(n > 0, out, 0.0)
+        final = np.take_along_axis(total, last, -1)[..., 0]
+        final_comp = np.take_along_axis(comp, last, -1)[..., 0]
+        within = np.arange(x.shape[-1]) < n[..., None]
+        overflowed: npt.NDArray[np.bool_] = np.asarray((np.isinf(total) & within).any(axis=-1))
+    empty = n == 0
+    out_total: F64Array = np.where(empty, 0.0, final)
+    out_comp: F64Array = np.where(empty, 0.0, final_comp)
+    return out_total, out_comp, overflowed
+
+
+def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
+    """``sum + compensation`` as upstream reports a Kahan sum (see :func:`kahan_sum_parts`);
+    an infinite sum is reported as is, its compensation having been reset to 0."""
+    total, comp, _ = kahan_sum_parts(x, n)
+    with np.errstate(invalid="ignore"):
+        out: F64Array = np.where(np.isinf(total), total, total + comp)
+    return out
