@@ -20,10 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from kubeprom.errors import EvalError
+from kubeprom.model.csr import gather_ranges, offsets_from_counts
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.csr import gather_ranges, offsets_from_counts
 from kubeprom.promql.engine import (
     EngineOptions,
     Evaluator,

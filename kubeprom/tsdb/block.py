@@ -28,9 +28,9 @@ import zstandard
 from ulid import ULID
 
 from kubeprom.errors import CorruptionError
+from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.tsdb.csr import take_segments
 from kubeprom.tsdb.frames import (
     FRAME_TARGET_SAMPLES,
     FrameCache,

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kubeprom.model.csr import gather_ranges, offsets_from_counts, segment_bound
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb import chunks
-from kubeprom.tsdb.csr import gather_ranges, offsets_from_counts, segment_bound
 
 # Frames of this many samples decode in ~1 ms and keep zstd's window well used; a query for
 # a handful of series still reads only the frames holding them.

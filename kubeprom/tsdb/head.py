@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kubeprom.model.csr import clip_time, offsets_from_counts
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata
-from kubeprom.tsdb.csr import clip_time, offsets_from_counts
 from kubeprom.tsdb.frames import FrameCache, FrameSet, Part, merge_parts
 from kubeprom.tsdb.index import HeadIndex
 from kubeprom.tsdb.postings import select_ids

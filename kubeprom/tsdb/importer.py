@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kubeprom.model.csr import offsets_from_counts
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.block import write_block
-from kubeprom.tsdb.csr import offsets_from_counts
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS
 
 DEFAULT_MAX_BUFFER_SAMPLES = 64_000_000  # ~1.3 GB of columns before a range is written early

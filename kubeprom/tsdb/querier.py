@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, SeriesSet
 from kubeprom.tsdb.block import Block
-from kubeprom.tsdb.csr import take_segments
 from kubeprom.tsdb.frames import Part, merge_parts
 from kubeprom.tsdb.postings import select_ids
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kubeprom.model.csr import gather_ranges, offsets_from_counts, segment_index
 from kubeprom.model.samples import I64Array, stale_mask
 from kubeprom.promql import ast
-from kubeprom.promql.csr import gather_ranges, offsets_from_counts, segment_index
 from kubeprom.promql.engine import Evaluator
 from kubeprom.promql.types import BoolArray, Matrix, RangeWindows
 from kubeprom.tsdb.api import SeriesSet

@@ -1,4 +1,5 @@
-"""Vectorised helpers for CSR sample layouts (segment ``i`` = ``x[offsets[i]:offsets[i+1]]``).
+"""Vectorised helpers for the CSR sample layout every layer shares (``SeriesSet``, query
+results): segment ``i`` = ``x[offsets[i]:offsets[i+1]]``.
 
 Every function here runs in a fixed number of numpy calls, whatever the number of series or
 samples: these are the building blocks that keep per-sample Python loops off the read path.
