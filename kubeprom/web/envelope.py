@@ -58,6 +58,19 @@ def success(
     return web.Response(text=_dumps(body), content_type="application/json")
 
 
+def success_text(
+    data_json: str, *, warnings: list[str] | None = None, infos: list[str] | None = None
+) -> web.Response:
+    """:func:`success` for a ``data`` value already rendered as JSON text."""
+    extra = ""
+    if warnings:
+        extra += f',"warnings":{_dumps(warnings)}'
+    if infos:
+        extra += f',"infos":{_dumps(infos)}'
+    text = f'{{"status":"success","data":{data_json}{extra}}}'
+    return web.Response(text=text, content_type="application/json")
+
+
 def error(kind: ErrorType, message: str) -> web.Response:
     body = {"status": "error", "errorType": kind.value, "error": message}
     return web.Response(text=_dumps(body), status=STATUS[kind], content_type="application/json")

@@ -130,3 +130,10 @@ async def test_errors_use_prometheus_envelope(
     assert body["status"] == "error"
     assert body["errorType"] == kind
     assert message in body["error"]
+
+
+def test_bulk_formatting_equals_one_by_one() -> None:
+    from kubeprom.web.query import _values_text
+
+    values = [1.0, 0.5, 1e21, 1.5e-7, float("nan"), float("inf"), -0.0, 1e16, 0.1, 2.0**60]
+    assert _values_text(values) == [format_value(v) for v in values]
