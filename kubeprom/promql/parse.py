@@ -8,6 +8,7 @@ positions, so both are recovered from a token stream of the query (``lexer.py``)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -47,6 +48,12 @@ _CARDS = {
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+# Dashboards and rule groups send the same expressions again and again; trees are frozen
+# dataclasses, so a parsed tree can be shared. Errors are not cached (they raise).
+PARSE_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse(query: str) -> ast.Expr:
     """The tree of ``query``; raises :class:`ParseError` with the position of the problem."""
     try:

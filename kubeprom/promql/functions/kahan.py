@@ -78,3 +78,30 @@ def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
     with np.errstate(invalid="ignore"):
         out: F64Array = np.where(np.isinf(total), total, total + comp)
     return out
+
+
+def kahan_sum_steps(addends: F64Array, active: npt.NDArray[np.int64]) -> F64Array:
+    """Kahan sums of many lanes, one step at a time: ``addends`` is (steps, sums, lanes),
+    lanes sorted so that step ``k`` concerns the first ``active[k]`` of them.
+
+    Bit-exact with upstream: the compensation adds each addition's exact rounding error,
+    computed here with TwoSum (no branch on magnitudes, the same exact error). An
+    overflowed sum never becomes finite again, so upstream's compensation reset is applied
+    once at the end: an infinite sum is reported as is.
+    """
+    shape = addends.shape[1:]
+    total, comp, t, b = np.zeros(shape), np.zeros(shape), np.empty(shape), np.empty(shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(addends.shape[0]):
+            a = int(active[k])
+            inc, s, c, tk, bk = addends[k, :, :a], total[:, :a], comp[:, :a], t[:, :a], b[:, :a]
+            np.add(s, inc, out=tk)
+            np.subtract(tk, s, out=bk)
+            np.subtract(inc, bk, out=inc)  # the addends are consumed
+            np.subtract(tk, bk, out=bk)
+            np.subtract(s, bk, out=bk)
+            bk += inc
+            c += bk
+            s[...] = tk
+        out: F64Array = np.where(np.isinf(total), total, total + comp)
+    return out

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.promql.functions.kahan import kahan_inc, kahan_sum_rows
+from kubeprom.promql.functions.kahan import kahan_inc, kahan_sum_rows, kahan_sum_steps
 from kubeprom.promql.functions.windows import MATRIX_BUDGET, Chunk, Flat, chunks
 from kubeprom.promql.types import BoolArray
 
@@ -113,21 +113,21 @@ def _regression_sums_matrix(
 def _regression_sums_sequential(
     ch: Chunk, origin: I64Array
 ) -> tuple[F64Array, F64Array, F64Array, F64Array, BoolArray]:
-    size = ch.ids.size
     init_y = ch.values(0)
-    const_y = np.ones(size, dtype=bool)
-    sx, cx, sy, cy, sxy, cxy, sx2, cx2 = (np.zeros(size) for _ in range(8))
-    for k in range(ch.max_len):
-        a = ch.active[k]
-        y = ch.values(k)
-        if k > 0:
-            const_y[:a] &= ~(y != init_y[:a])  # NaN != NaN, so NaN ends constancy
-        x = (ch.times(k) - origin[:a]).astype(np.float64) / 1e3
-        sx[:a], cx[:a] = kahan_inc(x, sx[:a], cx[:a])
-        sy[:a], cy[:a] = kahan_inc(y, sy[:a], cy[:a])
-        sxy[:a], cxy[:a] = kahan_inc(x * y, sxy[:a], cxy[:a])
-        sx2[:a], cx2[:a] = kahan_inc(x * x, sx2[:a], cx2[:a])
-    return sx + cx, sy + cy, sxy + cxy, sx2 + cx2, const_y
+    # Step-major gathers: row k holds every window's k-th sample (garbage past a window's
+    # end, which the prefix stepping never reads: windows are sorted longest first).
+    steps = np.arange(ch.max_len, dtype=np.int64)[:, None]
+    idx = np.minimum(ch.lo[None, :] + steps, ch.flat.v.size - 1)
+    valid = steps < ch.n[None, :]
+    ys = ch.flat.v[idx]
+    xs = (ch.flat.t[idx] - origin[None, :]).astype(np.float64) / 1e3
+    const_y = ~((ys != init_y[None, :]) & valid).any(axis=0)
+    addends = np.empty((ch.max_len, 4, ch.ids.size))  # (step, sum, window)
+    addends[:, 0], addends[:, 1] = xs, ys
+    np.multiply(xs, ys, out=addends[:, 2])
+    np.multiply(xs, xs, out=addends[:, 3])
+    sx, sy, sxy, sx2 = kahan_sum_steps(addends, ch.active)
+    return sx, sy, sxy, sx2, const_y
 
 
 def linear_regression(
