@@ -25,7 +25,12 @@ from kubeprom.tsdb import chunks
 FRAME_TARGET_SAMPLES = 1 << 15
 
 
-Decoded = tuple[I64Array, F64Array, I64Array]  # (t, v, series offsets) of one frame
+Decoded = tuple[I64Array, F64Array, I64Array, I64Array | None]
+"""One frame: (t, v, series offsets, time index). The time index is ``(series << 32) |
+(t - first t of the frame)``, ascending across the whole frame, so one ``searchsorted`` finds
+every series' window bounds; None when the frame spans too long for 32-bit offsets."""
+
+_KEY_SPAN = 1 << 32
 
 
 class FrameCache:
@@ -59,10 +64,11 @@ class FrameCache:
             return item[0]
 
     def put(self, key: tuple[int, int], value: Decoded) -> None:
-        size = sum(a.nbytes for a in value)
+        arrays = [a for a in value if a is not None]
+        size = sum(a.nbytes for a in arrays)
         if size > self.max_bytes:
             return
-        for a in value:
+        for a in arrays:
             a.flags.writeable = False
         with self._lock:
             if key in self._items:
@@ -150,7 +156,8 @@ class FrameSet:
             hit = cache.get((self.cache_token, f))
             if hit is not None:
                 return hit
-        decoded = chunks.decode_frame(self.load_frame(f))
+        t, v, offsets = chunks.decode_frame(self.load_frame(f))
+        decoded = (t, v, offsets, _time_index(t, offsets))
         if cache is not None:
             cache.put((self.cache_token, f), decoded)
         return decoded
@@ -200,11 +207,20 @@ class FrameSet:
         frames = np.unique(frame_of)
         ts, vs, counts = [], [], []
         for f in frames.tolist():
-            ft, fv, foff = self.decode(f)
+            ft, fv, foff, key = self.decode(f)
             local = pos[frame_of == f] - self.frame_bounds[f]
             # Only the samples inside [mint, maxt] are copied out of the frame.
-            lo = segment_bound(ft, foff[local], foff[local + 1], mint)
-            hi = segment_bound(ft, lo, foff[local + 1], maxt, right=True)
+            if key is not None:
+                base = int(ft.min())
+                lo_t = min(max(mint - base, 0), _KEY_SPAN - 1)
+                hi_t = min(max(maxt - base, -1), _KEY_SPAN - 1)
+                seg = local << 32
+                lo = np.searchsorted(key, seg + lo_t)
+                hi = np.searchsorted(key, seg + hi_t, side="right") if hi_t >= 0 else lo
+                hi = np.maximum(hi, lo)  # an empty (or inverted) range selects nothing
+            else:
+                lo = segment_bound(ft, foff[local], foff[local + 1], mint)
+                hi = segment_bound(ft, lo, foff[local + 1], maxt, right=True)
             idx = gather_ranges(lo, hi - lo)
             ts.append(ft[idx])
             vs.append(fv[idx])
@@ -212,6 +228,14 @@ class FrameSet:
         t, v = np.concatenate(ts), np.concatenate(vs)
         off = offsets_from_counts(np.concatenate(counts))
         return Part(self.ids[pos], t, v, off).drop_empty()
+
+
+def _time_index(t: I64Array, offsets: I64Array) -> I64Array | None:
+    if t.size == 0 or int(t.max()) - int(t.min()) >= _KEY_SPAN:
+        return None
+    series = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+    key: I64Array = (series << 32) | (t - t.min())
+    return key
 
 
 def merge_parts(parts: Sequence[Part]) -> Part:

@@ -1,0 +1,51 @@
+"""FrameSet.read against a naive filter, through the time index and the long-span fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeprom.model.csr import offsets_from_counts
+from kubeprom.tsdb.frames import FrameCache, FrameSet
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    gap_scale=st.sampled_from([1, 1_000, 10**9]),  # 10**9 ms gaps: frames span > 2**32 ms
+    cached=st.booleans(),
+)
+def test_read_equals_a_naive_filter(data: st.DataObject, gap_scale: int, cached: bool) -> None:
+    n_series = data.draw(st.integers(1, 6))
+    counts = data.draw(st.lists(st.integers(1, 12), min_size=n_series, max_size=n_series))
+    series_t = [
+        np.cumsum(data.draw(st.lists(st.integers(1, 5), min_size=c, max_size=c))) * gap_scale
+        + data.draw(st.integers(-50, 50)) * gap_scale
+        for c in counts
+    ]
+    t = np.concatenate(series_t).astype(np.int64)
+    v = np.arange(len(t), dtype=np.float64)
+    offsets = offsets_from_counts(np.array(counts, dtype=np.int64))
+    ids = np.arange(10, 10 + n_series, dtype=np.int64)
+    cache = FrameCache(1 << 20) if cached else None
+    fs = FrameSet.build(ids, t, v, offsets, target=data.draw(st.integers(1, 30)), cache=cache)
+    want_ids = np.array(sorted(data.draw(st.sets(st.integers(8, 18)))), dtype=np.int64)
+    lo = data.draw(st.integers(-60, 80)) * gap_scale
+    hi = lo + data.draw(st.integers(-5, 60)) * gap_scale
+    for _ in range(2 if cached else 1):  # a second read comes from the cache
+        part = fs.read(want_ids, lo, hi)
+        expected = {}
+        for i, sid in enumerate(ids.tolist()):
+            a, b = int(offsets[i]), int(offsets[i + 1])
+            keep = (t[a:b] >= lo) & (t[a:b] <= hi)
+            if sid in want_ids and keep.any():
+                expected[sid] = (t[a:b][keep].tolist(), v[a:b][keep].tolist())
+        got = {
+            int(sid): (
+                part.t[part.offsets[j] : part.offsets[j + 1]].tolist(),
+                part.v[part.offsets[j] : part.offsets[j + 1]].tolist(),
+            )
+            for j, sid in enumerate(part.ids.tolist())
+        }
+        assert got == expected
