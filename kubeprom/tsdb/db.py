@@ -61,7 +61,7 @@ class Options:
     wal_segment_bytes: int = 128 << 20
     wal_fsync_interval_s: float | None = None
     # Decoded frames kept for repeated queries (dashboards, rules); 0 disables the cache.
-    frame_cache_bytes: int = 48 << 20
+    frame_cache_bytes: int = 32 << 20
 
 
 @dataclass(slots=True)

@@ -113,17 +113,23 @@ def _regression_sums_matrix(
 def _regression_sums_sequential(
     ch: Chunk, origin: I64Array
 ) -> tuple[F64Array, F64Array, F64Array, F64Array, BoolArray]:
-    init_y = ch.values(0)
-    # Step-major gathers: row k holds every window's k-th sample (garbage past a window's
-    # end, which the prefix stepping never reads: windows are sorted longest first).
+    v, t = ch.flat.v, ch.flat.t
+    # A window is constant when no sample differs from its predecessor inside it (NaN always
+    # differs), which is upstream's "differs from the first" check; prefix sums answer it
+    # for every window from one pass over the samples.
+    changed = np.zeros(v.size + 1, dtype=np.int64)
+    np.cumsum(v[1:] != v[:-1], out=changed[2:])
+    const_y = changed[ch.lo + ch.n] == changed[ch.lo + 1]
+    # Step-major gathers straight into the addends (step, sum, window): row k holds every
+    # window's k-th sample (garbage past a window's end, which the prefix stepping never
+    # reads: windows are sorted longest first).
     steps = np.arange(ch.max_len, dtype=np.int64)[:, None]
-    idx = np.minimum(ch.lo[None, :] + steps, ch.flat.v.size - 1)
-    valid = steps < ch.n[None, :]
-    ys = ch.flat.v[idx]
-    xs = (ch.flat.t[idx] - origin[None, :]).astype(np.float64) / 1e3
-    const_y = ~((ys != init_y[None, :]) & valid).any(axis=0)
-    addends = np.empty((ch.max_len, 4, ch.ids.size))  # (step, sum, window)
-    addends[:, 0], addends[:, 1] = xs, ys
+    idx = np.minimum(ch.lo[None, :] + steps, v.size - 1)
+    addends = np.empty((ch.max_len, 4, ch.ids.size))
+    xs, ys = addends[:, 0], addends[:, 1]
+    xs[...] = t[idx] - origin[None, :]
+    xs /= 1e3
+    ys[...] = v[idx]
     np.multiply(xs, ys, out=addends[:, 2])
     np.multiply(xs, xs, out=addends[:, 3])
     sx, sy, sxy, sx2 = kahan_sum_steps(addends, ch.active)
