@@ -180,7 +180,7 @@ def quantile_columns(vals: F64Array, pres: BoolArray, q: F64Array) -> F64Array:
     n = pres.sum(axis=0)
     is_nan = np.isnan(vals) & pres
     nan_count = is_nan.sum(axis=0)
-    arr = np.sort(np.where(pres & ~is_nan, vals, np.inf), axis=0)
+    arr = np.sort(np.where(pres & ~is_nan, vals, np.inf), axis=0, kind="stable")
     nf = n.astype(np.float64)
     with np.errstate(invalid="ignore"):
         rank = q * (nf - 1)

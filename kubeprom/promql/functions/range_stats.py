@@ -217,7 +217,9 @@ def _sorted_windows(ch: Chunk) -> tuple[F64Array, I64Array]:
     """The chunk's windows sorted ascending with NaNs last (numpy's order), and NaN counts."""
     matrix, valid = ch.window_matrix(np.inf)
     nans: I64Array = (np.isnan(matrix) & valid).sum(axis=1)
-    return np.sort(matrix, axis=1), nans
+    # Stable, as Go's insertion sort is for the small inputs where order shows: -0.0 and 0.0
+    # compare equal, and which one a quantile lands on decides the sign of a zero result.
+    return np.sort(matrix, axis=1, kind="stable"), nans
 
 
 def _pick(sorted_rows: F64Array, nans: I64Array, pos: I64Array) -> F64Array:
@@ -270,7 +272,7 @@ def mad_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
         valid = cols[None, :] < ch.n[:, None]
         deviations = np.where(valid, np.abs(sorted_rows - median[:, None]), np.inf)
         dev_nans = (np.isnan(deviations) & valid).sum(axis=1)
-        mad = _quantile(half, ch.n, np.sort(deviations, axis=1), dev_nans)
+        mad = _quantile(half, ch.n, np.sort(deviations, axis=1, kind="stable"), dev_nans)
         out[ch.ids] = np.where(nans > 0, np.nan, mad)
         present[ch.ids] = True
     return out, present
