@@ -35,22 +35,33 @@ from __future__ import annotations
 import logging
 import os
 import re
-import struct
 import time
-import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-import numpy as np
 import zstandard
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from kubeprom.errors import StorageError
-from kubeprom.model.labels import Labels
-from kubeprom.model.samples import bits_equal
+from kubeprom.tsdb.walcodec import (
+    ZSTD_LEVEL,
+    Fault,
+    MetadataRecord,
+    MultiSamplesRecord,
+    Part,
+    Record,
+    SamplesRecord,
+    SeriesRecord,
+    as_refs,
+    encode_metadata,
+    encode_multi,
+    encode_samples,
+    encode_series,
+    read_frames,
+    read_records,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,60 +74,6 @@ __all__ = [
     "SamplesRecord",
     "SeriesRecord",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRecord:
-    """A series reference and its label set."""
-
-    ref: int
-    labels: Labels
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class SamplesRecord:
-    """One value per ref, all at ``t_ms``. Equality compares values bit-exactly."""
-
-    t_ms: int
-    refs: NDArray[np.int64]
-    values: NDArray[np.float64]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SamplesRecord):
-            return NotImplemented
-        return (
-            self.t_ms == other.t_ms
-            and np.array_equal(self.refs, other.refs)
-            and bits_equal(self.values, other.values)
-        )
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class MultiSamplesRecord:
-    """Samples with a timestamp each (checkpoints, bulk loads). Bit-exact equality."""
-
-    refs: NDArray[np.int64]
-    t: NDArray[np.int64]
-    values: NDArray[np.float64]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MultiSamplesRecord):
-            return NotImplemented
-        return (
-            np.array_equal(self.refs, other.refs)
-            and np.array_equal(self.t, other.t)
-            and bits_equal(self.values, other.values)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class MetadataRecord:
-    """(metric name, type, help, unit) entries."""
-
-    entries: tuple[tuple[str, str, str, str], ...]
-
-
-Record = SeriesRecord | SamplesRecord | MultiSamplesRecord | MetadataRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,277 +92,16 @@ class FsyncPolicy:
 
 
 DEFAULT_FSYNC = FsyncPolicy()
-DEFAULT_SEGMENT_SIZE = 128 << 20
-
-# Record types. 0 is never written, so a zero-filled tail (seen after power loss on some
-# file systems) reads as corruption, not as a record.
-SERIES, SAMPLES, MULTI_SAMPLES, METADATA = 1, 2, 3, 4
-_TYPE_NAMES = {
-    SERIES: "series",
-    SAMPLES: "samples",
-    MULTI_SAMPLES: "multi_samples",
-    METADATA: "metadata",
-}
-_TYPE_CRC = {t: zlib.crc32(bytes([t])) for t in _TYPE_NAMES}
-
-_FRAME = struct.Struct("<BII")  # type, payload length, crc32(type byte + payload)
-_SAMPLES_HDR = struct.Struct("<qIB3x")  # t_ms, count, flags; 16 bytes keeps arrays aligned
-_MULTI_HDR = struct.Struct("<IB3x")  # count, flags; 8 bytes
-_SERIES_HDR = struct.Struct("<II")  # series count, string count
-_COUNT = struct.Struct("<I")
-
-FLAG_REFS_I64 = 0x01  # refs column is int64 (else uint32)
-FLAG_ZSTD = 0x02  # the array columns after the header are one zstd frame
-FLAG_REFS_DELTA = 0x04  # refs column holds wrapping differences (set with FLAG_ZSTD)
-_KNOWN_FLAGS = FLAG_REFS_I64 | FLAG_ZSTD | FLAG_REFS_DELTA
-
-# Below this, a zstd call costs more than the bytes it saves.
-_COMPRESS_MIN_BYTES = 4096
-# Level 1: ~500 MB/s here; higher levels cost more time than they save in bytes.
-_ZSTD_LEVEL = 1
-# Checkpoints group series into frames of this many so one frame stays small.
+DEFAULT_SEGMENT_SIZE = (
+    128 << 20
+)  # Checkpoints group series into frames of this many so one frame stays small.
 _CHECKPOINT_SERIES_PER_FRAME = 10_000
 # ... and split sample records so a frame stays far below the 4 GiB length limit.
 _CHECKPOINT_SAMPLES_PER_FRAME = 1 << 20
 _CHECKPOINT_WRITE_BYTES = 4 << 20
-_READ_BUFFER_BYTES = 1 << 20
 
 _SEGMENT_RE = re.compile(r"^(\d{8,})$")
 _CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8,})$")
-
-# A frame is written as a list of buffers; arrays go in as ``arr.data`` (no copy).
-_Part = bytes | memoryview
-
-
-class _Fault(Exception):
-    """Bad data at ``offset`` of a file (internal: replay turns it into a log + repair)."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        super().__init__(reason)
-        self.offset = offset
-        self.reason = reason
-
-
-# --- encoding ---------------------------------------------------------------------------
-
-
-def _frame(kind: int, parts: Sequence[_Part]) -> list[_Part]:
-    crc = _TYPE_CRC[kind]
-    length = 0
-    for p in parts:
-        crc = zlib.crc32(p, crc)
-        length += len(p) if isinstance(p, bytes) else p.nbytes
-    if length > 0xFFFFFFFF:
-        raise ValueError(f"wal record of {length} bytes exceeds the 4 GiB frame limit")
-    return [_FRAME.pack(kind, length, crc), *parts]
-
-
-def _string_table(strings: list[str]) -> list[_Part]:
-    encoded = [s.encode("utf-8") for s in strings]
-    lengths = np.fromiter(map(len, encoded), dtype="<u4", count=len(encoded))
-    return [lengths.data, b"".join(encoded)]
-
-
-def _encode_series(records: Sequence[SeriesRecord]) -> list[_Part]:
-    refs = np.fromiter((r.ref for r in records), dtype="<i8", count=len(records))
-    counts = np.fromiter((len(r.labels) for r in records), dtype="<u4", count=len(records))
-    strings = [s for r in records for s in r.labels.flat]
-    hdr = _SERIES_HDR.pack(len(records), len(strings))
-    return _frame(SERIES, [hdr, refs.data, counts.data, *_string_table(strings)])
-
-
-def _encode_metadata(entries: Sequence[tuple[str, str, str, str]]) -> list[_Part]:
-    strings = [s for entry in entries for s in entry]
-    if len(strings) != 4 * len(entries):
-        raise ValueError("metadata entries must be (metric, type, help, unit) tuples")
-    return _frame(METADATA, [_COUNT.pack(len(entries)), *_string_table(strings)])
-
-
-def _refs_column(refs: NDArray[np.int64]) -> tuple[NDArray[Any], int]:
-    # uint32 halves the column for the usual case (refs are small dense counters).
-    if refs.size == 0 or (int(refs.min()) >= 0 and int(refs.max()) < 2**32):
-        return refs.astype("<u4"), 0
-    return np.ascontiguousarray(refs, dtype="<i8"), FLAG_REFS_I64
-
-
-def _as_refs(refs: ArrayLike) -> NDArray[np.int64]:
-    arr = np.asarray(refs, dtype=np.int64)
-    if arr.ndim != 1:
-        raise ValueError(f"refs must be one-dimensional, got shape {arr.shape}")
-    return arr
-
-
-def _as_column(values: ArrayLike, dtype: str, n: int, what: str) -> NDArray[Any]:
-    arr = np.ascontiguousarray(values, dtype=dtype)
-    if arr.shape != (n,):
-        raise ValueError(f"got {what} of shape {arr.shape} for {n} refs")
-    return arr
-
-
-def _maybe_compress(
-    cctx: zstandard.ZstdCompressor | None, cols: list[NDArray[Any]], flags: int
-) -> tuple[list[_Part], int]:
-    """zstd the columns (refs last) if that is smaller; refs become deltas first."""
-    raw = sum(c.nbytes for c in cols)
-    if cctx is not None and raw >= _COMPRESS_MIN_BYTES:
-        refs = cols[-1]
-        # Refs of one scrape are mostly ascending runs: small deltas compress ~5x better.
-        deltas = np.diff(refs, prepend=refs.dtype.type(0))
-        packed = cctx.compress(b"".join([*(c.data for c in cols[:-1]), deltas.data]))
-        if len(packed) < raw:
-            return [packed], flags | FLAG_ZSTD | FLAG_REFS_DELTA
-    return [c.data for c in cols], flags
-
-
-def _encode_samples(
-    t_ms: int, refs: NDArray[np.int64], values: ArrayLike, cctx: zstandard.ZstdCompressor | None
-) -> list[_Part]:
-    vals = _as_column(values, "<f8", refs.size, "values")
-    ref_col, flags = _refs_column(refs)
-    cols, flags = _maybe_compress(cctx, [vals, ref_col], flags)
-    return _frame(SAMPLES, [_SAMPLES_HDR.pack(t_ms, refs.size, flags), *cols])
-
-
-def _encode_multi(
-    refs: NDArray[np.int64],
-    t: ArrayLike,
-    values: ArrayLike,
-    cctx: zstandard.ZstdCompressor | None,
-) -> list[_Part]:
-    ts = _as_column(t, "<i8", refs.size, "timestamps")
-    vals = _as_column(values, "<f8", refs.size, "values")
-    ref_col, flags = _refs_column(refs)
-    cols, flags = _maybe_compress(cctx, [ts, vals, ref_col], flags)
-    return _frame(MULTI_SAMPLES, [_MULTI_HDR.pack(refs.size, flags), *cols])
-
-
-# --- decoding ---------------------------------------------------------------------------
-
-
-def _strings(p: bytes, off: int, m: int) -> tuple[list[str], int]:
-    lengths = np.frombuffer(p, dtype="<u4", count=m, offset=off)
-    off += 4 * m
-    ends = np.cumsum(lengths, dtype=np.int64)
-    total = int(ends[-1]) if m else 0
-    blob = p[off : off + total]
-    if len(blob) != total:
-        raise ValueError(f"string table wants {total} bytes, {len(blob)} left")
-    end_list = ends.tolist()
-    starts = [0, *end_list[:-1]] if m else []
-    if blob.isascii():
-        # One decode for the whole table: byte offsets equal character offsets in ASCII.
-        text = blob.decode("ascii")
-        return [text[a:b] for a, b in zip(starts, end_list, strict=True)], off + total
-    return [blob[a:b].decode("utf-8") for a, b in zip(starts, end_list, strict=True)], off + total
-
-
-def _decode_series(p: bytes) -> list[Record]:
-    n, m = _SERIES_HDR.unpack_from(p, 0)
-    off = _SERIES_HDR.size
-    refs = np.frombuffer(p, dtype="<i8", count=n, offset=off).tolist()
-    off += 8 * n
-    counts = np.frombuffer(p, dtype="<u4", count=n, offset=off).tolist()
-    off += 4 * n
-    if 2 * sum(counts) != m:
-        raise ValueError(f"label counts need {2 * sum(counts)} strings, table has {m}")
-    strings, off = _strings(p, off, m)
-    if off != len(p):
-        raise ValueError(f"{len(p) - off} trailing bytes")
-    out: list[Record] = []
-    j = 0
-    for ref, k in zip(refs, counts, strict=True):
-        # Written from a Labels' flat tuple, so already sorted and unique.
-        out.append(SeriesRecord(ref, Labels.from_flat(tuple(strings[j : j + 2 * k]))))
-        j += 2 * k
-    return out
-
-
-def _decode_metadata(p: bytes) -> list[Record]:
-    (n,) = _COUNT.unpack_from(p, 0)
-    strings, off = _strings(p, _COUNT.size, 4 * n)
-    if off != len(p):
-        raise ValueError(f"{len(p) - off} trailing bytes")
-    it = iter(strings)
-    return [MetadataRecord(tuple(zip(it, it, it, it, strict=True)))]
-
-
-def _columns(p: bytes, off: int, n: int, flags: int, dtypes: Sequence[str]) -> list[NDArray[Any]]:
-    """Split the array part into 8-byte columns of ``dtypes`` followed by the refs column."""
-    if flags & ~_KNOWN_FLAGS:
-        raise ValueError(f"unknown flags {flags:#04x}")
-    ref_width = 8 if flags & FLAG_REFS_I64 else 4
-    want = n * (8 * len(dtypes) + ref_width)
-    body: bytes = p
-    if flags & FLAG_ZSTD:
-        body = zstandard.ZstdDecompressor().decompress(p[off:], max_output_size=want)
-        off = 0
-    if len(body) - off != want:
-        raise ValueError(f"array part has {len(body) - off} bytes, want {want}")
-    cols: list[NDArray[Any]] = []
-    for dtype in dtypes:
-        cols.append(np.frombuffer(body, dtype=dtype, count=n, offset=off))
-        off += 8 * n
-    refs = np.frombuffer(body, dtype="<i8" if ref_width == 8 else "<u4", count=n, offset=off)
-    if flags & FLAG_REFS_DELTA:
-        refs = np.cumsum(refs, dtype=refs.dtype)  # wraps exactly as the encoder's diff did
-    cols.append(refs.astype(np.int64, copy=False))
-    return cols
-
-
-def _decode_samples(p: bytes) -> list[Record]:
-    t_ms, n, flags = _SAMPLES_HDR.unpack_from(p, 0)
-    values, refs = _columns(p, _SAMPLES_HDR.size, n, flags, ("<f8",))
-    return [SamplesRecord(t_ms, refs, values)]
-
-
-def _decode_multi(p: bytes) -> list[Record]:
-    n, flags = _MULTI_HDR.unpack_from(p, 0)
-    t, values, refs = _columns(p, _MULTI_HDR.size, n, flags, ("<i8", "<f8"))
-    return [MultiSamplesRecord(refs, t, values)]
-
-
-_DECODERS: dict[int, Callable[[bytes], list[Record]]] = {
-    METADATA: _decode_metadata,
-    MULTI_SAMPLES: _decode_multi,
-    SAMPLES: _decode_samples,
-    SERIES: _decode_series,
-}
-
-
-def _frames(path: Path) -> Generator[tuple[int, int, bytes], None, None]:
-    """Yield ``(offset, type, payload)`` of each checksummed frame; raise ``_Fault``."""
-    size = path.stat().st_size
-    with open(path, "rb", buffering=_READ_BUFFER_BYTES) as f:
-        off = 0
-        while off < size:
-            hdr = f.read(_FRAME.size)
-            if len(hdr) < _FRAME.size:
-                raise _Fault(off, f"torn record header: {len(hdr)} of {_FRAME.size} bytes")
-            kind, length, crc = _FRAME.unpack(hdr)
-            if kind not in _DECODERS:
-                raise _Fault(off, f"unknown record type {kind:#04x}")
-            left = size - off - _FRAME.size
-            if length > left:
-                raise _Fault(off, f"torn record: payload of {length} bytes, {left} left")
-            payload = f.read(length)
-            if len(payload) != length:
-                raise _Fault(off, f"torn record: read {len(payload)} of {length} bytes")
-            got = zlib.crc32(payload, _TYPE_CRC[kind])
-            if got != crc:
-                raise _Fault(off, f"checksum mismatch: stored {crc:#010x}, got {got:#010x}")
-            yield off, kind, payload
-            off += _FRAME.size + length
-
-
-def _records(path: Path) -> Iterator[Record]:
-    """Decode every record of a file in order; raise ``_Fault`` at the first bad one."""
-    for off, kind, payload in _frames(path):
-        try:
-            records = _DECODERS[kind](payload)
-        except (ValueError, struct.error, zstandard.ZstdError) as err:
-            # The checksum held, so this is a writer bug or a format mismatch.
-            raise _Fault(off, f"malformed {_TYPE_NAMES[kind]} payload: {err}") from err
-        yield from records
 
 
 def _fsync_dir(path: Path) -> None:
@@ -448,7 +144,7 @@ class WAL:
         self._segment_size = segment_size
         self._fsync = fsync
         self._monotonic = monotonic
-        self._cctx = zstandard.ZstdCompressor(level=_ZSTD_LEVEL) if compress else None
+        self._cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL) if compress else None
         self._fd: int | None = None
         self._seg = 0  # number of the open segment (valid while _fd is set)
         self._seg_bytes = 0
@@ -482,35 +178,35 @@ class WAL:
     def log_series(self, records: Sequence[SeriesRecord]) -> None:
         """Log series definitions as one record; an empty sequence writes nothing."""
         if records:
-            self._write(_encode_series(records))
+            self._write(encode_series(records))
 
     def log_samples(self, t_ms: int, refs: ArrayLike, values: ArrayLike) -> None:
         """Log one value per ref at ``t_ms`` (copied); empty arrays write nothing."""
-        r = _as_refs(refs)
+        r = as_refs(refs)
         if r.size:
-            self._write(_encode_samples(t_ms, r, values, self._cctx))
+            self._write(encode_samples(t_ms, r, values, self._cctx))
 
     def log_multi_samples(self, refs: ArrayLike, t: ArrayLike, values: ArrayLike) -> None:
         """Log samples with a timestamp each (equal-length arrays); empty writes nothing."""
-        r = _as_refs(refs)
+        r = as_refs(refs)
         if r.size:
-            self._write(_encode_multi(r, t, values, self._cctx))
+            self._write(encode_multi(r, t, values, self._cctx))
 
     def log_metadata(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
         """Log (metric, type, help, unit) entries as one record."""
         if entries:
-            self._write(_encode_metadata(entries))
+            self._write(encode_metadata(entries))
 
     def log_batch(
         self, series: Sequence[SeriesRecord], t_ms: int, refs: ArrayLike, values: ArrayLike
     ) -> None:
         """Log an appender commit: new series, then samples, in one ``os.write``."""
-        r = _as_refs(refs)
-        parts: list[_Part] = []
+        r = as_refs(refs)
+        parts: list[Part] = []
         if series:
-            parts += _encode_series(series)
+            parts += encode_series(series)
         if r.size:
-            parts += _encode_samples(t_ms, r, values, self._cctx)
+            parts += encode_samples(t_ms, r, values, self._cctx)
         if parts:
             self._write(parts)
 
@@ -604,9 +300,9 @@ class WAL:
         for cp in sorted(checkpoints, reverse=True):
             try:
                 # Verify the whole file first so a bad checkpoint yields nothing at all.
-                for _ in _frames(self._cp_path(cp)):
+                for _ in read_frames(self._cp_path(cp)):
                     pass
-            except _Fault as fault:
+            except Fault as fault:
                 logger.error(
                     "wal checkpoint corrupt, skipping it: file=%s offset=%d reason=%s",
                     self._cp_path(cp),
@@ -639,8 +335,8 @@ class WAL:
                 break
             path = self._seg_path(s)
             try:
-                yield from _records(path)
-            except _Fault as fault:
+                yield from read_records(path)
+            except Fault as fault:
                 logger.warning(
                     "wal segment corrupt, truncating: file=%s offset=%d reason=%s "
                     "later_segments_deleted=%d",
@@ -663,8 +359,8 @@ class WAL:
     def _replay_checkpoint(self, n: int) -> Iterator[Record]:
         path = self._cp_path(n)
         try:
-            yield from _records(path)
-        except _Fault as fault:
+            yield from read_records(path)
+        except Fault as fault:
             logger.error(
                 "wal checkpoint record malformed, ignoring the rest: file=%s offset=%d reason=%s",
                 path,
@@ -673,11 +369,11 @@ class WAL:
             )
 
     def _write_checkpoint_file(self, fd: int, records: Iterable[Record]) -> None:
-        buf: list[_Part] = []
+        buf: list[Part] = []
         buffered = 0
         series: list[SeriesRecord] = []
 
-        def emit(parts: list[_Part]) -> None:
+        def emit(parts: list[Part]) -> None:
             nonlocal buffered
             buf.extend(parts)
             buffered += sum(len(p) if isinstance(p, bytes) else p.nbytes for p in parts)
@@ -690,31 +386,31 @@ class WAL:
             if isinstance(rec, SeriesRecord):
                 series.append(rec)
                 if len(series) >= _CHECKPOINT_SERIES_PER_FRAME:
-                    emit(_encode_series(series))
+                    emit(encode_series(series))
                     series = []
                 continue
             if series:
-                emit(_encode_series(series))
+                emit(encode_series(series))
                 series = []
             step = _CHECKPOINT_SAMPLES_PER_FRAME
             if isinstance(rec, SamplesRecord):
-                refs = _as_refs(rec.refs)
+                refs = as_refs(rec.refs)
                 for i in range(0, refs.size, step):
                     vals = rec.values[i : i + step]
-                    emit(_encode_samples(rec.t_ms, refs[i : i + step], vals, self._cctx))
+                    emit(encode_samples(rec.t_ms, refs[i : i + step], vals, self._cctx))
             elif isinstance(rec, MultiSamplesRecord):
-                refs = _as_refs(rec.refs)
+                refs = as_refs(rec.refs)
                 for i in range(0, refs.size, step):
                     t, vals = rec.t[i : i + step], rec.values[i : i + step]
-                    emit(_encode_multi(refs[i : i + step], t, vals, self._cctx))
+                    emit(encode_multi(refs[i : i + step], t, vals, self._cctx))
             elif rec.entries:
-                emit(_encode_metadata(rec.entries))
+                emit(encode_metadata(rec.entries))
         if series:
-            emit(_encode_series(series))
+            emit(encode_series(series))
         if buf:
             _write_all(fd, b"".join(buf))
 
-    def _write(self, parts: list[_Part]) -> None:
+    def _write(self, parts: list[Part]) -> None:
         self._check_writable()
         data = b"".join(parts)
         fd = self._fd
