@@ -1,9 +1,10 @@
 """``kubeprom run``: the server. The composition root that wires every part together.
 
-Start order: open the store (replaying the WAL), start the simulated cluster's exporters
-(if the config has a ``cluster:``), start scraping, start the HTTP server, then compact
-periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop scraping, stop the
-exporters, close the store (which syncs the WAL). SIGHUP reloads the scrape configuration.
+Start order: read the web config, open the store (replaying the WAL), start the simulated
+cluster's exporters (if the config has a ``cluster:``), start scraping, start the HTTP
+server, then compact periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop
+scraping, stop the exporters, close the store (which syncs the WAL). SIGHUP and
+``POST /-/reload`` reload the scrape configuration.
 """
 
 from __future__ import annotations
@@ -33,8 +34,19 @@ from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.service import ScrapeService
 from kubeprom.tsdb.db import DB, Options
 from kubeprom.tsdb.metrics import TSDBCollector
-from kubeprom.web import build_app
-from kubeprom.web.query import QueryHandlers
+from kubeprom.tsdb.stats import head_stats
+from kubeprom.web import (
+    AdminHandlers,
+    FederateHandler,
+    HTTPLimits,
+    QueryHandlers,
+    SeriesHandlers,
+    ServerStatus,
+    WebConfig,
+    build_app,
+    load_web_config,
+    start_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +60,57 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="configuration file (default: the embedded config/kubeprom.yml)",
     )
-    p.add_argument("--listen", default="127.0.0.1:9090", help="address to listen on")
+    p.add_argument(
+        "--listen",
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9090",
+        help="address to listen on (default: 127.0.0.1:9090)",
+    )
     p.add_argument("--data", default="data", help="data directory (default: ./data)")
     p.add_argument("--retention-time", default="15d", help="how long to keep blocks")
     p.add_argument(
         "--retention-size", type=int, default=None, help="maximum bytes of blocks + WAL to keep"
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=None,
+        help="web configuration (Prometheus format): TLS and basic auth",
+    )
+    p.add_argument(
+        "--enable-admin-api",
+        "--web.enable-admin-api",
+        dest="enable_admin_api",
+        action="store_true",
+        help="serve /api/v1/admin/tsdb/* (snapshot, delete_series, clean_tombstones)",
+    )
+    p.add_argument(
+        "--query.max-concurrency",
+        dest="query_max_concurrency",
+        type=_positive,
+        default=20,
+        help="queries evaluated at once (default: 20)",
+    )
+    p.add_argument(
+        "--query.max-queued",
+        dest="query_max_queued",
+        type=_non_negative,
+        default=100,
+        help="queries waiting for a slot before more get 503 (default: 100)",
+    )
+    p.add_argument(
+        "--query.timeout",
+        dest="query_timeout",
+        default="2m",
+        help="maximum time a query may take (default: 2m)",
+    )
+    p.add_argument(
+        "--web.max-request-bytes",
+        dest="max_request_bytes",
+        type=_positive,
+        default=HTTPLimits().max_body_bytes,
+        help="largest request body accepted, larger gets 413 (default: 10 MiB)",
     )
     # Also accepted before the command (kubeprom --log-level=debug run); this one wins.
     p.add_argument(
@@ -62,6 +120,46 @@ def add_parser(sub: Any) -> None:
         help="logging verbosity",
     )
     p.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+# Flag names as /api/v1/status/flags reports them, by argparse dest.
+_FLAG_NAMES = {
+    "config": "config.file",
+    "listen": "web.listen-address",
+    "data": "storage.tsdb.path",
+    "retention_time": "storage.tsdb.retention.time",
+    "retention_size": "storage.tsdb.retention.size",
+    "web_config_file": "web.config.file",
+    "enable_admin_api": "web.enable-admin-api",
+    "query_max_concurrency": "query.max-concurrency",
+    "query_max_queued": "query.max-queued",
+    "query_timeout": "query.timeout",
+    "max_request_bytes": "web.max-request-bytes",
+}
+
+
+def _flags(args: argparse.Namespace) -> dict[str, str]:
+    out = {}
+    for dest, name in _FLAG_NAMES.items():
+        value = getattr(args, dest, None)
+        out[name] = (
+            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return out
 
 
 def _listen(addr: str) -> tuple[str, int]:
@@ -77,13 +175,20 @@ def _load(path: str | None) -> MainConfig:
     return config
 
 
+def _duration_s(text: str, flag: str) -> float:
+    try:
+        return parse_duration_ms(text) / 1000
+    except ValueError as err:
+        raise KubepromError(f"{flag}: {err}") from err
+
+
 async def serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
-    try:
-        retention_ms = parse_duration_ms(args.retention_time)
-    except ValueError as err:
-        raise KubepromError(f"--retention-time: {err}") from err
+    retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
+    query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
     host, port = _listen(args.listen)
+    web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
+    limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
     clock = RealClock()
     db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
     exporters: ExporterServer | None = None
@@ -105,28 +210,69 @@ async def serve(args: argparse.Namespace) -> None:
 
         registry = CollectorRegistry()
         registry.register(TSDBCollector(db))
-        queries = QueryHandlers(LocalQueryAPI(db.querier))
-        runner = web.AppRunner(build_app(registry, targets=scraping, query=queries))
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening address=%s:%d config=%s data=%s", host, port, config.source, args.data)
+        status = ServerStatus(
+            config_yaml=lambda: config.text,
+            tsdb_stats=lambda limit: head_stats(db.head, limit),
+            flags=_flags(args),
+            storage_retention=args.retention_time,
+            corruption_count=lambda: len(db.corrupt_blocks),
+        )
 
-        stop, reload = asyncio.Event(), asyncio.Event()
+        async def reload() -> None:
+            nonlocal config
+            try:
+                new = _load(args.config)
+                scraping.apply(new)
+            except KubepromError as err:
+                status.reloaded(success=False)
+                log.error("reload failed, keeping the running configuration err=%s", err)
+                raise
+            config = new
+            status.reloaded(success=True)
+            log.info("configuration reloaded config=%s", config.source)
+
+        app = build_app(
+            registry,
+            targets=scraping,
+            query=QueryHandlers(
+                LocalQueryAPI(db.querier),
+                max_concurrency=args.query_max_concurrency,
+                max_queued=args.query_max_queued,
+                default_timeout_s=query_timeout_s,
+            ),
+            series=SeriesHandlers(db.querier, targets=scraping),
+            status=status,
+            federate=FederateHandler(
+                db.querier, external_labels=lambda: config.global_.external_labels
+            ),
+            admin=AdminHandlers(db if args.enable_admin_api else None),
+            reload=reload,
+            web_config=web_config,
+            limits=limits,
+        )
+        runner = await start_server(app, host, port, web_config=web_config, limits=limits)
+        log.info(
+            "listening address=%s://%s:%d config=%s data=%s",
+            "https" if web_config.tls else "http",
+            host,
+            port,
+            config.source,
+            args.data,
+        )
+
+        stop, sighup = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, reload.set)
+        loop.add_signal_handler(signal.SIGHUP, sighup.set)
         next_compaction = loop.time() + COMPACTION_INTERVAL_S
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            if reload.is_set():
-                reload.clear()
-                try:
-                    scraping.apply(_load(args.config))
-                    log.info("configuration reloaded config=%s", config.source)
-                except KubepromError as err:
-                    log.error("reload failed, keeping the running configuration err=%s", err)
+            if sighup.is_set():
+                sighup.clear()
+                with contextlib.suppress(KubepromError):  # logged by reload()
+                    await reload()
             if loop.time() >= next_compaction:
                 next_compaction = loop.time() + COMPACTION_INTERVAL_S
                 await asyncio.to_thread(db.compact)

@@ -90,6 +90,10 @@ class ScrapeLoop:
         self._report_refs: I64Array | None = None
         self._stopped = False
 
+    def metadata(self) -> dict[str, MetricMetadata]:
+        """HELP/TYPE/UNIT by metric family as this target last exposed them (a copy)."""
+        return dict(self._cache.metadata)
+
     # ---- one scrape ----------------------------------------------------------------------
     async def scrape_once(self, t_ms: int) -> None:
         """Scrape at ``t_ms`` and append everything (samples, staleness, report series)."""

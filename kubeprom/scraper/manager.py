@@ -17,7 +17,7 @@ from kubeprom.clock import Clock
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.scraper.fetch import Fetch
 from kubeprom.scraper.loop import ScrapeLoop, ScrapeOptions, TargetHealth
-from kubeprom.tsdb.api import Appender
+from kubeprom.tsdb.api import Appender, MetricMetadata
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,11 @@ class ScrapeManager:
         """Active targets with their health, ordered by job and URL."""
         runs = sorted(self._running.values(), key=lambda r: (r.target.job, r.target.url))
         return [(r.target, r.loop.health) for r in runs]
+
+    def target_metadata(self) -> list[tuple[Labels, dict[str, MetricMetadata]]]:
+        """(target labels, metadata by metric family) per target, ordered by job and URL."""
+        runs = sorted(self._running.values(), key=lambda r: (r.target.job, r.target.url))
+        return [(r.target.labels, r.loop.metadata()) for r in runs]
 
     def loops(self) -> list[ScrapeLoop]:
         return [r.loop for r in self._running.values()]

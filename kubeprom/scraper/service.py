@@ -25,7 +25,7 @@ from kubeprom.scraper.loop import ScrapeOptions, TargetHealth
 from kubeprom.scraper.manager import ScrapeManager, ScrapeTarget
 from kubeprom.scraper.relabel import process
 from kubeprom.scraper.targets import Target, build_targets
-from kubeprom.tsdb.api import Appender
+from kubeprom.tsdb.api import Appender, MetricMetadata
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +160,7 @@ class ScrapeService:
 
     def dropped_targets(self) -> list[tuple[str, Labels]]:
         return [(name, d) for name, job in self._jobs.items() for d in job.dropped]
+
+    # TargetMetadataView
+    def target_metadata(self) -> list[tuple[Labels, dict[str, MetricMetadata]]]:
+        return self.manager.target_metadata()

@@ -19,16 +19,17 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kubeprom.errors import CorruptionError
+from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
 from kubeprom.tsdb.block import Block, write_block
 from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
@@ -40,6 +41,7 @@ from kubeprom.tsdb.wal import (
     Record,
     SamplesRecord,
     SeriesRecord,
+    read_only_replay,
 )
 
 if TYPE_CHECKING:
@@ -123,7 +125,7 @@ class DB:
         known = {b.path.name: b for b in self.blocks}
         found: list[Block] = []
         for d in sorted(self.path.iterdir()):
-            if not d.is_dir() or d.name in ("wal",) or d.name.endswith(".tmp"):
+            if not d.is_dir() or d.name in ("wal", "snapshots") or d.name.endswith(".tmp"):
                 continue
             if d.name in known:
                 found.append(known.pop(d.name))
@@ -148,12 +150,28 @@ class DB:
         with self._blocks_lock:
             return list(self.blocks)
 
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str], options: Options | None = None) -> DB:
+        """Open a data directory for reading only: blocks plus the head rebuilt from the WAL.
+
+        Nothing on disk is created, repaired or deleted, so this is safe on a directory a
+        running server owns (what it reads is a moment's view). Appending raises.
+        """
+        db = cls(Path(path), options or Options(retention_ms=None))
+        if not db.path.is_dir():
+            raise StorageError(f"data directory {str(db.path)!r} does not exist")
+        db.reload_blocks()
+        db._replay(read_only_replay(db.path / "wal"))
+        return db
+
     # ---- WAL replay ---------------------------------------------------------------------------
-    def _replay(self) -> None:
-        assert self.wal is not None
+    def _replay(self, records: Iterable[Record] | None = None) -> None:
+        if records is None:
+            assert self.wal is not None
+            records = self.wal.replay()
         head = self.head
         n_records = 0
-        for rec in self.wal.replay():
+        for rec in records:
             n_records += 1
             if isinstance(rec, SeriesRecord):
                 head.create_with_ref(rec.ref, rec.labels)
@@ -295,6 +313,37 @@ class DB:
             b.delete()
         return [b.path.name for b in doomed]
 
+    def snapshot(self, directory: str | os.PathLike[str], *, with_head: bool = True) -> Path:
+        """Write a copy of the store into ``directory`` (created; must not exist).
+
+        Blocks are hard-linked (copied where linking fails, e.g. across file systems); with
+        ``with_head`` the head's samples are written as one more block, so the copy is a
+        data directory :meth:`open` reads without any WAL. Raises StorageError.
+        """
+        out = Path(directory)
+        try:
+            out.mkdir(parents=True)
+            for b in self.blocks_snapshot():
+                shutil.copytree(b.path, out / b.path.name, copy_function=_link_or_copy)
+            if with_head:
+                head = self.head
+                with head.lock:
+                    part = head.read(head.index.all_ids(), head.min_valid_t, MAX_TIME)
+                    labels = head.index.labels_list(part.ids.tolist())
+                if part.ids.size:
+                    write_block(
+                        out,
+                        labels,
+                        part.t,
+                        part.v,
+                        part.offsets,
+                        min_time=int(part.t.min()),
+                        max_time=int(part.t.max()) + 1,
+                    )
+        except OSError as err:
+            raise StorageError(f"snapshot into {str(out)!r} failed: {err}") from err
+        return out
+
     def querier(self) -> DBQuerier:
         from kubeprom.tsdb.querier import DBQuerier  # the querier module imports this one
 
@@ -307,6 +356,13 @@ class DB:
             self.wal = None
         for b in self.blocks_snapshot():
             b.close()
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 class HeadAppender:

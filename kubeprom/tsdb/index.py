@@ -77,3 +77,10 @@ class HeadIndex:
 
     def label_names(self) -> list[str]:
         return sorted(self._postings)
+
+    def postings_counts(self) -> dict[str, dict[str, int]]:
+        """Number of series per label value, per label name (a copy)."""
+        return {
+            name: {v: 1 if isinstance(p, int) else len(p) for v, p in values.items()}
+            for name, values in self._postings.items()
+        }

@@ -528,6 +528,34 @@ class WAL:
         return self._dir / f"checkpoint.{n:08d}"
 
 
+def read_only_replay(directory: str | os.PathLike[str]) -> Iterator[Record]:
+    """The records ``WAL.replay`` would yield, without repairing anything on disk.
+
+    For readers of a directory another process may be writing: a torn or corrupt record
+    ends the replay there (logged at WARNING), and nothing is truncated or deleted.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        return
+    names = os.listdir(d)
+    segments = sorted(int(m.group(1)) for n in names if (m := _SEGMENT_RE.match(n)))
+    checkpoints = sorted(int(m.group(1)) for n in names if (m := _CHECKPOINT_RE.match(n)))
+    try:
+        if checkpoints:
+            base = checkpoints[-1]
+            yield from read_records(d / f"checkpoint.{base:08d}")
+            segments = [s for s in segments if s > base]
+        for s in segments:
+            yield from read_records(d / f"{s:08d}")
+    except Fault as fault:
+        logger.warning(
+            "wal record unreadable, ignoring the rest: dir=%s offset=%d reason=%s",
+            d,
+            fault.offset,
+            fault.reason,
+        )
+
+
 def _write_all(fd: int, data: bytes) -> None:
     # A regular file takes the whole buffer in one write unless the disk fills up; loop
     # anyway so a short write is finished or surfaces as the OSError that caused it.

@@ -1,5 +1,25 @@
 """The HTTP server: Prometheus-compatible endpoints over aiohttp."""
 
-from kubeprom.web.app import build_app
+from kubeprom.web.admin import AdminHandlers
+from kubeprom.web.app import HTTPLimits, build_app, start_server
+from kubeprom.web.federate import FederateHandler
+from kubeprom.web.query import QueryHandlers
+from kubeprom.web.series import SeriesHandlers, TargetMetadataView
+from kubeprom.web.status import ServerStatus
+from kubeprom.web.targets import TargetsView
+from kubeprom.web.webconfig import WebConfig, load_web_config
 
-__all__ = ["build_app"]
+__all__ = [
+    "AdminHandlers",
+    "FederateHandler",
+    "HTTPLimits",
+    "QueryHandlers",
+    "SeriesHandlers",
+    "ServerStatus",
+    "TargetMetadataView",
+    "TargetsView",
+    "WebConfig",
+    "build_app",
+    "load_web_config",
+    "start_server",
+]

@@ -35,12 +35,16 @@ STATUS = {
 
 
 class APIError(Exception):
-    """Raised by handlers; rendered by :func:`error` at the edge."""
+    """Raised by handlers; rendered by :func:`error` at the edge.
 
-    def __init__(self, kind: ErrorType, message: str) -> None:
+    ``status`` overrides the HTTP status of ``kind`` (501 for what kubeprom does not do).
+    """
+
+    def __init__(self, kind: ErrorType, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.status = status
 
 
 def _dumps(obj: Any) -> str:
@@ -71,6 +75,8 @@ def success_text(
     return web.Response(text=text, content_type="application/json")
 
 
-def error(kind: ErrorType, message: str) -> web.Response:
+def error(kind: ErrorType, message: str, *, status: int | None = None) -> web.Response:
     body = {"status": "error", "errorType": kind.value, "error": message}
-    return web.Response(text=_dumps(body), status=STATUS[kind], content_type="application/json")
+    return web.Response(
+        text=_dumps(body), status=status or STATUS[kind], content_type="application/json"
+    )

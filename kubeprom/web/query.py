@@ -7,20 +7,32 @@ scraping; at most ``max_concurrency`` run at once and the rest wait their turn.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import time
 from collections.abc import Awaitable, Callable
 
 import numpy as np
 from aiohttp import web
+from multidict import MultiDict
 
 from kubeprom.errors import EvalError, ParseError, QueryTimeout, TooManySamples
-from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import APIError, ErrorType, success_text
+from kubeprom.web.metrics import QueryMetrics
+from kubeprom.web.params import form, parse_step, parse_time, time_param, value
+
+__all__ = [
+    "QueryHandlers",
+    "format_time",
+    "format_value",
+    "parse_step",
+    "parse_time",
+    "result_text",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+MAX_POINTS_PER_SERIES = 11_000  # Prometheus' safety limit on range query resolution
 
 
 _SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
@@ -38,39 +50,6 @@ def format_value(x: float) -> str:
 def format_time(t_ms: int) -> float | int:
     """Seconds as Prometheus writes them: an integer, or up to three decimals."""
     return t_ms // 1000 if t_ms % 1000 == 0 else t_ms / 1000
-
-
-def parse_time(text: str, name: str) -> int:
-    """RFC 3339 or Unix seconds (with fraction) to ms; APIError naming the parameter."""
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise APIError(
-            ErrorType.BAD_DATA,
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp',
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return round(when.timestamp() * 1000)
-
-
-def parse_step(text: str, name: str) -> int:
-    """A duration (``15s``) or float seconds to ms."""
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        return parse_duration_ms(text)
-    except ValueError:
-        raise APIError(
-            ErrorType.BAD_DATA,
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid duration',
-        ) from None
 
 
 def _values_text(values: list[float]) -> list[str]:
@@ -114,69 +93,133 @@ def result_text(r: QueryResult) -> str:
 
 
 class QueryHandlers:
-    """The two query endpoints over one :class:`QueryAPI`."""
+    """The two query endpoints over one :class:`QueryAPI`.
+
+    At most ``max_concurrency`` queries evaluate at once; up to ``max_queued`` more wait
+    for a slot, and a query arriving when the queue is full gets 503 ``unavailable`` at once.
+    The timeout (the ``timeout`` parameter, capped by ``default_timeout_s``) covers the wait
+    and the evaluation. A query that times out keeps its slot until its worker thread
+    finishes, so timed-out queries cannot pile up past ``max_concurrency`` threads.
+    """
 
     def __init__(
-        self, api: QueryAPI, *, max_concurrency: int = 20, default_timeout_s: float = 120.0
+        self,
+        api: QueryAPI,
+        *,
+        max_concurrency: int = 20,
+        max_queued: int = 100,
+        default_timeout_s: float = 120.0,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.api = api
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.max_concurrency = max_concurrency
+        self.max_queued = max_queued
         self.default_timeout_s = default_timeout_s
-
-    async def _params(self, request: web.Request) -> dict[str, str]:
-        params = dict(request.query)
-        if request.method == "POST":
-            params.update({k: str(v) for k, v in (await request.post()).items()})
-        return params
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._waiting = 0
+        self._now_ms = now_ms
+        self.metrics: QueryMetrics | None = None
 
     async def _run(self, fn: Callable[[], QueryResult], timeout_s: float) -> QueryResult:
+        m = self.metrics
+        if self._slots.locked() and self._waiting >= self.max_queued:
+            if m is not None:
+                m.rejected.inc()
+            raise APIError(
+                ErrorType.UNAVAILABLE,
+                f"too many queries: {self.max_concurrency} running and {self._waiting} "
+                "queued; try again later",
+            )
+        if m is not None:
+            m.in_flight.inc()
+        queued = time.perf_counter()
         try:
-            async with self._slots, asyncio.timeout(timeout_s):
-                return await asyncio.to_thread(fn)
+            async with asyncio.timeout(timeout_s):
+                self._waiting += 1
+                try:
+                    await self._slots.acquire()
+                finally:
+                    self._waiting -= 1
+                started = time.perf_counter()
+                job = asyncio.ensure_future(asyncio.to_thread(fn))
+                job.add_done_callback(self._finished)
+                result = await asyncio.shield(job)
+            if m is not None:
+                m.queue_time.observe(started - queued)
+                m.inner_eval.observe(time.perf_counter() - started)
+            return result
         except TimeoutError as err:
+            if m is not None:
+                m.timeouts.inc()
             raise APIError(ErrorType.TIMEOUT, "query timed out in expression evaluation") from err
         except ParseError as err:
-            raise APIError(ErrorType.BAD_DATA, str(err)) from err
+            raise APIError(ErrorType.BAD_DATA, f'invalid parameter "query": {err}') from err
         except QueryTimeout as err:
             raise APIError(ErrorType.TIMEOUT, str(err)) from err
         except (EvalError, TooManySamples) as err:
             raise APIError(ErrorType.EXECUTION, str(err)) from err
+        finally:
+            if m is not None:
+                m.in_flight.dec()
 
-    def _timeout(self, params: dict[str, str]) -> float:
-        if "timeout" not in params:
+    def _finished(self, job: asyncio.Future[QueryResult]) -> None:
+        self._slots.release()
+        if not job.cancelled():
+            job.exception()  # retrieved here too: a timed-out caller no longer awaits it
+
+    def _timeout(self, p: MultiDict[str]) -> float:
+        text = value(p, "timeout")
+        if not text:
             return self.default_timeout_s
-        return min(parse_step(params["timeout"], "timeout") / 1000, self.default_timeout_s)
+        return min(parse_step(text, "timeout") / 1000, self.default_timeout_s)
 
     async def query(self, request: web.Request) -> web.Response:
-        p = await self._params(request)
-        if "query" not in p:
-            raise APIError(ErrorType.BAD_DATA, 'invalid parameter "query": query must not be empty')
-        t_ms = parse_time(p["time"], "time") if "time" in p else int(time.time() * 1000)
-        r = await self._run(lambda: self.api.instant(p["query"], t_ms), self._timeout(p))
+        p = await form(request)
+        query = value(p, "query")
+        t_ms = time_param(p, "time", self._now_ms())
+        timeout_s = self._timeout(p)
+        if not query:
+            raise APIError(
+                ErrorType.BAD_DATA,
+                'invalid parameter "query": 1:1: parse error: no expression found in input',
+            )
+        r = await self._run(lambda: self.api.instant(query, t_ms), timeout_s)
         return success_text(result_text(r), warnings=list(r.warnings), infos=list(r.infos))
 
     async def query_range(self, request: web.Request) -> web.Response:
-        p = await self._params(request)
-        for name in ("query", "start", "end", "step"):
-            if name not in p:
-                raise APIError(ErrorType.BAD_DATA, f'invalid parameter "{name}": missing')
-        start, end = parse_time(p["start"], "start"), parse_time(p["end"], "end")
-        step = parse_step(p["step"], "step")
+        p = await form(request)
+        start = parse_time(value(p, "start"), "start")
+        end = parse_time(value(p, "end"), "end")
         if end < start:
             raise APIError(
                 ErrorType.BAD_DATA,
                 'invalid parameter "end": end timestamp must not be before start time',
             )
+        step = parse_step(value(p, "step"), "step")
         if step <= 0:
             raise APIError(
                 ErrorType.BAD_DATA,
                 'invalid parameter "step": zero or negative query '
                 "resolution step widths are not accepted. Try a positive integer",
             )
-        r = await self._run(lambda: self.api.range(p["query"], start, end, step), self._timeout(p))
+        if (end - start) // step > MAX_POINTS_PER_SERIES:
+            raise APIError(
+                ErrorType.BAD_DATA,
+                "exceeded maximum resolution of 11,000 points per timeseries. "
+                "Try decreasing the query resolution (?step=XX)",
+            )
+        timeout_s = self._timeout(p)
+        query = value(p, "query")
+        if not query:
+            raise APIError(
+                ErrorType.BAD_DATA,
+                'invalid parameter "query": 1:1: parse error: no expression found in input',
+            )
+        r = await self._run(lambda: self.api.range(query, start, end, step), timeout_s)
         return success_text(result_text(r), warnings=list(r.warnings), infos=list(r.infos))
 
-    def add_routes(self, app: web.Application) -> None:
+    def add_routes(self, app: web.Application, metrics: QueryMetrics | None = None) -> None:
+        self.metrics = metrics
         for path, handler in (
             ("/api/v1/query", self.query),
             ("/api/v1/query_range", self.query_range),

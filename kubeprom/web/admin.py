@@ -1,0 +1,113 @@
+"""``/api/v1/admin/tsdb/*``: snapshot, delete_series, clean_tombstones.
+
+As in Prometheus the routes always exist and answer 503 ``unavailable`` "admin APIs
+disabled" unless the server runs with ``--enable-admin-api``.
+
+- ``snapshot`` (POST/PUT, ``skip_head``): a copy of the store under
+  ``<data>/snapshots/<YYYYmmddTHHMMSSZ>-<16 hex>``; answers ``{"name": ...}``.
+- ``delete_series``: the store keeps no tombstones and its blocks are immutable, so
+  deleting series is not supported. After validating the request as Prometheus does, it
+  answers HTTP 501 with errorType ``internal`` and says so; it never reports a deletion that
+  did not happen.
+- ``clean_tombstones``: there are never tombstones to clean, so it succeeds (204).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+
+from kubeprom.errors import ParseError, StorageError
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
+from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.params import form, parse_selector, time_param, value
+
+NOT_IMPLEMENTED = 501
+
+
+class AdminStore(Protocol):
+    """What the admin endpoints need of the store."""
+
+    path: Path
+
+    def snapshot(self, directory: str, *, with_head: bool = True) -> Path: ...
+
+
+def snapshot_name(now: dt.datetime) -> str:
+    """Prometheus' snapshot directory name: ``20171210T211224Z-2be650b6d019eb54``."""
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(8)}"
+
+
+def _bool(text: str, name: str) -> bool:
+    """Go's ``strconv.ParseBool``."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("", "0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise APIError(
+        ErrorType.BAD_DATA,
+        f'unable to parse boolean {name!r} argument: strconv.ParseBool: parsing "{text}": '
+        "invalid syntax",
+    )
+
+
+class AdminHandlers:
+    """The admin routes; ``store`` is None when the admin API is disabled."""
+
+    def __init__(self, store: AdminStore | None) -> None:
+        self.store = store
+
+    def _enabled(self) -> AdminStore:
+        if self.store is None:
+            raise APIError(ErrorType.UNAVAILABLE, "admin APIs disabled")
+        return self.store
+
+    async def snapshot(self, request: web.Request) -> web.Response:
+        store = self._enabled()
+        params = await form(request)
+        skip_head = _bool(value(params, "skip_head"), "skip_head")
+        name = snapshot_name(dt.datetime.now(dt.UTC))
+        directory = store.path / "snapshots" / name
+        try:
+            await asyncio.to_thread(store.snapshot, str(directory), with_head=not skip_head)
+        except StorageError as err:
+            raise APIError(ErrorType.INTERNAL, f"create snapshot: {err}") from err
+        return success({"name": name})
+
+    async def delete_series(self, request: web.Request) -> web.Response:
+        self._enabled()
+        params = await form(request)
+        texts = params.getall("match[]", [])
+        if not texts:
+            raise APIError(ErrorType.BAD_DATA, "no match[] parameter provided")
+        time_param(params, "start", MIN_TIME)
+        time_param(params, "end", MAX_TIME)
+        for text in texts:
+            try:
+                parse_selector(text)
+            except ParseError as err:
+                raise APIError(ErrorType.BAD_DATA, f'invalid parameter "match[]": {err}') from err
+        raise APIError(
+            ErrorType.INTERNAL,
+            "delete series is not implemented: the store keeps no tombstones; "
+            "shorten --retention-time or remove blocks offline instead",
+            status=NOT_IMPLEMENTED,
+        )
+
+    async def clean_tombstones(self, request: web.Request) -> web.Response:
+        self._enabled()
+        return web.Response(status=204)
+
+    def add_routes(self, app: web.Application) -> None:
+        for path, handler in (
+            ("/api/v1/admin/tsdb/snapshot", self.snapshot),
+            ("/api/v1/admin/tsdb/delete_series", self.delete_series),
+            ("/api/v1/admin/tsdb/clean_tombstones", self.clean_tombstones),
+        ):
+            app.router.add_post(path, handler)
+            app.router.add_put(path, handler)
