@@ -6,6 +6,7 @@
     ├── ConfigError(file, line, col, field)      bad YAML configuration
     ├── RuleFileError(file, line, group, rule)   bad rule file
     ├── ValidationError                          bad metric / label name or value
+    ├── QueryAPIUnavailable(url)                 a query server did not answer as Prometheus
     ├── PromQLError
     │   ├── ParseError(query, start, end)
     │   ├── EvalError
@@ -141,3 +142,16 @@ class CorruptionError(StorageError):
     def __init__(self, message: str, *, path: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class QueryAPIUnavailable(KubepromError):
+    """The query server could not be reached, or did not answer as a Prometheus API.
+
+    ``refused`` is true when the connection was refused (nothing listens at the address).
+    """
+
+    def __init__(self, url: str, reason: str, *, refused: bool = False) -> None:
+        super().__init__(f"cannot query {url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.refused = refused

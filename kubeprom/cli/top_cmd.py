@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from kubeprom.errors import PromQLError
+from kubeprom.errors import PromQLError, QueryAPIUnavailable
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.top.commands import (
@@ -37,7 +37,7 @@ from kubeprom.top.render import OutputFormat, dump, node_metrics_list, pod_metri
 from kubeprom.top.source import MetricsSource
 from kubeprom.top.table import node_table, pod_table
 from kubeprom.tsdb import DB, MIN_TIME, Options
-from kubeprom.web.client import HTTPQueryAPI, QueryAPIUnavailable
+from kubeprom.web.client import HTTPQueryAPI
 
 DEFAULT_SERVER = "http://127.0.0.1:9090"
 DEFAULT_REQUEST_TIMEOUT = "30s"

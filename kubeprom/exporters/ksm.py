@@ -11,6 +11,7 @@ an HPA with :meth:`SimulatedCluster.set_hpa <kubeprom.exporters.cluster.Simulate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,6 +20,7 @@ from kubeprom.exporters.families import counter, gauge
 from kubeprom.exporters.views import ClusterView, PodInfo, PodPhase
 
 _S = "[STABLE] "
+_LABEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 _DEP = ("namespace", "deployment")
 _HPA = ("namespace", "horizontalpodautoscaler")
 _RS = ("namespace", "replicaset")
@@ -235,10 +237,17 @@ class KubeStateMetricsCollector:
             _S + "Describes the restart policy in use by this pod.",
             (*_POD, "type"),
         )
+        # Pod labels as kube-state-metrics exports them with --metric-labels-allowlist=pods=[*]:
+        # label_<key> with the key's non-alphanumerics turned into "_".
+        pod_labels = GaugeMetricFamily(
+            "kube_pod_labels", _S + "Kubernetes labels converted to Prometheus labels."
+        )
         c = _ContainerFamilies()
         for p in self.cluster.pods():
             key = [p.namespace, p.name, p.uid]
             node = p.node or ""
+            extra = {f"label_{_LABEL_UNSAFE.sub('_', k)}": v for k, v in sorted(p.labels.items())}
+            pod_labels.add_sample("kube_pod_labels", dict(zip(_POD, key, strict=True)) | extra, 1.0)
             info.add_metric(
                 [*key, p.host_ip, p.pod_ip, node, p.owner_kind, p.owner_name, "", "false"], 1.0
             )
@@ -261,7 +270,7 @@ class KubeStateMetricsCollector:
             policy.add_metric([*key, "Always"], 1.0)
             c.add(key, node, p)
         yield from (info, owner, created, start_time, phase, ready, scheduled, unschedulable)
-        yield from (qos, policy)
+        yield from (qos, policy, pod_labels)
         yield from c.families()
 
     def _replicasets(self) -> Iterator[Metric]:

@@ -34,9 +34,9 @@ import numpy as np
 
 from kubeprom.errors import (
     EvalError,
-    KubepromError,
     ParseError,
     PromQLError,
+    QueryAPIUnavailable,
     QueryCanceled,
     QueryTimeout,
 )
@@ -46,19 +46,6 @@ from kubeprom.promql.api import QueryResult, ResultType
 DEFAULT_TIMEOUT_S = 30.0
 _PARSE_ERROR_RE = re.compile(r"(\d+):(\d+): parse error: (.*)", re.DOTALL)
 _USER_AGENT = "kubeprom"
-
-
-class QueryAPIUnavailable(KubepromError):
-    """The query server could not be reached, or did not answer as a Prometheus API.
-
-    ``refused`` is true when the connection was refused (nothing listens at the address).
-    """
-
-    def __init__(self, url: str, reason: str, *, refused: bool = False) -> None:
-        super().__init__(f"cannot query {url}: {reason}")
-        self.url = url
-        self.reason = reason
-        self.refused = refused
 
 
 def _format_time(t_ms: int) -> str:

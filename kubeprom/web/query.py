@@ -7,6 +7,7 @@ scraping; at most ``max_concurrency`` run at once and the rest wait their turn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from kubeprom.errors import EvalError, ParseError, QueryTimeout, TooManySamples
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import APIError, ErrorType, success_text
 from kubeprom.web.metrics import QueryMetrics
-from kubeprom.web.params import form, parse_step, parse_time, time_param, value
+from kubeprom.web.params import form, limit_param, parse_step, parse_time, time_param, value
 
 __all__ = [
     "QueryHandlers",
@@ -90,6 +91,18 @@ def result_text(r: QueryResult) -> str:
             points = ",".join([f'[{t},"{v}"]' for t, v in zip(ts[a:b], vs[a:b], strict=True)])
             parts.append(f'{{"metric":{metric},"values":[{points}]}}')
     return f'{{"resultType":"{r.result_type.value}","result":[{",".join(parts)}]}}'
+
+
+def _respond(r: QueryResult, limit: int) -> web.Response:
+    """The success envelope; with ``limit``, at most that many series (Prometheus 3)."""
+    warnings = list(r.warnings)
+    if limit and len(r.labels) > limit:
+        end = int(r.offsets[limit])
+        r = dataclasses.replace(
+            r, labels=r.labels[:limit], t=r.t[:end], v=r.v[:end], offsets=r.offsets[: limit + 1]
+        )
+        warnings.append("results truncated due to limit")
+    return success_text(result_text(r), warnings=warnings, infos=list(r.infos))
 
 
 class QueryHandlers:
@@ -183,8 +196,9 @@ class QueryHandlers:
                 ErrorType.BAD_DATA,
                 'invalid parameter "query": 1:1: parse error: no expression found in input',
             )
+        limit = limit_param(p)
         r = await self._run(lambda: self.api.instant(query, t_ms), timeout_s)
-        return success_text(result_text(r), warnings=list(r.warnings), infos=list(r.infos))
+        return _respond(r, limit)
 
     async def query_range(self, request: web.Request) -> web.Response:
         p = await form(request)
@@ -215,8 +229,9 @@ class QueryHandlers:
                 ErrorType.BAD_DATA,
                 'invalid parameter "query": 1:1: parse error: no expression found in input',
             )
+        limit = limit_param(p)
         r = await self._run(lambda: self.api.range(query, start, end, step), timeout_s)
-        return success_text(result_text(r), warnings=list(r.warnings), infos=list(r.infos))
+        return _respond(r, limit)
 
     def add_routes(self, app: web.Application, metrics: QueryMetrics | None = None) -> None:
         self.metrics = metrics

@@ -118,6 +118,30 @@ def test_top_pod_default_namespace(scraped: Scraped, capsys: pytest.CaptureFixtu
     )
 
 
+def test_top_pod_label_selector_uses_kube_pod_labels(
+    scraped: Scraped, capsys: pytest.CaptureFixture[str]
+) -> None:
+    web = sorted([scraped.pod("web", "node-a"), scraped.pod("web", "node-b")])
+    assert ok(capsys, "pod", "-l", "app=web", "--data", str(scraped.data)) == (
+        "NAME                   CPU(cores)   MEMORY(bytes)   \n"
+        f"{web[0]}   240m         240Mi           \n"
+        f"{web[1]}   240m         240Mi           \n"
+    )
+    assert (
+        ok(
+            capsys,
+            "pod",
+            "-l",
+            "app in (api,worker)",
+            "-A",
+            "--no-headers",
+            "--data",
+            str(scraped.data),
+        ).count("\n")
+        == 4
+    )
+
+
 def test_top_pod_all_namespaces_sorted_by_cpu(
     scraped: Scraped, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,11 +234,6 @@ def test_json_is_a_node_metrics_list(scraped: Scraped, capsys: pytest.CaptureFix
             ["pod", "--field-selector", "status.phase=Running"],
             "Error from server (BadRequest): field label not supported: status.phase",
         ),
-        (
-            ["pod", "-l", "app=web"],
-            "error: cannot select pods by label: kube-state-metrics exports no kube_pod_labels "
-            "(run it with --metric-labels-allowlist=pods=[*])",
-        ),
         (["node", "-l", "a=b=c"], "error: unable to parse requirement: cannot parse 'a=b=c'"),
         (
             ["node", "--time", str(START_S - 60)],
@@ -232,7 +251,6 @@ def test_json_is_a_node_metrics_list(scraped: Scraped, capsys: pytest.CaptureFix
         "name-and-selector",
         "pod-name-and-field-selector",
         "unsupported-field",
-        "no-pod-labels",
         "bad-selector",
         "before-any-data",
         "other-kubelet-job",

@@ -138,3 +138,27 @@ def test_bulk_formatting_equals_one_by_one() -> None:
 
     values = [1.0, 0.5, 1e21, 1.5e-7, float("nan"), float("inf"), -0.0, 1e16, 0.1, 2.0**60]
     assert _values_text(values) == [format_value(v) for v in values]
+
+
+async def test_limit_truncates_series_with_a_warning(client: TestClient) -> None:  # type: ignore[type-arg]
+    r = await client.get(
+        "/api/v1/query", params={"query": "up", "time": "1700000060", "limit": "1"}
+    )
+    body = await r.json()
+    assert body["data"]["result"] == [
+        {"metric": {"__name__": "up", "job": "a"}, "value": [1700000060, "1"]}
+    ]
+    assert body["warnings"] == ["results truncated due to limit"]
+    r = await client.get(
+        "/api/v1/query_range",
+        params={
+            "query": "up",
+            "start": "1700000000",
+            "end": "1700000030",
+            "step": "15",
+            "limit": "5",
+        },
+    )
+    body = await r.json()
+    assert len(body["data"]["result"]) == 2
+    assert "warnings" not in body
