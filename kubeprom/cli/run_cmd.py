@@ -31,6 +31,7 @@ from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.scraper.discovery.cluster import cluster_groups
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
+from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
 from kubeprom.tsdb.db import DB, Options
 from kubeprom.tsdb.metrics import TSDBCollector
@@ -210,6 +211,7 @@ async def serve(args: argparse.Namespace) -> None:
 
         registry = CollectorRegistry()
         registry.register(TSDBCollector(db))
+        registry.register(ScrapeCollector(scraping))
         status = ServerStatus(
             config_yaml=lambda: config.text,
             tsdb_stats=lambda limit: head_stats(db.head, limit),

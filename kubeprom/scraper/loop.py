@@ -57,6 +57,8 @@ class TargetHealth:
     last_scrape_ms: int = 0
     last_duration_s: float = 0.0
     last_samples: int = 0
+    scrapes: int = 0  # since the loop started
+    failures: int = 0
 
 
 @dataclass(slots=True)
@@ -124,6 +126,8 @@ class ScrapeLoop:
         h = self.health
         h.health, h.last_error = ("down", error) if error else ("up", "")
         h.last_scrape_ms, h.last_duration_s, h.last_samples = t_ms, duration, scraped
+        h.scrapes += 1
+        h.failures += bool(error)
         if error:
             log.debug("scrape failed target=%s err=%s", self.url, error)
 

@@ -60,7 +60,10 @@ def test_default_config_scrapes_the_simulated_cluster(tmp_path: Path) -> None:
             ("kube-state-metrics", "up"),
         }
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            assert "prometheus_tsdb_head_samples_appended_total" in r.read().decode()
+            metrics = r.read().decode()
+        assert "prometheus_tsdb_head_samples_appended_total" in metrics
+        assert 'prometheus_target_scrape_pool_targets{scrape_job="cadvisor"} 3.0' in metrics
+        assert 'kubeprom_target_scrape_failures_total{scrape_job="kubelet"} 0.0' in metrics
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     assert (tmp_path / "data" / "wal").is_dir()
