@@ -5,6 +5,10 @@ Layout of a block directory (byte layouts in ``docs/tsdb-format.md``)::
     <data>/<ULID>/meta.json        ulid, minTime, maxTime (ms, maxTime exclusive), stats
     <data>/<ULID>/index            symbols, series label pairs, per-series time bounds, frames
     <data>/<ULID>/chunks/000001    the frames, back to back
+    <data>/<ULID>/tombstones       optional: deleted time ranges per series (JSON)
+
+Blocks are immutable except for their tombstones, which ``delete_series`` replaces
+atomically (tmp + rename); reads never return tombstoned samples.
 
 A block is written into ``<ULID>.tmp`` and renamed into place, so a crash never leaves a
 half-written block visible.
@@ -27,7 +31,7 @@ import numpy as np
 import zstandard
 from ulid import ULID
 
-from kubeprom.errors import CorruptionError
+from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
@@ -39,11 +43,13 @@ from kubeprom.tsdb.frames import (
     encode_frames,
 )
 from kubeprom.tsdb.postings import EMPTY_IDS
+from kubeprom.tsdb.tombstones import Tombstones
 
 INDEX_MAGIC = b"KPIX"
 INDEX_VERSION = 1
 META_VERSION = 1
 CHUNKS_FILE = "chunks/000001"
+TOMBSTONES_FILE = "tombstones"
 _HEADER = struct.Struct("<4sBI")  # magic, version, crc32 of the compressed payload
 
 
@@ -189,6 +195,19 @@ def _fsync_dir(path: Path) -> None:
 
 
 # ---- reading -------------------------------------------------------------------------------
+def _read_tombstones(path: Path) -> Tombstones:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Tombstones()
+    except OSError as err:
+        raise CorruptionError(f"cannot read tombstones: {err}", path=str(path)) from err
+    try:
+        return Tombstones.from_json(data)
+    except (ValueError, TypeError, KeyError) as err:
+        raise CorruptionError(f"malformed tombstones: {err}", path=str(path)) from err
+
+
 class Block:
     """A read-only block. Labels and postings are built lazily on first use."""
 
@@ -201,6 +220,8 @@ class Block:
     ) -> None:
         self.path = path
         self.meta = meta
+        # Read first: a bad file then raises before the chunk file is opened.
+        self.tombstones = _read_tombstones(path / TOMBSTONES_FILE)
         self._chunks_path = path / CHUNKS_FILE
         try:
             self._file = open(self._chunks_path, "rb")  # noqa: SIM115 (held open for the mmap)
@@ -263,10 +284,39 @@ class Block:
         return self._mm[a:b]
 
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
+        """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones."""
         try:
-            return self.frames.read(ids, mint, maxt)
+            part = self.frames.read(ids, mint, maxt)
         except CorruptionError as err:
             raise CorruptionError(str(err), path=str(self._chunks_path)) from err
+        return self.tombstones.apply(part)
+
+    def delete_series(self, ids: I64Array, mint: int, maxt: int) -> int:
+        """Delete ``[mint, maxt]`` (inclusive, ms) of series ``ids`` by adding tombstones.
+
+        Only series with samples in the range get one, clamped to their own time range, as
+        Prometheus does. The tombstones file is replaced atomically before this returns;
+        returns the number of series tombstoned. Raises StorageError on I/O failure.
+        """
+        fs = self.frames
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[(ids >= 0) & (ids < self.meta.num_series)]
+        ids = ids[(fs.series_maxt[ids] >= mint) & (fs.series_mint[ids] <= maxt)]
+        if ids.size == 0:
+            return 0
+        lows = np.maximum(fs.series_mint[ids], mint)
+        highs = np.minimum(fs.series_maxt[ids], maxt)
+        stones = self.tombstones.add(ids, lows, highs)
+        tmp = self.path / f"{TOMBSTONES_FILE}.tmp"
+        try:
+            _write_synced(tmp, stones.to_json())
+            os.replace(tmp, self.path / TOMBSTONES_FILE)
+            _fsync_dir(self.path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(f"cannot write tombstones of block {self.path}: {err}") from err
+        self.tombstones = stones
+        return int(ids.size)
 
     # ---- labels and postings ------------------------------------------------------------------
     def labels(self, i: int) -> Labels:

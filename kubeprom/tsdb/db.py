@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,11 +28,13 @@ import numpy as np
 
 from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
+from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
 from kubeprom.tsdb.block import Block, write_block
 from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
+from kubeprom.tsdb.postings import select_ids
 from kubeprom.tsdb.wal import (
     WAL,
     FsyncPolicy,
@@ -41,6 +43,7 @@ from kubeprom.tsdb.wal import (
     Record,
     SamplesRecord,
     SeriesRecord,
+    TombstonesRecord,
     read_only_replay,
 )
 
@@ -183,6 +186,8 @@ class DB:
             elif isinstance(rec, MetadataRecord):
                 for name, type_, help_, unit in rec.entries:
                     head.metadata[name] = MetricMetadata(MetricType(type_), help_, unit)
+            elif isinstance(rec, TombstonesRecord):
+                head.add_tombstones(rec.refs, rec.mint, rec.maxt)
         if n_records:
             log.info(
                 "replayed WAL records=%d series=%d samples=%d",
@@ -281,6 +286,63 @@ class DB:
                 refs = np.repeat(part.ids, np.diff(part.offsets))
                 records.append(MultiSamplesRecord(refs, part.t, part.v))
             self.wal.write_checkpoint(records)
+
+    # ---- deletion ------------------------------------------------------------------------------
+    def delete_series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:
+        """Delete the samples in ``[mint, maxt]`` (inclusive, ms) of the matching series.
+
+        Blocks overlapping the range get tombstones in their ``tombstones`` file; the head
+        gets tombstones logged to the WAL. Queries stop returning the samples at once; disk
+        space comes back with :meth:`clean_tombstones` (blocks) or compaction (head).
+        Returns the number of (block or head) series tombstoned. Raises StorageError.
+        """
+        if self.wal is None:
+            raise StorageError("cannot delete series: the store is not open for writing")
+        deleted = 0
+        for b in self.blocks_snapshot():
+            if b.meta.max_time > mint and b.meta.min_time <= maxt:
+                deleted += b.delete_series(select_ids(b, matchers), mint, maxt)
+        with self._commit_lock:
+            refs, lows, highs = self.head.delete(self.head.select_ids(matchers), mint, maxt)
+            self.wal.log_tombstones(refs, lows, highs)
+        deleted += int(refs.size)
+        log.info("deleted series ranges=%d mint=%d maxt=%d", deleted, mint, maxt)
+        return deleted
+
+    def clean_tombstones(self) -> list[str]:
+        """Rewrite every block that has tombstones without the deleted samples.
+
+        Each replacement keeps the block's time range; it is in place before the old block is
+        removed, so a crash in between leaves both, and the old one's tombstones still hide
+        what was deleted. A block left with no samples is removed. Returns the names of
+        the blocks removed. Raises StorageError.
+        """
+        removed: list[str] = []
+        for b in self.blocks_snapshot():
+            if not b.tombstones:
+                continue
+            part = b.read(b.all_ids(), MIN_TIME, MAX_TIME)
+            try:
+                if part.ids.size:
+                    path = write_block(
+                        self.path,
+                        b.labels_list(part.ids.tolist()),
+                        part.t,
+                        part.v,
+                        part.offsets,
+                        min_time=b.meta.min_time,
+                        max_time=b.meta.max_time,
+                    )
+                    log.info("rewrote block old=%s new=%s", b.path.name, path.name)
+                with self._blocks_lock:
+                    self.blocks = [x for x in self.blocks if x is not b]
+                b.delete()
+            except OSError as err:
+                raise StorageError(f"cannot rewrite block {b.path.name}: {err}") from err
+            removed.append(b.path.name)
+        if removed:
+            self.reload_blocks()
+        return removed
 
     def newest_time(self) -> int:
         """The newest sample time in the store (ms), or MIN_TIME when empty."""

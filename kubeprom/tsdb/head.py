@@ -28,6 +28,7 @@ from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata
 from kubeprom.tsdb.frames import FrameCache, FrameSet, Part, merge_parts
 from kubeprom.tsdb.index import HeadIndex
 from kubeprom.tsdb.postings import select_ids
+from kubeprom.tsdb.tombstones import Tombstones
 
 # Open rows hold this many samples per series (12 bytes a slot: int32 time offset from the
 # row's first timestamp + float64 value). Sealed slabs are merged LSM-style, so sealing often
@@ -67,6 +68,7 @@ class Head:
         self.metadata: dict[str, MetricMetadata] = {}
         self.min_valid_t = MIN_TIME  # samples older than this belong to persisted blocks
         self.slabs: list[Slab] = []
+        self.tombstones = Tombstones()  # keyed by ref; applied by read()
         # Per-series arrays indexed by ref; grown by doubling in _alloc.
         self.rows_dt: npt.NDArray[np.int32]  # (ref, slot) ms since row_base
         self.row_base: I64Array  # first timestamp of each open row
@@ -264,7 +266,29 @@ class Head:
                 if s.maxt >= mint and s.mint <= maxt
             ]
             parts.append(self._read_open(ids, mint, maxt))
-        return merge_parts(parts)
+            stones = self.tombstones
+        return stones.apply(merge_parts(parts))
+
+    def delete(self, refs: I64Array, mint: int, maxt: int) -> tuple[I64Array, I64Array, I64Array]:
+        """Tombstone ``[mint, maxt]`` (inclusive, ms) of ``refs``; returns what was added.
+
+        As in Prometheus, each range is clamped to the head's samples (``maxt`` to the series'
+        newest), so samples appended later stay visible; series without samples in the range
+        get nothing. Returns ``(refs, mint, maxt)`` arrays for the WAL.
+        """
+        with self.lock:
+            refs = np.asarray(refs, dtype=np.int64)
+            highs = np.minimum(self.last_t[refs], maxt)
+            lows = np.full(refs.shape, max(mint, self.mint, self.min_valid_t), dtype=np.int64)
+            keep = highs >= lows
+            refs, lows, highs = refs[keep], lows[keep], highs[keep]
+            self.tombstones = self.tombstones.add(refs, lows, highs)
+            return refs, lows, highs
+
+    def add_tombstones(self, refs: I64Array, mint: I64Array, maxt: I64Array) -> None:
+        """Re-add logged tombstones (WAL replay)."""
+        with self.lock:
+            self.tombstones = self.tombstones.add(refs, mint, maxt)
 
     def _read_open(self, ids: I64Array, mint: int, maxt: int) -> Part:
         if self._open_mint == MIN_TIME or ids.size == 0:

@@ -54,11 +54,13 @@ from kubeprom.tsdb.walcodec import (
     Record,
     SamplesRecord,
     SeriesRecord,
+    TombstonesRecord,
     as_refs,
     encode_metadata,
     encode_multi,
     encode_samples,
     encode_series,
+    encode_tombstones,
     read_frames,
     read_records,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "Record",
     "SamplesRecord",
     "SeriesRecord",
+    "TombstonesRecord",
 ]
 
 
@@ -196,6 +199,12 @@ class WAL:
         """Log (metric, type, help, unit) entries as one record."""
         if entries:
             self._write(encode_metadata(entries))
+
+    def log_tombstones(self, refs: ArrayLike, mint: ArrayLike, maxt: ArrayLike) -> None:
+        """Log deleted ``[mint, maxt]`` ranges, one per ref; empty arrays write nothing."""
+        r = as_refs(refs)
+        if r.size:
+            self._write(encode_tombstones(r, mint, maxt))
 
     def log_batch(
         self, series: Sequence[SeriesRecord], t_ms: int, refs: ArrayLike, values: ArrayLike
@@ -403,6 +412,9 @@ class WAL:
                 for i in range(0, refs.size, step):
                     t, vals = rec.t[i : i + step], rec.values[i : i + step]
                     emit(encode_multi(refs[i : i + step], t, vals, self._cctx))
+            elif isinstance(rec, TombstonesRecord):
+                if rec.refs.size:
+                    emit(encode_tombstones(rec.refs, rec.mint, rec.maxt))
             elif rec.entries:
                 emit(encode_metadata(rec.entries))
         if series:

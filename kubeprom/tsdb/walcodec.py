@@ -75,17 +75,36 @@ class MetadataRecord:
     entries: tuple[tuple[str, str, str, str], ...]
 
 
-Record = SeriesRecord | SamplesRecord | MultiSamplesRecord | MetadataRecord
+@dataclass(frozen=True, slots=True, eq=False)
+class TombstonesRecord:
+    """Deleted closed ``[mint, maxt]`` ranges (ms) of head series: one per ref."""
+
+    refs: NDArray[np.int64]
+    mint: NDArray[np.int64]
+    maxt: NDArray[np.int64]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TombstonesRecord):
+            return NotImplemented
+        return (
+            np.array_equal(self.refs, other.refs)
+            and np.array_equal(self.mint, other.mint)
+            and np.array_equal(self.maxt, other.maxt)
+        )
+
+
+Record = SeriesRecord | SamplesRecord | MultiSamplesRecord | MetadataRecord | TombstonesRecord
 
 
 # Record types. 0 is never written, so a zero-filled tail (seen after power loss on some
 # file systems) reads as corruption, not as a record.
-SERIES, SAMPLES, MULTI_SAMPLES, METADATA = 1, 2, 3, 4
+SERIES, SAMPLES, MULTI_SAMPLES, METADATA, TOMBSTONES = 1, 2, 3, 4, 5
 _TYPE_NAMES = {
     SERIES: "series",
     SAMPLES: "samples",
     MULTI_SAMPLES: "multi_samples",
     METADATA: "metadata",
+    TOMBSTONES: "tombstones",
 }
 _TYPE_CRC = {t: zlib.crc32(bytes([t])) for t in _TYPE_NAMES}
 
@@ -94,6 +113,7 @@ _SAMPLES_HDR = struct.Struct("<qIB3x")  # t_ms, count, flags; 16 bytes keeps arr
 _MULTI_HDR = struct.Struct("<IB3x")  # count, flags; 8 bytes
 _SERIES_HDR = struct.Struct("<II")  # series count, string count
 _COUNT = struct.Struct("<I")
+_TOMBSTONES_HDR = struct.Struct("<I4x")  # count; 8 bytes keeps the int64 columns aligned
 
 FLAG_REFS_I64 = 0x01  # refs column is int64 (else uint32)
 FLAG_ZSTD = 0x02  # the array columns after the header are one zstd frame
@@ -212,6 +232,15 @@ def encode_multi(
     return _frame(MULTI_SAMPLES, [_MULTI_HDR.pack(refs.size, flags), *cols])
 
 
+def encode_tombstones(refs: NDArray[np.int64], mint: ArrayLike, maxt: ArrayLike) -> list[Part]:
+    """Three int64 columns (refs, mint, maxt) after a count; never compressed."""
+    ref_col = np.ascontiguousarray(refs, dtype="<i8")
+    lo = _as_column(mint, "<i8", ref_col.size, "mint")
+    hi = _as_column(maxt, "<i8", ref_col.size, "maxt")
+    hdr = _TOMBSTONES_HDR.pack(ref_col.size)
+    return _frame(TOMBSTONES, [hdr, ref_col.data, lo.data, hi.data])
+
+
 # --- decoding ---------------------------------------------------------------------------
 
 
@@ -297,11 +326,26 @@ def _decode_multi(p: bytes) -> list[Record]:
     return [MultiSamplesRecord(refs, t, values)]
 
 
+def _decode_tombstones(p: bytes) -> list[Record]:
+    (n,) = _TOMBSTONES_HDR.unpack_from(p, 0)
+    want = _TOMBSTONES_HDR.size + 24 * n
+    if len(p) != want:
+        raise ValueError(f"tombstones payload has {len(p)} bytes, want {want}")
+    cols = [
+        np.frombuffer(p, dtype="<i8", count=n, offset=_TOMBSTONES_HDR.size + 8 * n * i).astype(
+            np.int64
+        )
+        for i in range(3)
+    ]
+    return [TombstonesRecord(*cols)]
+
+
 _DECODERS: dict[int, Callable[[bytes], list[Record]]] = {
     METADATA: _decode_metadata,
     MULTI_SAMPLES: _decode_multi,
     SAMPLES: _decode_samples,
     SERIES: _decode_series,
+    TOMBSTONES: _decode_tombstones,
 }
 
 

@@ -5,11 +5,9 @@ disabled" unless the server runs with ``--enable-admin-api``.
 
 - ``snapshot`` (POST/PUT, ``skip_head``): a copy of the store under
   ``<data>/snapshots/<YYYYmmddTHHMMSSZ>-<16 hex>``; answers ``{"name": ...}``.
-- ``delete_series``: the store keeps no tombstones and its blocks are immutable, so
-  deleting series is not supported. After validating the request as Prometheus does, it
-  answers HTTP 501 with errorType ``internal`` and says so; it never reports a deletion that
-  did not happen.
-- ``clean_tombstones``: there are never tombstones to clean, so it succeeds (204).
+- ``delete_series`` (``match[]`` required, ``start``/``end`` default to all time): tombstones
+  the matching series' samples in ``[start, end]``; answers 204 with no body.
+- ``clean_tombstones``: rewrites the blocks that have tombstones; answers 204.
 """
 
 from __future__ import annotations
@@ -17,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 
 from kubeprom.errors import ParseError, StorageError
+from kubeprom.model.matchers import Matcher
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.web.envelope import APIError, ErrorType, success
 from kubeprom.web.params import form, parse_selector, time_param, value
 
-NOT_IMPLEMENTED = 501
+NO_CONTENT = 204
 
 
 class AdminStore(Protocol):
@@ -36,6 +36,10 @@ class AdminStore(Protocol):
     path: Path
 
     def snapshot(self, directory: str, *, with_head: bool = True) -> Path: ...
+
+    def delete_series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int: ...
+
+    def clean_tombstones(self) -> list[str]: ...
 
 
 def snapshot_name(now: dt.datetime) -> str:
@@ -80,28 +84,33 @@ class AdminHandlers:
         return success({"name": name})
 
     async def delete_series(self, request: web.Request) -> web.Response:
-        self._enabled()
+        store = self._enabled()
         params = await form(request)
         texts = params.getall("match[]", [])
         if not texts:
             raise APIError(ErrorType.BAD_DATA, "no match[] parameter provided")
-        time_param(params, "start", MIN_TIME)
-        time_param(params, "end", MAX_TIME)
+        start = time_param(params, "start", MIN_TIME)
+        end = time_param(params, "end", MAX_TIME)
+        selectors: list[list[Matcher]] = []
         for text in texts:
             try:
-                parse_selector(text)
+                selectors.append(parse_selector(text))
             except ParseError as err:
                 raise APIError(ErrorType.BAD_DATA, f'invalid parameter "match[]": {err}') from err
-        raise APIError(
-            ErrorType.INTERNAL,
-            "delete series is not implemented: the store keeps no tombstones; "
-            "shorten --retention-time or remove blocks offline instead",
-            status=NOT_IMPLEMENTED,
-        )
+        try:
+            for matchers in selectors:
+                await asyncio.to_thread(store.delete_series, matchers, start, end)
+        except StorageError as err:
+            raise APIError(ErrorType.INTERNAL, f"delete series: {err}") from err
+        return web.Response(status=NO_CONTENT)
 
     async def clean_tombstones(self, request: web.Request) -> web.Response:
-        self._enabled()
-        return web.Response(status=204)
+        store = self._enabled()
+        try:
+            await asyncio.to_thread(store.clean_tombstones)
+        except StorageError as err:
+            raise APIError(ErrorType.INTERNAL, f"clean tombstones: {err}") from err
+        return web.Response(status=NO_CONTENT)
 
     def add_routes(self, app: web.Application) -> None:
         for path, handler in (

@@ -386,16 +386,53 @@ async def test_admin_snapshot_is_an_openable_data_directory(client: Client, db: 
         copy.close()
 
 
-async def test_admin_delete_series_is_honestly_not_implemented(client: Client) -> None:
-    r = await client.post("/api/v1/admin/tsdb/delete_series", data={"match[]": "up"})
-    body = await _json(r)
-    assert r.status == 501
-    assert body["errorType"] == "internal"
-    assert body["error"].startswith("delete series is not implemented")
-    r = await client.post("/api/v1/admin/tsdb/delete_series")
-    assert r.status == 400
+async def test_admin_delete_series_deletes_the_range_of_matching_series(
+    client: Client, db: DB
+) -> None:
+    r = await client.post(
+        "/api/v1/admin/tsdb/delete_series",
+        data={"match[]": 'http_requests_total{code="500"}', "start": str((T0 + 15_000) / 1000)},
+    )
+    assert r.status == 204
+    assert await r.read() == b""
+    got = {
+        s.labels.get("code"): s.t.tolist()
+        for s in db.querier().select([], -(2**62), 2**62)
+        if s.labels.get("__name__") == "http_requests_total"
+    }
+    assert got == {"200": [T0 + k * 15_000 for k in range(5)], "500": [T0]}
+    r = await client.post(
+        "/api/v1/admin/tsdb/delete_series", data=[("match[]", "up"), ("match[]", "gone")]
+    )
+    assert r.status == 204
+    names = {
+        s["__name__"]
+        for s in (
+            await _json(await client.get("/api/v1/series", params={"match[]": '{job=~".+"}'}))
+        )["data"]
+    }
+    assert names == {"http_requests_total"}
     r = await client.post("/api/v1/admin/tsdb/clean_tombstones")
     assert r.status == 204
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({}, "no match[] parameter provided"),
+        ({"match[]": "sum(up)"}, 'invalid parameter "match[]": '),
+        ({"match[]": "up", "end": "x"}, 'invalid parameter "end": '),
+    ],
+    ids=["no-match", "not-a-selector", "bad-end"],
+)
+async def test_admin_delete_series_rejects_bad_requests(
+    client: Client, data: dict[str, str], error: str
+) -> None:
+    r = await client.post("/api/v1/admin/tsdb/delete_series", data=data)
+    body = await _json(r)
+    assert r.status == 400
+    assert body["errorType"] == "bad_data"
+    assert body["error"].startswith(error)
 
 
 async def test_admin_disabled_by_default(db: DB) -> None:
