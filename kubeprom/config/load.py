@@ -20,7 +20,7 @@ from types import MappingProxyType
 import yaml
 
 from kubeprom.config.nodes import Fields, compose, error, scalar_str
-from kubeprom.config.relabel import RelabelConfig, is_label_name, parse_relabel_configs
+from kubeprom.config.relabel import RelabelConfig, parse_relabel_configs
 from kubeprom.config.scrape import (
     DEFAULT_SCRAPE_PROTOCOLS,
     ScrapeConfig,
@@ -34,6 +34,7 @@ from kubeprom.config.scrape import (
     parse_static_configs,
 )
 from kubeprom.errors import ConfigError
+from kubeprom.model.labels import is_label_name
 
 DEFAULT_CONFIG = "kubeprom.yml"
 

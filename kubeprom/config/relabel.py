@@ -11,7 +11,6 @@ applies it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +19,7 @@ import re2
 import yaml
 
 from kubeprom.config.nodes import Fields, error, is_null, scalar_str
+from kubeprom.model.labels import is_label_name
 
 
 class RelabelAction(StrEnum):
@@ -40,7 +40,6 @@ DEFAULT_SEPARATOR = ";"
 DEFAULT_REGEX = "(.*)"
 DEFAULT_REPLACEMENT = "$1"
 
-LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.dot_nl = True
 _RE2_OPTIONS.log_errors = False  # errors are raised, not printed
@@ -61,10 +60,6 @@ class InvalidRelabelConfig(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-
-def is_label_name(name: str) -> bool:
-    return LABEL_NAME_RE.match(name) is not None
 
 
 def compile_regex(pattern: str) -> re2._Regexp:

@@ -16,7 +16,8 @@ from types import MappingProxyType
 import yaml
 
 from kubeprom.config.nodes import Fields, error, is_null, scalar_str
-from kubeprom.config.relabel import RelabelConfig, is_label_name, parse_relabel_configs
+from kubeprom.config.relabel import RelabelConfig, parse_relabel_configs
+from kubeprom.model.labels import is_label_name
 
 # ---- discovery configs ----------------------------------------------------------------------
 

@@ -153,15 +153,25 @@ def _quote(value: str) -> str:
 EMPTY = Labels()
 
 
+def is_metric_name(name: str) -> bool:
+    """Whether ``name`` is a legal metric name (legacy character set)."""
+    return _METRIC_NAME_RE.match(name) is not None
+
+
+def is_label_name(name: str) -> bool:
+    """Whether ``name`` is a legal label name (legacy character set)."""
+    return _LABEL_NAME_RE.match(name) is not None
+
+
 def validate_metric_name(name: str) -> None:
     """Raise :class:`ValidationError` unless ``name`` is a legal metric name."""
-    if not _METRIC_NAME_RE.match(name):
+    if not is_metric_name(name):
         raise ValidationError(f"invalid metric name {name!r}")
 
 
 def validate_label_name(name: str) -> None:
     """Raise :class:`ValidationError` unless ``name`` is a legal label name."""
-    if not _LABEL_NAME_RE.match(name):
+    if not is_label_name(name):
         raise ValidationError(f"invalid label name {name!r}")
 
 

@@ -21,12 +21,11 @@ import re2
 
 from kubeprom.config.relabel import (
     DEFAULT_REGEX,
-    LABEL_NAME_RE,
     RelabelAction,
     RelabelConfig,
     Template,
 )
-from kubeprom.model.labels import Labels
+from kubeprom.model.labels import Labels, is_label_name
 
 __all__ = ["RelabelAction", "RelabelConfig", "expand", "hashmod", "process"]
 
@@ -156,7 +155,7 @@ def _replace(cfg: RelabelConfig, b: _Builder, val: str) -> None:
     if m is None:
         return
     target = expand(cfg.target_template, m)
-    if LABEL_NAME_RE.match(target) is None:
+    if not is_label_name(target):
         return
     b.set(target, expand(cfg.replacement_template, m))
 

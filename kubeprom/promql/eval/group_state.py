@@ -10,17 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.promql.functions.kahan import kahan_inc
 from kubeprom.promql.types import BoolArray
-
-
-def kahan_inc(inc: F64Array, total: F64Array, c: F64Array) -> tuple[F64Array, F64Array]:
-    """Prometheus' ``kahanSumInc`` elementwise: the new sum and compensation."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        c2 = np.where(big, c + ((total - t) + inc), c + ((inc - t) + total))
-        c2 = np.where(np.isinf(t), 0.0, c2)
-    return t, c2
 
 
 class GroupState:

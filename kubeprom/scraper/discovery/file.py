@@ -26,9 +26,9 @@ import yaml
 
 from kubeprom.clock import Clock
 from kubeprom.config.nodes import Fields, compose, error, is_null, scalar_str
-from kubeprom.config.relabel import is_label_name
 from kubeprom.config.scrape import FileSDConfig
 from kubeprom.errors import ConfigError
+from kubeprom.model.labels import is_label_name
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.discovery.static import ADDRESS_LABEL
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kubeprom.model.labels import Labels
+from kubeprom.model.labels import Labels, is_metric_name
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
 from .errors import MalformedLine, show
@@ -31,7 +31,6 @@ from .series import build_labels, scan_labels, scan_series, skip_blanks, unescap
 _TEXT_META = re.compile(rb"#[ \t]+(HELP|TYPE)[ \t]+")
 _OM_META = re.compile(rb"# (HELP|TYPE|UNIT) ")
 _META_NAME = re.compile(rb'"(?:[^"\\]|\\.)*"|[a-zA-Z_:][a-zA-Z0-9_:]*')
-_NAME_FULL = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _TEXT_VALUE = re.compile(rb"[^{ \t]+")
 _NON_BLANK = re.compile(rb"[^ \t]+")
 _HELP_ESCAPE = re.compile(rb"\\([\\n])")
@@ -110,7 +109,7 @@ def parse_comment(line: bytes, *, openmetrics: bool) -> MetaLine | None:
         if raw_name[:1] == b'"'
         else raw_name.decode()
     )
-    if _NAME_FULL.fullmatch(name) is None:
+    if not is_metric_name(name):
         raise MalformedLine(f"invalid metric name {name!r} in '# {keyword}' line")
     p = name_match.end()
     if p < len(line) and line[p] not in (b" " if openmetrics else b" \t"):

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from itertools import chain
 
-from kubeprom.model.labels import METRIC_NAME, Labels
+from kubeprom.model.labels import METRIC_NAME, Labels, is_label_name, is_metric_name
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
 from .errors import ExpositionError, MalformedLine, show
@@ -25,8 +25,6 @@ from .metadata import float_label
 
 _MNAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LNAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
-_MNAME_FULL = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LNAME_FULL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 _WS = re.compile(rb"[ \t]*")
 # The run of characters a user meant as one name, for error messages.
@@ -171,12 +169,12 @@ def scan_labels(
             if not exemplar and p < n and line[p] in (_COMMA, _RBRACE):
                 if name is not None:
                     raise MalformedLine(f"metric name given twice: {name!r} and {label!r}")
-                if _MNAME_FULL.fullmatch(label) is None:
+                if not is_metric_name(label):
                     raise MalformedLine(f"invalid metric name {label!r}")
                 name = label
                 p += line[p] == _COMMA
                 continue
-            if _LNAME_FULL.fullmatch(label) is None:
+            if not is_label_name(label):
                 raise MalformedLine(f"invalid label name {label!r}")
         else:
             match = _LNAME.match(line, p)
