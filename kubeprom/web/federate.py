@@ -21,7 +21,7 @@ from kubeprom.errors import ParseError
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import STALE_NAN_BITS
-from kubeprom.promql.gofmt import format_g
+from kubeprom.model.gofmt import format_g
 from kubeprom.tsdb.api import Querier
 from kubeprom.web.params import form, parse_selector
 

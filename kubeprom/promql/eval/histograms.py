@@ -14,7 +14,7 @@ from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
 from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
-from kubeprom.promql.gofmt import format_g
+from kubeprom.model.gofmt import format_g
 from kubeprom.promql.types import Annotations, Matrix
 
 
