@@ -173,3 +173,11 @@ def test_almost_equal_is_upstreams() -> None:
     assert promqltest.almost_equal(math.nan, math.nan)
     assert not promqltest.almost_equal(STALE_NAN, math.nan)
     assert promqltest.almost_equal(math.inf, math.inf)
+
+
+def test_differential_regressions_pass() -> None:
+    """Cases the differential tester found, with Prometheus' answers (none skipped)."""
+    report = promqltest.run_file(Path(__file__).parent / "testdata" / "differential.test")
+    failures = [f"{o.line}: {o.expr}: {o.detail}" for o in report.outcomes if o.status != "passed"]
+    assert failures == []
+    assert len(report.outcomes) == 5

@@ -228,6 +228,9 @@ def vector_vector(
     out_labels: list[Labels] = []
     row_of_pair = np.empty(len(uniq), dtype=np.int64)
     sig_of_out: list[int] = []
+    # A filtering comparison keeps the "many" side's series, and with it a pending name
+    # drop (``rate(x[1m]) > y`` has no name); ``bool`` and arithmetic drop it anyway.
+    drop_out: list[bool] = []
     for k, key in enumerate(uniq.tolist()):
         m_i, o_i = divmod(int(key), len(one.labels) + 1)
         o_i -= 1
@@ -243,6 +246,7 @@ def vector_vector(
         if slot == len(out_labels):
             out_labels.append(lab)
             sig_of_out.append(sig)
+            drop_out.append(bool(e.return_bool) or (m_i >= 0 and bool(many.drop_name[m_i])))
         row_of_pair[k] = slot
     out_rows = row_of_pair[inverse] if len(inverse) else np.empty(0, dtype=np.int64)
     n_out = len(out_labels)
@@ -263,7 +267,7 @@ def vector_vector(
         np.add.at(hits, (out_rows, pc), 1)
         if (hits > 1).any():
             raise EvalError("vector cannot contain metrics with the same labelset")
-    drop = np.full(n_out, bool(e.return_bool))
+    drop = np.array(drop_out, dtype=bool)
     return compact(Matrix(out_labels, values, present, drop))
 
 
