@@ -14,7 +14,7 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
+from kubeprom.promql.engine import Compat, Evaluator, compact, merge_same_labels
 from kubeprom.promql.types import BoolArray, Matrix, Scalar
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
@@ -93,7 +93,7 @@ def vector_scalar(ev: Evaluator, e: ast.Binary, vec: Matrix, s: Scalar, swap: bo
     else:
         present = vec.present & keep
     drop = vec.drop_name
-    if e.op in ARITHMETIC or e.return_bool:
+    if _drops_name(ev, e.op) or e.return_bool:
         drop = np.ones(len(vec.labels), dtype=bool)
     return compact(Matrix(vec.labels, np.where(present, value, np.nan), present, drop))
 
@@ -149,9 +149,17 @@ def _match_labels(lab: Labels, matching: ast.VectorMatching) -> Labels:
     return lab.without("__name__", *matching.labels)
 
 
-def _result_labels(many: Labels, one: Labels, op: str, matching: ast.VectorMatching) -> Labels:
+def _drops_name(ev: Evaluator, op: str) -> bool:
+    if op == "atan2" and Compat.V2_ATAN2_NAME in ev.options.compat:
+        return False
+    return op in ARITHMETIC
+
+
+def _result_labels(
+    many: Labels, one: Labels, drop_name: bool, matching: ast.VectorMatching
+) -> Labels:
     lab = many
-    if op in ARITHMETIC:
+    if drop_name:
         lab = lab.without("__name__", "__type__", "__unit__")
     if matching.card is ast.Card.ONE_TO_ONE:
         lab = lab.keep(*matching.labels) if matching.on else lab.without(*matching.labels)
@@ -173,6 +181,10 @@ def vector_vector(
     mo, oo, n_sigs = _ordinals(msig, osig)
 
     one_count = _sig_presence(oo, one.present, n_sigs)
+    # Prometheus matches nothing, and so checks nothing, at a step where a side is empty
+    # (unless a fill value stands in for it).
+    if fill_one is None and fill_many is None:
+        one_count = one_count * many.present.any(axis=0)[None, :]
     if (one_count > 1).any():
         _duplicate_error(one, oo, one_count, matching, "left" if swap else "right")
     # The present "one" series of each signature at each step, or -1.
@@ -241,7 +253,7 @@ def vector_vector(
             m_lab = _match_labels(one.labels[o_i], matching)
             sig = int(oo[o_i])
         o_lab = one.labels[o_i] if o_i >= 0 else _match_labels(m_lab, matching)
-        lab = _result_labels(m_lab, o_lab, e.op, matching)
+        lab = _result_labels(m_lab, o_lab, _drops_name(ev, e.op), matching)
         slot = out_index.setdefault((lab, bool(e.return_bool)), len(out_labels))
         if slot == len(out_labels):
             out_labels.append(lab)
