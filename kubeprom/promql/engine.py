@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -33,6 +34,26 @@ MAX_POINTS_PER_SERIES = 11_000
 ENV = "query execution"
 
 
+class Compat(StrEnum):
+    """Prometheus 2.x behaviours that 3.x changed, for differential testing against 2.x only.
+
+    No server or command offers them: the differential tester re-runs a query that
+    disagrees with Prometheus 2.42 with one of these, and if the answers then agree, the
+    difference is that documented change and no other.
+
+    ``V2_WINDOWS``: range selectors, the lookback of instant selectors and subquery ranges
+    are closed on the left (``[t - range, t]``; 3.0 made them left-open).
+    ``V2_RATE``: ``rate``/``increase`` cap the extrapolation at the counter's zero point
+    before the 110% threshold test (3.x tests the threshold first).
+    ``V2_ATAN2_NAME``: ``atan2`` keeps the metric name (2.47 made it drop it, as the other
+    arithmetic operators do).
+    """
+
+    V2_WINDOWS = "2.x-windows"
+    V2_RATE = "2.x-rate"
+    V2_ATAN2_NAME = "2.x-atan2-name"
+
+
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
     """Engine settings; the defaults are Prometheus' server defaults."""
@@ -42,6 +63,11 @@ class EngineOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S
     subquery_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
     max_points_per_series: int = MAX_POINTS_PER_SERIES
+    compat: frozenset[Compat] = frozenset()
+
+    @property
+    def closed_windows(self) -> bool:
+        return Compat.V2_WINDOWS in self.compat
 
 
 class Evaluator:
