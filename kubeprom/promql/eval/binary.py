@@ -184,7 +184,7 @@ def vector_vector(
     # Prometheus matches nothing, and so checks nothing, at a step where a side is empty
     # (unless a fill value stands in for it).
     if fill_one is None and fill_many is None:
-        one_count = one_count * many.present.any(axis=0)[None, :]
+        one_count = one_count * np.asarray(many.present.any(axis=0), dtype=bool)[None, :]
     if (one_count > 1).any():
         _duplicate_error(one, oo, one_count, matching, "left" if swap else "right")
     # The present "one" series of each signature at each step, or -1.
