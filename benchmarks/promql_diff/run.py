@@ -9,6 +9,11 @@ Every query gets exactly one class (none is dropped):
   documented change. CHANGE names it (``2.x-windows``: range selectors, lookback and
   subqueries closed on the left; ``2.x-rate``: rate's zero-point cap before the
   extrapolation threshold; ``2.x-atan2-name``: atan2 keeping the name).
+* ``reference range != its instants``: a range query whose answer from the reference
+  differs from the reference's own instant queries at each step (which is what a range
+  query means), while the tested engine's range answer equals those instant answers: a
+  bug of the reference (Prometheus 2.42 loses points of ``predict_linear(x[1m] @ t, ...)``
+  in range queries).
 * ``disagree: KIND``: anything else (KIND is the first difference: error, result-type,
   labels, timestamps, values, order). These are the bugs to fix.
 """
@@ -21,12 +26,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from benchmarks.promql_diff.answers import Engine, Query
+from benchmarks.promql_diff.answers import Answer, Engine, Labels, Query, Series
 from benchmarks.promql_diff.compare import compare
 
 AGREE = "agree"
 AGREE_ERRORS = "agree (both errors)"
 THREE_X = "3.x: "
+SELF_INCONSISTENT = "reference range != its instants"
 DISAGREE = "disagree"
 
 
@@ -56,7 +62,28 @@ def classify(
     for engine in compat:
         if compare(q, want, engine.answer(q)).agree:
             return THREE_X + engine.name, f"{v.kind}: {v.detail}", want.error, got.error
+    if q.is_range and want.ok:
+        stepwise = instants(q, reference)
+        if stepwise is not None and compare(q, stepwise, got).agree:
+            return SELF_INCONSISTENT, f"{v.kind}: {v.detail}", want.error, got.error
     return f"{DISAGREE}: {v.kind}", v.detail, want.error, got.error
+
+
+def instants(q: Query, engine: Engine) -> Answer | None:
+    """The range query ``q`` answered as one instant query per step, as a matrix; ``None``
+    when a step fails."""
+    points: dict[Labels, tuple[list[int], list[float]]] = {}
+    for t in range(q.start_ms, q.end_ms + 1, q.step_ms):
+        a = engine.answer(Query(q.expr, t, t))
+        if a.error is not None or a.result_type == "string":
+            return None
+        for s in a.series:
+            labels = () if a.result_type == "scalar" else s.labels
+            ts, vs = points.setdefault(labels, ([], []))
+            ts.append(t)
+            vs.extend(s.v)
+    series = tuple(Series(k, tuple(ts), tuple(vs)) for k, (ts, vs) in points.items())
+    return Answer(None, "matrix", series)
 
 
 def run_batch(
@@ -102,10 +129,12 @@ class Progress:
             return
         self.last = now
         bad = sum(n for c, n in counts.items() if c.startswith(DISAGREE))
-        three = sum(n for c, n in counts.items() if c.startswith(THREE_X))
+        three = sum(
+            n for c, n in counts.items() if c.startswith(THREE_X) or c == SELF_INCONSISTENT
+        )
         line = (
             f"{self.label}: {done}/{self.total}  agree {counts[AGREE] + counts[AGREE_ERRORS]}"
-            f"  3.x {three}  disagree {bad}  {now - self.t0:.0f}s"
+            f"  classified {three}  disagree {bad}  {now - self.t0:.0f}s"
         )
         end = "\n" if done == self.total or not self.tty else ""
         self.write(("\r" if self.tty else "") + line + end)

@@ -47,11 +47,14 @@ class Compat(StrEnum):
     before the 110% threshold test (3.x tests the threshold first).
     ``V2_ATAN2_NAME``: ``atan2`` keeps the metric name (2.47 made it drop it, as the other
     arithmetic operators do).
+    ``V2_STDDEV``: ``stddev``/``stdvar`` of a group whose first value is NaN or infinite
+    start from 0 (3.0 starts them at NaN, Prometheus #14941).
     """
 
     V2_WINDOWS = "2.x-windows"
     V2_RATE = "2.x-rate"
     V2_ATAN2_NAME = "2.x-atan2-name"
+    V2_STDDEV = "2.x-stddev"
 
 
 @dataclass(frozen=True, slots=True)

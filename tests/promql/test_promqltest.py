@@ -180,4 +180,4 @@ def test_differential_regressions_pass() -> None:
     report = promqltest.run_file(Path(__file__).parent / "testdata" / "differential.test")
     failures = [f"{o.line}: {o.expr}: {o.detail}" for o in report.outcomes if o.status != "passed"]
     assert failures == []
-    assert len(report.outcomes) == 8
+    assert len(report.outcomes) == 11

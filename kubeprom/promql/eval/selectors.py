@@ -32,7 +32,9 @@ def search(ss: SeriesSet, q: I64Array, *, side: str) -> I64Array:
         return np.empty((0, len(q)), dtype=np.int64)
     t = ss.t
     t_min = int(t.min())
-    span = int(t.max()) - t_min + 2
+    # Query times are clipped into [t_min - 1, t_max + 1], outside every sample on both
+    # sides, so ``side='left'`` stays exact for a time past the last sample.
+    span = int(t.max()) - t_min + 3
     if n * span >= _KEY_LIMIT:
         out = np.empty((n, len(q)), dtype=np.int64)
         for i in range(n):
