@@ -66,6 +66,10 @@ class EngineOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S
     subquery_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
     max_points_per_series: int = MAX_POINTS_PER_SERIES
+    # Prometheus 3.x drops ``__name__`` right after the function or operator that changes
+    # a value's meaning (two series then equal is an error there), unless the server runs
+    # with --enable-feature=promql-delayed-name-removal, which promqltest always uses.
+    delayed_name_removal: bool = False
     compat: frozenset[Compat] = frozenset()
 
     @property
@@ -157,6 +161,13 @@ class Evaluator:
     # ---- evaluation --------------------------------------------------------------------------
 
     def eval(self, e: ast.Expr, ts: I64Array) -> Value:
+        v = self._eval(e, ts)
+        if not self.options.delayed_name_removal and isinstance(v, Matrix) and v.drop_name.any():
+            # Eager removal, step by step: equal label sets at one step are an error.
+            v = merge_same_labels(cleanup_labels(v))
+        return v
+
+    def _eval(self, e: ast.Expr, ts: I64Array) -> Value:
         self.check_timeout()
         from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
 
