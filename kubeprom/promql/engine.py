@@ -49,12 +49,16 @@ class Compat(StrEnum):
     arithmetic operators do).
     ``V2_STDDEV``: ``stddev``/``stdvar`` of a group whose first value is NaN or infinite
     start from 0 (3.0 starts them at NaN, Prometheus #14941).
+    ``V2_FILTERED_MATCHES``: pairs a comparison filters out do not count towards the
+    "multiple matches" errors of vector matching (3.x counts them: upstream
+    ``operators.test``, "many-to-one vector matching errors even when ... filtered away").
     """
 
     V2_WINDOWS = "2.x-windows"
     V2_RATE = "2.x-rate"
     V2_ATAN2_NAME = "2.x-atan2-name"
     V2_STDDEV = "2.x-stddev"
+    V2_FILTERED_MATCHES = "2.x-filtered-matches"
 
 
 @dataclass(frozen=True, slots=True)

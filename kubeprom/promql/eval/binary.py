@@ -211,17 +211,6 @@ def vector_vector(
         pair_cols.append(ocol[lonely])
     pm, po, pc = np.concatenate(pair_m), np.concatenate(pair_o), np.concatenate(pair_cols)
 
-    if matching.card is ast.Card.ONE_TO_ONE and len(pm):
-        # Each signature may match at most once per step.
-        sig_of = np.where(pm >= 0, _take(mo, pm), _take(oo, po))
-        counts = np.zeros((n_sigs, n_steps), dtype=np.int64)
-        np.add.at(counts, (sig_of, pc), 1)
-        if (counts > 1).any():
-            raise EvalError(
-                "multiple matches for labels: many-to-one matching must be explicit "
-                "(group_left/group_right)"
-            )
-
     # Values, in the operator's own left/right order.
     mval = np.where(
         pm >= 0, _take2(many.values, pm, pc), np.nan if fill_many is None else fill_many
@@ -232,6 +221,24 @@ def vector_vector(
     if e.return_bool:
         value = keep.astype(np.float64)
         keep = np.ones_like(keep)
+    # Pairs a comparison filters out still count as matches (upstream operators.test,
+    # "many-to-one vector matching errors even when ... filtered away"); Prometheus 2.x
+    # skipped them before these checks.
+    if Compat.V2_FILTERED_MATCHES in ev.options.compat:
+        kept_pairs = keep.astype(bool)
+    else:
+        kept_pairs = np.ones(len(keep), dtype=bool)
+    if matching.card is ast.Card.ONE_TO_ONE and kept_pairs.any():
+        # Each signature may match at most once per step.
+        kp, ko, kc = pm[kept_pairs], po[kept_pairs], pc[kept_pairs]
+        sig_of = np.where(kp >= 0, _take(mo, kp), _take(oo, ko))
+        counts = np.zeros((n_sigs, n_steps), dtype=np.int64)
+        np.add.at(counts, (sig_of, kc), 1)
+        if (counts > 1).any():
+            raise EvalError(
+                "multiple matches for labels: many-to-one matching must be explicit "
+                "(group_left/group_right)"
+            )
 
     # Result labels per distinct pair: a loop over series pairs, not over samples.
     pair_key = pm * (len(one.labels) + 1) + (po + 1)
@@ -262,9 +269,9 @@ def vector_vector(
         row_of_pair[k] = slot
     out_rows = row_of_pair[inverse] if len(inverse) else np.empty(0, dtype=np.int64)
     n_out = len(out_labels)
-    if matching.card is not ast.Card.ONE_TO_ONE and len(out_rows):
+    if matching.card is not ast.Card.ONE_TO_ONE and kept_pairs.any():
         counts = np.zeros((n_out, n_steps), dtype=np.int64)
-        np.add.at(counts, (out_rows, pc), 1)
+        np.add.at(counts, (out_rows[kept_pairs], pc[kept_pairs]), 1)
         if (counts > 1).any():
             raise EvalError(
                 "multiple matches for labels: grouping labels must ensure unique matches"
@@ -274,9 +281,9 @@ def vector_vector(
     kept = keep.astype(bool)
     values[out_rows[kept], pc[kept]] = value[kept]
     present[out_rows[kept], pc[kept]] = True
-    if len(out_rows):
+    if kept.any():
         hits = np.zeros((n_out, n_steps), dtype=np.int64)
-        np.add.at(hits, (out_rows, pc), 1)
+        np.add.at(hits, (out_rows[kept], pc[kept]), 1)
         if (hits > 1).any():
             raise EvalError("vector cannot contain metrics with the same labelset")
     drop = np.array(drop_out, dtype=bool)
