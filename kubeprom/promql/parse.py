@@ -57,7 +57,7 @@ PARSE_CACHE_SIZE = 1024
 def parse(query: str) -> ast.Expr:
     """The tree of ``query``; raises :class:`ParseError` with the position of the problem."""
     try:
-        tree = pp.parse(query)
+        tree = pp.parse(parser_text(query))
     except ValueError as err:
         message, start = _explain(str(err), query)
         raise ParseError(message, query=query, start=start, end=start) from err
@@ -66,6 +66,29 @@ def parse(query: str) -> ast.Expr:
         return conv.expr(tree, 0, len(conv.tokens))
     except ValidationError as err:
         raise ParseError(str(err), query=query, start=0, end=len(query)) from err
+
+
+_RAW_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def parser_text(query: str) -> str:
+    """``query`` as promql-parser can read it: raw (backtick) strings become quoted ones.
+
+    Prometheus takes a raw string's text as is, backslashes included (``\\.`` in a regex);
+    promql-parser reads escapes inside backticks too and rejects ``\\.``. The token stream
+    finds the raw strings, so a backtick inside a quoted string or a comment is left alone.
+    Offsets shift, which is harmless: positions are recovered from the original text.
+    """
+    if "`" not in query:
+        return query
+    parts: list[str] = []
+    done = 0
+    for tok in tokenize(query):
+        if tok.kind == "str" and tok.text.startswith("`"):
+            parts += [query[done : tok.start], '"', tok.text[1:-1].translate(_RAW_ESCAPES), '"']
+            done = tok.end
+    parts.append(query[done:])
+    return "".join(parts)
 
 
 def _td_ms(td: dt.timedelta) -> int:

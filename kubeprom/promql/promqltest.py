@@ -7,8 +7,10 @@ same query run in range mode, compared at the middle step (``runInstantQuery``).
 
 An eval is *skipped*, with its reason counted, when it needs what kubeprom leaves out:
 native histograms (expected ``{{...}}`` results, or a selector matching series loaded with
-histogram samples), start timestamps (``@st`` data), or syntax promql-parser rejects
-(anchored/smoothed selectors, duration expressions, ...).
+histogram samples), start timestamps (``@st`` data), or syntax Prometheus 3.x accepts
+only behind a feature flag (anchored/smoothed selectors, duration expressions, ...). An
+expression promql-parser rejects for any other reason is not skipped: its eval fails
+(unless it expects a failure).
 """
 
 from __future__ import annotations
@@ -96,7 +98,10 @@ class Options:
 
     at_variants: bool = True
     range_mode: bool = True
-    engine: EngineOptions = field(default_factory=EngineOptions)
+    # Upstream's promqltest runs with delayed name removal (promqltest/test.go).
+    engine: EngineOptions = field(
+        default_factory=lambda: EngineOptions(delayed_name_removal=True)
+    )
 
 
 def almost_equal(a: float, b: float, epsilon: float = EPSILON) -> bool:
@@ -123,17 +128,22 @@ _DURATION_EXPR = re.compile(
 )
 
 
-def parse_skip_reason(expr: str, err: ParseError) -> str:
-    """Why promql-parser rejected an expression, grouped as the skip reasons are counted."""
+def parse_skip_reason(expr: str, err: ParseError) -> str | None:
+    """Why an eval whose expression promql-parser rejects is skipped: only syntax that
+    Prometheus 3.x itself accepts only behind a feature flag (or for native histograms).
+    ``None`` for anything else: that eval runs, and fails unless it expects a failure."""
     if re.search(r"\b(anchored|smoothed)\b", expr):
-        return "anchored/smoothed range selectors (parser rejects)"
+        return "anchored/smoothed range selectors (feature flag promql-extended-range-selectors)"
     if "</" in expr or ">/" in expr:
-        return "native histogram trim operators </ >/ (parser rejects)"
-    if re.search(r"\bfill(_left|_right)?\s*\(", expr):
-        return "fill modifiers (parser rejects)"
+        return "native histogram trim operators </ >/"
     if _DURATION_EXPR.search(expr):
-        return "duration expressions (parser rejects)"
-    return f"syntax promql-parser rejects: {err.message}"
+        return "duration expressions (feature flag promql-duration-expr)"
+    if re.search(r"\binfo\s*\(", expr) and "non-empty matcher" in err.message:
+        return (
+            "info() with an empty-matching selector "
+            "(feature flag promql-experimental-functions; promql-parser rejects)"
+        )
+    return None
 
 
 @dataclass
@@ -182,7 +192,7 @@ def skip_reason(store: _Store, ev: Eval) -> str | None:
     try:
         tree = parse(ev.expr)
     except ParseError as err:
-        return parse_skip_reason(ev.expr, err)
+        return parse_skip_reason(ev.expr, err)  # None: run it, and let it fail
     if ev.expects_histogram:
         return "native histograms (expected histogram result)"
     if store.selects(tree, store.histogram_series):

@@ -21,7 +21,7 @@ from aiohttp import web
 
 import kubeprom
 from kubeprom.errors import ParseError
-from kubeprom.promql.parse import parse
+from kubeprom.promql.parse import parse, parser_text
 from kubeprom.tsdb.stats import DEFAULT_STATS_LIMIT, Stat, TSDBStats
 from kubeprom.web.envelope import APIError, ErrorType, success
 from kubeprom.web.params import form, value
@@ -177,7 +177,7 @@ async def format_query(request: web.Request) -> web.Response:
     query = value(params, "query")
     try:
         parse(query)  # for Prometheus' error text and position
-        text: str = promql_parser.parse(query).prettify()
+        text: str = promql_parser.parse(parser_text(query)).prettify()
     except ParseError as err:
         raise APIError(ErrorType.BAD_DATA, f'invalid parameter "query": {err}') from err
     return success(text)

@@ -65,3 +65,32 @@ def test_parse_error_positions_are_inside_the_input(query: str) -> None:
     if err is not None:
         assert 0 <= err.start <= len(query)
         assert str(err).split(": parse error: ")[0].count(":") == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        ("up{instance=~`10\\.0\\.0\\.4:9100`}", "10\\.0\\.0\\.4:9100"),
+        ("up{a=`\\`}", "\\"),
+        ('up{a=`say "hi"\\n`}', 'say "hi"\\n'),
+        ("up{a=`two\nlines`}", "two\nlines"),
+        ('up{a="`\\\\d`", b=`\\d`}', None),
+    ],
+    ids=["regex-dots", "lone-backslash", "quotes-and-backslash-n", "newline", "backtick-in-quoted"],
+)
+def test_raw_strings_keep_backslashes(query: str, value: str | None) -> None:
+    e = parse(query)
+    assert isinstance(e, ast.VectorSel)
+    got = {m.name: m.value for m in e.matchers}
+    if value is None:  # a backtick inside a quoted string is no raw string
+        assert got == {"__name__": "up", "a": "`\\d`", "b": "\\d"}
+    else:
+        assert got["a" if "a=" in query else "instance"] == value
+
+
+def test_raw_string_arguments_keep_backslashes() -> None:
+    e = parse('label_replace(up, "a", "$1", "b", `(.*)\\d+`)')
+    assert isinstance(e, ast.Call)
+    regex = e.args[4]
+    assert isinstance(regex, ast.StringLit)
+    assert regex.value == "(.*)\\d+"

@@ -14,7 +14,7 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator, compact
+from kubeprom.promql.engine import Compat, Evaluator, compact
 from kubeprom.promql.eval import group_state
 from kubeprom.promql.eval.limit_hash import ratio_offset
 from kubeprom.promql.functions.kahan import kahan_sum_parts
@@ -70,7 +70,8 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     if op == "quantile":
         assert param is not None
         _check_quantile(ev, e, param)
-    values, present = reduce(op, inp, gid, n_groups, n_steps, param)
+    v2_stddev = Compat.V2_STDDEV in ev.options.compat
+    values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
     drop = np.zeros(n_groups, dtype=bool)
     if len(gid):
         np.logical_or.at(drop, gid, inp.drop_name)
@@ -106,8 +107,12 @@ def reduce(
     n_groups: int,
     n_steps: int,
     param: F64Array | None,
+    *,
+    v2_stddev: bool = False,
 ) -> tuple[F64Array, BoolArray]:
-    """The aggregate ``op`` of each group at each step, and where a group had input."""
+    """The aggregate ``op`` of each group at each step, and where a group had input.
+
+    ``v2_stddev``: Prometheus 2.x's stddev/stdvar (differential testing only)."""
     pres = inp.present
     present = np.zeros((n_groups, n_steps), dtype=bool)
     if len(gid):
@@ -125,7 +130,7 @@ def reduce(
         fast = _kahan_reduce(op, inp, gid, ranks, n_groups, n_steps)
         if fast is not None:
             return fast, present
-    state = group_state.GroupState(op, n_groups, n_steps)
+    state = group_state.GroupState(op, n_groups, n_steps, v2_stddev=v2_stddev)
     order = np.argsort(ranks, kind="stable")
     bounds = np.searchsorted(ranks[order], np.arange(int(ranks.max(initial=-1)) + 2))
     for r in range(len(bounds) - 1):

@@ -14,7 +14,7 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
+from kubeprom.promql.engine import Compat, Evaluator, compact, merge_same_labels
 from kubeprom.promql.types import BoolArray, Matrix, Scalar
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
@@ -93,7 +93,7 @@ def vector_scalar(ev: Evaluator, e: ast.Binary, vec: Matrix, s: Scalar, swap: bo
     else:
         present = vec.present & keep
     drop = vec.drop_name
-    if e.op in ARITHMETIC or e.return_bool:
+    if _drops_name(ev, e.op) or e.return_bool:
         drop = np.ones(len(vec.labels), dtype=bool)
     return compact(Matrix(vec.labels, np.where(present, value, np.nan), present, drop))
 
@@ -149,9 +149,17 @@ def _match_labels(lab: Labels, matching: ast.VectorMatching) -> Labels:
     return lab.without("__name__", *matching.labels)
 
 
-def _result_labels(many: Labels, one: Labels, op: str, matching: ast.VectorMatching) -> Labels:
+def _drops_name(ev: Evaluator, op: str) -> bool:
+    if op == "atan2" and Compat.V2_ATAN2_NAME in ev.options.compat:
+        return False
+    return op in ARITHMETIC
+
+
+def _result_labels(
+    many: Labels, one: Labels, drop_name: bool, matching: ast.VectorMatching
+) -> Labels:
     lab = many
-    if op in ARITHMETIC:
+    if drop_name:
         lab = lab.without("__name__", "__type__", "__unit__")
     if matching.card is ast.Card.ONE_TO_ONE:
         lab = lab.keep(*matching.labels) if matching.on else lab.without(*matching.labels)
@@ -173,6 +181,10 @@ def vector_vector(
     mo, oo, n_sigs = _ordinals(msig, osig)
 
     one_count = _sig_presence(oo, one.present, n_sigs)
+    # Prometheus matches nothing, and so checks nothing, at a step where a side is empty
+    # (unless a fill value stands in for it).
+    if fill_one is None and fill_many is None:
+        one_count = one_count * np.asarray(many.present.any(axis=0), dtype=bool)[None, :]
     if (one_count > 1).any():
         _duplicate_error(one, oo, one_count, matching, "left" if swap else "right")
     # The present "one" series of each signature at each step, or -1.
@@ -199,17 +211,6 @@ def vector_vector(
         pair_cols.append(ocol[lonely])
     pm, po, pc = np.concatenate(pair_m), np.concatenate(pair_o), np.concatenate(pair_cols)
 
-    if matching.card is ast.Card.ONE_TO_ONE and len(pm):
-        # Each signature may match at most once per step.
-        sig_of = np.where(pm >= 0, _take(mo, pm), _take(oo, po))
-        counts = np.zeros((n_sigs, n_steps), dtype=np.int64)
-        np.add.at(counts, (sig_of, pc), 1)
-        if (counts > 1).any():
-            raise EvalError(
-                "multiple matches for labels: many-to-one matching must be explicit "
-                "(group_left/group_right)"
-            )
-
     # Values, in the operator's own left/right order.
     mval = np.where(
         pm >= 0, _take2(many.values, pm, pc), np.nan if fill_many is None else fill_many
@@ -220,6 +221,24 @@ def vector_vector(
     if e.return_bool:
         value = keep.astype(np.float64)
         keep = np.ones_like(keep)
+    # Pairs a comparison filters out still count as matches (upstream operators.test,
+    # "many-to-one vector matching errors even when ... filtered away"); Prometheus 2.x
+    # skipped them before these checks.
+    if Compat.V2_FILTERED_MATCHES in ev.options.compat:
+        kept_pairs = keep.astype(bool)
+    else:
+        kept_pairs = np.ones(len(keep), dtype=bool)
+    if matching.card is ast.Card.ONE_TO_ONE and kept_pairs.any():
+        # Each signature may match at most once per step.
+        kp, ko, kc = pm[kept_pairs], po[kept_pairs], pc[kept_pairs]
+        sig_of = np.where(kp >= 0, _take(mo, kp), _take(oo, ko))
+        counts = np.zeros((n_sigs, n_steps), dtype=np.int64)
+        np.add.at(counts, (sig_of, kc), 1)
+        if (counts > 1).any():
+            raise EvalError(
+                "multiple matches for labels: many-to-one matching must be explicit "
+                "(group_left/group_right)"
+            )
 
     # Result labels per distinct pair: a loop over series pairs, not over samples.
     pair_key = pm * (len(one.labels) + 1) + (po + 1)
@@ -228,6 +247,9 @@ def vector_vector(
     out_labels: list[Labels] = []
     row_of_pair = np.empty(len(uniq), dtype=np.int64)
     sig_of_out: list[int] = []
+    # A filtering comparison keeps the "many" side's series, and with it a pending name
+    # drop (``rate(x[1m]) > y`` has no name); ``bool`` and arithmetic drop it anyway.
+    drop_out: list[bool] = []
     for k, key in enumerate(uniq.tolist()):
         m_i, o_i = divmod(int(key), len(one.labels) + 1)
         o_i -= 1
@@ -238,17 +260,18 @@ def vector_vector(
             m_lab = _match_labels(one.labels[o_i], matching)
             sig = int(oo[o_i])
         o_lab = one.labels[o_i] if o_i >= 0 else _match_labels(m_lab, matching)
-        lab = _result_labels(m_lab, o_lab, e.op, matching)
+        lab = _result_labels(m_lab, o_lab, _drops_name(ev, e.op), matching)
         slot = out_index.setdefault((lab, bool(e.return_bool)), len(out_labels))
         if slot == len(out_labels):
             out_labels.append(lab)
             sig_of_out.append(sig)
+            drop_out.append(bool(e.return_bool) or (m_i >= 0 and bool(many.drop_name[m_i])))
         row_of_pair[k] = slot
     out_rows = row_of_pair[inverse] if len(inverse) else np.empty(0, dtype=np.int64)
     n_out = len(out_labels)
-    if matching.card is not ast.Card.ONE_TO_ONE and len(out_rows):
+    if matching.card is not ast.Card.ONE_TO_ONE and kept_pairs.any():
         counts = np.zeros((n_out, n_steps), dtype=np.int64)
-        np.add.at(counts, (out_rows, pc), 1)
+        np.add.at(counts, (out_rows[kept_pairs], pc[kept_pairs]), 1)
         if (counts > 1).any():
             raise EvalError(
                 "multiple matches for labels: grouping labels must ensure unique matches"
@@ -258,12 +281,12 @@ def vector_vector(
     kept = keep.astype(bool)
     values[out_rows[kept], pc[kept]] = value[kept]
     present[out_rows[kept], pc[kept]] = True
-    if len(out_rows):
+    if kept.any():
         hits = np.zeros((n_out, n_steps), dtype=np.int64)
-        np.add.at(hits, (out_rows, pc), 1)
+        np.add.at(hits, (out_rows[kept], pc[kept]), 1)
         if (hits > 1).any():
             raise EvalError("vector cannot contain metrics with the same labelset")
-    drop = np.full(n_out, bool(e.return_bool))
+    drop = np.array(drop_out, dtype=bool)
     return compact(Matrix(out_labels, values, present, drop))
 
 

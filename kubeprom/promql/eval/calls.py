@@ -12,7 +12,7 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import EMPTY
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
-from kubeprom.promql.engine import Evaluator, compact
+from kubeprom.promql.engine import Compat, Evaluator, compact
 from kubeprom.promql.eval import histograms, info, labelfuncs, selectors
 from kubeprom.promql.functions.elementwise import go_max, go_min
 from kubeprom.promql.types import Matrix, RangeWindows, Scalar, Value
@@ -158,7 +158,8 @@ def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     idx = next((i for i, a in enumerate(e.args) if a.type is ast.ValueType.MATRIX), 0)
     windows = ev.eval_windows(e.args[idx], ts)
     others: list[Value] = [ev.eval(a, ts) for i, a in enumerate(e.args) if i != idx]
-    out, ann = functions.call_range(e.func, windows, others, ts)
+    v2_rate = Compat.V2_RATE in ev.options.compat
+    out, ann = functions.call_range(e.func, windows, others, ts, v2_rate=v2_rate)
     ev.merge(ann, e.args[idx].pos if e.args else e.pos)
     out = compact(out)
     keep_name = e.func in KEEPS_NAME

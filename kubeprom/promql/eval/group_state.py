@@ -17,9 +17,12 @@ from kubeprom.promql.types import BoolArray
 class GroupState:
     """State of one aggregation (sum, avg, min, max, stddev, stdvar) over groups x steps."""
 
-    def __init__(self, op: str, n_groups: int, n_steps: int) -> None:
+    def __init__(self, op: str, n_groups: int, n_steps: int, *, v2_stddev: bool = False) -> None:
+        """``v2_stddev``: start stddev/stdvar at 0 even from a NaN or infinite first sample,
+        as Prometheus 2.x did (3.0 starts at NaN, #14941); differential testing only."""
         shape = (n_groups, n_steps)
         self.op = op
+        self.v2_stddev = v2_stddev
         self.seen = np.zeros(shape, dtype=bool)
         self.value = np.zeros(shape)
         self.comp = np.zeros(shape)
@@ -62,6 +65,8 @@ class GroupState:
                 value = np.where(take, f, value)
             elif op in ("stddev", "stdvar"):
                 start = np.where(np.isnan(f) | np.isinf(f), np.nan, 0.0)
+                if self.v2_stddev:
+                    start = np.zeros_like(f)
                 count = np.where(more, count + 1, np.where(first, 1.0, count))
                 delta = f - mean
                 new_mean = mean + delta / count

@@ -32,7 +32,9 @@ def search(ss: SeriesSet, q: I64Array, *, side: str) -> I64Array:
         return np.empty((0, len(q)), dtype=np.int64)
     t = ss.t
     t_min = int(t.min())
-    span = int(t.max()) - t_min + 2
+    # Query times are clipped into [t_min - 1, t_max + 1], outside every sample on both
+    # sides, so ``side='left'`` stays exact for a time past the last sample.
+    span = int(t.max()) - t_min + 3
     if n * span >= _KEY_LIMIT:
         out = np.empty((n, len(q)), dtype=np.int64)
         for i in range(n):
@@ -62,7 +64,8 @@ def latest(ev: Evaluator, ss: SeriesSet, eff: I64Array) -> tuple[I64Array, BoolA
     valid = idx >= starts
     safe = np.where(valid, idx, 0)
     t = ss.t[safe]
-    valid &= t > (eff - ev.options.lookback_ms)[None, :]
+    floor = (eff - ev.options.lookback_ms)[None, :]
+    valid &= (t >= floor) if ev.options.closed_windows else (t > floor)
     valid &= ~stale_mask(ss.v[safe])
     return safe, valid
 
@@ -77,7 +80,8 @@ def vector_with_times(ev: Evaluator, sel: ast.VectorSel, ts: I64Array) -> tuple[
     eff = ev.effective_times(ts, sel.at, sel.offset_ms)
     if len(eff) == 0:
         return Matrix.empty(0), np.empty((0, 0), dtype=np.int64)
-    ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1, int(eff.max()))
+    closed = int(ev.options.closed_windows)
+    ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1 - closed, int(eff.max()))
     idx, valid = latest(ev, ss, eff)
     keep = valid.any(axis=1)
     rows = np.nonzero(keep)[0]
@@ -97,7 +101,8 @@ def matrix(ev: Evaluator, sel: ast.MatrixSel, ts: I64Array) -> RangeWindows:
     if len(eff) == 0:
         ss = SeriesSet.empty()
     else:
-        ss = select(ev, vs, int(eff.min()) - sel.range_ms + 1, int(eff.max()))
+        closed = int(ev.options.closed_windows)
+        ss = select(ev, vs, int(eff.min()) - sel.range_ms + 1 - closed, int(eff.max()))
     return windows_over(ev, ss, eff, sel.range_ms)
 
 
@@ -119,7 +124,8 @@ def windows_over(ev: Evaluator, ss: SeriesSet, eff: I64Array, range_ms: int) -> 
             [ss.labels[i] for i in rows], ss.t[idx], ss.v[idx], offsets_from_counts(lengths)
         )
     hi = search(ss, eff, side="right")
-    lo = search(ss, eff - np.int64(range_ms), side="right")
+    side = "left" if ev.options.closed_windows else "right"
+    lo = search(ss, eff - np.int64(range_ms), side=side)
     # Samples held at once: the largest step's windows (Prometheus frees them per step).
     if len(eff):
         ev.hold(int((hi - lo).sum(axis=0).max(initial=0)))

@@ -29,7 +29,8 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
     step = e.step_ms or ev.options.subquery_step_ms
     if len(eff) == 0:
         return windows_over(ev, SeriesSet.empty(), eff, e.range_ms)
-    grid = inner_times(int(eff.min()) - e.range_ms, int(eff.max()), step)
+    closed = int(ev.options.closed_windows)
+    grid = inner_times(int(eff.min()) - e.range_ms - closed, int(eff.max()), step)
     if len(grid) == 0:
         return windows_over(ev, SeriesSet.empty(), eff, e.range_ms)
     value = ev.eval(e.expr, grid)

@@ -36,6 +36,9 @@ def _optional(module: str, attr: str) -> Any:
 RANGE_FUNCTIONS: dict[str, Callable[..., tuple[F64Array, Any]]] = (
     _optional("range_funcs", "RANGE_FUNCTIONS") or {}
 )
+V2_RANGE_FUNCTIONS: dict[str, Callable[..., tuple[F64Array, Any]]] = (
+    _optional("range_funcs", "V2_RANGE_FUNCTIONS") or {}
+)
 ELEMENTWISE_FUNCTIONS: dict[str, Callable[..., F64Array]] = (
     _optional("elementwise", "ELEMENTWISE_FUNCTIONS") or {}
 )
@@ -68,10 +71,12 @@ def _scalars(args: Sequence[Value]) -> list[F64Array]:
 
 
 def call_range(
-    name: str, w: RangeWindows, args: Sequence[Value], ts: I64Array
+    name: str, w: RangeWindows, args: Sequence[Value], ts: I64Array, *, v2_rate: bool = False
 ) -> tuple[Matrix, Annotations]:
-    """Run a range-vector function; ``ts`` are the query's evaluation times (ms)."""
-    fn = RANGE_FUNCTIONS.get(name)
+    """Run a range-vector function; ``ts`` are the query's evaluation times (ms).
+
+    ``v2_rate``: Prometheus 2.x's ``rate``/``increase`` (differential testing only)."""
+    fn = (V2_RANGE_FUNCTIONS.get(name) if v2_rate else None) or RANGE_FUNCTIONS.get(name)
     if fn is None:
         raise EvalError(f"function {name!r} is not implemented")
     notes = Annotations.new()
@@ -106,6 +111,7 @@ __all__ = [
     "ELEMENTWISE_EMPTY_STEPS",
     "ELEMENTWISE_FUNCTIONS",
     "RANGE_FUNCTIONS",
+    "V2_RANGE_FUNCTIONS",
     "bucket_fraction",
     "bucket_quantile",
     "call_elementwise",

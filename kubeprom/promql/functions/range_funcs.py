@@ -82,8 +82,13 @@ def _reset_correction(flat: Flat, first: I64Array, last: I64Array, result: F64Ar
         result[lanes] += v[drops[begin[lanes] + j] - 1]
 
 
-def _extrapolated_rate(flat: Flat, is_counter: bool, is_rate: bool) -> FlatResult:
-    """extrapolatedRate for float samples (windows with >= 2 samples)."""
+def _extrapolated_rate(
+    flat: Flat, is_counter: bool, is_rate: bool, zero_point_first: bool = False
+) -> FlatResult:
+    """extrapolatedRate for float samples (windows with >= 2 samples).
+
+    ``zero_point_first``: Prometheus 2.x's order, the zero-point cap before the threshold
+    test (only for differential testing against 2.x)."""
     out, present = flat.output()
     ids = np.flatnonzero(flat.n >= 2)
     first = flat.lo[ids]
@@ -100,11 +105,14 @@ def _extrapolated_rate(flat: Flat, is_counter: bool, is_rate: bool) -> FlatResul
     sampled = (t_last - t_first).astype(np.float64) / 1000
     average = sampled / (flat.n[ids] - 1).astype(np.float64)
     threshold = average * EXTRAPOLATION_THRESHOLD
-    to_start = np.where(to_start >= threshold, average / 2, to_start)
+    if not zero_point_first:
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
     if is_counter:
         # A counter cannot go below zero: do not extrapolate past its zero point.
         to_zero = np.where((result > 0) & (v_first >= 0), sampled * (v_first / result), to_start)
         to_start = np.where(to_zero < to_start, to_zero, to_start)
+    if zero_point_first:
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
     to_end = np.where(to_end >= threshold, average / 2, to_end)
     factor = (sampled + to_start + to_end) / sampled
     if is_rate:
@@ -124,6 +132,20 @@ def increase(
 ) -> tuple[F64Array, BoolArray]:
     """Increase of a counter over the window, extrapolated to its edges."""
     return _run(lambda f: _extrapolated_rate(f, is_counter=True, is_rate=False), w)
+
+
+def rate_v2(
+    w: RangeWindows, args: list[F64Array], notes: Annotations
+) -> tuple[F64Array, BoolArray]:
+    """``rate`` with Prometheus 2.x's extrapolation order (differential testing only)."""
+    return _run(lambda f: _extrapolated_rate(f, True, True, zero_point_first=True), w)
+
+
+def increase_v2(
+    w: RangeWindows, args: list[F64Array], notes: Annotations
+) -> tuple[F64Array, BoolArray]:
+    """``increase`` with Prometheus 2.x's extrapolation order (differential testing only)."""
+    return _run(lambda f: _extrapolated_rate(f, True, False, zero_point_first=True), w)
 
 
 def delta(w: RangeWindows, args: list[F64Array], notes: Annotations) -> tuple[F64Array, BoolArray]:
@@ -420,3 +442,6 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "ts_of_max_over_time": ts_of_max_over_time,
     "ts_of_min_over_time": ts_of_min_over_time,
 }
+
+# Prometheus 2.x variants, used instead of the above under ``Compat.V2_RATE``.
+V2_RANGE_FUNCTIONS = {"increase": increase_v2, "rate": rate_v2}
