@@ -250,16 +250,37 @@ def test_hpas_appear_once_published() -> None:
     assert find(_render(c, KSM_TARGET), "kube_horizontalpodautoscaler_spec_min_replicas") == []
 
 
-@pytest.mark.parametrize(
-    "target", [cadvisor_target("node-1"), resource_target("node-1"), KSM_TARGET]
-)
-def test_openmetrics_and_text_carry_the_same_samples(sim: SimulatedCluster, target: str) -> None:
-    def key(samples: list[Sample]) -> list[tuple[str, tuple[tuple[str, str], ...], float]]:
-        return sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in samples)
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
-    text = _render(sim, target)
-    om = _render(sim, target, openmetrics=True)
-    assert key(text) == pytest.approx(key(om))
+
+def _by_series(samples: list[Sample]) -> dict[SeriesKey, tuple[str, int | None]]:
+    """Each series' value (as ``float.hex``: exact, NaN equal to NaN) and timestamp."""
+    out = {
+        (s.name, tuple(sorted(s.labels.items()))): (s.value.hex(), s.timestamp_ms) for s in samples
+    }
+    assert len(out) == len(samples), "a series appears twice"
+    return out
+
+
+@pytest.mark.parametrize(
+    ("target", "metric"),
+    [
+        (cadvisor_target("node-1"), "container_cpu_usage_seconds_total"),
+        (resource_target("node-1"), "node_cpu_usage_seconds_total"),
+        (KSM_TARGET, "kube_pod_info"),
+    ],
+    ids=["cadvisor", "resource", "kube-state-metrics"],
+)
+def test_openmetrics_and_text_carry_the_same_samples(
+    sim: SimulatedCluster, target: str, metric: str
+) -> None:
+    text = _by_series(_render(sim, target))
+    om = _by_series(_render(sim, target, openmetrics=True))
+    assert any(name == metric for name, _ in text)
+    # The same series in both formats, then the same value and timestamp for each: both
+    # print floats as Go does (shortest round trip), so they parse back bit for bit.
+    assert sorted(text) == sorted(om)
+    assert text == om
     body, _ = ClusterExporters(sim).render(target, True)
     assert body.endswith(b"# EOF\n")
 
