@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +21,11 @@ from kubeprom.exporters.targets import (
 from kubeprom.exporters.views import HPAStatus
 from kubeprom.scraper.exposition import ACCEPT_HEADER, parse_text
 from tests.support.procs import require_binary
+from tests.support.shared import shared_path
 
 from .helpers import Sample, cluster, deployment, find, one, parse
 
 T0 = 1_700_000_000.0
-MIXIN = (
-    Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rules" / "kubernetes-mixin"
-)
 
 
 def _cluster() -> SimulatedCluster:
@@ -338,9 +335,10 @@ MIXIN_NAMES = [
 
 
 def test_the_names_kubernetes_mixin_uses_are_served(sim: SimulatedCluster) -> None:
-    rules = "".join(p.read_text() for p in sorted(MIXIN.glob("prometheus_*.yaml")))
+    mixin = shared_path("conformance", "rules", "kubernetes-mixin")
+    rules = "".join(p.read_text() for p in sorted(mixin.glob("prometheus_*.yaml")))
     if not rules:
-        pytest.fail(f"no kubernetes-mixin rules found in {MIXIN}")
+        pytest.fail(f"no kubernetes-mixin rules found in {mixin}")
     used = set(re.findall(r"\b[a-z_]+[a-z]\b", rules))
     assert [n for n in MIXIN_NAMES if n not in used] == []
     exporters = ClusterExporters(sim)
