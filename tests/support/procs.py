@@ -23,6 +23,7 @@ def free_port() -> int:
 
 def require_binary(name: str) -> str:
     """Path of a peer binary; in CI a missing one fails the test instead of skipping it."""
+    __tracebackhide__ = True  # reports (``-ra``) name the calling test's line, not this one
     path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
     if path is None:
         if os.environ.get("CI") == "true":
