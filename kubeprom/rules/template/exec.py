@@ -82,6 +82,7 @@ class Func:
     params: tuple[str, ...]
     impl: Callable[..., object]
     variadic: bool = False
+    with_context: bool = False  # impl takes the execution's context object first
 
 
 class _Missing:
@@ -145,7 +146,7 @@ class Program:
 class State:
     """One execution (Go's ``state``); not shared between executions."""
 
-    __slots__ = ("builtins", "depth", "funcs", "name", "node", "out", "prog", "vars")
+    __slots__ = ("builtins", "ctx", "depth", "funcs", "name", "node", "out", "prog", "vars")
 
     def __init__(
         self,
@@ -153,8 +154,10 @@ class State:
         funcs: Mapping[str, Func],
         builtins: Mapping[str, Func],
         out: list[str],
+        ctx: object = None,
     ) -> None:
         self.prog = prog
+        self.ctx = ctx
         self.funcs = funcs
         self.builtins = builtins
         self.out = out
@@ -298,7 +301,7 @@ class State:
         if self.depth >= MAX_EXEC_DEPTH:
             raise self.errorf(f"exceeded maximum template depth ({MAX_EXEC_DEPTH})")
         dot = self.eval_pipeline(dot, t.pipe)
-        sub = State(self.prog, self.funcs, self.builtins, self.out)
+        sub = State(self.prog, self.funcs, self.builtins, self.out, self.ctx)
         sub.depth = self.depth + 1
         sub.name = t.name
         sub.vars = [["$", dot]]
@@ -516,6 +519,8 @@ class State:
             callee = str(args[0]) if args else str(final)
             argv.insert(0, callee)
         try:
+            if fn.with_context:
+                return fn.impl(self.ctx, *argv)
             return fn.impl(*argv)
         except FuncError as err:
             self.node = node

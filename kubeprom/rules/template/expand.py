@@ -16,7 +16,7 @@ from kubeprom.errors import TemplateError
 from kubeprom.rules.template.builtins import BUILTINS
 from kubeprom.rules.template.exec import GoExecError, Program, State
 from kubeprom.rules.template.parser import GoParseError, parse
-from kubeprom.rules.template.promfuncs import FUNC_NAMES, FuncContext, QueryFunc, make_funcs
+from kubeprom.rules.template.promfuncs import FUNCS, FuncContext, QueryFunc
 from kubeprom.rules.template.values import AlertData
 
 ALERT_DEFS = (
@@ -25,7 +25,7 @@ ALERT_DEFS = (
     "{{$externalURL := .ExternalURL}}"
     "{{$value := .Value}}"
 )
-_NAMES = FUNC_NAMES | frozenset(BUILTINS)
+_NAMES = frozenset(FUNCS) | frozenset(BUILTINS)
 
 
 class Template:
@@ -60,7 +60,7 @@ class Template:
         """
         ctx = FuncContext(t_ms, query, external_url, self._regex_cache)
         out: list[str] = []
-        state = State(self._program, make_funcs(ctx), BUILTINS, out)
+        state = State(self._program, FUNCS, BUILTINS, out, ctx)
         try:
             state.execute(data)
         except GoExecError as err:

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import re2
 
@@ -477,69 +478,76 @@ def _first(v: object) -> object:
     raise FuncError("first() called on vector with no elements")
 
 
-def make_funcs(ctx: FuncContext) -> dict[str, Func]:
-    """Prometheus' text-template function map for one expansion context."""
-
-    def query(q: str) -> GoSlice:
-        if ctx.query is None:
-            raise FuncError("runtime error: invalid memory address or nil pointer dereference")
-        try:
-            samples = ctx.query(q)
-        except KubepromError as err:
-            raise FuncError(str(err)) from None
-        return query_result([Sample(s.labels, s.value) for s in samples])
-
-    def match(pattern: str, s: str) -> bool:
-        regex = _compile(ctx, pattern)
-        if isinstance(regex, str):
-            raise FuncError(regex)
-        return regex.search(s) is not None  # type: ignore[attr-defined]
-
-    def re_replace_all(pattern: str, repl: str, text: str) -> str:
-        regex = _compile(ctx, pattern)
-        if isinstance(regex, str):
-            raise FuncError(f"regexp: Compile({_regex_quote(pattern)}): {regex}")
-        return _replace_all(regex, repl, text)
-
-    def parse_duration(d: str) -> float:
-        return parse_model_duration(d) / 1e9
-
-    def path_prefix() -> str:
-        from urllib.parse import urlsplit
-
-        return urlsplit(ctx.external_url).path
-
-    return {
-        "args": Func((T_ANY,), lambda *a: any_map({f"arg{i}": x for i, x in enumerate(a)}), True),
-        "externalURL": Func((), lambda: ctx.external_url),
-        "first": Func((T_QUERY,), _first),
-        "graphLink": Func((T_STRING,), lambda e: f"/graph?g0.expr={query_escape(e)}&g0.tab=0"),
-        "humanize": Func((T_ANY,), _humanize),
-        "humanize1024": Func((T_ANY,), _humanize1024),
-        "humanizeDuration": Func((T_ANY,), _humanize_duration),
-        "humanizePercentage": Func((T_ANY,), _humanize_percentage),
-        "humanizeTimestamp": Func((T_ANY,), _humanize_timestamp),
-        "label": Func((T_STRING, T_SAMPLE), lambda k, s: _sample_or_panic(s).Labels.get(k, "")),
-        "match": Func((T_STRING, T_STRING), match),
-        "now": Func((), lambda: ctx.t_ms / 1000.0),
-        "parseDuration": Func((T_STRING,), parse_duration),
-        "pathPrefix": Func((), path_prefix),
-        "query": Func((T_STRING,), query),
-        "reReplaceAll": Func((T_STRING, T_STRING, T_STRING), re_replace_all),
-        "safeHtml": Func((T_STRING,), lambda t: NamedString(t, T_HTML)),
-        "sortByLabel": Func((T_STRING, T_QUERY), _sort_by_label),
-        "stripDomain": Func((T_STRING,), _strip_domain),
-        "stripPort": Func((T_STRING,), _strip_port),
-        "strvalue": Func((T_SAMPLE,), lambda s: _sample_or_panic(s).Labels.get("__value__", "")),
-        "tableLink": Func((T_STRING,), lambda e: f"/graph?g0.expr={query_escape(e)}&g0.tab=1"),
-        "title": Func((T_STRING,), title),
-        "toDuration": Func((T_ANY,), _to_duration),
-        "toLower": Func((T_STRING,), to_lower),
-        "toTime": Func((T_ANY,), _to_time),
-        "toUpper": Func((T_STRING,), to_upper),
-        "urlQueryEscape": Func((T_STRING,), query_escape),
-        "value": Func((T_SAMPLE,), lambda s: _sample_or_panic(s).Value),
-    }
+def _query(ctx: FuncContext, q: str) -> GoSlice:
+    if ctx.query is None:
+        raise FuncError("runtime error: invalid memory address or nil pointer dereference")
+    try:
+        samples = ctx.query(q)
+    except KubepromError as err:
+        raise FuncError(str(err)) from None
+    return query_result([Sample(s.labels, s.value) for s in samples])
 
 
-FUNC_NAMES = frozenset(make_funcs(FuncContext(0, None, "")))
+def _match(ctx: FuncContext, pattern: str, s: str) -> bool:
+    regex = _compile(ctx, pattern)
+    if isinstance(regex, str):
+        raise FuncError(regex)
+    return regex.search(s) is not None  # type: ignore[attr-defined]
+
+
+def _re_replace_all(ctx: FuncContext, pattern: str, repl: str, text: str) -> str:
+    regex = _compile(ctx, pattern)
+    if isinstance(regex, str):
+        raise FuncError(f"regexp: Compile({_regex_quote(pattern)}): {regex}")
+    return _replace_all(regex, repl, text)
+
+
+def _path_prefix(ctx: FuncContext) -> str:
+    return urlsplit(ctx.external_url).path
+
+
+def _args(*a: object) -> object:
+    return any_map({f"arg{i}": x for i, x in enumerate(a)})
+
+
+def _label(k: str, s: object) -> str:
+    return str(_sample_or_panic(s).Labels.get(k, ""))
+
+
+def _link(tab: int) -> Callable[[str], str]:
+    return lambda expr: f"/graph?g0.expr={query_escape(expr)}&g0.tab={tab}"
+
+
+# Prometheus' text-template function map (``NewTemplateExpander``). Functions marked
+# with_context get the expansion's FuncContext (time, query function, external URL).
+FUNCS: dict[str, Func] = {
+    "args": Func((T_ANY,), _args, variadic=True),
+    "externalURL": Func((), lambda ctx: ctx.external_url, with_context=True),
+    "first": Func((T_QUERY,), _first),
+    "graphLink": Func((T_STRING,), _link(0)),
+    "humanize": Func((T_ANY,), _humanize),
+    "humanize1024": Func((T_ANY,), _humanize1024),
+    "humanizeDuration": Func((T_ANY,), _humanize_duration),
+    "humanizePercentage": Func((T_ANY,), _humanize_percentage),
+    "humanizeTimestamp": Func((T_ANY,), _humanize_timestamp),
+    "label": Func((T_STRING, T_SAMPLE), _label),
+    "match": Func((T_STRING, T_STRING), _match, with_context=True),
+    "now": Func((), lambda ctx: ctx.t_ms / 1000.0, with_context=True),
+    "parseDuration": Func((T_STRING,), lambda d: parse_model_duration(d) / 1e9),
+    "pathPrefix": Func((), _path_prefix, with_context=True),
+    "query": Func((T_STRING,), _query, with_context=True),
+    "reReplaceAll": Func((T_STRING, T_STRING, T_STRING), _re_replace_all, with_context=True),
+    "safeHtml": Func((T_STRING,), lambda t: NamedString(t, T_HTML)),
+    "sortByLabel": Func((T_STRING, T_QUERY), _sort_by_label),
+    "stripDomain": Func((T_STRING,), _strip_domain),
+    "stripPort": Func((T_STRING,), _strip_port),
+    "strvalue": Func((T_SAMPLE,), lambda s: _label("__value__", s)),
+    "tableLink": Func((T_STRING,), _link(1)),
+    "title": Func((T_STRING,), title),
+    "toDuration": Func((T_ANY,), _to_duration),
+    "toLower": Func((T_STRING,), to_lower),
+    "toTime": Func((T_ANY,), _to_time),
+    "toUpper": Func((T_STRING,), to_upper),
+    "urlQueryEscape": Func((T_STRING,), query_escape),
+    "value": Func((T_SAMPLE,), lambda s: _sample_or_panic(s).Value),
+}
