@@ -44,6 +44,7 @@ __all__ = [
     "Uint8",
     "Uint64",
     "can_backquote",
+    "fmtsort_key",
     "format_float",
     "go_type_name",
     "parse_float",
@@ -376,7 +377,7 @@ def sprintln(*args: object) -> str:
     return "".join(p.buf)
 
 
-def _sort_key(k: object) -> tuple[int, object]:
+def fmtsort_key(k: object) -> tuple[int, object]:
     """fmtsort's order for the key types templates build: NaN first, then numbers, strings."""
     if isinstance(k, float) and math.isnan(k):
         return (0, 0)
@@ -682,7 +683,7 @@ class _Printer:
             self.buf.append(go_type_name(m) + "{")
         else:
             self.buf.append("map[")
-        for i, key in enumerate(sorted(m, key=_sort_key)):
+        for i, key in enumerate(sorted(m, key=fmtsort_key)):
             if i > 0:
                 self.buf.append(", " if self.sharp_v else " ")
             self.print_arg(key, verb, depth + 1)

@@ -17,6 +17,7 @@ from kubeprom.model.goprintf import (
     GoStringer,
     GoStruct,
     NamedString,
+    fmtsort_key,
     sprint,
     sprintf,
 )
@@ -288,9 +289,7 @@ class State:
         if not val:
             return None
         if isinstance(val, dict):
-            from kubeprom.model.goprintf import _sort_key  # fmtsort order
-
-            return [(k, val[k]) for k in sorted(val, key=_sort_key)]
+            return [(k, val[k]) for k in sorted(val, key=fmtsort_key)]
         return list(enumerate(val))
 
     def walk_template(self, dot: object, t: TemplateNode) -> None:
@@ -327,8 +326,8 @@ class State:
 
     def not_a_function(self, args: Sequence[Node] | None, final: object) -> None:
         if (args is not None and len(args) > 1) or final is not MISSING:
-            assert args is not None  # final only reaches commands, which have args
-            raise self.errorf(f"can't give argument to non-function {args[0]}")
+            first = args[0] if args else ""
+            raise self.errorf(f"can't give argument to non-function {first}")
 
     def eval_command(self, dot: object, cmd: CommandNode, final: object) -> object:
         first = cmd.args[0]
@@ -496,7 +495,7 @@ class State:
             v: object = None
             for arg in args:
                 v = self.eval_arg(dot, T_VALUE, arg)
-                if is_true(self._indirect_iface(v))[0] == (name == "or"):
+                if is_true(v)[0] == (name == "or"):
                     return v
             if final is not MISSING:
                 v = self.validate_type(final, T_VALUE)
@@ -587,10 +586,6 @@ class State:
     def _indirect(v: object) -> object:
         if isinstance(v, Struct) and v.go_pointer:
             return ValueView(v)
-        return v
-
-    @staticmethod
-    def _indirect_iface(v: object) -> object:
         return v
 
     def print_value(self, node: Node, v: object) -> None:

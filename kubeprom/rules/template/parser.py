@@ -154,12 +154,12 @@ class _Parser:
             self.root.nodes.append(n)
 
     def add(self) -> None:
-        assert self.root is not None  # set by parse() before add() is called
+        root = self.root if self.root is not None else ListNode(0)
         tree = self.tree_set.get(self.name)
         if tree is None or is_empty_tree(tree):
-            self.tree_set[self.name] = self.root
+            self.tree_set[self.name] = root
             return
-        if not is_empty_tree(self.root):
+        if not is_empty_tree(root):
             raise self.errorf(f"template: multiple definition of template {_q(self.name)}")
 
     def parse_definition(self) -> None:
