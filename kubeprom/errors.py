@@ -155,3 +155,25 @@ class QueryAPIUnavailable(KubepromError):
         self.url = url
         self.reason = reason
         self.refused = refused
+
+
+class TemplateError(KubepromError):
+    """An alert or recording-rule label template did not parse or failed to execute.
+
+    ``str()`` is Go's text/template message (``template: NAME:LINE: ...`` for parse
+    errors, ``template: NAME:LINE:COL: executing "NAME" at <...>: ...`` for execution);
+    ``phase`` is ``"parsing"`` or ``"executing"``; ``line`` is the line Go reports.
+    ``expand_message`` is the text Prometheus' Expander returns (``error executing
+    template NAME: ...``).
+    """
+
+    def __init__(self, message: str, *, name: str, phase: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+        self.phase = phase
+        self.line = line
+
+    @property
+    def expand_message(self) -> str:
+        return f"error {self.phase} template {self.name}: {self.message}"
