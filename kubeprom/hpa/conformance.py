@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from kubeprom.config.hpa_parse import compose_all
 from kubeprom.errors import ConfigError
 from kubeprom.hpa.cases import run_case
 
@@ -50,17 +49,12 @@ def load_cases(path: str | Path) -> list[Case]:
     """The cases of a file with the line each starts on. Raises ConfigError for a file that
     does not follow the schema."""
     source = str(path)
-    text = Path(path).read_text(encoding="utf-8")
-    documents = list(compose_all(text, source))
-    data = yaml.safe_load(text)
-    if (
-        len(documents) != 1
-        or not isinstance(data, Mapping)
-        or not isinstance(data.get("cases"), list)
-    ):
+    top, data = _compose(Path(path).read_text(encoding="utf-8"), source)
+    if not isinstance(top, yaml.MappingNode) or not isinstance(data, Mapping):
         raise ConfigError("expected a mapping with a 'cases' list", file=source)
-    top = documents[0]
-    nodes = next(v for k, v in top.value if k.value == "cases")
+    nodes = next((v for k, v in top.value if k.value == "cases"), None)
+    if not isinstance(nodes, yaml.SequenceNode) or not isinstance(data.get("cases"), list):
+        raise ConfigError("expected a mapping with a 'cases' list", file=source)
     out = []
     seen: set[str] = set()
     for node, raw in zip(nodes.value, data["cases"], strict=True):
@@ -82,6 +76,25 @@ def load_cases(path: str | Path) -> list[Case]:
             )
         )
     return out
+
+
+def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, parsed once (libyaml when
+    PyYAML has it: case files are large)."""
+    loader_type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_type(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {getattr(err, 'problem', None) or err}",
+            file=source,
+            line=mark.line + 1 if mark is not None else None,
+        ) from err
+    finally:
+        loader.dispose()
 
 
 def _metric_problems(want: Any, got: Any) -> list[str]:
