@@ -104,9 +104,12 @@ class PodList:
     has_start: NDArray[np.bool_]
     transition_ms: NDArray[np.int64]
     _order: NDArray[np.intp] = field(init=False, repr=False)
+    _sorted: NDArray[np.str_] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_order", np.argsort(self.names, kind="stable"))
+        order = np.argsort(self.names, kind="stable")
+        object.__setattr__(self, "_order", order)
+        object.__setattr__(self, "_sorted", self.names[order])
 
     def __len__(self) -> int:
         return int(self.names.shape[0])
@@ -140,10 +143,11 @@ class PodList:
         """The pod index of each name, -1 for names that are not in the list."""
         if len(self) == 0 or names.shape[0] == 0:
             return np.full(names.shape[0], -1, dtype=np.intp)
-        sorted_names = self.names[self._order]
-        pos = np.searchsorted(sorted_names, names)
+        if names is self.names or (names.shape == self.names.shape and (names == self.names).all()):
+            return np.arange(len(self), dtype=np.intp)  # samples listed in pod order
+        pos = np.searchsorted(self._sorted, names)
         pos_clipped = np.minimum(pos, len(self) - 1)
-        found = sorted_names[pos_clipped] == names
+        found = self._sorted[pos_clipped] == names
         return np.where(found, self._order[pos_clipped], -1)
 
 
