@@ -80,6 +80,19 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    "hpa-reads-through-seams": (
+        "kubeprom.hpa",
+        "allow",
+        [
+            "kubeprom.clock",
+            "kubeprom.config",
+            "kubeprom.errors",
+            "kubeprom.hpa",
+            "kubeprom.model",
+            "kubeprom.promql.api",
+            "kubeprom.tsdb.api",
+        ],
+    ),
 }
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from kubeprom.model.quantity import decimal_si
+
 NANO_PER_CORE = 1_000_000_000
 NANO_PER_MILLI = 1_000_000
 MILLI_PER_UNIT = 1_000
@@ -31,8 +33,6 @@ _NANO_TOLERANCE = 1e-3
 # as floats in cores, so round what is within float error of a whole millicore.
 _MILLI_TOLERANCE = 1e-6
 
-_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T"}
-_DECIMAL_SUFFIXES |= {15: "P", 18: "E"}
 _BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
 
@@ -80,24 +80,6 @@ def format_percent(usage_milli: int, available_milli: int) -> str:
     if available_milli != 0:
         fraction = float(usage_milli) / float(available_milli) * 100
     return f"{int(fraction)}%"
-
-
-def decimal_si(mantissa: int, exponent: int) -> str:
-    """Canonical DecimalSI text of ``mantissa * 10**exponent`` (``250000000, -9`` -> ``250m``)."""
-    if mantissa == 0:
-        return "0"
-    while mantissa % 10 == 0:
-        mantissa //= 10
-        exponent += 1
-    shift = exponent % 3
-    if shift:
-        # Move down to the next multiple of 3, as apimachinery's AsCanonicalBytes does.
-        mantissa *= 10**shift
-        exponent -= shift
-    if exponent > 18:
-        mantissa *= 10 ** (exponent - 18)
-        exponent = 18
-    return f"{mantissa}{_DECIMAL_SUFFIXES[exponent]}"
 
 
 def cpu_quantity(nanocores: int) -> str:
