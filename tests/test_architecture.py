@@ -80,6 +80,19 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    "rules-read-through-the-seams": (
+        "kubeprom.rules",
+        "forbid",
+        [
+            "kubeprom.cli",
+            "kubeprom.exporters",
+            "kubeprom.hpa",
+            "kubeprom.scraper",
+            "kubeprom.sim",
+            "kubeprom.top",
+            "kubeprom.web",
+        ],
+    ),
 }
 
 
