@@ -4,7 +4,7 @@
 
     KubepromError
     ├── ConfigError(file, line, col, field)      bad YAML configuration
-    ├── RuleFileError(file, line, group, rule)   bad rule file
+    ├── RuleFileError(file, line, col, group, rule)  bad rule file
     ├── ValidationError                          bad metric / label name or value
     ├── QueryAPIUnavailable(url)                 a query server did not answer as Prometheus
     ├── PromQLError
@@ -58,7 +58,12 @@ class ConfigError(KubepromError):
 
 
 class RuleFileError(KubepromError):
-    """A rule file is invalid; renders as ``file:line: group "g", rule N: message``."""
+    """A rule file is invalid; renders as Prometheus' ``rulefmt.Error`` with a place in front:
+    ``file:line:col: group "g", rule N ("name"): message``.
+
+    ``rule`` is 1-based within its group; ``lint`` marks findings that are warnings unless
+    made fatal (promtool's duplicate-rule lint).
+    """
 
     def __init__(
         self,
@@ -66,23 +71,35 @@ class RuleFileError(KubepromError):
         *,
         file: str | None = None,
         line: int | None = None,
+        col: int | None = None,
         group: str | None = None,
         rule: int | None = None,
+        rule_name: str | None = None,
+        lint: bool = False,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
+        self.col = col
         self.group = group
         self.rule = rule
-        where = ":".join(str(p) for p in (file, line) if p is not None)
+        self.rule_name = rule_name
+        self.lint = lint
+        where = ":".join(str(p) for p in (file, line, col) if p is not None)
         ctx = []
         if group is not None:
-            ctx.append(f"group {group!r}")
+            ctx.append(f"group {_dquote(group)}")
         if rule is not None:
-            ctx.append(f"rule {rule}")
+            ctx.append(f"rule {rule}" + (f" ({_dquote(rule_name)})" if rule_name else ""))
         text = ", ".join(ctx)
         text = f"{text}: {message}" if text else message
         super().__init__(f"{where}: {text}" if where else text)
+
+
+def _dquote(text: str) -> str:
+    """Go's ``%q`` for the common case (the full rules live in ``model.gofmt.quote``)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 class PromQLError(KubepromError):

@@ -93,6 +93,19 @@ RULES = {
             "kubeprom.tsdb.api",
         ],
     ),
+    "rules-read-through-the-seams": (
+        "kubeprom.rules",
+        "forbid",
+        [
+            "kubeprom.cli",
+            "kubeprom.exporters",
+            "kubeprom.hpa",
+            "kubeprom.scraper",
+            "kubeprom.sim",
+            "kubeprom.top",
+            "kubeprom.web",
+        ],
+    ),
 }
 
 

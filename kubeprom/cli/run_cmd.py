@@ -1,10 +1,11 @@
 """``kubeprom run``: the server. The composition root that wires every part together.
 
 Start order: read the web config, open the store (replaying the WAL), start the simulated
-cluster's exporters (if the config has a ``cluster:``), start scraping, start the HTTP
-server, then compact periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop
-scraping, stop the exporters, close the store (which syncs the WAL). SIGHUP and
-``POST /-/reload`` reload the scrape configuration.
+cluster's exporters (if the config has a ``cluster:``), start scraping, the notifier and the
+rule groups, start the HTTP server, then compact periodically. Stop order (SIGINT/SIGTERM):
+stop the HTTP server, stop scraping, stop the rules, stop the notifier, stop the exporters,
+close the store (which syncs the WAL). SIGHUP and ``POST /-/reload`` reload the scrape,
+alerting and rule configuration; a broken rule file keeps the running rules.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from kubeprom.errors import KubepromError
 from kubeprom.exporters import ExporterServer, SimulatedCluster
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.rules.alerting import Alert
+from kubeprom.rules.group import GroupOptions
+from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
+from kubeprom.rules.metrics import NotifierCollector, RulesCollector
+from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY, Notifier, notifications
 from kubeprom.scraper.discovery.cluster import cluster_groups
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
@@ -41,6 +47,7 @@ from kubeprom.web import (
     FederateHandler,
     HTTPLimits,
     QueryHandlers,
+    RulesHandlers,
     SeriesHandlers,
     ServerStatus,
     WebConfig,
@@ -113,6 +120,37 @@ def add_parser(sub: Any) -> None:
         default=HTTPLimits().max_body_bytes,
         help="largest request body accepted, larger gets 413 (default: 10 MiB)",
     )
+    p.add_argument(
+        "--web.external-url",
+        dest="external_url",
+        default="",
+        help="the URL under which kubeprom is reached (alert generator URLs, templates)",
+    )
+    p.add_argument(
+        "--rules.alert.for-outage-tolerance",
+        dest="for_outage_tolerance",
+        default="1h",
+        help="max time to tolerate an outage when restoring the 'for' state of alerts",
+    )
+    p.add_argument(
+        "--rules.alert.for-grace-period",
+        dest="for_grace_period",
+        default="10m",
+        help="minimum time between an alert's restored 'for' state and it firing",
+    )
+    p.add_argument(
+        "--rules.alert.resend-delay",
+        dest="resend_delay",
+        default="1m",
+        help="minimum time to wait before resending an alert to Alertmanager",
+    )
+    p.add_argument(
+        "--alertmanager.notification-queue-capacity",
+        dest="notification_queue_capacity",
+        type=_positive,
+        default=DEFAULT_QUEUE_CAPACITY,
+        help="alerts queued per Alertmanager; the oldest are dropped beyond it (default: 10000)",
+    )
     # Also accepted before the command (kubeprom --log-level=debug run); this one wins.
     p.add_argument(
         "--log-level",
@@ -150,6 +188,11 @@ _FLAG_NAMES = {
     "query_max_queued": "query.max-queued",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
+    "external_url": "web.external-url",
+    "for_outage_tolerance": "rules.alert.for-outage-tolerance",
+    "for_grace_period": "rules.alert.for-grace-period",
+    "resend_delay": "rules.alert.resend-delay",
+    "notification_queue_capacity": "alertmanager.notification-queue-capacity",
 }
 
 
@@ -176,6 +219,17 @@ def _load(path: str | None) -> MainConfig:
     return config
 
 
+def _rule_settings(config: MainConfig, external_url: str) -> RuleSettings:
+    g = config.global_
+    return settings_from(
+        config.rule_files,
+        evaluation_interval_ms=g.evaluation_interval_ms,
+        query_offset_ms=g.rule_query_offset_ms,
+        external_labels=g.external_labels,
+        external_url=external_url,
+    )
+
+
 def _duration_s(text: str, flag: str) -> float:
     try:
         return parse_duration_ms(text) / 1000
@@ -188,6 +242,12 @@ async def serve(args: argparse.Namespace) -> None:
     retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
     query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
     host, port = _listen(args.listen)
+    outage_ms = round(
+        _duration_s(args.for_outage_tolerance, "--rules.alert.for-outage-tolerance") * 1000
+    )
+    grace_ms = round(_duration_s(args.for_grace_period, "--rules.alert.for-grace-period") * 1000)
+    resend_ms = round(_duration_s(args.resend_delay, "--rules.alert.resend-delay") * 1000)
+    external_url = args.external_url.rstrip("/")
     web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
     clock = RealClock()
@@ -195,6 +255,9 @@ async def serve(args: argparse.Namespace) -> None:
     exporters: ExporterServer | None = None
     fetch = HTTPFetcher()
     runner: web.AppRunner | None = None
+    notifier: Notifier | None = None
+    rules: RuleManager | None = None
+    scraping: ScrapeService | None = None
     try:
         spec = load_cluster_config(args.config)
         if spec is not None:
@@ -205,13 +268,37 @@ async def serve(args: argparse.Namespace) -> None:
         def discover(sd: ClusterSDConfig) -> list[TargetGroup]:
             return cluster_groups(served, sd.role)
 
-        scraping = ScrapeService(db.appender, clock, fetch, cluster=discover)
-        scraping.apply(config)
-        scraping.start()
+        scraper = scraping = ScrapeService(db.appender, clock, fetch, cluster=discover)
+        scraper.apply(config)
+        scraper.start()
+
+        notifier = Notifier(queue_capacity=args.notification_queue_capacity)
+        notifier.apply(config)
+        sender = notifier
+
+        def notify(expr: str, alerts: list[Alert]) -> None:
+            sender.send(notifications(expr, alerts, external_url))
+
+        manager = rules = RuleManager(
+            GroupOptions(
+                query=LocalQueryAPI(db.querier),
+                appender=db.appender,
+                querier=db.querier,
+                notify=notify,
+                outage_tolerance_ms=outage_ms,
+                for_grace_period_ms=grace_ms,
+                resend_delay_ms=resend_ms,
+            ),
+            clock,
+            executor=asyncio.to_thread,
+        )
+        await manager.update(_rule_settings(config, external_url))
 
         registry = CollectorRegistry()
         registry.register(TSDBCollector(db))
-        registry.register(ScrapeCollector(scraping))
+        registry.register(ScrapeCollector(scraper))
+        registry.register(RulesCollector(manager.groups))
+        registry.register(NotifierCollector(sender))
         status = ServerStatus(
             config_yaml=lambda: config.text,
             tsdb_stats=lambda limit: head_stats(db.head, limit),
@@ -224,7 +311,9 @@ async def serve(args: argparse.Namespace) -> None:
             nonlocal config
             try:
                 new = _load(args.config)
-                scraping.apply(new)
+                await manager.update(_rule_settings(new, external_url))
+                scraper.apply(new)
+                sender.apply(new)
             except KubepromError as err:
                 status.reloaded(success=False)
                 log.error("reload failed, keeping the running configuration err=%s", err)
@@ -235,20 +324,21 @@ async def serve(args: argparse.Namespace) -> None:
 
         app = build_app(
             registry,
-            targets=scraping,
+            targets=scraper,
             query=QueryHandlers(
                 LocalQueryAPI(db.querier),
                 max_concurrency=args.query_max_concurrency,
                 max_queued=args.query_max_queued,
                 default_timeout_s=query_timeout_s,
             ),
-            series=SeriesHandlers(db.querier, targets=scraping),
+            series=SeriesHandlers(db.querier, targets=scraper),
             status=status,
             federate=FederateHandler(
                 db.querier, external_labels=lambda: config.global_.external_labels
             ),
             admin=AdminHandlers(db if args.enable_admin_api else None),
             reload=reload,
+            rules=RulesHandlers(manager, sender),
             web_config=web_config,
             limits=limits,
         )
@@ -282,10 +372,15 @@ async def serve(args: argparse.Namespace) -> None:
         if runner is not None:
             await runner.cleanup()
             runner = None
-        await scraping.stop()
     finally:
         if runner is not None:
             await runner.cleanup()
+        if scraping is not None:
+            await scraping.stop()
+        if rules is not None:
+            await rules.stop()
+        if notifier is not None:
+            await notifier.stop()
         await fetch.close()
         if exporters is not None:
             await exporters.stop()

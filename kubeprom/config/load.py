@@ -102,7 +102,7 @@ class MainConfig:
     alerting: AlertingConfig = AlertingConfig()
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write_node: yaml.Node | None = field(default=None, compare=False)
-    base_dir: str | None = None  # directory of ``source``; None for the embedded default
+    base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
         return next((c for c in self.scrape_configs if c.job_name == job_name), None)
@@ -264,8 +264,10 @@ def _value(node: yaml.Node, key: str) -> yaml.Node | None:
 def load_main_config(path: str | None = None) -> MainConfig:
     """Load ``path``, or the embedded default configuration when it is None."""
     if path is None:
-        text = resources.files("kubeprom.config").joinpath(DEFAULT_CONFIG).read_text()
-        return parse_main_config(text, f"<embedded {DEFAULT_CONFIG}>")
+        package = resources.files("kubeprom.config")
+        text = package.joinpath(DEFAULT_CONFIG).read_text()
+        # Its rule files are package data beside it.
+        return parse_main_config(text, f"<embedded {DEFAULT_CONFIG}>", str(package))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:

@@ -5,7 +5,7 @@ checked with Prometheus' legacy character set (``[a-zA-Z_][a-zA-Z0-9_]*``), the 
 exposition format and store use; Prometheus 3 defaults to UTF-8 names.
 
 :class:`RelabelConfig` compiles its regex (RE2, fully anchored, ``.`` matching newlines) and
-its ``$1``/``${name}`` templates once, when it is built; :mod:`kubeprom.scraper.relabel`
+its ``$1``/``${name}`` templates once, when it is built; :mod:`kubeprom.config.relabeling`
 applies it.
 """
 

@@ -89,3 +89,18 @@ def quote(text: str) -> str:
             out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def format_e(x: float) -> str:
+    """``strconv.FormatFloat(x, 'e', -1, 64)``: shortest digits, always an exponent
+    (``1e+00``, ``1.5e-07``)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    sign = "-" if math.copysign(1, x) < 0 else ""
+    if x == 0:
+        return f"{sign}0e+00"
+    digits, exp = _shortest(x)
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"

@@ -23,6 +23,7 @@ from kubeprom.web.envelope import APIError, ErrorType, error
 from kubeprom.web.federate import FederateHandler
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
+from kubeprom.web.rules import RulesHandlers
 from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
@@ -105,6 +106,7 @@ def build_app(
     federate: FederateHandler | None = None,
     admin: AdminHandlers | None = None,
     reload: Reload | None = None,
+    rules: RulesHandlers | None = None,
     web_config: WebConfig | None = None,
     limits: HTTPLimits | None = None,
 ) -> web.Application:
@@ -139,7 +141,9 @@ def build_app(
     if federate is not None:
         federate.add_routes(app)
     (admin or AdminHandlers(None)).add_routes(app)
-    status_routes.add_routes(app)
+    if rules is not None:
+        rules.add_routes(app)
+    status_routes.add_routes(app, with_rules=rules is None)
     return app
 
 

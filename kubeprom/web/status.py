@@ -148,16 +148,16 @@ class StatusHandlers:
             app.router.add_get(path, handler)
 
 
-async def rules(request: web.Request) -> web.Response:
-    """No rule groups are loaded yet (rules land with the rules subsystem)."""
+async def no_rules(request: web.Request) -> web.Response:
+    """A server without a rule manager has no rule groups."""
     return success({"groups": []})
 
 
-async def alerts(request: web.Request) -> web.Response:
+async def no_alerts(request: web.Request) -> web.Response:
     return success({"alerts": []})
 
 
-async def alertmanagers(request: web.Request) -> web.Response:
+async def no_alertmanagers(request: web.Request) -> web.Response:
     return success({"activeAlertmanagers": [], "droppedAlertmanagers": []})
 
 
@@ -183,11 +183,13 @@ async def format_query(request: web.Request) -> web.Response:
     return success(text)
 
 
-def add_routes(app: web.Application) -> None:
-    """The endpoints that need no server state."""
-    app.router.add_get("/api/v1/rules", rules)
-    app.router.add_get("/api/v1/alerts", alerts)
-    app.router.add_get("/api/v1/alertmanagers", alertmanagers)
+def add_routes(app: web.Application, *, with_rules: bool = True) -> None:
+    """The endpoints that need no server state (``with_rules``: the empty rule endpoints, for a
+    server without a rule manager)."""
+    if with_rules:
+        app.router.add_get("/api/v1/rules", no_rules)
+        app.router.add_get("/api/v1/alerts", no_alerts)
+        app.router.add_get("/api/v1/alertmanagers", no_alertmanagers)
     for path, handler in (
         ("/api/v1/query_exemplars", query_exemplars),
         ("/api/v1/format_query", format_query),

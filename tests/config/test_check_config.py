@@ -96,6 +96,16 @@ def test_rule_files_and_file_sd_are_resolved_from_the_config_directory(
         "  SUCCESS: 3 rule files found",
         f" SUCCESS: {cfg} is valid prometheus config file syntax",
         "",
+        # then each rule file is checked, as promtool does
+        f"Checking {project}/first.rules",
+        "  SUCCESS: 0 rules found",
+        "",
+        f"Checking {project}/rules/a.rules.yml",
+        "  SUCCESS: 0 rules found",
+        "",
+        f"Checking {project}/rules/b.rules.yml",
+        "  SUCCESS: 0 rules found",
+        "",
     ]
 
 

@@ -259,7 +259,9 @@ def test_timeout_defaults_to_the_interval_when_shorter() -> None:
 def test_embedded_default_loads() -> None:
     cfg = load_main_config(None)
     assert cfg.source == f"<embedded {DEFAULT_CONFIG}>"
-    assert cfg.base_dir is None
+    # Paths in it are taken from the package, where its rule files are.
+    assert cfg.base_dir is not None
+    assert [Path(p).relative_to(cfg.base_dir) for p in cfg.rule_files] == [Path("rules/*.yml")]
     assert cfg.global_.scrape_interval_ms > 0
     assert len({j.job_name for j in cfg.scrape_configs}) == len(cfg.scrape_configs)
 

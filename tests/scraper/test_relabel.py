@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from kubeprom.config.relabel import InvalidRelabelConfig, RelabelAction, RelabelConfig
+from kubeprom.config.relabeling import hashmod, process
 from kubeprom.model.labels import Labels
-from kubeprom.scraper.relabel import hashmod, process
 
 A = RelabelAction
 

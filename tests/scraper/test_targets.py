@@ -10,14 +10,13 @@ import pytest
 from kubeprom.config.load import parse_main_config
 from kubeprom.config.relabel import RelabelConfig
 from kubeprom.config.scrape import ScrapeConfig
+from kubeprom.model.hashing import fnv1a64, labels_hash, xxhash64
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery import TargetGroup, static_groups
 from kubeprom.scraper.targets import (
     TargetError,
     build_targets,
-    fnv1a64,
     go_duration,
-    labels_hash,
     make_target,
     offset_seed,
     parse_go_duration,
@@ -25,7 +24,6 @@ from kubeprom.scraper.targets import (
     target_hash,
     target_url,
     targets_from_group,
-    xxhash64,
 )
 
 CFG = ScrapeConfig(
