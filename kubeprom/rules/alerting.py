@@ -22,12 +22,12 @@ from enum import StrEnum
 import numpy as np
 
 from kubeprom.model.labels import METRIC_NAME, Labels
-from kubeprom.promql.api import QueryAPI
+from kubeprom.promql.api import QueryAPI, QueryResult
 from kubeprom.rules.rule import Rule, RuleEvalError, Vector, query_vector
 from kubeprom.rules.templating import (
     AlertData,
-    TemplateError,
-    expand_alert_template,
+    CompiledTemplate,
+    expand_or_error_text,
     has_actions,
 )
 
@@ -113,6 +113,12 @@ class AlertingRule(Rule):
         self.active: dict[Labels, Alert] = {}
         self._templated_labels = any(has_actions(v) for _, v in labels)
         self._static_annotations = not any(has_actions(v) for _, v in annotations)
+        # Parsed once per rule, expanded per alert.
+        self._templates = {
+            text: CompiledTemplate(text, name)
+            for _, text in (*labels, *annotations)
+            if has_actions(text)
+        }
         self._alert_labels: dict[Labels, Labels] = {}
 
     # ---- one evaluation ------------------------------------------------------------------------
@@ -187,12 +193,14 @@ class AlertingRule(Rule):
             self.name, sample.to_dict(), value, self.external_labels, self.external_url, t_ms
         )
 
+        def run_query(q: str) -> QueryResult:
+            return query.instant(q, t_ms)
+
         def expand(text: str) -> str:
-            try:
-                return expand_alert_template(text, data, lambda q: query.instant(q, t_ms))
-            except TemplateError as err:
-                log.warning("expanding alert template failed alert=%s err=%s", self.name, err)
-                return f"<error expanding template: {err}>"
+            template = self._templates.get(text)
+            if template is None:
+                return text
+            return expand_or_error_text(template, data, run_query)
 
         annotations = Labels((n, expand(v)) for n, v in self.annotations)
         return self._labels_for(sample, expand), annotations

@@ -1,31 +1,27 @@
 """The one place rules use Go templates: checking and expanding alert labels and annotations.
 
 Prometheus expands each label and annotation of an alerting rule as a Go ``text/template``
-named ``__alert_<alertname>``, prefixed with the variable definitions of
-:data:`ALERT_TEMPLATE_DEFS` and given the alert's labels, value, external labels and URL.
-A text without ``{{`` has no action, so it expands to itself: that case never needs the
-template engine.
+named ``__alert_<alertname>``, prefixed with the variable definitions
+``$labels``/``$externalLabels``/``$externalURL``/``$value`` and given the alert's labels,
+value, external labels and URL (``rules/alerting.go``). The engine is
+:mod:`kubeprom.rules.template`; this module parses each text once per rule and adapts the
+rule's query seam to the ``query`` template function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kubeprom.errors import KubepromError
-from kubeprom.promql.api import QueryResult
+from kubeprom.errors import TemplateError
+from kubeprom.promql.api import QueryResult, ResultType
+from kubeprom.rules.template import ALERT_DEFS, AlertTemplate, expansion_error_text
 
-ALERT_TEMPLATE_DEFS = (
-    "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}"
-    "{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-)
+log = logging.getLogger(__name__)
 
 QueryFn = Callable[[str], QueryResult]
-"""Runs a query at the alert's evaluation time (the ``query`` template function)."""
-
-
-class TemplateError(KubepromError):
-    """A template does not parse or fails to execute; the message is Go's."""
+"""Runs an instant query at the alert's evaluation time (the ``query`` template function)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +37,14 @@ class AlertData:
     t_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    labels: Mapping[str, str]
+    value: float
+
+
 def has_actions(text: str) -> bool:
-    """Whether ``text`` needs the template engine at all."""
+    """Whether ``text`` needs the template engine at all (no ``{{``: it expands to itself)."""
     return "{{" in text
 
 
@@ -50,27 +52,76 @@ def check_alert_template(text: str, alert_name: str) -> str | None:
     """Go's parse error for ``text`` as an alert template, or None when it parses."""
     if not has_actions(text):
         return None
-    return _engine_check(ALERT_TEMPLATE_DEFS + text, "__alert_" + alert_name)
-
-
-def expand_alert_template(text: str, data: AlertData, query: QueryFn) -> str:
-    """``text`` expanded for one alert; raises :class:`TemplateError`."""
-    if not has_actions(text):
-        return text
-    return _engine_expand(ALERT_TEMPLATE_DEFS + text, "__alert_" + data.alert_name, data, query)
-
-
-# ---- the engine ------------------------------------------------------------------------------
-# The Go text/template engine with Prometheus' functions is built on its own branch; until it
-# is merged, a text with actions cannot be checked, and expanding one fails the way a broken
-# template does in Prometheus (the alert carries "<error expanding template: ...>").
-
-ENGINE_AVAILABLE = False
-
-
-def _engine_check(text: str, name: str) -> str | None:
+    try:
+        AlertTemplate(text, alert_name)
+    except TemplateError as err:
+        return str(err)
     return None
 
 
-def _engine_expand(text: str, name: str, data: AlertData, query: QueryFn) -> str:
-    raise TemplateError(f"template: {name}: the template engine is not available yet")
+class CompiledTemplate:
+    """One label or annotation text of an alerting rule, parsed once, expanded per alert.
+
+    A text that does not parse expands, as in Prometheus, to
+    ``<error expanding template: error parsing template ...>``.
+    """
+
+    __slots__ = ("_error", "_template", "text")
+
+    def __init__(self, text: str, alert_name: str) -> None:
+        self.text = text
+        self._template: AlertTemplate | None = None
+        self._error: TemplateError | None = None
+        if has_actions(text):
+            try:
+                self._template = AlertTemplate(text, alert_name)
+            except TemplateError as err:
+                self._error = err
+
+    def expand(self, data: AlertData, query: QueryFn) -> str:
+        """The expansion for one alert; raises :class:`TemplateError`."""
+        if self._error is not None:
+            raise self._error
+        if self._template is None:
+            return self.text
+        return self._template.expand(
+            labels=data.labels,
+            value=data.value,
+            t_ms=data.t_ms,
+            external_labels=data.external_labels,
+            external_url=data.external_url,
+            query=lambda q: _samples(query(q)),
+        )
+
+
+def expand_or_error_text(template: CompiledTemplate, data: AlertData, query: QueryFn) -> str:
+    """What Prometheus stores: the expansion, or ``<error expanding template: ...>``."""
+    try:
+        return template.expand(data, query)
+    except TemplateError as err:
+        log.warning("expanding alert template failed template=%r err=%s", template.text, err)
+        return expansion_error_text(err)
+
+
+def _samples(result: QueryResult) -> Sequence[_Sample]:
+    """``rules.EngineQueryFunc``: a vector as it is, a scalar as one sample without labels."""
+    if result.result_type is ResultType.SCALAR:
+        return [_Sample({}, float(result.v[0]))]
+    if result.result_type is not ResultType.VECTOR:
+        raise TemplateError(
+            "rule result is not a vector or scalar",
+            name="query",
+            phase="executing",
+        )
+    return [_Sample(lab.to_dict(), float(v[-1])) for lab, _, v in result.series()]
+
+
+__all__ = [
+    "ALERT_DEFS",
+    "AlertData",
+    "CompiledTemplate",
+    "QueryFn",
+    "check_alert_template",
+    "expand_or_error_text",
+    "has_actions",
+]

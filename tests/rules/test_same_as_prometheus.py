@@ -114,6 +114,9 @@ async def test_recorded_series_and_alerts_match_prometheus(tmp_path: Path) -> No
     assert len(values[prom]) >= 3
     assert alerts[kubeprom] == alerts[prom]
     unhealthy = [
-        (r["name"], r["health"], r.get("lastError")) for g in rules for r in g["rules"] if r["health"] != "ok"
+        (r["name"], r["health"], r.get("lastError"))
+        for g in rules
+        for r in g["rules"]
+        if r["health"] != "ok"
     ]
     assert unhealthy == []
