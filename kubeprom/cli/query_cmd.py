@@ -22,12 +22,11 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from kubeprom.errors import KubepromError
+from kubeprom.errors import APIError, KubepromError
 from kubeprom.model.labels import Labels
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.db import DB
-from kubeprom.web.envelope import APIError
 from kubeprom.web.params import matcher_sets, parse_step, parse_time
 from kubeprom.web.query import format_time, result_text
 from kubeprom.web.series import label_names_data, label_values_data, series_data

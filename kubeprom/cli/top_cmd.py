@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from kubeprom.errors import PromQLError, QueryAPIUnavailable
+from kubeprom.errors import PromQLError, QueryAPIUnavailable, TopError
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.top.commands import (
@@ -30,7 +30,6 @@ from kubeprom.top.commands import (
     top_node,
     top_pod,
 )
-from kubeprom.top.errors import TopError
 from kubeprom.top.model import Extras
 from kubeprom.top.queries import KSM_MATCHERS, KUBELET_MATCHERS, Queries, Sources
 from kubeprom.top.render import OutputFormat, dump, node_metrics_list, pod_metrics_list

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kubeprom.errors import KubepromError, ParseError
+from kubeprom.errors import FormatError, KubepromError, ParseError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import is_stale
 from kubeprom.promql import ast
@@ -36,7 +36,6 @@ from kubeprom.promql.promqltest_format import (
     HIST,
     Clear,
     Eval,
-    FormatError,
     Load,
     parse_file,
 )

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 from kubeprom.config.scrape import ScrapeConfig, check_target_address
+from kubeprom.errors import TargetError
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.relabel import process
@@ -82,10 +83,6 @@ class TargetSet:
     active: list[Target] = field(default_factory=list)
     dropped: list[DroppedTarget] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-
-
-class TargetError(ValueError):
-    """A discovered target cannot be scraped; the message is Prometheus' reason."""
 
 
 def populate_discovered_labels(

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kubeprom.top.errors import BadRequest, TopError
+from kubeprom.errors import BadRequest, TopError
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
