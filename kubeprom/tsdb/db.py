@@ -223,9 +223,7 @@ class DB:
                 total.add(stats)
             series, self._pending_series = self._pending_series, []
             if metadata:
-                wal.log_metadata(
-                    [(n, m.type.value, m.help, m.unit) for n, m in metadata.items()]
-                )
+                wal.log_metadata([(n, m.type.value, m.help, m.unit) for n, m in metadata.items()])
                 self.head.metadata.update(metadata)
             if not accepted and series:
                 wal.log_series(series)

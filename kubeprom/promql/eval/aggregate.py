@@ -80,8 +80,7 @@ def _required(op: str, param: F64Array | None) -> F64Array:
     """The parameter of ``topk``, ``quantile``, ...; the parser rejects a call without one."""
     if param is None:
         raise EvalError(
-            f"wrong number of arguments for aggregate expression provided, expected 2, got 1 "
-            f"({op})"
+            f"wrong number of arguments for aggregate expression provided, expected 2, got 1 ({op})"
         )
     return param
 
