@@ -192,11 +192,12 @@ class APIError(KubepromError):
 
     Handlers raise it and the server renders it (``kubeprom.web.envelope``); the HTTP client
     raises it for an error envelope it receives. ``status`` overrides the HTTP status of
-    ``kind`` (501 for what kubeprom does not do); a client sets the status it got.
+    ``kind`` (501 for what kubeprom does not do); a client sets the status it got. Renders
+    as ``kind: message``, as Prometheus' Go client does; :attr:`message` is the text alone.
     """
 
     def __init__(self, kind: ErrorType, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(f"{kind.value}: {message}")
         self.kind = kind
         self.message = message
         self.status = status
