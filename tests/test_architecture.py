@@ -80,6 +80,15 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    # config (the http_config and its TLS transport included) is shared by every layer
+    "config-is-low": (
+        "kubeprom.config",
+        "allow",
+        ["kubeprom.clock", "kubeprom.config", "kubeprom.errors", "kubeprom.model"],
+    ),
+    # rules and the HPA get a QueryAPI (local, or the CLI's HTTP client) passed in
+    "rules-below-web-and-cli": ("kubeprom.rules", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    "hpa-below-web-and-cli": ("kubeprom.hpa", "forbid", ["kubeprom.cli", "kubeprom.web"]),
 }
 
 
