@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.errors import EvalError
+from kubeprom.model.gofmt import format_g
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
 from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
-from kubeprom.model.gofmt import format_g
 from kubeprom.promql.types import Annotations, Matrix
 
 
