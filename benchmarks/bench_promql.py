@@ -33,8 +33,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kubeprom.promql.gofmt import format_f
-
+from kubeprom.model.gofmt import format_f
 from kubeprom.promql import LocalQueryAPI, QueryResult, ResultType
 from kubeprom.tsdb import DB, Options
 
