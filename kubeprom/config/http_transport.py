@@ -83,6 +83,7 @@ def ssl_context(tls: TLSClientConfig) -> ssl.SSLContext:
     ctx.minimum_version = tls.min_version or DEFAULT_MIN_TLS
     if tls.max_version is not None:
         ctx.maximum_version = tls.max_version
+    where = f" {str(tls.ca_file)!r}" if tls.ca_file is not None else ""
     try:
         if tls.ca:
             ctx.load_verify_locations(cadata=tls.ca)
@@ -91,7 +92,7 @@ def ssl_context(tls: TLSClientConfig) -> ssl.SSLContext:
         else:
             ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
     except (OSError, ssl.SSLError) as err:
-        raise tls.origin.error(f"unable to use specified CA cert: {_reason(err)}") from err
+        raise tls.origin.error(f"unable to use specified CA cert{where}: {_reason(err)}") from err
     if tls.cert_file is not None and tls.key_file is not None:
         try:
             ctx.load_cert_chain(tls.cert_file, tls.key_file)

@@ -169,7 +169,8 @@ def test_unloadable_tls_files_are_config_errors_at_the_setting(tmp_path: Path) -
     (tmp_path / "bad.pem").write_text("not a certificate\n")
     (tmp_path / "http.yml").write_text("tls_config:\n  ca_file: bad.pem\n")
     with pytest.raises(
-        ConfigError, match=r"http.yml:2:3: tls_config: unable to use specified CA cert: "
+        ConfigError,
+        match=r"http.yml:2:3: tls_config: unable to use specified CA cert '.*/bad.pem': ",
     ):
         PrometheusClient("https://127.0.0.1:1", load_http_config(str(tmp_path / "http.yml")))
     (tmp_path / "http.yml").write_text("tls_config:\n  cert_file: c.pem\n  key_file: k.pem\n")
