@@ -1,11 +1,21 @@
-"""Every error kubeprom raises on purpose.
+"""Every error kubeprom raises on purpose, and the one place they are defined.
 
 ::
 
     KubepromError
     ├── ConfigError(file, line, col, field)      bad YAML configuration
+    │   └── InvalidRelabelConfig(field)          a relabel rule fails validation (no position
+    │                                            yet: the YAML reader adds it)
     ├── RuleFileError(file, line, col, group, rule)  bad rule file
+    ├── FormatError(file, line)                  bad promqltest file
+    ├── ExpositionError(source, line)            malformed scrape body or import file
     ├── ValidationError                          bad metric / label name or value
+    ├── TargetError                              a discovered target cannot be scraped
+    ├── ScrapeError                              a scrape failed (the target's lastError)
+    ├── TopError(line)                           what ``kubectl top`` reports
+    │   ├── NotFound(resource, name)
+    │   └── BadRequest
+    ├── APIError(kind, status)                   an error in Prometheus' HTTP API envelope
     ├── QueryAPIUnavailable(url)                 a query server did not answer as Prometheus
     ├── PromQLError
     │   ├── ParseError(query, start, end)
@@ -19,9 +29,18 @@
         └── CorruptionError(path)                checksum or format failure on disk
 
 Messages are lower case, without a trailing full stop, and quote user input with ``!r``.
+The edges map them once: the CLI prints one line, the HTTP API renders :class:`APIError`
+(and the query errors it maps to it) in Prometheus' envelope, a scrape records
+:class:`ScrapeError` / :class:`ExpositionError` as ``lastError``.
+
+``tests/test_errors.py`` walks kubeprom's modules and checks that every exception class
+defined anywhere in kubeprom derives from :class:`KubepromError` (the few internal signals
+that never leave their module are listed there with their reasons).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class KubepromError(Exception):
@@ -55,6 +74,17 @@ class ConfigError(KubepromError):
         where = ":".join(str(p) for p in (self.file, self.line, self.col) if p is not None)
         what = f"{self.field}: {self.message}" if self.field else self.message
         return f"{where}: {what}" if where else what
+
+
+class InvalidRelabelConfig(ConfigError):
+    """A relabel rule fails validation; ``field`` names the offending key (None: the rule).
+
+    Raised where the rule is built, which knows no file position; the YAML reader
+    (``kubeprom.config.relabel``) re-raises it as a ConfigError at the rule's position.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
 
 
 class RuleFileError(KubepromError):
@@ -100,6 +130,94 @@ def _dquote(text: str) -> str:
     """Go's ``%q`` for the common case (the full rules live in ``model.gofmt.quote``)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+class FormatError(KubepromError):
+    """A promqltest file does not follow the format; renders as ``file:line: message``."""
+
+    def __init__(self, message: str, *, line: int, file: str = "") -> None:
+        self.message = message
+        self.line = line
+        self.file = file
+        where = f"{file}:{line}" if file else f"line {line}"
+        super().__init__(f"{where}: {message}")
+
+
+class ExpositionError(KubepromError):
+    """A scrape body or import file is malformed; renders as ``source:line: message``."""
+
+    def __init__(self, message: str, *, source: str = "<body>", line: int | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        where = source if line is None else f"{source}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class TargetError(KubepromError):
+    """A discovered target cannot be scraped; the message is Prometheus' reason."""
+
+
+class ScrapeError(KubepromError):
+    """A scrape failed; the message becomes the target's ``lastError``."""
+
+
+class TopError(KubepromError):
+    """An error ``kubectl top`` would report; :attr:`line` is the line it prints.
+
+    kubectl prints an API status error as ``Error from server (Reason): message`` and any
+    other error as ``error: message`` (``cmdutil.CheckErr``); the message alone is
+    ``str(err)``.
+    """
+
+    def __init__(self, message: str, *, line: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line if line is not None else f"error: {message}"
+
+
+class NotFound(TopError):
+    """The API server's NotFound: ``Error from server (NotFound): pods "x" not found``."""
+
+    def __init__(self, resource: str, name: str) -> None:
+        message = f'{resource} "{name}" not found'
+        super().__init__(message, line=f"Error from server (NotFound): {message}")
+        self.resource = resource
+        self.name = name
+
+
+class BadRequest(TopError):
+    """The API server's BadRequest (a field selector it does not support)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, line=f"Error from server (BadRequest): {message}")
+
+
+class ErrorType(StrEnum):
+    """Prometheus' HTTP API ``errorType`` values."""
+
+    BAD_DATA = "bad_data"
+    EXECUTION = "execution"
+    TIMEOUT = "timeout"
+    CANCELED = "canceled"
+    UNAVAILABLE = "unavailable"
+    NOT_FOUND = "not_found"
+    INTERNAL = "internal"
+
+
+class APIError(KubepromError):
+    """An error in Prometheus' HTTP API envelope (``errorType`` ``kind``, ``error`` message).
+
+    Handlers raise it and the server renders it (``kubeprom.web.envelope``); the HTTP client
+    raises it for an error envelope it receives. ``status`` overrides the HTTP status of
+    ``kind`` (501 for what kubeprom does not do); a client sets the status it got. Renders
+    as ``kind: message``, as Prometheus' Go client does; :attr:`message` is the text alone.
+    """
+
+    def __init__(self, kind: ErrorType, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{kind.value}: {message}")
+        self.kind = kind
+        self.message = message
+        self.status = status
 
 
 class PromQLError(KubepromError):

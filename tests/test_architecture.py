@@ -106,6 +106,12 @@ RULES = {
             "kubeprom.web",
         ],
     ),
+    # config (the http_config and its TLS transport included) is shared by every layer
+    "config-is-low": (
+        "kubeprom.config",
+        "allow",
+        ["kubeprom.clock", "kubeprom.config", "kubeprom.errors", "kubeprom.model"],
+    ),
 }
 
 

@@ -82,16 +82,17 @@ class Matcher:
             hit = value in self._set
         elif self._fast is not None:
             hit = self._fast(value)
-        else:
+        elif self._regex is not None:
             memo = self._memo
             cached = memo.get(value)
             if cached is None:
-                assert self._regex is not None
                 cached = self._regex.fullmatch(value) is not None
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
                 memo[value] = cached
             hit = cached
+        else:  # __post_init__ gives every regex matcher a set, a fast path or a pattern
+            raise RuntimeError(f"regex matcher {self.value!r} has nothing to match with")
         return hit if t is MatchType.REGEX else not hit
 
     @property

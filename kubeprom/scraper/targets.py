@@ -28,6 +28,7 @@ from urllib.parse import quote, quote_plus
 
 from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import ScrapeConfig, check_target_address
+from kubeprom.errors import TargetError
 from kubeprom.model.hashing import fnv1a64, labels_hash
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery.group import TargetGroup
@@ -82,10 +83,6 @@ class TargetSet:
     active: list[Target] = field(default_factory=list)
     dropped: list[DroppedTarget] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-
-
-class TargetError(ValueError):
-    """A discovered target cannot be scraped; the message is Prometheus' reason."""
 
 
 def populate_discovered_labels(

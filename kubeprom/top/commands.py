@@ -1,7 +1,8 @@
 """``top node`` and ``top pod`` as kubectl runs them (``pkg/cmd/top/top_node.go``,
 ``top_pod.go``), over a :class:`~kubeprom.top.source.MetricsSource`.
 
-The checks and their order are kubectl's, so are the errors (:mod:`kubeprom.top.errors`):
+The checks and their order are kubectl's, so are the errors (:class:`~kubeprom.errors.TopError`,
+:class:`~kubeprom.errors.NotFound`):
 
 * a NAME and a selector together: ``only one of NAME or --selector can be provided``;
 * ``top node NAME``: ``nodes "x" not found`` when the cluster has no such node,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubeprom.top.errors import METRICS_NOT_AVAILABLE, NotFound, TopError
+from kubeprom.errors import NotFound, TopError
 from kubeprom.top.model import Available, NodeMetrics, PodMetrics, RequestsLimits, SortBy
 from kubeprom.top.quantity import go_duration
 from kubeprom.top.selectors import (
@@ -35,6 +36,7 @@ from kubeprom.top.selectors import (
 )
 from kubeprom.top.source import MetricsSource
 
+METRICS_NOT_AVAILABLE = "metrics not available yet"
 #: kubectl's metricsCreationDelay: a pod younger than this may have no metrics yet.
 METRICS_CREATION_DELAY_MS = 2 * 60_000
 #: kube-state-metrics' prefix of pod label names in kube_pod_labels.

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kubeprom.errors import BadRequest, TopError
 from kubeprom.model.selectors import Op, Requirement
 from kubeprom.model.selectors import parse_label_selector as _parse_label_selector
-from kubeprom.top.errors import BadRequest, TopError
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 # Prometheus regex metacharacters (RE2 syntax), escaped in `in (...)` alternatives.

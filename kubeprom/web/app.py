@@ -16,10 +16,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from kubeprom.errors import KubepromError
+from kubeprom.errors import APIError, ErrorType, KubepromError
 from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
-from kubeprom.web.envelope import APIError, ErrorType, error
+from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeprom.errors import ParseError
+from kubeprom.errors import APIError, ErrorType, ParseError
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql import ast
 from kubeprom.promql.parse import parse
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
-from kubeprom.web.envelope import APIError, ErrorType
 
 # What Go clients send for "no bound" (Prometheus' MinTime/MaxTime in RFC 3339); Python's
 # datetime cannot hold these years, so they are recognised by their text.

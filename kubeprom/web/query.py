@@ -16,9 +16,9 @@ import numpy as np
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeprom.errors import EvalError, ParseError, QueryTimeout, TooManySamples
+from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
-from kubeprom.web.envelope import APIError, ErrorType, success_text
+from kubeprom.web.envelope import success_text
 from kubeprom.web.metrics import QueryMetrics
 from kubeprom.web.params import form, limit_param, parse_step, parse_time, time_param, value
 

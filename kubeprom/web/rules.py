@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from kubeprom.errors import APIError, ErrorType
 from kubeprom.model.gofmt import format_e
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.rules.alerting import Alert, AlertingRule
 from kubeprom.rules.group import Group
 from kubeprom.rules.recording import RecordingRule
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 from kubeprom.web.params import form, matcher_sets
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"

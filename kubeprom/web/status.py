@@ -20,10 +20,10 @@ import promql_parser
 from aiohttp import web
 
 import kubeprom
-from kubeprom.errors import ParseError
+from kubeprom.errors import APIError, ErrorType, ParseError
 from kubeprom.promql.parse import parse, parser_text
 from kubeprom.tsdb.stats import DEFAULT_STATS_LIMIT, Stat, TSDBStats
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 from kubeprom.web.params import form, value
 
 

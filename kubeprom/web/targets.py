@@ -7,11 +7,12 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from kubeprom.errors import APIError, ErrorType
 from kubeprom.model.labels import Labels
 from kubeprom.model.timeutil import format_duration_ms
 from kubeprom.scraper.loop import TargetHealth
 from kubeprom.scraper.manager import ScrapeTarget
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 
 _NEVER = "0001-01-01T00:00:00Z"  # Go's zero time, what Prometheus reports before a scrape
 

@@ -63,13 +63,11 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
         param = ev.eval_scalar(e.param, ts).values
     inp = ev.eval_matrix(e.expr, ts)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
-        assert param is not None
-        return select_k(ev, e, inp, param)
+        return select_k(ev, e, inp, _required(op, param))
     gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
     n_groups, n_steps = len(glabels), len(ts)
     if op == "quantile":
-        assert param is not None
-        _check_quantile(ev, e, param)
+        _check_quantile(ev, e, _required(op, param))
     v2_stddev = Compat.V2_STDDEV in ev.options.compat
     values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
     drop = np.zeros(n_groups, dtype=bool)
@@ -77,6 +75,15 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
         np.logical_or.at(drop, gid, inp.drop_name)
     ev.hold(int(present.sum()))
     return compact(Matrix(glabels, np.where(present, values, np.nan), present, drop))
+
+
+def _required(op: str, param: F64Array | None) -> F64Array:
+    """The parameter of ``topk``, ``quantile``, ...; the parser rejects a call without one."""
+    if param is None:
+        raise EvalError(
+            f"wrong number of arguments for aggregate expression provided, expected 2, got 1 ({op})"
+        )
+    return param
 
 
 def _check_quantile(ev: Evaluator, e: ast.Aggregate, q: F64Array) -> None:
@@ -123,8 +130,7 @@ def reduce(
             np.add.at(counts, gid, pres.astype(np.float64))
         return (counts if op == "count" else np.ones_like(counts)), present
     if op == "quantile":
-        assert param is not None
-        return _quantile(inp, gid, n_groups, param), present
+        return _quantile(inp, gid, n_groups, _required(op, param)), present
     ranks = ranks_in_group(gid) if len(gid) else np.empty(0, dtype=np.int64)
     if op in ("sum", "avg") and len(gid):
         fast = _kahan_reduce(op, inp, gid, ranks, n_groups, n_steps)
@@ -281,7 +287,8 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
 
 
 def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
-    assert isinstance(e.param, ast.StringLit)
+    if not isinstance(e.param, ast.StringLit):
+        raise EvalError("expected type string in aggregation parameter, got another expression")
     label = e.param.value
     if not label or not _valid_utf8(label):
         raise EvalError(f"invalid label name {_go_quote(label)}")

@@ -129,7 +129,8 @@ def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         raise EvalError("function 'histogram_quantiles' is not implemented")
     m = ev.eval_matrix(e.args[0], ts)
     label = ast.unwrap_parens(e.args[1])
-    assert isinstance(label, ast.StringLit)
+    if not isinstance(label, ast.StringLit):
+        raise EvalError("expected a string literal as histogram_quantiles' label argument")
     ubs, gids, glabels, rows = _buckets(ev, m, e.args[0])
     idx = np.asarray(rows, dtype=np.int64)
     counts = m.values[idx] if len(idx) else np.empty((0, len(ts)))

@@ -16,10 +16,11 @@ import sys
 from collections.abc import Mapping
 from itertools import chain
 
+from kubeprom.errors import ExpositionError
 from kubeprom.model.labels import METRIC_NAME, Labels, is_label_name, is_metric_name
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
-from .errors import ExpositionError, MalformedLine, show
+from .errors import MalformedLine, show
 from .floats import format_om_float, parse_float
 from .metadata import float_label
 
