@@ -33,8 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from kubeprom.model.gofmt import format_f
 from kubeprom.promql import LocalQueryAPI, QueryResult, ResultType
-from kubeprom.promql.gofmt import format_f
 from kubeprom.tsdb import DB, Options
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"

@@ -10,7 +10,6 @@ line on stderr and exit 1 for errors (``error: metrics not available yet``,
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kubeprom.errors import PromQLError, QueryAPIUnavailable
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.top.commands import (
     NodeRequest,
@@ -164,12 +163,9 @@ def parse_time(text: str) -> int:
     except ValueError:
         pass
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339_ms(text)
     except ValueError:
         raise TopError(f"invalid --time {text!r}: expected RFC 3339 or Unix seconds") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return round(when.timestamp() * 1000)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kubeprom.model.gofmt import quote  # a PromQL string literal: Go's escapes
 from kubeprom.top.errors import BadRequest, TopError
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
@@ -134,12 +135,6 @@ def label_name(key: str, prefix: str = "") -> str:
     """The Prometheus label name of a Kubernetes label key (``app.kubernetes.io/name`` ->
     ``app_kubernetes_io_name``), after ``prefix`` (``label_`` for kube-state-metrics)."""
     return prefix + _UNSAFE.sub("_", key)
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 def regex_escape(value: str) -> str:

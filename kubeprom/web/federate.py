@@ -18,10 +18,10 @@ import numpy as np
 from aiohttp import web
 
 from kubeprom.errors import ParseError
+from kubeprom.model.gofmt import format_g
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import STALE_NAN_BITS
-from kubeprom.model.gofmt import format_g
 from kubeprom.tsdb.api import Querier
 from kubeprom.web.params import form, parse_selector
 
