@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 from kubeprom.config.scrape import ScrapeConfig, check_target_address
+from kubeprom.model.fnv import fnv1a_64
 from kubeprom.model.labels import Labels
 from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
 from kubeprom.scraper.discovery.group import TargetGroup
@@ -253,28 +254,16 @@ def target_url(labels: Labels, params: Mapping[str, tuple[str, ...]]) -> str:
 
 # ---- hashing as Prometheus -------------------------------------------------------------------
 
-_M64 = (1 << 64) - 1
-_FNV_OFFSET = 14695981039346656037
-_FNV_PRIME = 1099511628211
-
-
-def fnv1a64(data: bytes) -> int:
-    """Go's ``hash/fnv`` ``New64a``."""
-    h = _FNV_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * _FNV_PRIME) & _M64
-    return h
-
 
 def target_hash(labels_hash: int, url: str) -> int:
     """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' ``Hash()``, then the
     URL. Takes the labels' hash rather than the labels so a check against another build's
     ``Labels.Hash()`` (2.x) can reuse the rest."""
-    return fnv1a64(f"{labels_hash:016d}{url}".encode())
+    return fnv1a_64(f"{labels_hash:016d}{url}".encode())
 
 
 def offset_seed(hostname: str, external_labels: Mapping[str, str]) -> int:
     """The scrape manager's ``offsetSeed``: FNV-1a of the hostname and external labels
     (``labels.Labels.String()``: ``{a="b", c="d"}``), so that HA replicas scrape at different
     moments."""
-    return fnv1a64(f"{hostname}{Labels.from_dict(external_labels).braced()}".encode())
+    return fnv1a_64(f"{hostname}{Labels.from_dict(external_labels).braced()}".encode())
