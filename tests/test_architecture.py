@@ -142,7 +142,8 @@ def test_the_scan_sees_real_imports() -> None:
     assert "kubeprom.tsdb.block.write_block" in db_imports
     assert "kubeprom.tsdb.querier.DBQuerier" in db_imports  # inside TYPE_CHECKING and a method
     assert {imp for _, imp in modules["kubeprom.model.labels"][1]} == {
-        "kubeprom.errors.ValidationError"
+        "kubeprom.errors.ValidationError",
+        "kubeprom.model.gofmt.quote",
     }
 
 

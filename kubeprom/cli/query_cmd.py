@@ -13,7 +13,6 @@ returns it. Errors are one line (``kubeprom: error: bad_data: invalid parameter 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
 from kubeprom.errors import APIError, KubepromError
 from kubeprom.model.labels import Labels
+from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.db import DB
@@ -107,9 +107,7 @@ def _series(metric: dict[str, str]) -> str:
 
 
 def _when(seconds: float) -> str:
-    when = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    spec = "milliseconds" if when.microsecond else "seconds"
-    return when.isoformat(timespec=spec).replace("+00:00", "Z")
+    return format_rfc3339_nano(round(seconds * 1000))
 
 
 def render_query(data: dict[str, Any]) -> str:

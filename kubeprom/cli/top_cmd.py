@@ -11,7 +11,6 @@ line on stderr and exit 1 for errors (``error: metrics not available yet``,
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any, TextIO
 
 from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
 from kubeprom.errors import PromQLError, QueryAPIUnavailable, StorageError, TopError
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.top.commands import (
     NodeRequest,
@@ -165,12 +164,9 @@ def parse_time(text: str) -> int:
     except ValueError:
         pass
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339_ms(text)
     except ValueError:
         raise TopError(f"invalid --time {text!r}: expected RFC 3339 or Unix seconds") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return round(when.timestamp() * 1000)
 
 
 @contextmanager

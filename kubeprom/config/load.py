@@ -2,7 +2,7 @@
 
 Names, defaults and messages are Prometheus' (``config/config.go``). Errors name the file,
 line and column (1-based) of the offending node and the field, e.g.
-``kubeprom.yml:3:20: global.scrape_interval: not a valid duration string: '5x'``.
+``kubeprom.yml:3:20: global.scrape_interval: unknown unit 'x' in duration '5x'``.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
 node (with positions) for :mod:`kubeprom.config.cluster`.

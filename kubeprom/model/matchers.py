@@ -15,6 +15,8 @@ from enum import StrEnum
 import re2
 
 from kubeprom.errors import ValidationError
+from kubeprom.model.gofmt import quote
+from kubeprom.model.labels import is_label_name
 
 
 class MatchType(StrEnum):
@@ -101,8 +103,10 @@ class Matcher:
         return self.matches("")
 
     def __str__(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-        return f'{self.name}{self.type.value}"{escaped}"'
+        """Prometheus' ``Matcher.String()``: ``name="value"``, the value (and a name outside
+        the legacy character set) as ``strconv.Quote`` writes it."""
+        name = self.name if is_label_name(self.name) else quote(self.name)
+        return f"{name}{self.type.value}{quote(self.value)}"
 
 
 def _affix_matcher(pattern: str) -> Callable[[str], bool] | None:

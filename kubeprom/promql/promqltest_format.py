@@ -39,8 +39,6 @@ _ONE = re.compile(rf"^{_NUM}$")
 
 def duration(text: str, line: int) -> int:
     text = text.strip()
-    if text == "0":
-        return 0
     try:
         return parse_duration_ms(text)
     except ValueError as err:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from kubeprom.clock import Clock
-from kubeprom.model.hashing import labels_hash
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import STALE_NAN, I64Array, is_stale
@@ -128,7 +127,7 @@ class Group:
     # ---- schedule -------------------------------------------------------------------------
     def offset_ns(self) -> int:
         """Where in each interval the group runs: its labels' hash modulo the interval."""
-        h = labels_hash(Labels([("name", self.name), ("file", self.file)]))
+        h = Labels([("name", self.name), ("file", self.file)]).hash()
         return h % (self.interval_ms * 1_000_000)
 
     def eval_timestamp(self, now_ms: int) -> int:

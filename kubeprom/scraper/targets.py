@@ -14,14 +14,13 @@ The target keeps every remaining label (``all_labels``: the URL comes from ``__s
 ``__address__``, ``__metrics_path__`` and ``__param_*``); its series get the ones without a
 ``__`` prefix (``labels``). No default port is added (Prometheus 3).
 
-``Target.hash`` is Prometheus' target hash (FNV-1a of the zero-padded xxhash of the label
-set in its ``stringlabels`` encoding, then the URL), so :meth:`Target.offset_ms` places a
-target in its interval exactly where Prometheus would.
+``Target.hash`` is Prometheus' target hash (FNV-1a of the zero-padded ``Labels.Hash()``, then
+the URL), so :meth:`Target.offset_ms` places a target in its interval exactly where
+Prometheus 3 would.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
@@ -29,8 +28,9 @@ from urllib.parse import quote, quote_plus
 from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import ScrapeConfig, check_target_address
 from kubeprom.errors import TargetError
-from kubeprom.model.hashing import fnv1a64, labels_hash
+from kubeprom.model.fnv import fnv1a_64
 from kubeprom.model.labels import Labels
+from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
 from kubeprom.scraper.discovery.group import TargetGroup
 
 ADDRESS_LABEL = "__address__"
@@ -95,8 +95,8 @@ def populate_discovered_labels(
             lb[name] = value
     defaults = (
         (JOB_LABEL, cfg.job_name),
-        (SCRAPE_INTERVAL_LABEL, go_duration(cfg.scrape_interval_ms)),
-        (SCRAPE_TIMEOUT_LABEL, go_duration(cfg.scrape_timeout_ms)),
+        (SCRAPE_INTERVAL_LABEL, format_duration_ms(cfg.scrape_interval_ms)),
+        (SCRAPE_TIMEOUT_LABEL, format_duration_ms(cfg.scrape_timeout_ms)),
         (METRICS_PATH_LABEL, cfg.metrics_path),
         (SCHEME_LABEL, cfg.scheme),
     )
@@ -147,7 +147,7 @@ def populate_labels(
 
 def _label_duration(text: str, what: str) -> int:
     try:
-        ms = parse_go_duration(text)
+        ms = parse_duration_ms(text)
     except ValueError as err:
         raise TargetError(f"error parsing scrape {what}: {err}") from err
     if ms == 0:
@@ -177,9 +177,9 @@ def make_target(cfg: ScrapeConfig, labels: Labels, discovered: Labels) -> Target
         all_labels=labels,
         discovered_labels=discovered,
         url=url,
-        scrape_interval_ms=parse_go_duration(labels.get(SCRAPE_INTERVAL_LABEL)),
-        scrape_timeout_ms=parse_go_duration(labels.get(SCRAPE_TIMEOUT_LABEL)),
-        hash=target_hash(labels, url),
+        scrape_interval_ms=parse_duration_ms(labels.get(SCRAPE_INTERVAL_LABEL)),
+        scrape_timeout_ms=parse_duration_ms(labels.get(SCRAPE_TIMEOUT_LABEL)),
+        hash=target_hash(labels.hash(), url),
     )
 
 
@@ -249,60 +249,18 @@ def target_url(labels: Labels, params: Mapping[str, tuple[str, ...]]) -> str:
     return f"{url}?{encoded}" if encoded else url
 
 
-# ---- durations as Prometheus' model.Duration -------------------------------------------------
-
-_GO_UNITS = (
-    ("y", 365 * 86_400_000, True),
-    ("w", 7 * 86_400_000, True),
-    ("d", 86_400_000, False),
-    ("h", 3_600_000, False),
-    ("m", 60_000, False),
-    ("s", 1_000, False),
-    ("ms", 1, False),
-)
-_GO_DURATION_RE = re.compile(
-    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"
-)
+# ---- hashing as Prometheus -------------------------------------------------------------------
 
 
-def go_duration(ms: int) -> str:
-    """``model.Duration.String``: years and weeks only when exact (``90d``, not ``12w6d``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, size, exact in _GO_UNITS:
-        if exact and ms % size:
-            continue
-        n, ms = divmod(ms, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)
-
-
-def parse_go_duration(text: str) -> int:
-    """``model.ParseDuration`` in milliseconds; ``0`` is allowed, an empty string is not."""
-    if text == "0":
-        return 0
-    m = _GO_DURATION_RE.match(text)
-    if not text or m is None or not any(m.groups()):
-        raise ValueError(f"not a valid duration string: {text!r}")
-    return sum(int(g) * size for g, (_, size, _) in zip(m.groups(), _GO_UNITS, strict=True) if g)
-
-
-def target_hash(labels: Labels, url: str) -> int:
-    """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' hash, then the URL."""
-    return fnv1a64(f"{labels_hash(labels):016d}{url}".encode())
+def target_hash(labels_hash: int, url: str) -> int:
+    """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' ``Hash()``, then the
+    URL. Takes the labels' hash rather than the labels so a check against another build's
+    ``Labels.Hash()`` (2.x) can reuse the rest."""
+    return fnv1a_64(f"{labels_hash:016d}{url}".encode())
 
 
 def offset_seed(hostname: str, external_labels: Mapping[str, str]) -> int:
     """The scrape manager's ``offsetSeed``: FNV-1a of the hostname and external labels
-    (``{a="b", c="d"}``), so that HA replicas scrape at different moments."""
-    inner = ", ".join(f"{n}={_go_quote(v)}" for n, v in sorted(external_labels.items()))
-    return fnv1a64(f"{hostname}{{{inner}}}".encode())
-
-
-def _go_quote(value: str) -> str:
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
+    (``labels.Labels.String()``: ``{a="b", c="d"}``), so that HA replicas scrape at different
+    moments."""
+    return fnv1a_64(f"{hostname}{Labels.from_dict(external_labels).braced()}".encode())

@@ -25,14 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubeprom.errors import NotFound, TopError
+from kubeprom.model.gofmt import quote
+from kubeprom.model.timeutil import NS_PER_MS, format_go_duration
 from kubeprom.top.model import Available, NodeMetrics, PodMetrics, RequestsLimits, SortBy
-from kubeprom.top.quantity import go_duration
 from kubeprom.top.selectors import (
     field_matchers,
     label_matchers,
     parse_field_selector,
     parse_label_selector,
-    quote,
 )
 from kubeprom.top.source import MetricsSource
 
@@ -164,7 +164,6 @@ def top_pod(source: MetricsSource, req: PodRequest) -> PodResult:
             continue
         age_ms = source.t_ms - round(p.created_s * 1000)
         if age_ms > METRICS_CREATION_DELAY_MS:
-            raise TopError(
-                f"Metrics not available for pod {p.namespace}/{p.name}, age: {go_duration(age_ms)}"
-            )
+            age = format_go_duration(age_ms * NS_PER_MS)  # kubectl prints age.String()
+            raise TopError(f"Metrics not available for pod {p.namespace}/{p.name}, age: {age}")
     raise TopError(METRICS_NOT_AVAILABLE)

@@ -16,7 +16,6 @@ kubectl has integers.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 from kubeprom.model.quantity import decimal_si
@@ -96,28 +95,3 @@ def memory_quantity(n_bytes: int) -> str:
         n_bytes //= 1024
         power += 1
     return f"{n_bytes}{_BINARY_SUFFIXES[power]}"
-
-
-def go_duration(ms: int) -> str:
-    """Go's ``time.Duration.String()`` of whole milliseconds: ``20.064s``, ``1m0s``, ``500ms``."""
-    if ms == 0:
-        return "0s"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return f"{sign}{text}"
-
-
-def rfc3339(t_ms: int) -> str:
-    """A ``metav1.Time`` as JSON shows it: UTC, whole seconds (``2024-01-02T03:04:05Z``)."""
-    when = dt.datetime.fromtimestamp(t_ms // 1000, dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kubeprom.errors import BadRequest, TopError
+from kubeprom.model.gofmt import quote  # a PromQL string literal: Go's escapes
 from kubeprom.model.selectors import Op, Requirement
 from kubeprom.model.selectors import parse_label_selector as _parse_label_selector
 
@@ -73,12 +74,6 @@ def label_name(key: str, prefix: str = "") -> str:
     """The Prometheus label name of a Kubernetes label key (``app.kubernetes.io/name`` ->
     ``app_kubernetes_io_name``), after ``prefix`` (``label_`` for kube-state-metrics)."""
     return prefix + _UNSAFE.sub("_", key)
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 def regex_escape(value: str) -> str:

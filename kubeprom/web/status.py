@@ -7,7 +7,6 @@ clients that read the field keep working), ``tsdb`` reports the head's cardinali
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import platform
 import socket
@@ -21,17 +20,11 @@ from aiohttp import web
 
 import kubeprom
 from kubeprom.errors import APIError, ErrorType, ParseError
+from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.promql.parse import parse, parser_text
 from kubeprom.tsdb.stats import DEFAULT_STATS_LIMIT, Stat, TSDBStats
 from kubeprom.web.envelope import success
 from kubeprom.web.params import form, value
-
-
-def rfc3339(ms: float) -> str:
-    """A time as Go's ``time.Time`` marshals to JSON (UTC, ``Z``, fraction when non-zero)."""
-    when = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-    text = when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -87,12 +80,12 @@ class StatusHandlers:
         s = self.status
         return success(
             {
-                "startTime": rfc3339(s.start_time_ms),
+                "startTime": format_rfc3339_nano(s.start_time_ms),
                 "CWD": os.getcwd(),
                 "hostname": socket.gethostname(),
-                "serverTime": rfc3339(time.time() * 1000),
+                "serverTime": format_rfc3339_nano(int(time.time() * 1000)),
                 "reloadConfigSuccess": s.reload_success,
-                "lastConfigTime": rfc3339(s.last_config_time_ms),
+                "lastConfigTime": format_rfc3339_nano(s.last_config_time_ms),
                 "corruptionCount": s.corruption_count(),
                 "goroutineCount": len(asyncio.all_tasks()),
                 "GOMAXPROCS": os.cpu_count() or 1,

@@ -77,3 +77,21 @@ def running(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def running_prometheus(directory: Path, config: str) -> Iterator[str]:
+    """A real Prometheus (Debian's) with ``config`` on a loopback port, data in ``directory``;
+    yields its base URL once ``/-/ready`` answers, and stops it after the block."""
+    binary = require_binary("prometheus")
+    (directory / "prometheus.yml").write_text(config)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        binary,
+        f"--config.file={directory / 'prometheus.yml'}",
+        f"--storage.tsdb.path={directory / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with running(argv, f"{url}/-/ready", directory / "prometheus.log"):
+        yield url

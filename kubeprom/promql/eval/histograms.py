@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.errors import EvalError
-from kubeprom.model.gofmt import format_g
+from kubeprom.model.gofmt import format_openmetrics_float
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
@@ -113,16 +113,6 @@ def histogram_fraction(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     return compact(out)
 
 
-def format_openmetrics(q: float) -> str:
-    """Prometheus' ``labels.FormatOpenMetricsFloat``: ``%g``, with ``.0`` added to integers."""
-    if np.isnan(q):
-        return "NaN"
-    if np.isinf(q):
-        return "+Inf" if q > 0 else "-Inf"
-    text = format_g(q)
-    return text if ("e" in text or "." in text) else text + ".0"
-
-
 def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     """``histogram_quantiles(v, "label", q0, q1, ...)``: one output series per quantile."""
     if functions.bucket_quantile is None:
@@ -159,7 +149,7 @@ def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         for qv in np.unique(q).tolist():
             at = (q == qv) if not np.isnan(qv) else np.isnan(q)
             p = present & at[None, :]
-            labs = [lab.with_labels({label.value: format_openmetrics(qv)}) for lab in glabels]
+            labs = [lab.with_labels({label.value: format_openmetrics_float(qv)}) for lab in glabels]
             parts.append(
                 Matrix(labs, np.where(p, values, np.nan), p, np.ones(len(labs), dtype=bool))
             )
