@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kubeprom.model.gofmt import quote
 from kubeprom.model.samples import I64Array
 
 NS_PER_MS = 1_000_000
@@ -59,19 +60,19 @@ def parse_duration_ms(text: str) -> int:
         digits = text[start:i].lstrip("0")
         # strconv.ParseUint: at least one digit, and the number must fit in a uint64.
         if i == start or len(digits) > 20 or int(digits or "0") >= 2**64:
-            raise ValueError(f"not a valid duration string: {text!r}")
+            raise ValueError(f"not a valid duration string: {quote(text)}")
         value = int(digits or "0")
         start = i
         while i < n and not "0" <= text[i] <= "9":
             i += 1
         unit = text[start:i]
         if not unit:
-            raise ValueError(f"not a valid duration string: {text!r}")
+            raise ValueError(f"not a valid duration string: {quote(text)}")
         if unit not in _UNIT_POS:
-            raise ValueError(f"unknown unit {unit!r} in duration {text!r}")
+            raise ValueError(f"unknown unit {quote(unit)} in duration {quote(text)}")
         pos, unit_ns = _UNIT_POS[unit]
         if pos <= last_pos:  # units must go from the biggest to the smallest
-            raise ValueError(f"not a valid duration string: {text!r}")
+            raise ValueError(f"not a valid duration string: {quote(text)}")
         last_pos = pos
         if value > (1 << 63) // unit_ns:
             raise ValueError("duration out of range")

@@ -14,7 +14,7 @@ import pytest
 
 from kubeprom.cli.main import main
 from kubeprom.model import Labels
-from kubeprom.top.quantity import rfc3339
+from kubeprom.model.timeutil import format_rfc3339 as rfc3339
 from kubeprom.tsdb import DB, Options
 from tests.top.cluster import END_MS, scrape_cluster
 

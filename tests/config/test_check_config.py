@@ -46,7 +46,7 @@ def test_bad_file_fails_with_its_position(capsys: pytest.CaptureFixture[str]) ->
     ]
     assert err.splitlines() == [
         f"  FAILED: {bad}:3:22: scrape_configs[0].scrape_interval: "
-        "unknown unit 'x' in duration '5x'"
+        'unknown unit "x" in duration "5x"'
     ]
 
 

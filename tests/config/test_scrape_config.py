@@ -28,7 +28,7 @@ TESTDATA = Path(__file__).parent / "testdata"
 BAD = {
     "alertmanager_api": "3:20: alerting.alertmanagers[0].api_version: expected Alertmanager "
     "api version to be one of [v2] but got 'v1'",
-    "bad_duration": "3:22: scrape_configs[0].scrape_interval: unknown unit 'x' in duration '5x'",
+    "bad_duration": '3:22: scrape_configs[0].scrape_interval: unknown unit "x" in duration "5x"',
     "body_size": "3:22: scrape_configs[0].body_size_limit: invalid size '10XB': unknown unit 'XB'",
     "cluster_sd_role": "4:15: scrape_configs[0].cluster_sd_configs[0].role: unknown role "
     "'deployment'; expected one of endpoints, kube-state-metrics, node, service",

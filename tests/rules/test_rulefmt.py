@@ -22,7 +22,7 @@ from tests.support.shared import shared_path
 TESTDATA = Path(__file__).parent / "testdata"
 
 BAD = {
-    "bad_duration": ['6:14: group "g", rule 1 ("a"): not a valid duration string: \'5x\''],
+    "bad_duration": ['6:14: group "g", rule 1 ("a"): unknown unit "x" in duration "5x"'],
     "bad_expr": [
         '5:28: group "g", rule 1 ("job:up:sum"): could not parse expression: '
         "unclosed left parenthesis"

@@ -131,11 +131,11 @@ POPULATE_ERRORS = {
     "invalid-utf8": ({"__address__": "1.2.3.4:1000", "custom": "\udcbd"}, "invalid label value"),
     "bad-interval": (
         {"__address__": "1.2.3.4:1000", "__scrape_interval__": "2notseconds"},
-        "error parsing scrape interval: unknown unit 'notseconds' in duration '2notseconds'",
+        'error parsing scrape interval: unknown unit "notseconds" in duration "2notseconds"',
     ),
     "bad-timeout": (
         {"__address__": "1.2.3.4:1000", "__scrape_timeout__": "2notseconds"},
-        "error parsing scrape timeout: unknown unit 'notseconds' in duration '2notseconds'",
+        'error parsing scrape timeout: unknown unit "notseconds" in duration "2notseconds"',
     ),
     "zero-interval": (
         {"__address__": "1.2.3.4:1000", "__scrape_interval__": "0s"},

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kubeprom.web.envelope import APIError
+from kubeprom.errors import APIError
 from kubeprom.web.params import parse_time
 from tests.support.procs import running_prometheus
 
