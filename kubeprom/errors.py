@@ -7,6 +7,7 @@
     │   └── InvalidRelabelConfig(field)          a relabel rule fails validation (no position
     │                                            yet: the YAML reader adds it)
     ├── RuleFileError(file, line, col, group, rule)  bad rule file
+    ├── TemplateError(name, phase, line)         an alert template does not parse or execute
     ├── FormatError(file, line)                  bad promqltest file
     ├── ExpositionError(source, line)            malformed scrape body or import file
     ├── ValidationError                          bad metric / label name or value

@@ -31,6 +31,19 @@ INTERNAL = {
     # one promqltest eval that did not give what the file expects: the runner records it as
     # a failed outcome with file:line, it is a test result rather than an error
     "kubeprom.promql.promqltest.EvalFailure",
+    # Go's strconv.ParseFloat failing inside a template function; the function reports it
+    # as Go does, through the executor's TemplateError
+    "kubeprom.model.goprintf.ParseFloatError",
+    # the template engine's parse and execution failures, with Go's wording; the engine's
+    # entry points (rules.template.expand) raise them as TemplateError
+    "kubeprom.rules.template.parser.GoParseError",
+    "kubeprom.rules.template.exec.GoExecError",
+    "kubeprom.rules.template.exec.FuncError",
+    "kubeprom.rules.template.promfuncs._NaNOrInf",
+    "kubeprom.rules.template.golit.UnquoteError",
+    # {{break}} and {{continue}}: control flow inside a range, never an error
+    "kubeprom.rules.template.exec._Break",
+    "kubeprom.rules.template.exec._Continue",
 }
 
 
