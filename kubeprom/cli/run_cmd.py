@@ -1,10 +1,9 @@
-"""``kubeprom run``: the server. The composition root that wires every part together.
+"""``kubeprom run``: the server, from the command line to a running :class:`Server`.
 
-Start order: read the web config, open the store (replaying the WAL), start the simulated
-cluster's exporters (if the config has a ``cluster:``), start scraping, start the HTTP
-server, then compact periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop
-scraping, stop the exporters, close the store (which syncs the WAL). SIGHUP and
-``POST /-/reload`` reload the scrape configuration.
+This module reads the flags and waits for signals; :mod:`kubeprom.cli.server` assembles
+the parts (store, compaction, exporters, scrape, web) and states their start and stop
+order. SIGINT/SIGTERM stop the server; SIGHUP and ``POST /-/reload`` reload the
+configuration file into the parts that reload.
 """
 
 from __future__ import annotations
@@ -16,42 +15,14 @@ import logging
 import signal
 from typing import Any
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry
-
+from kubeprom.cli.server import Server, ServerSettings
 from kubeprom.clock import RealClock
-from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
-from kubeprom.config.load import MainConfig
-from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import KubepromError
-from kubeprom.exporters import ExporterServer, SimulatedCluster
 from kubeprom.model.timeutil import parse_duration_ms
-from kubeprom.promql.api import LocalQueryAPI
-from kubeprom.scraper.discovery.cluster import cluster_groups
-from kubeprom.scraper.discovery.group import TargetGroup
-from kubeprom.scraper.fetch import HTTPFetcher
-from kubeprom.scraper.metrics import ScrapeCollector
-from kubeprom.scraper.service import ScrapeService
-from kubeprom.tsdb.db import DB, Options
-from kubeprom.tsdb.metrics import TSDBCollector
-from kubeprom.tsdb.stats import head_stats
-from kubeprom.web import (
-    AdminHandlers,
-    FederateHandler,
-    HTTPLimits,
-    QueryHandlers,
-    SeriesHandlers,
-    ServerStatus,
-    WebConfig,
-    build_app,
-    load_web_config,
-    start_server,
-)
+from kubeprom.tsdb.db import Options
+from kubeprom.web import HTTPLimits, WebConfig, load_web_config
 
 log = logging.getLogger(__name__)
-
-COMPACTION_INTERVAL_S = 60.0
 
 
 def add_parser(sub: Any) -> None:
@@ -170,12 +141,6 @@ def _listen(addr: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _load(path: str | None) -> MainConfig:
-    config = load_main_config(path)
-    load_cluster_config(path)  # validates the cluster: section with positions
-    return config
-
-
 def _duration_s(text: str, flag: str) -> float:
     try:
         return parse_duration_ms(text) / 1000
@@ -183,113 +148,51 @@ def _duration_s(text: str, flag: str) -> float:
         raise KubepromError(f"{flag}: {err}") from err
 
 
-async def serve(args: argparse.Namespace) -> None:
-    config = _load(args.config)
+def settings_of(args: argparse.Namespace) -> ServerSettings:
+    """The server settings the flags give; raises KubepromError for a bad flag value."""
     retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
-    query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
     host, port = _listen(args.listen)
-    web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
-    limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
-    clock = RealClock()
-    db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
-    exporters: ExporterServer | None = None
-    fetch = HTTPFetcher()
-    runner: web.AppRunner | None = None
+    return ServerSettings(
+        config_path=args.config,
+        data=args.data,
+        host=host,
+        port=port,
+        store=Options(retention_ms=retention_ms, retention_bytes=args.retention_size),
+        web_config=load_web_config(args.web_config_file) if args.web_config_file else WebConfig(),
+        limits=HTTPLimits(max_body_bytes=args.max_request_bytes),
+        admin_api=args.enable_admin_api,
+        query_max_concurrency=args.query_max_concurrency,
+        query_max_queued=args.query_max_queued,
+        query_timeout_s=_duration_s(args.query_timeout, "--query.timeout"),
+        flags=_flags(args),
+        storage_retention=args.retention_time,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = Server(settings_of(args), RealClock())
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+
+    async def reload() -> None:
+        with contextlib.suppress(KubepromError):  # logged by Server.reload
+            await server.reload()
+
+    def on_sighup() -> None:
+        task = loop.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    await server.start()
     try:
-        spec = load_cluster_config(args.config)
-        if spec is not None:
-            exporters = ExporterServer(SimulatedCluster(spec, start_s=clock.now()), clock=clock)
-            await exporters.start()
-        served = exporters.targets() if exporters else []
-
-        def discover(sd: ClusterSDConfig) -> list[TargetGroup]:
-            return cluster_groups(served, sd.role)
-
-        scraping = ScrapeService(db.appender, clock, fetch, cluster=discover)
-        scraping.apply(config)
-        scraping.start()
-
-        registry = CollectorRegistry()
-        registry.register(TSDBCollector(db))
-        registry.register(ScrapeCollector(scraping))
-        status = ServerStatus(
-            config_yaml=lambda: config.text,
-            tsdb_stats=lambda limit: head_stats(db.head, limit),
-            flags=_flags(args),
-            storage_retention=args.retention_time,
-            corruption_count=lambda: len(db.corrupt_blocks),
-        )
-
-        async def reload() -> None:
-            nonlocal config
-            try:
-                new = _load(args.config)
-                scraping.apply(new)
-            except KubepromError as err:
-                status.reloaded(success=False)
-                log.error("reload failed, keeping the running configuration err=%s", err)
-                raise
-            config = new
-            status.reloaded(success=True)
-            log.info("configuration reloaded config=%s", config.source)
-
-        app = build_app(
-            registry,
-            targets=scraping,
-            query=QueryHandlers(
-                LocalQueryAPI(db.querier),
-                max_concurrency=args.query_max_concurrency,
-                max_queued=args.query_max_queued,
-                default_timeout_s=query_timeout_s,
-            ),
-            series=SeriesHandlers(db.querier, targets=scraping),
-            status=status,
-            federate=FederateHandler(
-                db.querier, external_labels=lambda: config.global_.external_labels
-            ),
-            admin=AdminHandlers(db if args.enable_admin_api else None),
-            reload=reload,
-            web_config=web_config,
-            limits=limits,
-        )
-        runner = await start_server(app, host, port, web_config=web_config, limits=limits)
-        log.info(
-            "listening address=%s://%s:%d config=%s data=%s",
-            "https" if web_config.tls else "http",
-            host,
-            port,
-            config.source,
-            args.data,
-        )
-
-        stop, sighup = asyncio.Event(), asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, sighup.set)
-        next_compaction = loop.time() + COMPACTION_INTERVAL_S
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-            if sighup.is_set():
-                sighup.clear()
-                with contextlib.suppress(KubepromError):  # logged by reload()
-                    await reload()
-            if loop.time() >= next_compaction:
-                next_compaction = loop.time() + COMPACTION_INTERVAL_S
-                await asyncio.to_thread(db.compact)
+        await stop.wait()
         log.info("shutting down")
-        if runner is not None:
-            await runner.cleanup()
-            runner = None
-        await scraping.stop()
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        await fetch.close()
-        if exporters is not None:
-            await exporters.stop()
-        db.close()
+        await server.stop()
 
 
 def run(args: argparse.Namespace) -> int:

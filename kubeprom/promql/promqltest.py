@@ -29,8 +29,8 @@ from kubeprom.model.labels import Labels
 from kubeprom.model.samples import is_stale
 from kubeprom.promql import ast
 from kubeprom.promql.api import LocalQueryAPI, QueryResult, ResultType
-from kubeprom.promql.engine import EngineOptions
 from kubeprom.promql.memstore import MemoryQuerier
+from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
 from kubeprom.promql.promqltest_format import (
     HIST,
