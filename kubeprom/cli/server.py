@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ from prometheus_client import CollectorRegistry
 
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import ClusterSpec, load_cluster_config
+from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import KubepromError, StorageError
@@ -112,9 +114,10 @@ class Store:
 
     name = "store"
 
-    def __init__(self, path: str, options: Options) -> None:
+    def __init__(self, path: str, options: Options, clock: Clock) -> None:
         self._path = path
         self._options = options
+        self._clock = clock
         self._db: DB | None = None
 
     @property
@@ -124,7 +127,9 @@ class Store:
         return self._db
 
     async def start(self) -> None:
-        self._db = await asyncio.to_thread(DB.open, self._path, self._options)
+        self._db = await asyncio.to_thread(
+            functools.partial(DB.open, self._path, self._options, clock=self._clock)
+        )
 
     async def stop(self) -> None:
         db, self._db = self._db, None
@@ -352,7 +357,7 @@ class Server:
         self.clock = clock
         self.config = load_main_config(settings.config_path)
         spec = load_cluster_config(settings.config_path)
-        self.store = Store(settings.data, settings.store)
+        self.store = Store(settings.data, settings.store, clock)
         self.compaction = Compaction(self.store, clock)
         self.exporters = Exporters(spec, clock) if spec is not None else None
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
