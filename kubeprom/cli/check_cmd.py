@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import ConfigError
 from kubeprom.scraper.discovery import TargetGroup, read_target_groups, static_groups

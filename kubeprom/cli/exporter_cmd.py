@@ -13,7 +13,7 @@ import signal
 from typing import Any
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.errors import KubepromError
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer

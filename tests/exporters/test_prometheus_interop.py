@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
 from kubeprom.exporters.targets import ServedTarget

@@ -9,7 +9,7 @@ import numpy as np
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.scraper.service import ScrapeService

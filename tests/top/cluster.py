@@ -20,7 +20,8 @@ from pathlib import Path
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import ClusterSpec, parse_cluster_config
+from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.config.load import MainConfig, parse_main_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.scraper.service import ScrapeService

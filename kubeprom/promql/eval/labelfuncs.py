@@ -3,6 +3,7 @@ absent and absent_over_time. Each loops over series (never over samples or steps
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -110,7 +111,6 @@ def _natural_key(s: str) -> list[tuple[int, int | str]]:
 
 def sort_by_label(m: InstantSteps, names: list[str], *, descending: bool) -> InstantSteps:
     """``sort_by_label(_desc)``: natural order of the given labels, then the full label set."""
-    import functools
 
     def cmp(a: int, b: int) -> int:
         la, lb = m.labels[a], m.labels[b]
