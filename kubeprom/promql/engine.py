@@ -20,7 +20,15 @@ from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
 from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
 from kubeprom.promql.options import EngineOptions
-from kubeprom.promql.types import Annotations, InstantSteps, RangeWindows, Scalar, String, Value
+from kubeprom.promql.types import (
+    Annotations,
+    InstantSteps,
+    RangeWindows,
+    Scalar,
+    String,
+    Value,
+    type_name,
+)
 from kubeprom.tsdb.api import Querier
 
 ENV = "query execution"
@@ -138,19 +146,19 @@ class QueryEvaluator:
     def eval_vector(self, e: ast.Expr, ts: I64Array) -> InstantSteps:
         v = self.eval(e, ts)
         if not isinstance(v, InstantSteps):
-            raise EvalError(f"expected instant vector, got {type(v).__name__.lower()}")
+            raise EvalError(f"expected instant vector, got {type_name(v)}")
         return v
 
     def eval_scalar(self, e: ast.Expr, ts: I64Array) -> Scalar:
         v = self.eval(e, ts)
         if not isinstance(v, Scalar):
-            raise EvalError(f"expected scalar, got {type(v).__name__.lower()}")
+            raise EvalError(f"expected scalar, got {type_name(v)}")
         return v
 
     def eval_windows(self, e: ast.Expr, ts: I64Array) -> RangeWindows:
         v = self.eval(e, ts)
         if not isinstance(v, RangeWindows):
-            raise EvalError(f"expected range vector, got {type(v).__name__.lower()}")
+            raise EvalError(f"expected range vector, got {type_name(v)}")
         return v
 
 

@@ -80,6 +80,15 @@ class RangeWindows:
 Value = InstantSteps | Scalar | String | RangeWindows
 
 
+def type_name(v: Value) -> str:
+    """Prometheus' name of a value's type (``parser.ValueType``), for error messages."""
+    if isinstance(v, InstantSteps):
+        return "vector"
+    if isinstance(v, RangeWindows):
+        return "matrix"
+    return "scalar" if isinstance(v, Scalar) else "string"
+
+
 @dataclass(slots=True)
 class Annotations:
     """Warnings and infos collected while evaluating a query, in Prometheus' wording.

@@ -18,7 +18,14 @@ from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql.functions.elementwise import ELEMENTWISE_EMPTY_STEPS, ELEMENTWISE_FUNCTIONS
 from kubeprom.promql.functions.histogram import bucket_fraction, bucket_quantile
 from kubeprom.promql.functions.range_funcs import RANGE_FUNCTIONS
-from kubeprom.promql.types import Annotations, InstantSteps, RangeWindows, Scalar, Value
+from kubeprom.promql.types import (
+    Annotations,
+    InstantSteps,
+    RangeWindows,
+    Scalar,
+    Value,
+    type_name,
+)
 
 
 def range_functions() -> frozenset[str]:
@@ -33,7 +40,7 @@ def _scalars(args: Sequence[Value]) -> list[F64Array]:
     out = []
     for a in args:
         if not isinstance(a, Scalar):
-            raise EvalError(f"expected a scalar argument, got {type(a).__name__.lower()}")
+            raise EvalError(f"expected a scalar argument, got {type_name(a)}")
         out.append(a.values)
     return out
 
