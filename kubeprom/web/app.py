@@ -16,11 +16,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import APIError, ErrorType, KubepromError
 from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
+from kubeprom.web.keys import CLOCK_KEY
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
 from kubeprom.web.rules import RulesHandlers
@@ -99,6 +101,7 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 def build_app(
     registry: CollectorRegistry,
     *,
+    clock: Clock | None = None,
     targets: TargetsView | None = None,
     query: QueryHandlers | None = None,
     series: SeriesHandlers | None = None,
@@ -111,10 +114,14 @@ def build_app(
     limits: HTTPLimits | None = None,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics`` and
-    receives the HTTP and query metrics. Parts left as None are not served."""
+    receives the HTTP and query metrics. Parts left as None are not served.
+
+    ``clock`` (the real clock by default) is every handler's "now" and times requests.
+    """
     limits = limits or HTTPLimits()
     web_config = web_config or WebConfig()
-    http_metrics = HTTPMetrics(registry)
+    clock = clock or RealClock()
+    http_metrics = HTTPMetrics(registry, clock)
     middlewares: list[Any] = [http_metrics.middleware()]
     if web_config.basic_auth_users:
         middlewares.append(BasicAuth(web_config.basic_auth_users).middleware())
@@ -123,6 +130,7 @@ def build_app(
     if web_config.headers:
         add_headers(app, web_config.headers)
     app[REGISTRY_KEY] = registry
+    app[CLOCK_KEY] = clock
     app.router.add_get("/", index)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
 from tests.support.procs import free_port, require_binary, running
@@ -65,7 +65,7 @@ async def test_recorded_series_and_alerts_match_prometheus(tmp_path: Path) -> No
     spec = load_cluster_config(None)
     assert spec is not None
     clock = RealClock()
-    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now()), clock=clock) as server:
+    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now_ms() / 1000), clock=clock) as server:
         jobs: dict[tuple[str, str], list[str]] = {}
         for t in server.targets():
             jobs.setdefault((t.job, t.metrics_path), []).append(t.address)
