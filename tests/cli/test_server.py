@@ -53,9 +53,24 @@ def _config(tmp_path: Path, text: str) -> str:
 
 def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path) -> None:
     server = Server(_settings(tmp_path, None), VirtualClock(T0_MS))
-    assert server.lifecycle.names == ["store", "compaction", "exporters", "scrape", "web"]
+    assert server.lifecycle.names == [
+        "store",
+        "compaction",
+        "exporters",
+        "notifier",
+        "scrape",
+        "rules",
+        "web",
+    ]
     serve_only = Server(_settings(tmp_path, _config(tmp_path, EMPTY)), VirtualClock(T0_MS))
-    assert serve_only.lifecycle.names == ["store", "compaction", "scrape", "web"]
+    assert serve_only.lifecycle.names == [
+        "store",
+        "compaction",
+        "notifier",
+        "scrape",
+        "rules",
+        "web",
+    ]
     assert not (tmp_path / "data").exists()  # nothing opens before start
 
 

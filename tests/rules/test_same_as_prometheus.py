@@ -65,7 +65,9 @@ async def test_recorded_series_and_alerts_match_prometheus(tmp_path: Path) -> No
     spec = load_cluster_config(None)
     assert spec is not None
     clock = RealClock()
-    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now_ms() / 1000), clock=clock) as server:
+    async with ExporterServer(
+        SimulatedCluster(spec, start_s=clock.now_ms() / 1000), clock=clock
+    ) as server:
         jobs: dict[tuple[str, str], list[str]] = {}
         for t in server.targets():
             jobs.setdefault((t.job, t.metrics_path), []).append(t.address)
