@@ -62,6 +62,7 @@ SEAMS = [
     "kubeprom.errors",
     "kubeprom.model",
     "kubeprom.promql.api",
+    "kubeprom.promql.parse",  # checking expressions (rule files, adapter queries) before use
     "kubeprom.tsdb.api",
     "kubeprom.tsdb.memstore",
 ]

@@ -59,6 +59,21 @@ def collect(prom: str, kubeprom: str) -> tuple[Any, Any, Any, Any, Any]:
     return recorded, shapes, values, alerts, rules
 
 
+def _every_group_at_eval_interval(source: Path, tmp_path: Path) -> str:
+    """A copy of a rule file whose groups use the global evaluation interval.
+
+    Groups with their own long interval (``3m``) start at an offset from a hash of the
+    group's name and file, which 2.x and 3.x compute from different label encodings: within
+    the test's run one server may have evaluated such a group and the other not.
+    """
+    doc = yaml.safe_load(source.read_text())
+    for group in doc["groups"]:
+        group.pop("interval", None)
+    out = tmp_path / source.name
+    out.write_text(yaml.safe_dump(doc))
+    return str(out)
+
+
 async def test_recorded_series_and_alerts_match_prometheus(tmp_path: Path) -> None:
     prometheus = require_binary("prometheus")
     mixin = shared_path("conformance", "rules", "kubernetes-mixin")
@@ -74,8 +89,8 @@ async def test_recorded_series_and_alerts_match_prometheus(tmp_path: Path) -> No
         config = {
             "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
             "rule_files": [
-                str(mixin / "prometheus_rules.yaml"),
-                str(mixin / "prometheus_alerts.yaml"),
+                _every_group_at_eval_interval(mixin / name, tmp_path)
+                for name in ("prometheus_rules.yaml", "prometheus_alerts.yaml")
             ],
             "scrape_configs": [
                 {
