@@ -33,7 +33,7 @@ INTERNAL = {
     "kubeprom.promql.promqltest.EvalFailure",
     # Go's strconv.ParseFloat failing inside a template function; the function reports it
     # as Go does, through the executor's TemplateError
-    "kubeprom.model.goprintf.ParseFloatError",
+    "kubeprom.model.gofmt.ParseFloatError",
     # the template engine's parse and execution failures, with Go's wording; the engine's
     # entry points (rules.template.expand) raise them as TemplateError
     "kubeprom.rules.template.parser.GoParseError",

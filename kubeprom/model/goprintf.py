@@ -2,347 +2,42 @@
 
 Alert templates call ``printf``, ``print`` and ``println`` and Prometheus' ``humanize``
 functions format with ``%.4g``; this module is Go's ``fmt`` package (1.19 - 1.25 agree on
-everything here) over Python values that stand for Go values:
+everything here) over the Python values that stand for Go values
+(:mod:`kubeprom.model.govalues`).
 
-==========================  =====================================================
-Python                      Go
-==========================  =====================================================
-``str``                     ``string`` (:class:`NamedString` for named string types)
-``bool``                    ``bool``
-``int``                     ``int`` (:class:`Uint8`, :class:`Int64`, :class:`Uint64`)
-``float``                   ``float64``
-``None``                    ``nil``
-:class:`GoMap`              ``map[K]V``, printed in ``fmtsort`` key order
-``list`` / ``tuple``        a slice (:class:`GoSlice` for a named slice type)
-:class:`GoStruct`           a struct or a pointer to one (``&{...}``)
-:class:`GoStringer`         a value with a ``String()`` method
-==========================  =====================================================
-
-Also here, until they move to :mod:`kubeprom.model.gofmt`: ``strconv.FormatFloat``
-(:func:`format_float`), ``strconv.ParseFloat`` (:func:`parse_float`), ``QuoteToASCII``,
-``QuoteRune`` and ``CanBackquote``.
+The ``strconv`` primitives it formats with (``FormatFloat``, ``Quote`` and its kin) are in
+:mod:`kubeprom.model.gofmt`.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import struct
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
 
-from kubeprom.model.gofmt import format_f, format_g, quote
+from kubeprom.model.gofmt import (
+    MAX_RUNE,
+    can_backquote,
+    fmtsort_key,
+    format_float,
+    quote,
+    quote_ascii,
+    quote_rune,
+)
+from kubeprom.model.govalues import (
+    UNSIGNED,
+    GoStringer,
+    GoStruct,
+    NamedString,
+    go_type_name,
+)
 
 __all__ = [
-    "GoMap",
-    "GoSlice",
-    "GoStringer",
-    "GoStruct",
-    "Int64",
-    "NamedString",
-    "ParseFloatError",
-    "Uint8",
-    "Uint64",
-    "can_backquote",
-    "fmtsort_key",
-    "format_float",
-    "go_type_name",
-    "parse_float",
-    "quote_ascii",
-    "quote_rune",
     "sprint",
     "sprintf",
     "sprintln",
 ]
 
-_MAX_RUNE = 0x10FFFF
 _RUNE_ERROR = "\ufffd"
 _TOO_LARGE = 1_000_000  # fmt's limit on widths and precisions
-
-
-# ---- Go values ---------------------------------------------------------------------------------
-class Uint8(int):
-    """A Go ``uint8`` (a byte, as ``index "abc" 0`` yields)."""
-
-    go_type = "uint8"
-
-
-class Int64(int):
-    """A Go ``int64``."""
-
-    go_type = "int64"
-
-
-class Uint64(int):
-    """A Go ``uint64``."""
-
-    go_type = "uint64"
-
-
-_UNSIGNED = (Uint8, Uint64)
-
-
-class NamedString(str):
-    """A value of a named string type, e.g. html/template's ``template.HTML``."""
-
-    __slots__ = ("go_type",)
-    go_type: str
-
-    def __new__(cls, value: str, go_type: str) -> NamedString:
-        obj = super().__new__(cls, value)
-        obj.go_type = go_type
-        return obj
-
-
-class GoMap(dict[object, object]):
-    """A Go map; ``go_type`` is its type (``map[string]string``), ``zero`` its element's zero."""
-
-    __slots__ = ("go_type", "zero")
-
-    def __init__(self, items: Mapping[Any, object], go_type: str, zero: object) -> None:
-        super().__init__(items)
-        self.go_type = go_type
-        self.zero = zero
-
-
-class GoSlice(list[object]):
-    """A value of a named slice type (e.g. Prometheus' ``template.queryResult``)."""
-
-    __slots__ = ("elem_type", "go_type")
-
-    def __init__(self, items: Sequence[object], go_type: str, elem_type: str) -> None:
-        super().__init__(items)
-        self.go_type = go_type
-        self.elem_type = elem_type
-
-
-@runtime_checkable
-class GoStringer(Protocol):
-    """A Go value whose type has a ``String() string`` method."""
-
-    go_type: str
-
-    def go_string(self) -> str: ...
-
-
-@runtime_checkable
-class GoStruct(Protocol):
-    """A Go struct, or a pointer to one when ``go_pointer`` is true."""
-
-    go_type: str
-    go_pointer: bool
-
-    def go_fields(self) -> Sequence[tuple[str, object]]: ...
-
-
-def go_type_name(v: object) -> str:
-    """``reflect.TypeOf(v).String()``; ``nil`` for None."""
-    if v is None:
-        return "nil"
-    if isinstance(v, bool):
-        return "bool"
-    name = getattr(v, "go_type", None)
-    if isinstance(name, str):
-        return name
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, complex):
-        return "complex128"
-    if isinstance(v, dict):
-        return "map[string]interface {}"
-    if isinstance(v, list | tuple):
-        return "[]interface {}"
-    return type(v).__name__
-
-
-# ---- strconv -----------------------------------------------------------------------------------
-def format_float(x: float, fmt: str, prec: int) -> str:
-    """``strconv.FormatFloat(x, fmt, prec, 64)`` for fmt in ``b e E f g G x X``."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    if fmt == "b":
-        return _format_b(x)
-    if fmt in "xX":
-        return _format_x(x, fmt, prec)
-    if prec < 0:
-        if fmt in "gG":
-            out = format_g(x)
-        elif fmt == "f":
-            out = format_f(x)
-            if out == "0" and math.copysign(1, x) < 0:
-                out = "-0"
-        else:
-            out = _shortest_e(x)
-        return out.upper() if fmt in "EG" else out
-    out = f"{x:.{max(prec, 1)}g}" if fmt in "gG" else f"{x:.{prec}{fmt.lower()}}"
-    return out.upper() if fmt in "EG" else out
-
-
-def _shortest_e(x: float) -> str:
-    r = repr(abs(x))  # shortest round-trip digits
-    mant, _, exp = r.partition("e")
-    digits = mant.replace(".", "")
-    point = mant.index(".") if "." in mant else len(mant)
-    e = int(exp) if exp else 0
-    lead = len(digits) - len(digits.lstrip("0"))
-    digits = digits.strip("0") or "0"
-    e += point - lead - 1
-    if digits == "0":
-        e = 0
-    body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    sign = "-" if math.copysign(1, x) < 0 else ""
-    return f"{sign}{body}e{'-' if e < 0 else '+'}{abs(e):02d}"
-
-
-def _bits(x: float) -> tuple[bool, int, int]:
-    """(negative, mantissa with the implicit bit, unbiased exponent) as strconv splits them."""
-    b = struct.unpack("<Q", struct.pack("<d", x))[0]
-    neg = b >> 63 != 0
-    exp = (b >> 52) & 0x7FF
-    mant = b & ((1 << 52) - 1)
-    if exp == 0:
-        exp += 1
-    else:
-        mant |= 1 << 52
-    return neg, mant, exp - 1023
-
-
-def _format_b(x: float) -> str:
-    neg, mant, exp = _bits(x)
-    exp -= 52
-    return f"{'-' if neg else ''}{mant}p{'+' if exp >= 0 else ''}{exp}"
-
-
-def _format_x(x: float, fmt: str, prec: int) -> str:
-    neg, mant, exp = _bits(x)
-    if mant == 0:
-        exp = 0
-    mant <<= 60 - 52
-    while mant != 0 and mant & (1 << 60) == 0:
-        mant <<= 1
-        exp -= 1
-    mask = (1 << 64) - 1
-    if 0 <= prec < 15:
-        shift = prec * 4
-        extra = (mant << shift) & ((1 << 60) - 1)
-        mant >>= 60 - shift
-        if extra | (mant & 1) > 1 << 59:
-            mant += 1
-        mant = (mant << (60 - shift)) & mask
-        if mant & (1 << 61):
-            mant >>= 1
-            exp += 1
-    digits = "0123456789abcdef" if fmt == "x" else "0123456789ABCDEF"
-    out = ["-" if neg else "", "0", fmt, str((mant >> 60) & 1)]
-    mant = (mant << 4) & mask
-    if (prec < 0 and mant != 0) or prec > 0:
-        out.append(".")
-        n = 0
-        while (prec < 0 and mant != 0) or (prec > 0 and n < prec):
-            out.append(digits[(mant >> 60) & 15])
-            mant = (mant << 4) & mask
-            n += 1
-    out.append("p" if fmt == "x" else "P")
-    out.append("-" if exp < 0 else "+")
-    out.append(f"{abs(exp):02d}")
-    return "".join(out)
-
-
-class ParseFloatError(ValueError):
-    """``strconv.ParseFloat``'s ``*NumError``; ``str()`` is Go's text."""
-
-
-_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][+-]?[0-9][0-9_]*)?\Z")
-_HEX_FLOAT = re.compile(
-    r"[+-]?0[xX](?:[0-9a-fA-F_]+\.?[0-9a-fA-F_]*|\.[0-9a-fA-F_]+)[pP][+-]?[0-9][0-9_]*\Z"
-)
-
-
-def _underscore_ok(s: str) -> bool:
-    """strconv.underscoreOK: underscores only between digits (or after a base prefix)."""
-    saw = "^"
-    if s[:1] in ("+", "-"):
-        s = s[1:]
-    i = 0
-    hexa = False
-    if len(s) >= 2 and s[0] == "0" and s[1] in "bBoOxX":
-        i, saw, hexa = 2, "0", s[1] in "xX"
-    for c in s[i:]:
-        if c.isdigit() or (hexa and c in "abcdefABCDEF"):
-            saw = "0"
-        elif c == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        elif saw == "_":
-            return False
-        else:
-            saw = "!"
-    return saw != "_"
-
-
-def parse_float(s: str) -> float:
-    """``strconv.ParseFloat(s, 64)``; raises :class:`ParseFloatError` with Go's message."""
-    low = s.lower()
-    sign = -1.0 if low.startswith("-") else 1.0
-    body = low[1:] if low[:1] in "+-" else low
-    if body in ("inf", "infinity"):
-        return sign * math.inf
-    if low == "nan":
-        return math.nan
-    hexa = _HEX_FLOAT.match(s) is not None
-    if not (hexa or _DEC_FLOAT.match(s)) or ("_" in s and not _underscore_ok(s)):
-        raise ParseFloatError(f"strconv.ParseFloat: parsing {quote(s)}: invalid syntax")
-    text = s.replace("_", "")
-    try:
-        value = float.fromhex(text) if hexa else float(text)
-    except OverflowError:
-        value = math.inf if not text.startswith("-") else -math.inf
-    if math.isinf(value):
-        raise ParseFloatError(f"strconv.ParseFloat: parsing {quote(s)}: value out of range")
-    return value
-
-
-def can_backquote(s: str) -> bool:
-    """``strconv.CanBackquote``: a single-line raw string literal can hold s unchanged."""
-    for ch in s:
-        c = ord(ch)
-        if (c < 0x20 and ch != "\t") or ch in "`\x7f\ufeff" or 0xDC80 <= c <= 0xDCFF:
-            return False
-    return True
-
-
-def quote_ascii(s: str) -> str:
-    """``strconv.QuoteToASCII``: like :func:`~kubeprom.model.gofmt.quote`, non-ASCII escaped."""
-    out = []
-    for ch in quote(s):
-        c = ord(ch)
-        if c < 0x80:
-            out.append(ch)
-        elif c < 0x10000:
-            out.append(f"\\u{c:04x}")
-        else:
-            out.append(f"\\U{c:08x}")
-    return "".join(out)
-
-
-def quote_rune(r: int, *, ascii_only: bool = False) -> str:
-    """``strconv.QuoteRune`` (``QuoteRuneToASCII`` with ascii_only)."""
-    if r > _MAX_RUNE or 0xD800 <= r <= 0xDFFF or r < 0:
-        r = 0xFFFD
-    ch = chr(r)
-    if ch == "'":
-        return "'\\''"
-    if ch == '"':
-        return "'\"'"
-    body = (quote_ascii(ch) if ascii_only else quote(ch))[1:-1]
-    return f"'{body}'"
 
 
 # ---- fmt ---------------------------------------------------------------------------------------
@@ -375,15 +70,6 @@ def sprintln(*args: object) -> str:
         p.print_arg(arg, "v")
     p.buf.append("\n")
     return "".join(p.buf)
-
-
-def fmtsort_key(k: object) -> tuple[int, object]:
-    """fmtsort's order for the key types templates build: NaN first, then numbers, strings."""
-    if isinstance(k, float) and math.isnan(k):
-        return (0, 0)
-    if isinstance(k, int | float):
-        return (1, k)
-    return (2, str(k))
 
 
 class _Printer:
@@ -476,12 +162,12 @@ class _Printer:
     def fmt_unicode(self, u: int) -> None:
         prec = self.prec if self.prec_present and self.prec > 4 else 4
         text = "U+" + format(u, "X").rjust(prec, "0")
-        if self.sharp and 0 <= u <= _MAX_RUNE and chr(u).isprintable():
+        if self.sharp and 0 <= u <= MAX_RUNE and chr(u).isprintable():
             text += f" '{chr(u)}'"
         self.pad_spaces(text)
 
     def fmt_c(self, u: int) -> None:
-        ok = 0 <= u <= _MAX_RUNE and not 0xD800 <= u <= 0xDFFF
+        ok = 0 <= u <= MAX_RUNE and not 0xD800 <= u <= 0xDFFF
         self.pad(chr(u) if ok else _RUNE_ERROR)
 
     # -- strings
@@ -611,19 +297,23 @@ class _Printer:
 
     # -- dispatch (pp.printArg / printValue)
     def bad_verb(self, verb: str, arg: object) -> None:
-        self.erroring = True
+        self.erroring = True  # no String() methods while reporting a bad verb
         self.buf.append(f"%!{verb}(")
+        self.print_typed(arg)
+        self.buf.append(")")
+        self.erroring = False
+
+    def print_typed(self, arg: object) -> None:
+        """``<nil>``, or the Go type, ``=`` and the value (``%!`` reports and EXTRA)."""
         if arg is None:
             self.buf.append("<nil>")
         else:
             self.buf.append(go_type_name(arg) + "=")
             self.print_arg(arg, "v")
-        self.buf.append(")")
-        self.erroring = False
 
     def fmt_int_verb(self, v: int, verb: str, arg: object) -> None:
         if verb in ("v", "d"):
-            if verb == "v" and self.sharp_v and isinstance(v, _UNSIGNED):
+            if verb == "v" and self.sharp_v and isinstance(v, UNSIGNED):
                 sharp, self.sharp = self.sharp, True
                 self.fmt_integer(v, 16, "v")
                 self.sharp = sharp
@@ -826,11 +516,7 @@ class _Printer:
             for k, arg in enumerate(a[arg_num:]):
                 if k > 0:
                     self.buf.append(", ")
-                if arg is None:
-                    self.buf.append("<nil>")
-                else:
-                    self.buf.append(go_type_name(arg) + "=")
-                    self.print_arg(arg, "v")
+                self.print_typed(arg)
             self.buf.append(")")
 
 

@@ -1,6 +1,7 @@
 """Time as Prometheus (Go) writes and reads it: one home for every such format.
 
-- Prometheus durations (prometheus/common ``model.Duration``): :func:`parse_duration_ms`,
+- Prometheus durations (prometheus/common ``model.Duration``): :func:`parse_duration_ms`
+  (:func:`parse_duration_ns` for Go's nanoseconds and negative durations),
   :func:`format_duration_ms` (``1h30m``, ``90d``; configs, flags, ``/api/v1/targets``).
 - Go's ``time.Duration.String()``: :func:`format_go_duration` (``1m0.5s``, ``250ms``).
 - RFC 3339 as Go's ``time`` package writes and reads it: :func:`format_rfc3339`,
@@ -46,6 +47,17 @@ def parse_duration_ms(text: str) -> int:
     Units go largest first, each at most once, integers only, nothing negative (as
     prometheus/common's parser). Raises ValueError with Prometheus' wording, input quoted.
     """
+    return parse_duration_ns(text) // NS_PER_MS
+
+
+def parse_duration_ns(text: str, *, allow_negative: bool = False) -> int:
+    """:func:`parse_duration_ms` in nanoseconds (a ``time.Duration``, as Go holds it).
+
+    ``allow_negative`` is ``model.ParseDurationAllowNegative``: one leading ``-`` negates
+    what follows, and errors name the text after it (as upstream's).
+    """
+    if allow_negative and text.startswith("-"):
+        return -parse_duration_ns(text[1:])
     if text == "0":
         return 0
     if text == "":
@@ -79,7 +91,7 @@ def parse_duration_ms(text: str) -> int:
         total_ns += value * unit_ns
         if total_ns > _MAX_INT64:
             raise ValueError("duration out of range")
-    return total_ns // NS_PER_MS
+    return total_ns
 
 
 def format_duration_ms(ms: int) -> str:

@@ -1,29 +1,16 @@
-"""Go's fmt and strconv primitives (the template corpus checks them against Go at large)."""
+"""Go's fmt (the template corpus checks it against Go at large); strconv is test_gofmt's."""
 
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kubeprom.model.gofmt import format_g
-from kubeprom.model.goprintf import (
-    GoMap,
-    ParseFloatError,
-    Uint8,
-    can_backquote,
-    format_float,
-    go_type_name,
-    parse_float,
-    quote_ascii,
-    quote_rune,
-    sprint,
-    sprintf,
-    sprintln,
-)
+from kubeprom.model.goprintf import sprint, sprintf, sprintln
+from kubeprom.model.govalues import GoMap, Uint8, go_type_name
 
 
 @pytest.mark.parametrize(
@@ -85,60 +72,6 @@ def test_sprint_spaces_between_non_strings_only() -> None:
 @given(st.floats(allow_nan=False))
 def test_v_of_a_float_is_shortest_g(x: float) -> None:
     assert sprintf("%v", x) == format_g(x)
-
-
-@given(st.floats(min_value=-1e300, max_value=1e300), st.integers(0, 20))
-def test_fixed_precision_round_trips_within_precision(x: float, prec: int) -> None:
-    text = format_float(x, "e", prec)
-    assert abs(float(text) - x) <= abs(x) * 10.0 ** (-prec) + 1e-300
-
-
-@pytest.mark.parametrize(
-    ("text", "want"),
-    [
-        ("1234", 1234.0),
-        ("1_000", 1000.0),
-        ("0x1p-2", 0.25),
-        ("+Inf", math.inf),
-        ("-infinity", -math.inf),
-        (".5", 0.5),
-        ("5.", 5.0),
-        ("1e-400", 0.0),
-    ],
-)
-def test_parse_float(text: str, want: float) -> None:
-    assert parse_float(text) == want
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [
-        ("abc", 'parsing "abc": invalid syntax'),
-        (" 1", 'parsing " 1": invalid syntax'),
-        ("0x10", 'parsing "0x10": invalid syntax'),
-        ("1__0", 'parsing "1__0": invalid syntax'),
-        ("_1", 'parsing "_1": invalid syntax'),
-        ("+nan", 'parsing "+nan": invalid syntax'),
-        ("infinit", 'parsing "infinit": invalid syntax'),
-        ("1e400", 'parsing "1e400": value out of range'),
-    ],
-)
-def test_parse_float_errors_read_as_go(text: str, error: str) -> None:
-    with pytest.raises(ParseFloatError, match=re.escape(f"strconv.ParseFloat: {error}")):
-        parse_float(text)
-
-
-def test_nan_parses() -> None:
-    assert math.isnan(parse_float("NaN"))
-
-
-def test_quoting() -> None:
-    assert quote_ascii("héllo\n☺\U0001f600") == '"h\\u00e9llo\\n\\u263a\\U0001f600"'
-    assert quote_rune(ord("'")) == "'\\''"
-    assert quote_rune(0xD800) == "'�'"
-    assert can_backquote("a\tb")
-    assert not can_backquote("a\nb")
-    assert not can_backquote("`")
 
 
 def test_type_names() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kubeprom.model.goprintf import GoMap, GoSlice, Uint8, Uint64, sprint, sprintf, sprintln
+from kubeprom.model.goprintf import sprint, sprintf, sprintln
+from kubeprom.model.govalues import GoMap, GoSlice, Uint8, Uint64
 from kubeprom.rules.template.exec import Func, FuncError, is_true, printable_args
 from kubeprom.rules.template.values import T_ANY, T_STRING, T_VALUE, Struct, type_name
 

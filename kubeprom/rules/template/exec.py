@@ -11,16 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kubeprom.model.gofmt import quote
-from kubeprom.model.goprintf import (
-    GoMap,
-    GoStringer,
-    GoStruct,
-    NamedString,
-    fmtsort_key,
-    sprint,
-    sprintf,
-)
+from kubeprom.model.gofmt import fmtsort_key, quote
+from kubeprom.model.goprintf import sprint, sprintf
+from kubeprom.model.govalues import GoMap, GoStringer, GoStruct, NamedString
 from kubeprom.rules.template.nodes import (
     ActionNode,
     BoolNode,

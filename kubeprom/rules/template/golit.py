@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from kubeprom.model.goprintf import ParseFloatError, parse_float
+from kubeprom.model.gofmt import ParseFloatError, parse_float, underscore_ok
 from kubeprom.rules.template.lexer import ItemType
 from kubeprom.rules.template.nodes import Number
 
@@ -102,28 +102,6 @@ def unquote(s: str) -> str:
     return "".join(out)
 
 
-def _underscore_ok(s: str) -> bool:
-    saw = "^"
-    if s[:1] in ("+", "-"):
-        s = s[1:]
-    i = 0
-    hexa = False
-    if len(s) >= 2 and s[0] == "0" and s[1] in "bBoOxX":
-        i, saw, hexa = 2, "0", s[1] in "xX"
-    for c in s[i:]:
-        if "0" <= c <= "9" or (hexa and c in "abcdefABCDEF"):
-            saw = "0"
-        elif c == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        elif saw == "_":
-            return False
-        else:
-            saw = "!"
-    return saw != "_"
-
-
 def _parse_uint(s0: str) -> int | None:
     """``strconv.ParseUint(s, 0, 64)``, None on any error."""
     if not s0:
@@ -148,7 +126,7 @@ def _parse_uint(s0: str) -> int | None:
         if d >= base:
             return None
         n = n * base + d
-    if underscores and not _underscore_ok(s0):
+    if underscores and not underscore_ok(s0):
         return None
     return n if n <= _UINT64_MAX else None
 

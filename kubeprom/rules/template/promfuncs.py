@@ -18,17 +18,17 @@ from urllib.parse import urlsplit
 import re2
 
 from kubeprom.errors import KubepromError
-from kubeprom.model.gofmt import quote
-from kubeprom.model.goprintf import (
-    GoSlice,
-    Int64,
-    NamedString,
+from kubeprom.model.gofmt import (
     ParseFloatError,
-    Uint64,
     can_backquote,
     parse_float,
-    sprintf,
+    quote,
+    to_lower,
+    to_upper,
 )
+from kubeprom.model.goprintf import sprintf
+from kubeprom.model.govalues import GoSlice, Int64, NamedString, Uint64
+from kubeprom.model.timeutil import parse_duration_ns
 from kubeprom.rules.template.builtins import query_escape
 from kubeprom.rules.template.exec import Func, FuncError
 from kubeprom.rules.template.values import (
@@ -41,6 +41,7 @@ from kubeprom.rules.template.values import (
     GoTime,
     Sample,
     any_map,
+    go_div,
     query_result,
     type_name,
 )
@@ -95,13 +96,8 @@ def go_int64(f: float) -> int:
     return int(f)
 
 
-def _tdiv(a: int, b: int) -> int:
-    q = abs(a) // b
-    return q if (a >= 0) == (b >= 0) else -q
-
-
 def _tmod(a: int, b: int) -> int:
-    return a - b * _tdiv(a, b)
+    return a - b * go_div(a, b)
 
 
 def _humanize(i: object) -> str:
@@ -149,9 +145,9 @@ def _humanize_duration(i: object) -> str:
             sign, v = "-", -v
         d = go_int64(v)
         seconds = _tmod(d, 60)
-        minutes = _tmod(_tdiv(d, 60), 60)
-        hours = _tmod(_tdiv(d, 3600), 24)
-        days = _tdiv(d, 86400)
+        minutes = _tmod(go_div(d, 60), 60)
+        hours = _tmod(go_div(d, 3600), 24)
+        days = go_div(d, 86400)
         if days != 0:
             return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
         if hours != 0:
@@ -184,7 +180,7 @@ def float_to_time(v: float) -> GoTime:
     if ts > 2.0**63 or ts < -(2.0**63):
         msg = "%v cannot be represented as a nanoseconds timestamp since it overflows int64"
         raise FuncError(sprintf(msg, v))
-    ms = _tdiv(go_int64(ts), 1_000_000)
+    ms = go_div(go_int64(ts), 1_000_000)
     return GoTime(ms * 1_000_000)
 
 
@@ -204,55 +200,12 @@ def _to_duration(i: object) -> GoDuration:
     return GoDuration(go_int64(convert_to_float(i) * 1e9))
 
 
-_DURATION_UNITS = {
-    "ms": (7, 1_000_000),
-    "s": (6, 1_000_000_000),
-    "m": (5, 60_000_000_000),
-    "h": (4, 3_600_000_000_000),
-    "d": (3, 86_400_000_000_000),
-    "w": (2, 604_800_000_000_000),
-    "y": (1, 31_536_000_000_000_000),
-}
-
-
-def parse_model_duration(s: str) -> int:
-    """common/model.ParseDurationAllowNegative, in nanoseconds; raises FuncError."""
-    if s.startswith("-"):
-        return -parse_model_duration(s[1:])
-    if s == "0":
-        return 0
-    if s == "":
-        raise FuncError("empty duration string")
-    orig, dur, last = s, 0, 0
-    invalid = FuncError(f"not a valid duration string: {quote(orig)}")
-    while s:
-        if not "0" <= s[0] <= "9":
-            raise invalid
-        i = 0
-        while i < len(s) and "0" <= s[i] <= "9":
-            i += 1
-        v = int(s[:i])
-        if v >= 1 << 64:
-            raise invalid
-        s = s[i:]
-        i = 0
-        while i < len(s) and not "0" <= s[i] <= "9":
-            i += 1
-        if i == 0:
-            raise invalid
-        unit, s = s[:i], s[i:]
-        if unit not in _DURATION_UNITS:
-            raise FuncError(f"unknown unit {quote(unit)} in duration {quote(orig)}")
-        pos, mult = _DURATION_UNITS[unit]
-        if pos <= last:
-            raise invalid
-        last = pos
-        if v > (1 << 63) // mult:
-            raise FuncError("duration out of range")
-        dur += v * mult
-        if dur > (1 << 63) - 1:
-            raise FuncError("duration out of range")
-    return dur
+def _parse_duration(d: str) -> float:
+    """Prometheus' ``parseDuration``: ``model.ParseDurationAllowNegative``, in seconds."""
+    try:
+        return parse_duration_ns(d, allow_negative=True) / 1e9
+    except ValueError as err:
+        raise FuncError(str(err)) from None
 
 
 # ---- strings -----------------------------------------------------------------------------------
@@ -284,23 +237,6 @@ def title(s: str) -> str:
                 mid_word = False
         prev_mid = is_mid
     return "".join(out)
-
-
-_SIMPLE_LOWER = {"\u0130": "i"}
-
-
-def to_upper(s: str) -> str:
-    """strings.ToUpper: simple per-rune mappings (``ß`` stays ``ß``)."""
-    if s.isascii():
-        return s.upper()
-    return "".join(u if len(u := c.upper()) == 1 else c for c in s)
-
-
-def to_lower(s: str) -> str:
-    """strings.ToLower: simple per-rune mappings, no final-sigma context."""
-    if s.isascii():
-        return s.lower()
-    return "".join(_SIMPLE_LOWER.get(c) or (lo if len(lo := c.lower()) == 1 else c) for c in s)
 
 
 def split_host_port(hostport: str) -> tuple[str, str] | None:
@@ -533,7 +469,7 @@ FUNCS: dict[str, Func] = {
     "label": Func((T_STRING, T_SAMPLE), _label),
     "match": Func((T_STRING, T_STRING), _match, with_context=True),
     "now": Func((), lambda ctx: ctx.t_ms / 1000.0, with_context=True),
-    "parseDuration": Func((T_STRING,), lambda d: parse_model_duration(d) / 1e9),
+    "parseDuration": Func((T_STRING,), _parse_duration),
     "pathPrefix": Func((), _path_prefix, with_context=True),
     "query": Func((T_STRING,), _query, with_context=True),
     "reReplaceAll": Func((T_STRING, T_STRING, T_STRING), _re_replace_all, with_context=True),

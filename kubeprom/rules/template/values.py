@@ -1,6 +1,6 @@
 """The Go values alert templates see: the alert data struct, query samples, times, durations.
 
-Plain Python values stand for Go's basic types (see :mod:`kubeprom.model.goprintf`); the
+Plain Python values stand for Go's basic types (see :mod:`kubeprom.model.govalues`); the
 classes here are the struct and pointer types of Prometheus' ``template`` package and of
 Go's ``time`` package, with the fields and methods a template can reach.
 """
@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from kubeprom.model.goprintf import GoMap, GoSlice, go_type_name
+from kubeprom.model.govalues import GoMap, GoSlice, go_type_name
+from kubeprom.model.timeutil import format_go_duration
 
 T_ANY = "interface {}"
 T_VALUE = "reflect.Value"
@@ -283,41 +284,9 @@ class GoDuration:
         self.ns = ns
 
     def go_string(self) -> str:
-        return duration_string(self.ns)
+        return format_go_duration(self.ns)
 
     METHODS: ClassVar[Mapping[str, Method]] = {}
-
-
-def duration_string(d: int) -> str:
-    """``time.Duration.String``: ``1h2m3.5s``, ``1.5ms``, ``0s``."""
-    neg = d < 0
-    u = -d if neg else d
-    if u < 1_000_000_000:
-        if u == 0:
-            return "0s"
-        if u < 1_000:
-            text = f"{u}ns"
-        elif u < 1_000_000:
-            text = _frac_units(u, 3) + "µs"
-        else:
-            text = _frac_units(u, 6) + "ms"
-    else:
-        whole, frac = divmod(u, 1_000_000_000)
-        fraction = f"{frac:09d}".rstrip("0")
-        text = f"{whole % 60}" + (f".{fraction}" if fraction else "") + "s"
-        minutes = whole // 60
-        if minutes:
-            text = f"{minutes % 60}m" + text
-            hours = minutes // 60
-            if hours:
-                text = f"{hours}h" + text
-    return ("-" if neg else "") + text
-
-
-def _frac_units(u: int, prec: int) -> str:
-    whole, frac = divmod(u, 10**prec)
-    fraction = f"{frac:0{prec}d}".rstrip("0")
-    return f"{whole}" + (f".{fraction}" if fraction else "")
 
 
 def _time_methods() -> dict[str, Method]:
@@ -339,15 +308,15 @@ def _time_methods() -> dict[str, Method]:
     }
 
 
-def _tdiv(a: int, b: int) -> int:
-    """Go's integer division (truncates toward zero)."""
-    q = abs(a) // b
-    return q if a >= 0 else -q
+def go_div(a: int, b: int) -> int:
+    """Go's integer division: the quotient truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
 
 
 def _split(ns: int, unit: int) -> float:
     """Go's Duration.Seconds/Minutes/Hours: whole units plus the remainder as a fraction."""
-    whole = _tdiv(ns, unit)
+    whole = go_div(ns, unit)
     return float(whole) + float(ns - whole * unit) / unit
 
 
@@ -357,8 +326,8 @@ def _duration_methods() -> dict[str, Method]:
         "Seconds": Method((), lambda d: _split(d.ns, 1_000_000_000)),
         "Minutes": Method((), lambda d: _split(d.ns, 60_000_000_000)),
         "Hours": Method((), lambda d: _split(d.ns, 3_600_000_000_000)),
-        "Milliseconds": Method((), lambda d: _tdiv(d.ns, 1_000_000)),
-        "Microseconds": Method((), lambda d: _tdiv(d.ns, 1_000)),
+        "Milliseconds": Method((), lambda d: go_div(d.ns, 1_000_000)),
+        "Microseconds": Method((), lambda d: go_div(d.ns, 1_000)),
         "Nanoseconds": Method((), lambda d: d.ns),
     }
 
