@@ -119,18 +119,12 @@ class RuleFileError(KubepromError):
         where = ":".join(str(p) for p in (file, line, col) if p is not None)
         ctx = []
         if group is not None:
-            ctx.append(f"group {_dquote(group)}")
+            ctx.append(f"group {quote(group)}")
         if rule is not None:
-            ctx.append(f"rule {rule}" + (f" ({_dquote(rule_name)})" if rule_name else ""))
+            ctx.append(f"rule {rule}" + (f" ({quote(rule_name)})" if rule_name else ""))
         text = ", ".join(ctx)
         text = f"{text}: {message}" if text else message
         super().__init__(f"{where}: {text}" if where else text)
-
-
-def _dquote(text: str) -> str:
-    """Go's ``%q`` for the common case (the full rules live in ``model.gofmt.quote``)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 class FormatError(KubepromError):
@@ -313,3 +307,9 @@ class TemplateError(KubepromError):
     @property
     def expand_message(self) -> str:
         return f"error {self.phase} template {self.name}: {self.message}"
+
+
+# Go's %q for the names in RuleFileError. Imported last on purpose: kubeprom.model imports
+# this module's classes, and gofmt imports nothing of kubeprom, so whichever of the two is
+# imported first, every class the other needs is defined by the time this line runs.
+from kubeprom.model.gofmt import quote  # noqa: E402

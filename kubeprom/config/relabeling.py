@@ -25,6 +25,7 @@ from kubeprom.config.relabel import (
     RelabelConfig,
     Template,
 )
+from kubeprom.model.gofmt import to_lower, to_upper
 from kubeprom.model.labels import Labels, is_label_name
 
 __all__ = ["RelabelAction", "RelabelConfig", "expand", "hashmod", "process"]
@@ -122,9 +123,9 @@ def _relabel(cfg: RelabelConfig, b: _Builder) -> bool:
     elif action is A.HASHMOD:
         b.set(cfg.target_label, str(hashmod(val, cfg.modulus)))
     elif action is A.LOWERCASE:
-        b.set(cfg.target_label, _go_lower(val))
+        b.set(cfg.target_label, to_lower(val))
     elif action is A.UPPERCASE:
-        b.set(cfg.target_label, _go_upper(val))
+        b.set(cfg.target_label, to_upper(val))
     elif action is A.LABELMAP:
         for name, value in b.snapshot():
             m = cfg.compiled.fullmatch(name)
@@ -165,26 +166,3 @@ def _matching_names(cfg: RelabelConfig, b: _Builder, *, want: bool) -> Iterator[
     for name, _ in b.snapshot():
         if (fullmatch(name) is not None) is want:
             yield name
-
-
-# Go's strings.ToLower/ToUpper map rune by rune with simple case mappings: no "ß" -> "SS",
-# no final-sigma rule. Python's str methods use full mappings, so non-ASCII text goes char
-# by char and keeps any character whose full mapping is not a single character. U+0130 is
-# the one letter whose full lowercase is two characters while its simple one is "i".
-_SIMPLE_LOWER = {"\u0130": "i"}
-
-
-def _go_lower(value: str) -> str:
-    if value.isascii():
-        return value.lower()
-    return "".join(_SIMPLE_LOWER.get(c) or _one(c, c.lower()) for c in value)
-
-
-def _go_upper(value: str) -> str:
-    if value.isascii():
-        return value.upper()
-    return "".join(_one(c, c.upper()) for c in value)
-
-
-def _one(c: str, mapped: str) -> str:
-    return mapped if len(mapped) == 1 else c

@@ -5,7 +5,8 @@
   :func:`format_duration_ms` (``1h30m``, ``90d``; configs, flags, ``/api/v1/targets``).
 - Go's ``time.Duration.String()``: :func:`format_go_duration` (``1m0.5s``, ``250ms``).
 - RFC 3339 as Go's ``time`` package writes and reads it: :func:`format_rfc3339`,
-  :func:`format_rfc3339_nano` (``time.Time``'s JSON form), :func:`parse_rfc3339_ms`.
+  :func:`format_rfc3339_nano` (``time.Time``'s JSON form), :func:`format_rfc3339_milli`,
+  :func:`parse_rfc3339_ms`.
 - The proleptic Gregorian UTC calendar over the whole int64 range, vectorised:
   :func:`civil_utc` (what RFC 3339 and PromQL's date functions are written from).
 
@@ -260,6 +261,12 @@ def format_rfc3339_nano(t_ms: int) -> str:
     if millis == 0:
         return text
     return f"{text[:-1]}.{f'{millis:03d}'.rstrip('0')}Z"
+
+
+def format_rfc3339_milli(t_ms: int) -> str:
+    """Go's ``2006-01-02T15:04:05.000Z07:00`` in UTC: always three fraction digits, as
+    go-openapi's ``strfmt.DateTime`` (Alertmanager's API) marshals a time."""
+    return f"{format_rfc3339(t_ms)[:-1]}.{t_ms % 1000:03d}Z"
 
 
 _LAYOUT = "2006-01-02T15:04:05.999999999Z07:00"

@@ -35,6 +35,7 @@ from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import check_target_address
 from kubeprom.errors import KubepromError
 from kubeprom.model.labels import Labels
+from kubeprom.model.timeutil import format_rfc3339_milli
 from kubeprom.rules.alerting import Alert
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,7 @@ def notifications(expr: str, alerts: Sequence[Alert], external_url: str) -> list
 
 def _datetime(ms: int | None) -> str:
     """strfmt.DateTime's JSON: RFC 3339 with milliseconds, UTC."""
-    if ms is None:
-        return _ZERO
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    return _ZERO if ms is None else format_rfc3339_milli(ms)
 
 
 def payload(alerts: Sequence[Notification]) -> bytes:

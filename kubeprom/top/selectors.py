@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kubeprom.errors import BadRequest, TopError
-from kubeprom.model.gofmt import quote  # a PromQL string literal: Go's escapes
+from kubeprom.model.gofmt import quote, quote_meta  # PromQL literals: Go's escapes
 from kubeprom.model.selectors import Op, Requirement
 from kubeprom.model.selectors import parse_label_selector as _parse_label_selector
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 # Prometheus regex metacharacters (RE2 syntax), escaped in `in (...)` alternatives.
-_REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
 class FieldName(StrEnum):
@@ -76,10 +75,6 @@ def label_name(key: str, prefix: str = "") -> str:
     return prefix + _UNSAFE.sub("_", key)
 
 
-def regex_escape(value: str) -> str:
-    return _REGEX_SPECIAL.sub(r"\\\1", value)
-
-
 def label_matchers(requirements: tuple[Requirement, ...], prefix: str = "") -> list[str]:
     """PromQL matchers (``name="v"``) for label requirements."""
     out = []
@@ -91,9 +86,9 @@ def label_matchers(requirements: tuple[Requirement, ...], prefix: str = "") -> l
             case Op.NOT_EQUALS:
                 out.append(f"{name}!={quote(r.values[0])}")
             case Op.IN:
-                out.append(f"{name}=~{quote('|'.join(map(regex_escape, r.values)))}")
+                out.append(f"{name}=~{quote('|'.join(map(quote_meta, r.values)))}")
             case Op.NOT_IN:
-                out.append(f"{name}!~{quote('|'.join(map(regex_escape, r.values)))}")
+                out.append(f"{name}!~{quote('|'.join(map(quote_meta, r.values)))}")
             case Op.EXISTS:
                 out.append(f'{name}!=""')
             case Op.DOES_NOT_EXIST:

@@ -8,7 +8,6 @@ Shapes and filters follow ``web/api/v1/api.go``: ``type`` (alert|record), ``rule
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any, Protocol
 
@@ -18,6 +17,7 @@ from kubeprom.errors import APIError, ErrorType
 from kubeprom.model.gofmt import format_e
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
+from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.rules.alerting import Alert, AlertingRule
 from kubeprom.rules.group import Group
 from kubeprom.rules.recording import RecordingRule
@@ -43,14 +43,7 @@ class AlertmanagersView(Protocol):
 
 def go_time(ms: int | None) -> str:
     """``time.Time`` as Go marshals it to JSON (UTC)."""
-    if ms is None:
-        return _ZERO_TIME
-    when = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    frac = ms % 1000
-    if frac:
-        text += f".{frac:03d}".rstrip("0")
-    return text + "Z"
+    return _ZERO_TIME if ms is None else format_rfc3339_nano(ms)
 
 
 def alert_json(a: Alert) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from kubeprom.model.timeutil import (
     civil_utc,
     format_go_duration,
     format_rfc3339,
+    format_rfc3339_milli,
     format_rfc3339_nano,
+    parse_duration_ns,
     parse_rfc3339_ms,
 )
 
@@ -109,6 +111,32 @@ def test_parse_rejects_with_prometheus_wording(text: str, message: str) -> None:
         parse_duration_ms(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("1h30m", 5_400 * NS_S),
+        ("-5m", -300 * NS_S),
+        ("-0", 0),
+        ("-1y2ms", -(365 * 86_400 * NS_S + 2_000_000)),
+    ],
+)
+def test_parse_duration_allow_negative_in_nanoseconds(text: str, ns: int) -> None:
+    assert parse_duration_ns(text, allow_negative=True) == ns
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-", "empty duration string"),
+        ("--5m", 'not a valid duration string: "-5m"'),  # one sign, then ParseDuration's text
+        ("-5x", 'unknown unit "x" in duration "5x"'),
+    ],
+)
+def test_parse_duration_allow_negative_rejects(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        parse_duration_ns(text, allow_negative=True)
+
+
 @given(st.integers(min_value=0, max_value=(2**63 - 1) // NS_PER_MS))
 def test_format_then_parse_round_trips(ms: int) -> None:
     assert parse_duration_ms(format_duration_ms(ms)) == ms
@@ -179,6 +207,19 @@ def test_go_duration_string(ns: int, text: str) -> None:
 def test_format_rfc3339(t_ms: int, rfc3339: str, nano: str) -> None:
     assert format_rfc3339(t_ms) == rfc3339
     assert format_rfc3339_nano(t_ms) == nano
+
+
+@pytest.mark.parametrize(
+    ("t_ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1136239445_120, "2006-01-02T22:04:05.120Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        (-62135596800_000, "0001-01-01T00:00:00.000Z"),  # Go's zero time, as Alertmanager gets it
+    ],
+)
+def test_format_rfc3339_milli(t_ms: int, text: str) -> None:
+    assert format_rfc3339_milli(t_ms) == text
 
 
 @given(st.integers(min_value=-62135596800_000, max_value=253402300799_999))

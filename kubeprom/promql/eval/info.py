@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.errors import EvalError
+from kubeprom.model.gofmt import quote_meta
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import I64Array
@@ -23,11 +24,6 @@ from kubeprom.promql.types import InstantSteps
 
 TARGET_INFO = "target_info"
 IDENTIFYING = ("instance", "job")
-
-
-def _quote_meta(value: str) -> str:
-    special = set("\\.+*?()|[]{}^$")
-    return "".join("\\" + c if c in special else c for c in value)
 
 
 def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
@@ -61,7 +57,7 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
             if v:
                 id_values.setdefault(name, set()).add(v)
     select_matchers = [
-        Matcher(MatchType.REGEX, name, "|".join(_quote_meta(v) for v in sorted(vals)))
+        Matcher(MatchType.REGEX, name, "|".join(quote_meta(v) for v in sorted(vals)))
         for name, vals in id_values.items()
     ]
     has_name = any(m.name == "__name__" for ms in data.values() for m in ms)
