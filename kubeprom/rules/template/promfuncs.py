@@ -100,23 +100,38 @@ def _tmod(a: int, b: int) -> int:
     return a - b * go_div(a, b)
 
 
-def _humanize(i: object) -> str:
-    v = convert_to_float(i)
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return sprintf("%.4g", v)
+_SI_UP = ("k", "M", "G", "T", "P", "E", "Z", "Y")
+_SI_DOWN = ("m", "u", "n", "p", "f", "a", "z", "y")
+_IEC_UP = ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi")
+
+
+def _scale_up(v: float, base: int, prefixes: tuple[str, ...]) -> tuple[float, str]:
+    """Divide by base while |v| >= base, naming the last prefix passed (at most the last)."""
     prefix = ""
-    if abs(v) >= 1:
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix = p
-            v /= 1000
-        return sprintf("%.4g%s", v, prefix)
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+    for p in prefixes:
+        if abs(v) < base:
+            break
+        prefix = p
+        v /= base
+    return v, prefix
+
+
+def _scale_down(v: float) -> tuple[float, str]:
+    """Multiply by 1000 while |v| < 1, naming the last SI prefix passed."""
+    prefix = ""
+    for p in _SI_DOWN:
         if abs(v) >= 1:
             break
         prefix = p
         v *= 1000
+    return v, prefix
+
+
+def _humanize(i: object) -> str:
+    v = convert_to_float(i)
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return sprintf("%.4g", v)
+    v, prefix = _scale_up(v, 1000, _SI_UP) if abs(v) >= 1 else _scale_down(v)
     return sprintf("%.4g%s", v, prefix)
 
 
@@ -124,13 +139,7 @@ def _humanize1024(i: object) -> str:
     v = convert_to_float(i)
     if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
         return sprintf("%.4g", v)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(v) < 1024:
-            break
-        prefix = p
-        v /= 1024
-    return sprintf("%.4g%s", v, prefix)
+    return sprintf("%.4g%s", *_scale_up(v, 1024, _IEC_UP))
 
 
 def _humanize_duration(i: object) -> str:
@@ -155,13 +164,7 @@ def _humanize_duration(i: object) -> str:
         if minutes != 0:
             return f"{sign}{minutes}m {seconds}s"
         return sprintf("%s%.4gs", sign, v)
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix = p
-        v *= 1000
-    return sprintf("%.4g%ss", v, prefix)
+    return sprintf("%.4g%ss", *_scale_down(v))
 
 
 def _humanize_percentage(i: object) -> str:
