@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
+import kubeprom
 from kubeprom.clock import RealClock, VirtualClock, elapsed_s
 
 
@@ -176,3 +179,52 @@ async def test_real_clock_sleep_in_the_past_returns_at_once() -> None:
     clock = RealClock()
     await asyncio.wait_for(clock.sleep_ms(-10_000), timeout=5)
     await asyncio.wait_for(clock.sleep_until_ms(clock.now_ms() - 3_600_000), timeout=5)
+
+
+_TIME_READS = {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"}
+_DATETIME = {"datetime", "dt.datetime", "datetime.datetime", "date", "dt.date", "datetime.date"}
+
+
+def clock_reads(source: str) -> list[int]:
+    """Lines of ``source`` that read the system clock other than through a Clock."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name | ast.Attribute):
+            owner = ast.unparse(node.value)
+            if (owner == "time" and node.attr in _TIME_READS) or (
+                owner in _DATETIME and node.attr in {"now", "utcnow", "today"}
+            ):
+                lines.append(node.lineno)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "time"
+            and any(alias.name in _TIME_READS for alias in node.names)
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_clock_module_reads_the_system_clock() -> None:
+    package = Path(kubeprom.__file__).resolve().parent
+    found = [
+        f"{path.relative_to(package.parent)}:{line}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "clock.py" or path.parent != package
+        for line in clock_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("source", "lines"),
+    [
+        ("import time\nt = time.time()", [2]),
+        ("x = time.perf_counter_ns()", [1]),
+        ("import datetime as dt\nnow = dt.datetime.now(dt.UTC)", [2]),
+        ("from time import monotonic", [1]),
+        ("t = clock.now_ms()\ntime.sleep(0)\ndt.datetime.fromtimestamp(0)", []),
+    ],
+    ids=["time.time", "perf_counter_ns", "datetime.now", "from-import", "allowed"],
+)
+def test_clock_reads_are_recognised(source: str, lines: list[int]) -> None:
+    assert clock_reads(source) == lines

@@ -208,9 +208,10 @@ class Alerting:
 
     name = "notifier"
 
-    def __init__(self, flags: RuleFlags, config: MainConfig) -> None:
+    def __init__(self, flags: RuleFlags, config: MainConfig, clock: Clock) -> None:
         self._flags = flags
         self._config = config
+        self._clock = clock
         self._notifier: Notifier | None = None
 
     @property
@@ -225,7 +226,9 @@ class Alerting:
             self._notifier.send(notifications(expr, alerts, self._flags.external_url))
 
     async def start(self) -> None:
-        notifier = Notifier(queue_capacity=self._flags.notification_queue_capacity)
+        notifier = Notifier(
+            queue_capacity=self._flags.notification_queue_capacity, clock=self._clock
+        )
         notifier.apply(self._config)
         self._notifier = notifier
 
@@ -284,6 +287,7 @@ class Rules:
                 outage_tolerance_ms=f.for_outage_tolerance_ms,
                 for_grace_period_ms=f.for_grace_period_ms,
                 resend_delay_ms=f.resend_delay_ms,
+                clock=self._clock,
             ),
             self._clock,
             executor=asyncio.to_thread,

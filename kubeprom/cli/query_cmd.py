@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.clock import RealClock
 from kubeprom.errors import APIError, KubepromError
 from kubeprom.model.labels import Labels
 from kubeprom.model.timeutil import format_rfc3339_nano
@@ -144,7 +144,7 @@ def _seconds(text: str, flag: str) -> str:
 
 
 def _now_s() -> str:
-    return str(format_time(int(time.time() * 1000)))
+    return str(format_time(RealClock().now_ms()))
 
 
 def _emit(args: argparse.Namespace, resp: APIResponse, render: Callable[[Any], str]) -> int:
@@ -167,7 +167,7 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_query_range(args: argparse.Namespace) -> int:
-    end_ms = parse_time(_seconds(args.end, "end"), "end") if args.end else int(time.time() * 1000)
+    end_ms = parse_time(_seconds(args.end, "end"), "end") if args.end else RealClock().now_ms()
     if args.start:
         start_ms = parse_time(_seconds(args.start, "start"), "start")
     else:

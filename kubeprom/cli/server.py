@@ -78,7 +78,7 @@ class Server:
         self.compaction = Compaction(self.store, clock)
         self.exporters = Exporters(spec, clock) if spec is not None else None
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
-        self.alerting = Alerting(settings.rules, self.config)
+        self.alerting = Alerting(settings.rules, self.config, clock)
         self.rules = Rules(self.store, self.alerting, clock, settings.rules, self.config)
         self.web = Web(
             settings,

@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from kubeprom.clock import Clock
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import STALE_NAN, I64Array, is_stale
@@ -50,7 +49,8 @@ class GroupOptions:
     """What every group of a manager shares. Durations in ms.
 
     ``querier`` reads ``ALERTS_FOR_STATE`` when restoring ``for`` state (None: no restore);
-    ``notify`` receives alerts to send (None: alerts are only kept).
+    ``notify`` receives alerts to send (None: alerts are only kept); ``clock`` measures how
+    long evaluations take (a :class:`~kubeprom.clock.VirtualClock` makes them take no time).
     """
 
     query: QueryAPI
@@ -62,6 +62,7 @@ class GroupOptions:
     outage_tolerance_ms: int = 3_600_000
     for_grace_period_ms: int = 600_000
     resend_delay_ms: int = 60_000
+    clock: Clock = field(default_factory=RealClock)
 
 
 @dataclass(slots=True)
@@ -140,7 +141,7 @@ class Group:
     # ---- one iteration ---------------------------------------------------------------------
     def evaluate(self, t_ms: int) -> None:
         """Evaluate every rule at ``t_ms`` and record the group's timing."""
-        started = time.perf_counter()
+        started = self.options.clock.monotonic_ns()
         st = self.stats
         st.iterations_total += 1
         samples = 0
@@ -149,7 +150,7 @@ class Group:
         if self._stale:
             self._append_stale(np.concatenate(self._stale), t_ms - self.query_offset_ms)
             self._stale = []
-        duration = time.perf_counter() - started
+        duration = elapsed_s(self.options.clock, started)
         st.last_samples = samples
         st.last_duration_s = duration
         st.iteration_seconds_sum += duration
@@ -157,7 +158,7 @@ class Group:
         st.last_eval_ms = t_ms
 
     def _evaluate_rule(self, i: int, rule: Rule, t_ms: int) -> int:
-        started = time.perf_counter()
+        started = self.options.clock.monotonic_ns()
         st = self.stats
         st.evaluations_total += 1
         offset = self.query_offset_ms
@@ -179,7 +180,7 @@ class Group:
             self._append(i, rule, vec, t_ms - offset)
             return len(vec)
         finally:
-            rule.eval_duration_s = time.perf_counter() - started
+            rule.eval_duration_s = elapsed_s(self.options.clock, started)
             rule.last_eval_ms = t_ms
             st.rule_eval_seconds_sum += rule.eval_duration_s
 
@@ -241,7 +242,7 @@ class Group:
     def restore_for_state(self, now_ms: int) -> None:
         """Give alerts that were pending or firing before a restart their old ``activeAt``
         from the newest ``ALERTS_FOR_STATE`` sample within the outage tolerance."""
-        started = time.perf_counter()
+        started = self.options.clock.monotonic_ns()
         o = self.options
         try:
             if o.querier is None:
@@ -256,7 +257,7 @@ class Group:
             for rule in self.rules:
                 if isinstance(rule, AlertingRule):
                     rule.restored = True
-            self.stats.last_restore_duration_s = time.perf_counter() - started
+            self.stats.last_restore_duration_s = elapsed_s(self.options.clock, started)
 
     def _restore_rule(self, rule: AlertingRule, querier: Querier, now_ms: int) -> None:
         o = self.options

@@ -21,7 +21,6 @@ import json
 import logging
 import posixpath
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from urllib.parse import quote_plus
 
 import aiohttp
 
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.config.load import AlertmanagerConfig, MainConfig
 from kubeprom.config.relabel import RelabelConfig
 from kubeprom.config.relabeling import process
@@ -142,7 +142,10 @@ class LoopStats:
 class SendLoop:
     """One Alertmanager's queue and sender. Event-loop only."""
 
-    def __init__(self, url: str, cfg: AlertmanagerConfig, post: Post, capacity: int) -> None:
+    def __init__(
+        self, url: str, cfg: AlertmanagerConfig, post: Post, capacity: int, clock: Clock
+    ) -> None:
+        self._clock = clock
         self.url = url
         self.cfg = cfg
         self._post = post
@@ -196,7 +199,7 @@ class SendLoop:
         batch = [self.queue.popleft() for _ in range(min(MAX_BATCH, len(self.queue)))]
         if not batch:
             return
-        started = time.perf_counter()
+        started = self._clock.monotonic_ns()
         try:
             await self._post(self.url, payload(batch), self.cfg.timeout_ms / 1000)
         except NotifyError as err:
@@ -206,7 +209,7 @@ class SendLoop:
             self.stats.errors += len(batch)
             self.stats.dropped += len(batch)
             return
-        self.stats.latency_sum_s += time.perf_counter() - started
+        self.stats.latency_sum_s += elapsed_s(self._clock, started)
         self.stats.latency_count += 1
         self.stats.sent += len(batch)
 
@@ -262,8 +265,13 @@ class Notifier:
     """Every configured Alertmanager's send loop. Create and use on the event loop."""
 
     def __init__(
-        self, post: Post | None = None, *, queue_capacity: int = DEFAULT_QUEUE_CAPACITY
+        self,
+        post: Post | None = None,
+        *,
+        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or RealClock()
         self._http: HTTPPost | None = None
         if post is None:
             self._http = HTTPPost()
@@ -294,7 +302,7 @@ class Notifier:
                 if loop is None or loop.cfg != cfg:
                     if loop is not None:
                         old[url] = loop
-                    loop = SendLoop(url, cfg, self._post, self.queue_capacity)
+                    loop = SendLoop(url, cfg, self._post, self.queue_capacity, self._clock)
                     loop.start()
                 s.loops[url] = loop
             sets.append(s)
