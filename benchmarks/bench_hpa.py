@@ -58,10 +58,10 @@ class ArraySource:
     ) -> PodSamples:
         return self.qps
 
-    def object(self, *args: object) -> int:  # pragma: no cover - not used here
+    def external(self, *args: object) -> list[int]:  # pragma: no cover - not used here
         raise NotImplementedError
 
-    def external(self, *args: object) -> list[int]:  # pragma: no cover - not used here
+    def object(self, *args: object) -> int:  # pragma: no cover - not used here
         raise NotImplementedError
 
 

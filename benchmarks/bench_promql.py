@@ -21,6 +21,7 @@ which is small beside the evaluation for all but the cheapest queries.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import math
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -105,16 +107,16 @@ def run_kubeprom(args: argparse.Namespace, ds: Path, kp: Path) -> dict[str, Any]
             for mode in q.get("modes", ["instant"]):
                 if mode == "instant":
                     t = rq.resolve_time(q.get("time", defaults.get("time", "end")), start, end)
-                    call = lambda e=q["expr"], t=t: api.instant(e, round(t * 1000))  # noqa: E731
+                    call: Callable[[], QueryResult] = functools.partial(
+                        api.instant, q["expr"], round(t * 1000)
+                    )
                 else:
                     r = dict(defaults.get("range", {}), **q.get("range", {}))
                     s = rq.resolve_time(r["start"], start, end)
                     e_ = rq.resolve_time(r["end"], start, end)
                     step = rq.dur(r["step"])
-                    call = (  # noqa: E731
-                        lambda e=q["expr"], s=s, e_=e_, step=step: api.range(
-                            e, round(s * 1000), round(e_ * 1000), round(step * 1000)
-                        )
+                    call = functools.partial(
+                        api.range, q["expr"], round(s * 1000), round(e_ * 1000), round(step * 1000)
                     )
                 call()  # warm-up
                 lat = []

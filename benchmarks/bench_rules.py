@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
 
@@ -97,7 +97,8 @@ async def main() -> None:
     assert spec is not None
     clock = RealClock()
     tmp = Path(tempfile.mkdtemp(prefix="bench_rules_"))
-    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now()), clock=clock) as server:
+    cluster = SimulatedCluster(spec, start_s=clock.now_ms() / 1000)
+    async with ExporterServer(cluster, clock=clock) as server:
         jobs: dict[tuple[str, str], list[str]] = {}
         for t in server.targets():
             jobs.setdefault((t.job, t.metrics_path), []).append(t.address)
@@ -169,11 +170,11 @@ async def main() -> None:
                 proc.wait(timeout=30)
     rows = []
     for g, (ps, ks) in sorted(samples.items()):
-        p, k = statistics.median(ps), statistics.median(ks)
-        rows.append((g, k * 1000, p * 1000, k / p))
+        prom_s, kp_s = statistics.median(ps), statistics.median(ks)
+        rows.append((g, kp_s * 1000, prom_s * 1000, kp_s / prom_s))
     print(f"{'group':<70} {'kubeprom ms':>12} {'prom ms':>9} {'ratio':>7}")
-    for g, k, p, ratio in rows:
-        print(f"{g:<70} {k:12.2f} {p:9.2f} {ratio:7.2f}")
+    for g, kp_ms, prom_ms, ratio in rows:
+        print(f"{g:<70} {kp_ms:12.2f} {prom_ms:9.2f} {ratio:7.2f}")
     geo = math.exp(statistics.fmean(math.log(r[3]) for r in rows)) if rows else float("nan")
     total_k = sum(r[1] for r in rows)
     total_p = sum(r[2] for r in rows)

@@ -118,7 +118,7 @@ def summarize(outcomes: list[Outcome]) -> list[str]:
 class Progress:
     """A one-line progress display on a terminal (``\\r``), plain lines otherwise."""
 
-    def __init__(self, label: str, total: int, write: Callable[[str], None], tty: bool) -> None:
+    def __init__(self, label: str, total: int, write: Callable[[str], object], tty: bool) -> None:
         self.label, self.total, self.write, self.tty = label, total, write, tty
         self.t0 = time.monotonic()
         self.last = 0.0

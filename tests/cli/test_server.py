@@ -11,7 +11,8 @@ import aiohttp
 import numpy as np
 import pytest
 
-from kubeprom.cli.server import START_ORDER, Server, ServerSettings, in_start_order
+from kubeprom.cli.server import START_ORDER, Server, in_start_order
+from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import VirtualClock
 from kubeprom.errors import ConfigError
 from kubeprom.model import Labels

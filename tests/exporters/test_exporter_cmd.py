@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from kubeprom.cli.main import main
 
 from .helpers import NODE
@@ -77,7 +79,9 @@ def test_serves_prints_urls_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.stdout.close()
 
 
-def test_a_config_without_a_cluster_is_an_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_config_without_a_cluster_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "kubeprom.yml"
     config.write_text("global: {}\nscrape_configs: []\n")
     assert main(["exporter", "--config", str(config)]) == 1
@@ -86,7 +90,9 @@ def test_a_config_without_a_cluster_is_an_error(tmp_path: Path, capsys) -> None:
     )
 
 
-def test_a_bad_cluster_is_reported_with_its_position(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_cluster_is_reported_with_its_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "kubeprom.yml"
     config.write_text(CONFIG.replace("replicas: 2", "replicas: two"))
     assert main(["exporter", "--config", str(config)]) == 1

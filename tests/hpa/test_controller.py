@@ -24,6 +24,7 @@ from kubeprom.hpa.controller import (
     HPAState,
     HPAStatus,
     Scale,
+    ScaleWriter,
     SyncInputs,
     reconcile,
     tolerances_for,
@@ -54,16 +55,15 @@ def hpa(
     return apply_defaults(HorizontalPodAutoscaler("web", spec))
 
 
-def inputs(replicas: int, cpu_milli: int, writer: object | None = None) -> SyncInputs:
+def inputs(replicas: int, cpu_milli: int, writer: ScaleWriter | None = None) -> SyncInputs:
     pods = PodList.of([Pod(f"p{i}", ONE_CPU, start_ms=NOW - 3_600_000) for i in range(replicas)])
     samples = {f"p{i}": PodUsage((("app", (("cpu", cpu_milli),)),), NOW) for i in range(replicas)}
-    extra = {"writer": writer} if writer is not None else {}
-    return SyncInputs(
+    given = SyncInputs(
         Scale(replicas, replicas, "app=web"),
         pods,
         StaticMetricsSource(resources={"cpu": samples}),
-        **extra,
-    )  # type: ignore[arg-type]
+    )
+    return given if writer is None else replace(given, writer=writer)
 
 
 def new_state(replicas: int) -> HPAState:

@@ -84,7 +84,7 @@ def test_rate_of_a_linear_counter_is_its_slope(
     t = np.arange(samples, dtype=np.int64) * INTERVAL_MS
     start = slope * window_ms  # high enough that extrapolation never hits zero
     q = MemStore()
-    q.add(Labels([("__name__", "c_total")]), t, start + slope * t / 1000.0)
+    q.add(Labels([("__name__", "c_total")]), t, (start + slope * t / 1000.0).astype(np.float64))
     api = LocalQueryAPI(lambda: q)
     res = api.instant(f"rate(c_total[{window_ms}ms])", int(t[-1]))
     (got,) = by_labels(res).values()

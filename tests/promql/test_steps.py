@@ -30,7 +30,9 @@ def test_compact_drops_rows_without_points() -> None:
 
 
 def test_merge_folds_equal_label_sets_that_never_overlap() -> None:
-    m = steps([lab(a="1"), lab(a="2"), lab(a="1")], [[1, None], [2, 3], [None, 4]], [0, 0, 1])
+    m = steps(
+        [lab(a="1"), lab(a="2"), lab(a="1")], [[1, None], [2, 3], [None, 4]], [False, False, True]
+    )
     out = merge_same_labels(m)
     assert out.labels == [lab(a="1"), lab(a="2")]
     assert out.values.tolist() == [[1.0, 4.0], [2.0, 3.0]]
@@ -48,7 +50,9 @@ def test_cleanup_drops_the_name_where_marked_then_checks_duplicates() -> None:
         [lab(__name__="up", job="a"), lab(__name__="down", job="b")], [[1], [2]], [True, False]
     )
     assert cleanup(m).labels == [lab(job="a"), lab(__name__="down", job="b")]
-    clash = steps([lab(__name__="up", job="a"), lab(__name__="x", job="a")], [[1], [2]], [1, 1])
+    clash = steps(
+        [lab(__name__="up", job="a"), lab(__name__="x", job="a")], [[1], [2]], [True, True]
+    )
     with pytest.raises(EvalError, match="same labelset"):
         cleanup(clash)
 

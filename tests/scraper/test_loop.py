@@ -56,13 +56,9 @@ def bits(x: float) -> int:
     return int(np.float64(x).view(np.uint64))
 
 
-def make_loop(db: DB, fetch: Bodies, **opts: object) -> ScrapeLoop:
+def make_loop(db: DB, fetch: Bodies, options: ScrapeOptions | None = None) -> ScrapeLoop:
     return ScrapeLoop(
-        TARGET,
-        "http://10.0.0.1:9100/metrics",
-        ScrapeOptions(**opts),
-        fetch,  # type: ignore[arg-type]
-        db.appender,
+        TARGET, "http://10.0.0.1:9100/metrics", options or ScrapeOptions(), fetch, db.appender
     )
 
 
@@ -150,18 +146,22 @@ async def test_malformed_body_fails_the_scrape_naming_the_line(db: DB) -> None:
     ids=["conflict-renamed", "honor-labels"],
 )
 async def test_honor_labels(db: DB, honor: bool, want: str) -> None:
-    await make_loop(db, Bodies('a{job="mine"} 1\n'), honor_labels=honor).scrape_once(1_000)
+    await make_loop(db, Bodies('a{job="mine"} 1\n'), ScrapeOptions(honor_labels=honor)).scrape_once(
+        1_000
+    )
     assert list(series(db, "a")) == [want]
 
 
 @pytest.mark.parametrize(("honor", "t"), [(True, 500), (False, 1_000)], ids=["honor", "ignore"])
 async def test_honor_timestamps(db: DB, honor: bool, t: int) -> None:
-    await make_loop(db, Bodies("a 1 500\n"), honor_timestamps=honor).scrape_once(1_000)
+    await make_loop(db, Bodies("a 1 500\n"), ScrapeOptions(honor_timestamps=honor)).scrape_once(
+        1_000
+    )
     assert list(series(db, "a").values()) == [[(t, bits(1))]]
 
 
 async def test_sample_limit_fails_the_scrape(db: DB) -> None:
-    loop = make_loop(db, Bodies("a 1\nb 2\nc 3\n"), sample_limit=2)
+    loop = make_loop(db, Bodies("a 1\nb 2\nc 3\n"), ScrapeOptions(sample_limit=2))
     await loop.scrape_once(1_000)
     assert loop.health.last_error == "sample limit exceeded: 3 samples, limit 2"
     assert series(db, "a") == {}
@@ -169,7 +169,7 @@ async def test_sample_limit_fails_the_scrape(db: DB) -> None:
 
 
 async def test_label_limit_fails_the_scrape(db: DB) -> None:
-    loop = make_loop(db, Bodies('a{x="1",y="2"} 1\n'), label_limit=4)
+    loop = make_loop(db, Bodies('a{x="1",y="2"} 1\n'), ScrapeOptions(label_limit=4))
     await loop.scrape_once(1_000)
     assert (
         loop.health.last_error == "label_limit exceeded (metric: a, number of labels: 5, limit: 4)"
@@ -180,7 +180,9 @@ async def test_metric_relabeling_drops_series_and_is_counted(db: DB) -> None:
     def drop_b(labels: Labels) -> Labels | None:
         return None if labels.name == "b" else labels
 
-    await make_loop(db, Bodies("a 1\nb 2\n"), metric_relabel=drop_b).scrape_once(1_000)
+    await make_loop(db, Bodies("a 1\nb 2\n"), ScrapeOptions(metric_relabel=drop_b)).scrape_once(
+        1_000
+    )
     assert series(db, "b") == {}
     assert list(series(db, "a").values()) == [[(1_000, bits(1))]]
     assert list(series(db, "scrape_samples_post_metric_relabeling").values()) == [

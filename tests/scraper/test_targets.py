@@ -11,11 +11,11 @@ import xxhash
 from kubeprom.config.load import parse_main_config
 from kubeprom.config.relabel import RelabelConfig
 from kubeprom.config.scrape import ScrapeConfig
+from kubeprom.errors import TargetError
 from kubeprom.model.fnv import fnv1a_64
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery import TargetGroup, static_groups
 from kubeprom.scraper.targets import (
-    TargetError,
     build_targets,
     make_target,
     offset_seed,

@@ -1,34 +1,20 @@
-"""A self-signed certificate for 127.0.0.1/localhost: ``cryptography`` if importable, else the
-``openssl`` command (in CI a missing one fails the test)."""
+"""A self-signed certificate for 127.0.0.1/localhost, made with ``cryptography``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import subprocess
 from pathlib import Path
 
-from tests.support.procs import require_binary
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """Write ``s.crt`` and ``s.key`` (PEM, unencrypted) into ``directory``; returns both."""
     crt, key = directory / "s.crt", directory / "s.key"
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        openssl = require_binary("openssl")
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-             "-keyout", str(key), "-out", str(crt)],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-        return crt, key
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)

@@ -10,7 +10,8 @@ from kubeprom.model.matchers import Matcher
 
 
 def _bits(v: float) -> int:
-    return struct.unpack("<Q", struct.pack("<d", v))[0]
+    bits: int = struct.unpack("<Q", struct.pack("<d", v))[0]
+    return bits
 
 
 @dataclass

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -31,6 +32,12 @@ MATCHER_SETS = [
     [Matcher(MatchType.NOT_REGEX, "pod", "b"), Matcher(MatchType.EQUAL, "missing", "")],
     [Matcher(MatchType.EQUAL, "pod", "nope")],
 ]
+# One step of a history: append a batch (time step, series indexes, values), load a whole
+# series (its index, (time step, value) points), compact, or close and reopen.
+AppendOp = tuple[Literal["append"], int, list[int], list[float]]
+LoadOp = tuple[Literal["load"], int, list[tuple[int, float]]]
+Op = AppendOp | LoadOp | tuple[Literal["compact"]] | tuple[Literal["reopen"]]
+
 values_st = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.just(STALE_NAN),
@@ -168,39 +175,43 @@ def subject_of(kind: str) -> Iterator[DBSubject | MemSubject]:
         shutil.rmtree(path)
 
 
-def _run(kind: str, ops: list[tuple[object, ...]]) -> int:
+def _run(kind: str, ops: list[Op]) -> int:
     """Apply ops to a fresh store and the model, checking after each; returns blocks written."""
     written = 0
     ref = ReferenceStore()
     with subject_of(kind) as subject:
         t = 0
         for op in ops:
-            if op[0] == "append":
-                _, dt, which, vals = op
-                t += int(dt)  # type: ignore[call-overload]
-                labels = [SERIES[i] for i in which]  # type: ignore[union-attr]
-                values = [float(x) for x in vals[: len(labels)]]  # type: ignore[index]
-                stats = subject.append(t, labels, values)
-                if t < ref.min_valid_t:
-                    assert (stats.appended, stats.out_of_bounds) == (0, len(labels))
-                else:
-                    want = ref.append(t, labels, values)
-                    assert (stats.appended, stats.out_of_order, stats.duplicate) == want
-            elif op[0] == "load":
-                _, which, points = op
-                labels = SERIES[int(which)]  # type: ignore[call-overload]
-                times = [t + int(dt) for dt, _ in points]  # type: ignore[attr-defined]
-                values = [float(v) for _, v in points]  # type: ignore[attr-defined]
-                stats = subject.load(labels, times, values)
-                want4 = _reference_load(ref, labels, times, values)
-                got4 = (stats.appended, stats.out_of_order, stats.duplicate, stats.out_of_bounds)
-                assert got4 == want4
-            elif op[0] == "compact":
-                written += subject.compact()
-                ref.min_valid_t = subject.min_valid_t
-            else:
-                subject.reopen()
-                ref.min_valid_t = subject.min_valid_t
+            match op:
+                case ("append", step, which, vals):
+                    t += step
+                    batch = [SERIES[i] for i in which]
+                    values = vals[: len(batch)]
+                    stats = subject.append(t, batch, values)
+                    if t < ref.min_valid_t:
+                        assert (stats.appended, stats.out_of_bounds) == (0, len(batch))
+                    else:
+                        want = ref.append(t, batch, values)
+                        assert (stats.appended, stats.out_of_order, stats.duplicate) == want
+                case ("load", index, points):
+                    series = SERIES[index]
+                    times = [t + dt for dt, _ in points]
+                    values = [v for _, v in points]
+                    stats = subject.load(series, times, values)
+                    want4 = _reference_load(ref, series, times, values)
+                    got4 = (
+                        stats.appended,
+                        stats.out_of_order,
+                        stats.duplicate,
+                        stats.out_of_bounds,
+                    )
+                    assert got4 == want4
+                case ("compact",):
+                    written += subject.compact()
+                    ref.min_valid_t = subject.min_valid_t
+                case ("reopen",):
+                    subject.reopen()
+                    ref.min_valid_t = subject.min_valid_t
             _check(subject, ref)
         if isinstance(subject, DBSubject):
             subject.reopen()
@@ -211,14 +222,14 @@ def _run(kind: str, ops: list[tuple[object, ...]]) -> int:
 @pytest.mark.parametrize("kind", ["db", "mem"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=ops_st)
-def test_store_matches_reference_model(kind: str, ops: list[tuple[object, ...]]) -> None:
+def test_store_matches_reference_model(kind: str, ops: list[Op]) -> None:
     _run(kind, ops)
 
 
-def _long_history(seed: int) -> list[tuple[object, ...]]:
+def _long_history(seed: int) -> list[Op]:
     rng = np.random.default_rng(seed)
     specials = [float("nan"), STALE_NAN, float("inf"), -0.0]
-    ops: list[tuple[object, ...]] = []
+    ops: list[Op] = []
     for _ in range(300):
         r = rng.random()
         if r < 0.05:

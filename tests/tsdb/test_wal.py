@@ -75,8 +75,10 @@ def write(w: WAL, records: list[Record]) -> None:
             w.log_samples(rec.t_ms, rec.refs, rec.values)
         elif isinstance(rec, MultiSamplesRecord):
             w.log_multi_samples(rec.refs, rec.t, rec.values)
-        else:
+        elif isinstance(rec, MetadataRecord):
             w.log_metadata(rec.entries)
+        else:
+            w.log_tombstones(rec.refs, rec.mint, rec.maxt)
 
 
 def replay_all(d: Path) -> list[Record]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -69,14 +70,14 @@ def _fill(db: DB) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> AsyncIterator[DB]:
+def db(tmp_path: Path) -> Iterator[DB]:
     store = DB.open(tmp_path / "data", Options(retention_ms=None))
     _fill(store)
     yield store
     store.close()
 
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -101,11 +102,11 @@ async def test_scalar(client: TestClient) -> None:  # type: ignore[type-arg]
     ids=["parse", "type", "time", "missing"],
 )
 async def test_errors_use_prometheus_envelope(
-    client: TestClient,
+    client: TestClient[web.Request, web.Application],
     params: dict[str, str],
     status: int,
     kind: str,
-    message: str,  # type: ignore[type-arg]
+    message: str,
 ) -> None:
     r = await client.get("/api/v1/query", params=params)
     body = await r.json()

@@ -12,6 +12,7 @@ import aiohttp
 import bcrypt
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -77,7 +78,7 @@ def test_good_web_config_resolves_paths_next_to_the_file(tmp_path: Path) -> None
     assert dict(cfg.basic_auth_users) == {"alice": HASH.encode()}
 
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 async def test_basic_auth_rejects_without_revealing_anything() -> None:

@@ -73,7 +73,7 @@ def _theirs(url: str, text: str) -> int | None:
         if err.code != 400:  # only bad_data means "rejected"
             raise
         return None
-    return round(t_s * 1000)
+    return round(float(t_s) * 1000)
 
 
 def _ours(text: str) -> int | None:

@@ -44,7 +44,8 @@ def quantiles(q: float, groups: Sequence[Hist], notes: Annotations | None = None
         np.array([q]), ub, g, c, p, len(groups), notes or Annotations.new()
     )
     assert present[:, 0].tolist() == [bool(h) for h in groups]
-    return values[:, 0].tolist()
+    out: list[float] = values[:, 0].tolist()
+    return out
 
 
 def fractions(lower: float, upper: float, groups: Sequence[Hist]) -> list[float]:
@@ -53,7 +54,8 @@ def fractions(lower: float, upper: float, groups: Sequence[Hist]) -> list[float]
         np.array([lower]), np.array([upper]), ub, g, c, p, len(groups)
     )
     assert present[:, 0].tolist() == [bool(h) for h in groups]
-    return values[:, 0].tolist()
+    out: list[float] = values[:, 0].tolist()
+    return out
 
 
 def close(got: list[float], want: list[float]) -> bool:
@@ -312,7 +314,7 @@ def _hists(
     ]
 
 
-def _arrays(case):  # type: ignore[no-untyped-def]
+def _arrays(case):  # a bucket_sets() draw
     bounds, owner, counts, present, groups, steps = case
     return (
         np.array(bounds, dtype=np.float64),
@@ -326,7 +328,7 @@ def _arrays(case):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=300, deadline=None)
 @given(case=bucket_sets(), q=st.sampled_from([0.0, 0.25, 0.5, 0.9, 0.99, 1.0, -1.0, NAN]))
-def test_quantile_matches_go(case, q: float) -> None:  # type: ignore[no-untyped-def]
+def test_quantile_matches_go(case, q: float) -> None:
     ub, g, c, p, groups, steps = _arrays(case)
     values, present = bucket_quantile(np.full(steps, q), ub, g, c, p, groups, Annotations.new())
     for gi in range(groups):
@@ -344,7 +346,7 @@ def test_quantile_matches_go(case, q: float) -> None:  # type: ignore[no-untyped
     lower=st.sampled_from([-INF, -2.0, 0.0, 0.05, 1.0, 3.0, NAN]),
     upper=st.sampled_from([INF, -1.0, 0.0, 0.3, 2.0, 50.0, NAN]),
 )
-def test_fraction_matches_go(case, lower: float, upper: float) -> None:  # type: ignore[no-untyped-def]
+def test_fraction_matches_go(case, lower: float, upper: float) -> None:
     ub, g, c, p, groups, steps = _arrays(case)
     values, present = bucket_fraction(
         np.full(steps, lower), np.full(steps, upper), ub, g, c, p, groups
