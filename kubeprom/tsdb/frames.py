@@ -192,9 +192,15 @@ class FrameSet:
             cache=cache,
         )
 
+    def may_hold(self, want: I64Array) -> bool:
+        """Whether the id ranges of ``want`` (sorted) and this set overlap: a cheap first
+        test, as slabs of separate loads hold disjoint id ranges."""
+        ids = self.ids
+        return bool(want.size and ids.size and want[0] <= ids[-1] and want[-1] >= ids[0])
+
     def read(self, want: I64Array, mint: int, maxt: int) -> Part:
         """Samples in ``[mint, maxt]`` of the wanted ids (sorted) that this set holds."""
-        if want.size == 0 or self.ids.size == 0:
+        if not self.may_hold(want):
             return Part.empty()
         pos = np.searchsorted(self.ids, want)
         inside = pos < len(self.ids)
@@ -203,15 +209,18 @@ class FrameSet:
         pos = pos[(self.series_maxt[pos] >= mint) & (self.series_mint[pos] <= maxt)]
         if pos.size == 0:
             return Part.empty()
-        frame_of = np.searchsorted(self.frame_bounds, pos, side="right") - 1
-        frames = np.unique(frame_of)
+        if len(self.frame_bounds) == 2:  # one frame (small sets): nothing to group
+            frame_of, frames = None, [0]
+        else:
+            frame_of = np.searchsorted(self.frame_bounds, pos, side="right") - 1
+            frames = np.unique(frame_of).tolist()
         ts, vs, counts = [], [], []
-        for f in frames.tolist():
+        for f in frames:
             ft, fv, foff, key = self.decode(f)
-            local = pos[frame_of == f] - self.frame_bounds[f]
+            local = (pos if frame_of is None else pos[frame_of == f]) - self.frame_bounds[f]
             # Only the samples inside [mint, maxt] are copied out of the frame.
             if key is not None:
-                base = int(ft.min())
+                base = int(ft[0]) - (int(key[0]) & (_KEY_SPAN - 1))  # the frame's min time
                 lo_t = min(max(mint - base, 0), _KEY_SPAN - 1)
                 hi_t = min(max(maxt - base, -1), _KEY_SPAN - 1)
                 seg = local << 32

@@ -298,7 +298,7 @@ class Head:
             parts = [
                 s.frames.read(ids, mint, maxt)
                 for s in self.slabs
-                if s.maxt >= mint and s.mint <= maxt
+                if s.maxt >= mint and s.mint <= maxt and s.frames.may_hold(ids)
             ]
             parts.append(self._read_open(ids, mint, maxt))
             stones = self.tombstones
