@@ -4,6 +4,7 @@ completion, Table and Graph against the API, errors with positions, panels in th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -212,10 +213,19 @@ CONTEXTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def modules(browser: Any, server: Server) -> Iterator[Any]:
+    """One page for calling the UI's JavaScript modules' pure functions."""
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    ready(pg, "/hpa", server)
+    yield pg
+    ctx.close()
+
+
 @pytest.mark.parametrize(("text", "want"), CONTEXTS, ids=[t or "empty" for t, _ in CONTEXTS])
-def test_completion_context(page: Any, server: Server, text: str, want: dict[str, Any]) -> None:
-    ready(page, "/hpa", server)
-    got = page.evaluate(
+def test_completion_context(modules: Any, text: str, want: dict[str, Any]) -> None:
+    got = modules.evaluate(
         "async ([t]) => (await import('/ui/static/query/complete.js'))"
         ".completionContext(t, t.length)",
         [text],
@@ -243,26 +253,22 @@ URLS = [
 
 
 @pytest.mark.parametrize(("query", "want"), URLS, ids=[q for q, _ in URLS])
-def test_url_decoding_as_prometheus(
-    page: Any, server: Server, query: str, want: dict[str, Any]
-) -> None:
-    ready(page, "/hpa", server)
-    got = page.evaluate(
+def test_url_decoding_as_prometheus(modules: Any, query: str, want: dict[str, Any]) -> None:
+    got = modules.evaluate(
         """async ([q]) => { const u = await import('/ui/static/query/url.js');
         const ps = u.decodePanels(q); return [ps[0], u.encodePanels(ps).toString()]; }""",
         [query],
     )
     panel, encoded = got
     assert {k: panel[k] for k in want} == want
-    again = page.evaluate(
+    again = modules.evaluate(
         "async ([q]) => (await import('/ui/static/query/url.js')).decodePanels(q)[0]", [encoded]
     )
     assert again == panel
 
 
-def test_auto_resolution_is_prometheus(page: Any, server: Server) -> None:
-    ready(page, "/hpa", server)
-    steps = page.evaluate(
+def test_auto_resolution_is_prometheus(modules: Any) -> None:
+    steps = modules.evaluate(
         """async () => { const u = await import('/ui/static/query/url.js');
         return ['low', 'medium', 'high'].map((d) => u.effectiveStepMs({rangeMs: 3600000,
           resolution: {type: 'auto', density: d}})); }"""
