@@ -62,11 +62,12 @@ def _vendor_tag(name: str) -> str:
     url = html.escape(VENDOR_PREFIX + name)
     if name.endswith(".css"):
         return f'<link rel="stylesheet" href="{url}">'
-    return f'<script src="{url}"></script>'
+    return f'<script defer src="{url}"></script>'
 
 
-def shell(path: str) -> str:
-    """The HTML of the page at ``path`` (a key of :data:`PAGES`)."""
+def shell(path: str, preload: tuple[str, ...] = ()) -> str:
+    """The HTML of the page at ``path`` (a key of :data:`PAGES`); ``preload`` names the
+    modules under ``static/`` its module imports."""
     page = PAGES[path]
     links = "".join(
         f'<a href="{p}"{" aria-current=page" if p == path else ""}>{html.escape(PAGES[p].nav)}</a>'
@@ -84,9 +85,9 @@ def shell(path: str) -> str:
         f'<link rel="stylesheet" href="{STATIC_PREFIX}style.css">'
         f'<script src="{STATIC_PREFIX}theme.js"></script>'
         f"{vendor}"
-        f'<link rel="modulepreload" href="{STATIC_PREFIX}app.js">'
-        f'<script type="module" src="{module}"></script>'
-        "</head>"
+        + "".join(f'<link rel="modulepreload" href="{STATIC_PREFIX}{m}">' for m in preload)
+        + f'<script type="module" src="{module}"></script>'
+        + "</head>"
         f'<body data-page="{page.module}">'
         '<a class="skip" href="#main">Skip to content</a>'
         '<header class="top"><a class="brand" href="/query">kubeprom</a>'

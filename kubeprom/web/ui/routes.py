@@ -17,7 +17,13 @@ from aiohttp import web
 from kubeprom.clock import Clock, RealClock
 from kubeprom.promql.api import QueryAPI
 from kubeprom.web.envelope import success
-from kubeprom.web.ui.assets import VENDOR, content_type, static_files, vendor_file
+from kubeprom.web.ui.assets import (
+    VENDOR,
+    content_type,
+    module_imports,
+    static_files,
+    vendor_file,
+)
 from kubeprom.web.ui.pages import PAGES, STATIC_PREFIX, VENDOR_PREFIX, shell
 from kubeprom.web.ui.top import TopHandler
 from kubeprom.web.ui.words import words_json
@@ -46,8 +52,10 @@ async def graph(request: web.Request) -> web.Response:
     raise web.HTTPFound(HOME + (f"?{qs}" if qs else ""))
 
 
-def page_handler(path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    body = shell(path)
+def page_handler(
+    path: str, preload: tuple[str, ...]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    body = shell(path, preload)
     headers = {**_NO_CACHE, "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
 
     async def handle(request: web.Request) -> web.Response:
@@ -94,8 +102,9 @@ class UI:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", home)
         app.router.add_get("/graph", graph)
-        for path in PAGES:
-            app.router.add_get(path, page_handler(path))
+        for path, page in PAGES.items():
+            module = f"pages/{page.module}.js"
+            app.router.add_get(path, page_handler(path, tuple(module_imports(self.files, module))))
         app.router.add_get(STATIC_PREFIX + "{path:.+}", self.static)
         app.router.add_get(VENDOR_PREFIX + "{name}", self.vendor)
         app.router.add_get("/ui/api/words", self.words)

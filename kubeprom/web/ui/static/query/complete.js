@@ -18,7 +18,9 @@ export function tokens(text) {
     if (/\s/.test(c)) { i++; continue; }
     if (c === "#") {
       const nl = text.indexOf("\n", i);
-      i = nl < 0 ? text.length : nl;
+      const end = nl < 0 ? text.length : nl;
+      out.push({ type: "comment", text: text.slice(i, end), start: i, end });
+      i = end;
       continue;
     }
     if (c === '"' || c === "'" || c === "`") {
@@ -76,7 +78,9 @@ function endsOperand(t) {
 // "label_name" (with the selector's metric), "label_value" (label, metric, the open quote),
 // "duration" or "none". prefix is what is typed of the word; from where it starts.
 export function completionContext(text, pos) {
-  const toks = tokens(text.slice(0, pos));
+  const all = tokens(text.slice(0, pos));
+  if (all.length && all[all.length - 1].type === "comment" && all[all.length - 1].end === pos) return { kind: "none" };
+  const toks = all.filter((t) => t.type !== "comment");
   const last = toks[toks.length - 1];
   if (last && last.type === "string") {
     if (last.closed) return { kind: "none" };
