@@ -80,6 +80,12 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    # The web UI reads what it shows through the query seam and the HTTP API, never the store.
+    "ui-reads-through-the-api": (
+        "kubeprom.web.ui",
+        "forbid",
+        ["kubeprom.cli", "kubeprom.exporters", "kubeprom.scraper", "kubeprom.tsdb"],
+    ),
 }
 
 

@@ -62,6 +62,23 @@ async def test_every_page_is_a_shell_naming_its_module(client: Client, path: str
     assert static.status == 200
 
 
+async def test_a_page_preloads_every_module_it_imports(client: Client) -> None:
+    body = await (await client.get("/query")).text()
+    preloaded = re.findall(r'<link rel="modulepreload" href="/ui/static/([^"]+)">', body)
+    assert sorted(preloaded) == sorted(
+        ["app.js", "api.js", "dom.js", "format.js"]
+        + [
+            f"query/{m}.js"
+            for m in ("complete", "errors", "expr", "graph", "history", "table", "url")
+        ]
+    )
+    body = await (await client.get("/hpa")).text()
+    assert re.findall(r'rel="modulepreload" href="/ui/static/([^"]+)"', body) == [
+        "app.js",
+        "dom.js",
+    ]
+
+
 def test_the_pages_are_prometheus_paths_plus_top_and_hpa() -> None:
     assert set(PAGES) == {*PROMETHEUS_3_PATHS, "/top", "/hpa"}
     assert sorted(NAV) == sorted(PAGES)
