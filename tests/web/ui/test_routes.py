@@ -154,7 +154,7 @@ async def test_top_tables_are_the_commands(cluster_data: Path) -> None:
     db = DB.open(cluster_data, Options(retention_ms=None))
     try:
         app = web.Application(middlewares=[api_errors])
-        UI(LocalQueryAPI(db.querier), VirtualClock(END_MS / 1000)).add_routes(app)
+        UI(LocalQueryAPI(db.querier), VirtualClock(END_MS)).add_routes(app)
         async with TestClient(TestServer(app)) as c:
             r = await c.get("/ui/api/top", params={"resource": "node"})
             data = (await r.json())["data"]
