@@ -160,7 +160,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/labels",
             {"start": "x"},
-            "invalid parameter \"start\": Invalid time value for 'start': "
+            "invalid parameter \"start\": invalid time value for 'start': "
             'cannot parse "x" to a valid timestamp',
         ),
         ("/api/v1/series", {"match[]": "up{"}, 'invalid parameter "match[]": 1:'),

@@ -111,7 +111,7 @@ async def test_scalar(client: TestClient) -> None:  # type: ignore[type-arg]
             {"query": "up", "time": "yesterday"},
             400,
             "bad_data",
-            "invalid parameter \"time\": Invalid time value for 'time': "
+            "invalid parameter \"time\": invalid time value for 'time': "
             'cannot parse "yesterday" to a valid timestamp',
         ),
         ({}, 400, "bad_data", 'invalid parameter "query"'),
