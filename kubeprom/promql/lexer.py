@@ -135,6 +135,8 @@ _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v
 
 def unescape(body: str) -> str:
     """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
+    if "\\" not in body:
+        return body
     out = bytearray()
     i = 0
     while i < len(body):

@@ -15,7 +15,7 @@ import promql_parser as pp
 
 from kubeprom.errors import ParseError, ValidationError
 from kubeprom.model.matchers import Matcher, MatchType
-from kubeprom.promql import ast, limits
+from kubeprom.promql import ast, limits, syntax
 from kubeprom.promql.lexer import (
     PRECEDENCE,
     Token,
@@ -60,12 +60,18 @@ def parse(query: str) -> ast.Expr:
     """The tree of ``query``; raises :class:`ParseError` with the position of the problem.
 
     The query's size and nesting are checked first (``limits.check``), so no parser ever
-    recurses past ``limits.MAX_DEPTH``.
+    recurses past ``limits.MAX_DEPTH``; then Prometheus' own syntax and type checks
+    (``syntax.first_error``) give its error, word for word and position, for a query it
+    rejects; promql-parser builds the tree of a query that passes.
     """
     tree = CACHE.get(query)
     if tree is not None:
         return tree
     limits.check(query)
+    problem = syntax.first_error(query)
+    if problem is not None:
+        message, start, end = problem
+        raise ParseError(message, query=query, start=start, end=end)
     tokens = tokenize(query)
     try:
         native = pp.parse(parser_text(query))

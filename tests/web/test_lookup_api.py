@@ -169,7 +169,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/format_query",
             {"query": "sum("},
-            'invalid parameter "query": 1:4: parse error: unclosed left parenthesis',
+            'invalid parameter "query": 1:5: parse error: unclosed left parenthesis',
         ),
     ],
     ids=[

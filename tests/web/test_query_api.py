@@ -99,7 +99,7 @@ async def test_scalar(client: TestClient) -> None:  # type: ignore[type-arg]
             {"query": "sum(", "time": "1"},
             400,
             "bad_data",
-            "1:4: parse error: unclosed left parenthesis",
+            "1:5: parse error: unclosed left parenthesis",
         ),
         (
             {"query": "rate(up)", "time": "1"},
