@@ -72,16 +72,16 @@ def kubeprom_error(query: str) -> str | None:
     return None
 
 
-def classify(reference: str | None, ours: str | None) -> str:
+def classify(query: str, reference: str | None, ours: str | None) -> str:
     if reference is None:
         return "valid" if ours is None else "kubeprom-rejects"
-    if ours is None:
-        return "kubeprom-accepts"
     if reference == ours:
         return "agree"
-    v3 = classify_v3(reference, ours)
+    v3 = classify_v3(query, reference, ours)
     if v3 is not None:
         return f"v3:{v3}"
+    if ours is None:
+        return "kubeprom-accepts"
     if _POSITION.sub("", reference) == _POSITION.sub("", ours):
         return "disagree-position"
     return "disagree-message"
@@ -94,7 +94,7 @@ def run(url: str, queries: Sequence[str], workers: int = 4) -> list[Outcome]:
     out = []
     for query, ref in zip(queries, refs, strict=True):
         ours = kubeprom_error(query)
-        out.append(Outcome(query, ref, ours, classify(ref, ours)))
+        out.append(Outcome(query, ref, ours, classify(query, ref, ours)))
     return out
 
 
