@@ -48,7 +48,9 @@ _UNKNOWN = re.compile(r'unknown function with name "([^"]*)"')
 _NEW_WORDS = re.compile(r"\b(anchored|smoothed|fill|fill_left|fill_right)\b", re.IGNORECASE)
 # 3.x keywords that 2.42 read as identifiers: start() and friends as functions, limitk and
 # limit_ratio as aggregations.
-_NEW_CALLS = re.compile(r"\b(start|end|step|range|min_of|max_of)\s*\(|\b(limitk|limit_ratio)\b")
+_NEW_CALLS = re.compile(
+    r"\b(start|end|step|range|min_of|max_of)\s*\(|\b(limitk|limit_ratio)\b", re.IGNORECASE
+)
 
 
 def _text(message: str) -> str:
@@ -79,6 +81,6 @@ def classify_v3(query: str, reference: str, ours: str | None) -> str | None:
         return "durations"
     if "trailing commas" in ref and re.search(r",\s*\d+(?:ms|[smhdwy])", query):
         return "durations"  # 2.42 could not take a duration literal as an argument
-    if "bad number or duration syntax" in mine or "error parsing number" in ref:
+    if "bad number or duration syntax" in mine or "error parsing number" in ref + mine:
         return "number-lexing"
     return None

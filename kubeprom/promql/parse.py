@@ -91,14 +91,17 @@ _RAW_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"
 
 
 def parser_text(query: str) -> str:
-    """``query`` as promql-parser can read it: raw (backtick) strings become quoted ones.
+    """``query`` as promql-parser can read it: raw (backtick) strings become quoted ones,
+    comments become spaces.
 
     Prometheus takes a raw string's text as is, backslashes included (``\\.`` in a regex);
-    promql-parser reads escapes inside backticks too and rejects ``\\.``. The token stream
-    finds the raw strings, so a backtick inside a quoted string or a comment is left alone.
-    Offsets shift, which is harmless: positions are recovered from the original text.
+    promql-parser reads escapes inside backticks too and rejects ``\\.``. Prometheus also
+    skips a comment anywhere, inside a range's brackets included, where promql-parser
+    fails. The token stream finds both, so a backtick or ``#`` inside a quoted string is
+    left alone. Offsets shift, which is harmless: positions are recovered from the
+    original text.
     """
-    if "`" not in query:
+    if "`" not in query and "#" not in query:
         return query
     parts: list[str] = []
     done = 0
@@ -107,7 +110,19 @@ def parser_text(query: str) -> str:
             parts += [query[done : tok.start], '"', tok.text[1:-1].translate(_RAW_ESCAPES), '"']
             done = tok.end
     parts.append(query[done:])
-    return "".join(parts)
+    text = "".join(parts)
+    if "#" not in text:
+        return text
+    return "".join(
+        " " * len(m.group()) if m.group().startswith("#") else m.group()
+        for m in _COMMENTS.finditer(text)
+    )
+
+
+# Strings (kept) or comments (blanked); everything else passes through.
+_COMMENTS = re.compile(
+    r"""("[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*'|#[^\n]*|[^"'#]+|["'])"""
+)
 
 
 def _td_ms(td: dt.timedelta) -> int:

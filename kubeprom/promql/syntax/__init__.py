@@ -69,8 +69,7 @@ class _Tokens:
 def first_error(query: str) -> tuple[str, int, int] | None:
     """The error Prometheus reports for ``query`` (message, start, end), or None."""
     ctx = grammar.Context(query, experimental_functions=True, fill_modifiers=True)
-    rules = grammar.build_rules(ctx)
-    actions = [None, *(r.action for r in rules)]
+    actions = [None, *grammar.build_actions(ctx)]
     lalr.parse(_tables(), _Tokens(ctx), actions)
     if not ctx.errors and ctx.result is not None:
         check.check(ctx.result, query, ctx.errors)
