@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeprom.errors import ValidationError
+from kubeprom.model.goprintf import ParseFloatError, parse_float
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.promql.lexer import string_value
 from kubeprom.promql.syntax import nodes as n
@@ -266,10 +267,6 @@ MAYBE_LABELS = [
 _MAX_INT64 = float(2**63)
 
 
-class ParseErrors(Exception):
-    """Not raised: the list of errors a parse recorded, first one reported."""
-
-
 class Context:
     """The parser's state the actions read and write (Go's ``parser`` struct)."""
 
@@ -346,9 +343,14 @@ def _go_parse_int0(s: str) -> int | None:
     return value
 
 
-def _go_parse_float(s: str) -> float:
-    from kubeprom.model.goprintf import ParseFloatError, parse_float
+def _matching(b: n.Binary) -> n.Matching:
+    """The vector matching ``bool_modifier`` builds and the later modifiers fill in."""
+    if b.matching is None:
+        raise RuntimeError("a binary modifier without its vector matching (grammar bug)")
+    return b.matching
 
+
+def _go_parse_float(s: str) -> float:
     try:
         return parse_float(s)
     except ParseFloatError as err:
@@ -486,9 +488,9 @@ def _declare(p: Context, rule: Callable[..., None]) -> None:
 
     def on_ignoring(on: bool) -> Callable[..., n.Binary]:
         def act(b: n.Binary, _: Item, labels: list[str] | None) -> n.Binary:
-            assert b.matching is not None  # built by bool_modifier
-            b.matching.labels = labels or []
-            b.matching.on = on
+            m = _matching(b)
+            m.labels = labels or []
+            m.on = on
             return b
 
         return act
@@ -498,9 +500,9 @@ def _declare(p: Context, rule: Callable[..., None]) -> None:
 
     def group(card: str) -> Callable[..., n.Binary]:
         def act(b: n.Binary, _: Item, labels: list[str] | None) -> n.Binary:
-            assert b.matching is not None
-            b.matching.card = card
-            b.matching.include = labels or []
+            m = _matching(b)
+            m.card = card
+            m.include = labels or []
             return b
 
         return act
@@ -514,18 +516,18 @@ def _declare(p: Context, rule: Callable[..., None]) -> None:
 
     def fill(lhs: bool, rhs: bool) -> Callable[..., n.Binary]:
         def act(b: n.Binary, _: Item, value: n.Num) -> n.Binary:
-            assert b.matching is not None
+            m = _matching(b)
             if lhs:
-                b.matching.fill_lhs = value.val
+                m.fill_lhs = value.val
             if rhs:
-                b.matching.fill_rhs = value.val
+                m.fill_rhs = value.val
             return b
 
         return act
 
     def fill_both(b: n.Binary, _: Item, first: n.Num, __: Item, second: n.Num) -> n.Binary:
-        assert b.matching is not None
-        b.matching.fill_lhs, b.matching.fill_rhs = first.val, second.val
+        m = _matching(b)
+        m.fill_lhs, m.fill_rhs = first.val, second.val
         return b
 
     rule("fill_modifiers", "group_modifiers")
