@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from kubeprom.errors import APIError, ErrorType, ParseError
-from kubeprom.model.goprintf import ParseFloatError, parse_float
+from kubeprom.model.gofmt import ParseFloatError, parse_float
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql import ast

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeprom.errors import ValidationError
-from kubeprom.model.goprintf import ParseFloatError, parse_float
+from kubeprom.model.gofmt import ParseFloatError, parse_float
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.promql.lexer import string_value
 from kubeprom.promql.syntax import nodes as n

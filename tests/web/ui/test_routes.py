@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import bcrypt
@@ -25,14 +26,14 @@ from kubeprom.web.webconfig import WebConfig
 from tests.top.cluster import END_MS, scrape_cluster
 from tests.top.test_golden import NODES
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 PROMETHEUS_3_PATHS = ["/query", "/alerts", "/rules", "/targets", "/status", "/tsdb-status",
                       "/flags", "/config"]  # fmt: skip
 
 
 @pytest.fixture
-async def client() -> Client:
+async def client() -> AsyncIterator[Client]:
     async with TestClient(TestServer(build_app(CollectorRegistry()))) as c:
         yield c
 
