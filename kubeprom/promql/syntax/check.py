@@ -7,8 +7,9 @@ Recursion follows the tree, whose depth ``limits.check`` has bounded.
 
 from __future__ import annotations
 
+from kubeprom.model.gofmt import quote as go_quote
 from kubeprom.promql.syntax import nodes as n
-from kubeprom.promql.syntax.lex import FIXED, go_quote
+from kubeprom.promql.syntax.lex import FIXED
 
 Errors = list[tuple[int, int, str]]
 

@@ -1,7 +1,8 @@
 """The duration parts of Prometheus' grammar: literals and duration expressions.
 
-``parse_duration_ns`` is prometheus/common's ``model.ParseDuration``; the rules are the last
-ones of ``generated_parser.y`` (``offset_duration_expr`` .. ``paren_duration_expr``), which
+Duration literals are read with :func:`kubeprom.model.timeutil.parse_duration_ns`
+(prometheus/common's ``model.ParseDuration``); the rules are the last ones of
+``generated_parser.y`` (``offset_duration_expr`` .. ``paren_duration_expr``), which
 build duration expressions: experimental in Prometheus and not enabled, so each reports
 ``experimental duration expression is not enabled`` where Prometheus does.
 """
@@ -12,60 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kubeprom.promql.syntax import nodes as n
-from kubeprom.promql.syntax.lex import Item, go_quote
+from kubeprom.promql.syntax.lex import Item
 
 if TYPE_CHECKING:
     from kubeprom.promql.syntax.grammar import Context
-
-_DURATION_UNITS_NS = {
-    "ms": (7, 10**6),
-    "s": (6, 10**9),
-    "m": (5, 60 * 10**9),
-    "h": (4, 3600 * 10**9),
-    "d": (3, 86400 * 10**9),
-    "w": (2, 7 * 86400 * 10**9),
-    "y": (1, 365 * 86400 * 10**9),
-}
-
-
-def parse_duration_ns(text: str) -> int:
-    """prometheus/common model.ParseDuration; ValueError with its message."""
-    if text == "0":
-        return 0
-    if text == "":
-        raise ValueError("empty duration string")
-    s = text
-    total = 0
-    last = 0
-    while s:
-        i = 0
-        while i < len(s) and s[i].isdigit():
-            i += 1
-        if i == 0:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        v = int(s[:i])
-        if v >= 2**64:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        s = s[i:]
-        j = 0
-        while j < len(s) and not s[j].isdigit():
-            j += 1
-        if j == 0:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        unit = s[:j]
-        s = s[j:]
-        if unit not in _DURATION_UNITS_NS:
-            raise ValueError(f"unknown unit {go_quote(unit)} in duration {go_quote(text)}")
-        pos, mult = _DURATION_UNITS_NS[unit]
-        if pos <= last:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        last = pos
-        if v > (1 << 63) // mult:
-            raise ValueError("duration out of range")
-        total += v * mult
-        if total > (1 << 63) - 1:
-            raise ValueError("duration out of range")
-    return total
 
 
 def _out_of_range(seconds: float) -> bool:

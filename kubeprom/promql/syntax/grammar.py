@@ -16,13 +16,15 @@ from typing import Any
 
 from kubeprom.errors import ValidationError
 from kubeprom.model.gofmt import ParseFloatError, parse_float
+from kubeprom.model.gofmt import quote as go_quote
 from kubeprom.model.matchers import Matcher, MatchType
+from kubeprom.model.timeutil import parse_duration_ns
 from kubeprom.promql.lexer import string_value
 from kubeprom.promql.syntax import nodes as n
-from kubeprom.promql.syntax.durations import declare_durations, parse_duration_ns
+from kubeprom.promql.syntax.durations import declare_durations
 from kubeprom.promql.syntax.functions import FUNCTIONS
 from kubeprom.promql.syntax.lalr import Assoc, Rule
-from kubeprom.promql.syntax.lex import Item, go_quote
+from kubeprom.promql.syntax.lex import Item
 from kubeprom.promql.syntax.regex_errors import go_regex_error
 
 TERMINALS = [

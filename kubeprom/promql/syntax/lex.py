@@ -16,6 +16,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from kubeprom.model.gofmt import quote as go_quote  # Go's %q of a string
+from kubeprom.model.gofmt import quote_rune
+
 EOF_RUNE = ""
 
 # Keywords (lower-cased text -> token type), as lex.go's ``key`` map.
@@ -113,34 +116,9 @@ _TYPE_DESC = {
 }  # fmt: skip
 
 
-def go_quote(s: str) -> str:
-    """Go's ``%q`` of a string: double quotes, Go escapes, printable runes kept."""
-    out = ['"']
-    for ch in s:
-        c = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(ch)])
-        elif ch.isprintable():
-            out.append(ch)
-        elif c < 0x80:
-            out.append(f"\\x{c:02x}")
-        elif c < 0x10000:
-            out.append(f"\\u{c:04x}")
-        else:
-            out.append(f"\\U{c:08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def go_quote_rune(ch: str) -> str:
-    """Go's ``%q`` of a rune: ``'x'``."""
-    if ch == "'":
-        return "'\\''"
-    if ch == '"':
-        return "'\"'"
-    return "'" + go_quote(ch)[1:-1] + "'"
+    """Go's ``%q`` of a rune: ``'x'`` (EOF, rune -1, reads as U+FFFD)."""
+    return quote_rune(ord(ch) if ch else -1)
 
 
 def go_unicode(ch: str) -> str:
