@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubeprom.config.hpa_spec import HPAScalingRules, ScalingPolicyType, SelectPolicy
-from kubeprom.hpa.goarith import INT32_MAX, INT32_MIN, ceil32, to_int32, wrap32
+from kubeprom.model.goarith import INT32_MAX, INT32_MIN, ceil32, to_int32, wrap32
 
 READY_FOR_NEW_SCALE = ("ReadyForNewScale", "recommended size matches current size")
 SCALE_UP_STABILIZED = (

@@ -19,7 +19,7 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from kubeprom.hpa.goarith import wrap64
+from kubeprom.model.goarith import wrap64
 
 CPU = "cpu"
 # Resources a pod-level `resources.requests` may set (PodLevelResources).

@@ -19,7 +19,15 @@ from numpy.typing import NDArray
 
 from kubeprom.config.hpa_spec import CrossVersionObjectReference, LabelSelector
 from kubeprom.errors import KubepromError
-from kubeprom.hpa.goarith import (
+from kubeprom.hpa.pods import Grouping, PodList, PodSamples, group_pods, pod_requests
+from kubeprom.hpa.pods import ready_running_count as _ready_running
+from kubeprom.hpa.source import (
+    MetricFailure,
+    MetricsSource,
+    describe_selector,
+    selector_requirements,
+)
+from kubeprom.model.goarith import (
     INT32_MAX,
     INT64_MAX,
     ceil32,
@@ -30,14 +38,6 @@ from kubeprom.hpa.goarith import (
     to_int64,
     wrap32,
     wrap64,
-)
-from kubeprom.hpa.pods import Grouping, PodList, PodSamples, group_pods, pod_requests
-from kubeprom.hpa.pods import ready_running_count as _ready_running
-from kubeprom.hpa.source import (
-    MetricFailure,
-    MetricsSource,
-    describe_selector,
-    selector_requirements,
 )
 
 NO_PODS = "no pods returned by selector while calculating replica count"

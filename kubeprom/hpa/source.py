@@ -23,8 +23,8 @@ from typing import Protocol
 import numpy as np
 
 from kubeprom.config.hpa_spec import CrossVersionObjectReference, LabelSelector
-from kubeprom.hpa.goarith import wrap64
 from kubeprom.hpa.pods import PodSamples
+from kubeprom.model.goarith import wrap64
 from kubeprom.model.selectors import Op, Requirement, check_key, check_value
 
 DEFAULT_WINDOW_MS = (

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
+from kubeprom.model.goarith import div as go_div
+
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _MAX_INT64_FACTORS = 18  # decimal digits that always fit an int64
@@ -251,12 +253,7 @@ def _multiply_scale(a: int, b: int) -> tuple[int, bool]:
     if a == _INT64_MIN:
         return 0, False
     c = _wrap64(a * b)
-    return c, _go_div(c, b) == a
-
-
-def _go_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
+    return c, go_div(c, b) == a
 
 
 def _fast_scaled_int64(value: int, scale: int, new_scale: int) -> int:
@@ -282,7 +279,7 @@ def _negative_scale(base: int, scale: int) -> int:
     for _ in range(scale):
         if not fraction and value % 10 != 0:
             fraction = True
-        value = _go_div(value, 10)
+        value = go_div(value, 10)
         if value == 0:
             if fraction:
                 return 1 if base > 0 else -1
@@ -302,7 +299,7 @@ def _dec_scaled_int64(unscaled: int, inf_scale: int, new_inf_scale: int) -> int:
         return _wrap64(low64 * 10**-dif)
     if unscaled < _INT64_MAX and dif < 19:
         divide = 10**dif
-        result = _go_div(low64, divide)
+        result = go_div(low64, divide)
         return result + 1 if low64 - result * divide != 0 else result
     result, remainder = divmod(unscaled, 10**dif)
     return _wrap64(result + 1 if remainder else result)

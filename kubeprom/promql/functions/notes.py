@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubeprom.model.goarith import div as go_div
 from kubeprom.model.gofmt import format_g, quote
 from kubeprom.model.timeutil import format_rfc3339
 
@@ -75,15 +76,9 @@ class ForcedMonotonicity:
         lo = 0 if self.min_ts_ms is None else self.min_ts_ms
         hi = 0 if self.max_ts_ms is None else self.max_ts_ms
         # time.Unix(ts/1000, 0): Go's division truncates toward zero.
-        start, end = (format_rfc3339(_go_div(t, 1000) * 1000) for t in (lo, hi))
+        start, end = (format_rfc3339(go_div(t, 1000) * 1000) for t in (lo, hi))
         return (
             f", from buckets {format_g(self.min_bucket)} to {format_g(self.max_bucket)}, "
             f"with a max diff of {format_g(self.max_diff, 2)}, over {self.samples} samples "
             f"from {start} to {end}"
         )
-
-
-def _go_div(a: int, b: int) -> int:
-    """Go's integer division, which truncates toward zero."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q

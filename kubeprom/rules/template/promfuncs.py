@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import re2
 
 from kubeprom.errors import KubepromError
+from kubeprom.model.goarith import div as go_div
+from kubeprom.model.goarith import to_int64 as go_int64
 from kubeprom.model.gofmt import (
     ParseFloatError,
     can_backquote,
@@ -41,7 +43,6 @@ from kubeprom.rules.template.values import (
     GoTime,
     Sample,
     any_map,
-    go_div,
     query_result,
     type_name,
 )
@@ -87,13 +88,6 @@ def convert_to_float(i: object) -> float:
     if isinstance(i, int) and not isinstance(i, bool) and (type(i) in (int, Int64, Uint64)):
         return float(i)
     raise FuncError(f"can't convert {'<nil>' if i is None else type_name(i)} to float")
-
-
-def go_int64(f: float) -> int:
-    """Go's ``int64(f)`` on amd64: truncation; NaN and out of range give MinInt64."""
-    if math.isnan(f) or not -(2.0**63) <= f < 2.0**63:
-        return -(1 << 63)
-    return int(f)
 
 
 def _tmod(a: int, b: int) -> int:

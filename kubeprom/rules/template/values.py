@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from kubeprom.model.goarith import div as go_div
 from kubeprom.model.govalues import GoMap, GoSlice, go_type_name
 from kubeprom.model.timeutil import format_go_duration
 
@@ -306,12 +307,6 @@ def _time_methods() -> dict[str, Method]:
         "Second": Method((), lambda t: t._parts()[0].second),
         "Nanosecond": Method((), lambda t: t._parts()[1]),
     }
-
-
-def go_div(a: int, b: int) -> int:
-    """Go's integer division: the quotient truncated toward zero."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
 
 
 def _split(ns: int, unit: int) -> float:

@@ -1,9 +1,10 @@
-"""Go's integer and float semantics where the HPA controller relies on them.
+"""Go's integer and float semantics, where kubeprom must compute as Go does.
 
 Go's int64 and int32 arithmetic wraps, its integer division truncates toward zero, a float
 division by zero gives an infinity or NaN, and converting an out-of-range float to an
-integer gives the "integer indefinite" value on amd64 (the most negative integer). The
-controller's numbers go through these exactly, so they are spelled out here once.
+integer gives the "integer indefinite" value on amd64 (the most negative integer). The HPA
+controller's numbers, Kubernetes quantities, template functions and PromQL's annotations go
+through these exactly, so they are spelled out here once.
 """
 
 from __future__ import annotations
