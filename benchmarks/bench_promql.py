@@ -25,6 +25,7 @@ import functools
 import importlib.util
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -39,7 +40,9 @@ from kubeprom.model.gofmt import format_f
 from kubeprom.promql import LocalQueryAPI, QueryResult, ResultType
 from kubeprom.tsdb import DB, Options
 
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+# The shared material beside the clone (../shared), or wherever KUBEPROM_SHARED points.
+SHARED = Path(os.environ.get("KUBEPROM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+BENCH = SHARED / "bench"
 
 
 def _run_queries_module() -> ModuleType:
