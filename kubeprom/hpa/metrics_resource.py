@@ -280,7 +280,7 @@ def read_resource_metrics(
         & (age < config.metric_resolution_ms * _NS_PER_MS)
         & (age >= FRESH_CONTAINER_MIN_NS)
     )
-    restarted = start_known & (start_ns >= prev_ns)
+    restarted = start_known & (c2 >= 0) & (start_ns >= prev_ns)
     keep_prev = ~fresh & in_last & pod_ok_prev[pod_row] & in_prev & ~restarted
     has_prev = fresh | keep_prev
     base_ns = np.where(fresh, start_ns, prev_ns)
