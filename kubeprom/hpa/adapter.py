@@ -21,7 +21,7 @@ metrics`` (the PromQL error is kept for the dry run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +86,33 @@ def go_milli(values: np.ndarray) -> np.ndarray:
     return np.where(inside, np.trunc(np.where(inside, scaled, 0.0)), INT64_MIN).astype(np.int64)
 
 
+def register(
+    compiled: CompiledAdapter, listed: Mapping[str, Sequence[Labels]], t_ms: int
+) -> Registry:
+    """``SetSeries`` of both registries: ``listed`` maps each series query to the series it
+    found. Every series a rule keeps registers its API name for every group-resource its
+    labels name; a later rule or series overwrites an earlier one."""
+    custom: dict[MetricInfo, Registration] = {}
+    for n in compiled.custom:
+        for labels in listed.get(n.series_query, ()):
+            name = labels.name
+            api_name = n.metric_name(name) if n.keep(name) else None
+            if api_name is None:
+                continue
+            resources, namespaced = n.converter.resources_for(labels)
+            for res in resources:
+                info = MetricInfo(res, namespaced and is_namespaced(res), api_name)
+                custom[info] = Registration(name, n)
+    external: dict[str, Registration] = {}
+    for n in compiled.external:
+        for labels in listed.get(n.series_query, ()):
+            name = labels.name
+            api_name = n.metric_name(name) if n.keep(name) else None
+            if api_name is not None:
+                external[api_name] = Registration(name, n)
+    return Registry(t_ms, custom, external)
+
+
 class PrometheusAdapter:
     """The adapter over ``api``; ``series_api`` lists series (default: through ``api``).
 
@@ -135,29 +162,7 @@ class PrometheusAdapter:
             else:  # the previous list stays in force; try again next interval
                 self.registry = Registry(t_ms, self.registry.custom, self.registry.external)
             return self.registry
-        custom: dict[MetricInfo, Registration] = {}
-        for n in self.compiled.custom:
-            for labels in listed[n.series_query]:
-                name = labels.name
-                if not n.keep(name):
-                    continue
-                api_name = n.metric_name(name)
-                if api_name is None:
-                    continue
-                resources, namespaced = n.converter.resources_for(labels)
-                for res in resources:
-                    info = MetricInfo(res, namespaced and is_namespaced(res), api_name)
-                    custom[info] = Registration(name, n)
-        external: dict[str, Registration] = {}
-        for n in self.compiled.external:
-            for labels in listed[n.series_query]:
-                name = labels.name
-                if not n.keep(name):
-                    continue
-                api_name = n.metric_name(name)
-                if api_name is not None:
-                    external[api_name] = Registration(name, n)
-        self.registry = Registry(t_ms, custom, external)
+        self.registry = register(self.compiled, listed, t_ms)
         return self.registry
 
     # ---- requests ---------------------------------------------------------------------------

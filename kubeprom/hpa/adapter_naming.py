@@ -198,8 +198,10 @@ class Namer:
         namespace: str,
         metric_selector: Sequence[Requirement],
         names: Sequence[str],
+        extra_group_by: Sequence[str] = (),
     ) -> str:
-        """``metricsQuery.Build``: the query for ``names`` of ``resource``."""
+        """``metricsQuery.Build``: the query for ``names`` of ``resource`` (``namespace`` ""
+        for a cluster-scoped one)."""
         parts = _parts(metric_selector)
         if namespace:
             parts.append((self.converter.label_for(NAMESPACES), Op.EQUALS, (namespace,)))
@@ -208,17 +210,23 @@ class Namer:
         target = "|".join(names)
         exprs.append(f"{label}={quote(target)}" if len(names) <= 1 else f"{label}=~{quote(target)}")
         values[label] = target
-        return self._execute(_QueryArgs(series, exprs, values, [label], label))
+        group_by = [label, *extra_group_by]
+        return self._execute(_QueryArgs(series, exprs, values, group_by, ",".join(group_by)))
 
     def build_external(
-        self, series: str, namespace: str, metric_selector: Sequence[Requirement]
+        self,
+        series: str,
+        namespace: str,
+        metric_selector: Sequence[Requirement],
+        group_by: str = "",
+        group_by_slice: Sequence[str] = (),
     ) -> str:
-        """``metricsQuery.BuildExternal``: no resource, no group-by."""
+        """``metricsQuery.BuildExternal`` (the adapter passes no group-by)."""
         parts = _parts(metric_selector)
         if self.namespaced and namespace:
             parts.append((self.converter.label_for(NAMESPACES), Op.EQUALS, (namespace,)))
         exprs, values = _process(parts)
-        return self._execute(_QueryArgs(series, exprs, values, [], ""))
+        return self._execute(_QueryArgs(series, exprs, values, group_by_slice, group_by))
 
     def _execute(self, args: _QueryArgs) -> str:
         try:
