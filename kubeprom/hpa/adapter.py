@@ -40,7 +40,7 @@ from kubeprom.hpa.adapter_naming import AdapterError, CompiledAdapter, Namer
 from kubeprom.hpa.goarith import INT64_MIN
 from kubeprom.hpa.pods import PodSamples
 from kubeprom.hpa.source import MetricFailure, selector_requirements
-from kubeprom.model.gofmt import quote
+from kubeprom.model.gofmt import format_g, quote
 from kubeprom.model.labels import Labels
 from kubeprom.model.timeutil import format_duration_ms
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
@@ -99,9 +99,8 @@ def register(
             api_name = n.metric_name(name) if n.keep(name) else None
             if api_name is None:
                 continue
-            resources, namespaced = n.converter.resources_for(labels)
-            for res in resources:
-                info = MetricInfo(res, namespaced and is_namespaced(res), api_name)
+            for res in n.converter.resources_for(labels):
+                info = MetricInfo(res, is_namespaced(res), api_name)
                 custom[info] = Registration(name, n)
     external: dict[str, Registration] = {}
     for n in compiled.external:
@@ -235,7 +234,7 @@ class PrometheusAdapter:
             pod = served[int(np.argmax(bad))]
             return MetricFailure(
                 f"{CUSTOM}the value of metric {metric} for pod {namespace}/{pod} is "
-                f"{raw[int(np.argmax(bad))]!r}"
+                f"{format_g(float(raw[int(np.argmax(bad))]))}"
             )
         if not served:
             return MetricFailure("no metrics returned from custom metrics API")
@@ -275,7 +274,9 @@ class PrometheusAdapter:
             )
         value = values[name]
         if not np.isfinite(value):
-            return MetricFailure(f"{CUSTOM}the value of metric {metric} for {name} is {value!r}")
+            return MetricFailure(
+                f"{CUSTOM}the value of metric {metric} for {name} is {format_g(value)}"
+            )
         return int(go_milli(np.array([value]))[0])
 
     def external(
@@ -305,8 +306,8 @@ class PrometheusAdapter:
             return MetricFailure(EXTERNAL + "encountered an unexpected query result type")
         raw = np.array([float(v[-1]) for _, _, v in result.series()], dtype=np.float64)
         if not np.isfinite(raw).all():
-            bad = raw[~np.isfinite(raw)][0]
-            return MetricFailure(f"{EXTERNAL}the value of metric {metric} is {bad!r}")
+            bad = float(raw[~np.isfinite(raw)][0])
+            return MetricFailure(f"{EXTERNAL}the value of metric {metric} is {format_g(bad)}")
         if raw.size == 0:
             return MetricFailure("no metrics returned from external metrics API")
         return [int(x) for x in go_milli(raw)]

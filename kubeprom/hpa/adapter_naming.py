@@ -24,17 +24,17 @@ from kubeprom.config.k8s_resources import (
     NAMESPACES,
     GroupResource,
     NoMatch,
-    is_namespaced,
     resource_for,
     singular,
 )
 from kubeprom.config.relabel import parse_template as parse_expand
 from kubeprom.config.relabeling import expand
-from kubeprom.errors import ConfigError, KubepromError, TemplateError
+from kubeprom.errors import ConfigError, KubepromError, ParseError, TemplateError
 from kubeprom.model.gofmt import quote
 from kubeprom.model.goprintf import GoSlice
 from kubeprom.model.labels import Labels
 from kubeprom.model.selectors import Op, Requirement
+from kubeprom.promql.parse import parse
 from kubeprom.rules.template import TextTemplate
 from kubeprom.rules.template.values import T_MAP_STRING, T_STRING, Struct, string_map
 
@@ -42,6 +42,18 @@ _RE2 = re2.Options()
 _RE2.log_errors = False
 # The sanitizer applied to a group before it goes into the label template.
 _GROUP_SANITIZER = str.maketrans({".": "_", "-": "_"})
+
+
+# RE2's error codes as Go's regexp/syntax words them.
+_GO_REGEXP_CODES = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "trailing \\": "trailing backslash at end of expression",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "invalid named capture group": "invalid named capture",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+}
 
 
 class AdapterError(KubepromError):
@@ -57,6 +69,7 @@ def go_regexp(pattern: str) -> re2._Regexp:
         if isinstance(reason, bytes):
             reason = reason.decode(errors="replace")
         code = str(reason).split(": ", 1)[0]
+        code = _GO_REGEXP_CODES.get(code, code)
         raise ValueError(f"error parsing regexp: {code}: `{pattern}`") from None
 
 
@@ -138,11 +151,11 @@ class ResourceConverter:
             raise AdapterError("empty label produced by label template")
         return label
 
-    def resources_for(self, labels: Labels) -> tuple[list[GroupResource], bool]:
-        """``ResourcesForSeries``: the group-resources a series' labels name, and whether the
-        series counts as namespaced."""
+    def resources_for(self, labels: Labels) -> list[GroupResource]:
+        """``ResourcesForSeries``: the group-resources a series' labels name. (Upstream also
+        derives a "namespaced" flag, but a metric's info is namespaced exactly when its
+        group-resource is not namespaces, nodes or persistentvolumes.)"""
         found: list[GroupResource] = []
-        namespaced = False
         for name, _ in labels:
             if name == "__name__":
                 continue
@@ -157,9 +170,7 @@ class ResourceConverter:
                         continue  # not a resource: skipped, as upstream does
             if res is not None:
                 found.append(res)
-            if res is None or is_namespaced(res):
-                namespaced = True
-        return found, namespaced
+        return found
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -332,9 +343,26 @@ def _converter(cfg: AdapterConfig, mapping: ResourceMapping, path: str) -> Resou
     return converter
 
 
+def _series_query(cfg: AdapterConfig, rule: DiscoveryRule) -> None:
+    """The series API takes a series selector only; a rule whose query is not one never
+    lists anything (kubeprom says so when the config is read)."""
+    where = f"{rule.path}.seriesQuery"
+    try:
+        parse(rule.series_query)
+    except ParseError as err:
+        raise cfg.error(where, f"invalid seriesQuery {quote(rule.series_query)}: {err}") from None
+    try:
+        parse(f"{rule.series_query}[1s]")
+    except ParseError:
+        raise cfg.error(
+            where, f"seriesQuery {quote(rule.series_query)} is not a series selector"
+        ) from None
+
+
 def _namer(cfg: AdapterConfig, rule: DiscoveryRule) -> Namer:
     path = rule.path
     sq = quote(rule.series_query)
+    _series_query(cfg, rule)
     converter = _converter(cfg, rule.resources, path)
     namespaced = True if rule.resources.namespaced is None else rule.resources.namespaced
     try:

@@ -110,6 +110,8 @@ BUILD_EXTERNAL = [
      (), FOO, 'foo="bar",namespaces="default"'),
     ("multiple LabelMatchers value", "<<.LabelMatchers>>", True, "", "", "", (),
      (*FOO, Requirement("qux", Op.IN, ("bar", "baz"))), 'foo="bar",qux=~"bar|baz"'),
+    ("requirements sorted by key", "<<.LabelMatchers>>", True, "", "", "", (),
+     (Requirement("qux", Op.NOT_IN, ("b", "a")), *FOO), 'foo="bar",qux!~"a|b"'),
     ("single LabelValuesByName value", "<<.LabelValuesByName>>", True, "", "", "", (), FOO,
      "map[foo:bar]"),
     ("single LabelValuesByName with multiple selectors", "<<.LabelValuesByName>>", True, "", "",
