@@ -58,7 +58,7 @@ from kubeprom.config.hpa_spec import (
     Position,
 )
 from kubeprom.config.hpa_validate import check
-from kubeprom.config.nodes import Fields, describe, error, is_null
+from kubeprom.config.nodes import Fields, error, is_null
 from kubeprom.errors import ConfigError
 
 KIND = "ScaledObject"
@@ -216,7 +216,11 @@ class _Reader(ManifestReader):
     def int32_min(self, f: Fields, key: str, minimum: int) -> int | None:
         value = self.opt_int32(f, key)
         if value is not None and value < minimum:
-            raise f.fail(key, f"{f.sub(key)} in body should be greater than or equal to {minimum}")
+            raise f.fail(
+                key,
+                f"Invalid value: {value}: {f.sub(key)} in body should be greater than or equal "
+                f"to {minimum}",
+            )
         return value
 
     def document(self, node: yaml.Node) -> LoadedScaledObject:  # type: ignore[override]
@@ -267,7 +271,7 @@ class _Reader(ManifestReader):
         f = self.fields(node, "spec", "v1alpha1.ScaledObjectSpec", known)
         ref_node = f.get("scaleTargetRef")
         if ref_node is None or is_null(ref_node):
-            raise f.fail(None, "spec.scaleTargetRef: Required value")
+            raise error(node, self.source, "spec.scaleTargetRef", "Required value")
         ref = self.fields(
             ref_node,
             "spec.scaleTargetRef",
@@ -279,14 +283,18 @@ class _Reader(ManifestReader):
         target = self.string(ref, "name")
         if not target:
             raise ref.fail(
-                "name", "spec.scaleTargetRef.name in body should be at least 1 chars long"
+                "name",
+                'Invalid value: "": spec.scaleTargetRef.name in body should be at least 1 chars '
+                "long",
             )
         hpa_name, behavior = self.advanced(f)
         triggers = tuple(
             self.trigger(item, path, i) for i, (path, item) in enumerate(f.items("triggers"))
         )
         if not triggers:
-            raise f.fail("triggers", "spec.triggers in body should have at least 1 items")
+            raise f.fail(
+                "triggers", "Invalid value: 0: spec.triggers in body should have at least 1 items"
+            )
         return ScaledObject(
             name=name,
             namespace=namespace,
@@ -344,14 +352,12 @@ class _Reader(ManifestReader):
         )
         for key in ("failureThreshold", "replicas"):
             if key not in fb:
-                raise fb.fail(None, f"{fb.sub(key)}: Required value")
+                raise error(node, self.source, fb.sub(key), "Required value")
         behavior = self.string(fb, "behavior") or "static"
         if behavior not in FALLBACK_BEHAVIORS:
             supported = ", ".join(f'"{b}"' for b in FALLBACK_BEHAVIORS)
             raise fb.fail(
-                "behavior",
-                f'{fb.sub("behavior")}: Unsupported value: "{behavior}": supported values: '
-                f"{supported}",
+                "behavior", f'Unsupported value: "{behavior}": supported values: {supported}'
             )
         if behavior == "scalingModifiers":
             raise fb.fail(
@@ -371,9 +377,12 @@ class _Reader(ManifestReader):
             path = f"{t.sub('metadata')}.{key}"
             self.mark(path, value)
             if not isinstance(value, yaml.ScalarNode) or value.tag != _STR_TAG:
-                kind = "integer" if value.tag == _INT_TAG else describe(value)
+                kind = _json_type(value)
                 raise error(
-                    value, self.source, path, f"{path} in body must be of type string: {kind!r}"
+                    value,
+                    self.source,
+                    path,
+                    f'Invalid value: "{kind}": {path} in body must be of type string: "{kind}"',
                 )
             out[key] = str(value.value)
         return out
@@ -442,6 +451,20 @@ class _Reader(ManifestReader):
             metric_type=metric_type,
             use_cached_metrics=t.boolean("useCachedMetrics"),
         )
+
+
+def _json_type(node: yaml.Node) -> str:
+    """The JSON type the API server reports for a value that is not a string."""
+    if isinstance(node, yaml.MappingNode):
+        return "object"
+    if isinstance(node, yaml.SequenceNode):
+        return "array"
+    return {
+        _INT_TAG: "integer",
+        "tag:yaml.org,2002:float": "number",
+        "tag:yaml.org,2002:bool": "boolean",
+        "tag:yaml.org,2002:null": "null",
+    }.get(node.tag, "string")
 
 
 def _float(text: str, key: str, fail: Callable[[str | None, str], ConfigError]) -> float:
