@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kubeprom.config.hpa_spec import MetricSpec
+from kubeprom.config.hpa_spec import MetricSpec, MetricTarget
 from kubeprom.hpa.controller import Scale
 from kubeprom.hpa.decision import Branch, render_normalization, render_trace
 from kubeprom.hpa.dryrun import DryRun
@@ -53,16 +53,14 @@ def _spec(spec: MetricSpec) -> str:
     return spec.type
 
 
-def _target(target: object) -> str:
-    t = target
-    utilization = getattr(t, "average_utilization", None)
-    if utilization is not None:
-        return f"target {utilization}% of request"
-    average = getattr(t, "average_value", None)
-    if average is not None:
-        return f"target average {average}"
-    value = getattr(t, "value", None)
-    return f"target value {value}"
+def _target(target: MetricTarget) -> str:
+    if target.average_utilization is not None:
+        return f"target {target.average_utilization}% of request"
+    if target.average_value is not None:
+        return f"target average {milli_text(target.average_value.milli_value())}"
+    if target.value is not None:
+        return f"target value {milli_text(target.value.milli_value())}"
+    return f"target type {target.type!r} without a value"
 
 
 def _queries(queries: Sequence[QueryRecord], now_ms: int, *, series: bool) -> list[str]:

@@ -26,56 +26,8 @@ from kubeprom.hpa.metrics_resource import (
 )
 from kubeprom.hpa.pods import Pod, PodList, PodSamples
 from kubeprom.hpa.source import MetricFailure
-from tests.hpa.simrun import START_MS, Body, Sim, simulate
+from tests.hpa.simrun import CONFIG, START_MS, Body, Sim, simulate
 
-CONFIG = """
-global: {scrape_interval: 10s, scrape_timeout: 5s}
-scrape_configs:
-  - job_name: kubelet
-    metrics_path: /metrics/resource
-    cluster_sd_configs: [{role: node}]
-    relabel_configs:
-      - {source_labels: [__meta_kubernetes_node_name], target_label: node}
-  - job_name: kube-state-metrics
-    honor_labels: true
-    cluster_sd_configs: [{role: kube-state-metrics}]
-cluster:
-  seed: 7
-  nodes:
-    - count: 2
-      name_prefix: node-
-      capacity: {cpu: "8", memory: 32Gi, pods: 110}
-  deployments:
-    - metadata: {name: web, namespace: default, labels: {app: web}}
-      spec:
-        replicas: 3
-        template:
-          metadata: {labels: {app: web}}
-          spec:
-            containers:
-              - name: app
-                image: app:1
-                resources: {requests: {cpu: 200m, memory: 128Mi}}
-                readinessProbe: {initialDelaySeconds: 5}
-              - name: proxy
-                image: envoy:1
-                resources: {requests: {cpu: 50m, memory: 64Mi}}
-      startup_delay: 3s
-      load: {type: ramp, from: 20, to: 80, over: 10m, cpu_per_request: 4m, baseline_cpu: 10m,
-             memory_per_rps: 1Mi, baseline_memory: 64Mi, noise: 0.05}
-    - metadata: {name: leaky, namespace: default, labels: {app: leaky}}
-      spec:
-        replicas: 2
-        template:
-          metadata: {labels: {app: leaky}}
-          spec:
-            containers:
-              - name: worker
-                image: worker:1
-                resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 200Mi}}
-      load: {type: constant, rps: 5, cpu_per_request: 8m, baseline_cpu: 5m,
-             baseline_memory: 150Mi, memory_leak_per_hour: 600Mi, noise: 0.1}
-"""
 RESOLUTION_NS = 60 * 1_000_000_000
 
 
