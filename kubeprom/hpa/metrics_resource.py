@@ -39,6 +39,7 @@ from kubeprom.hpa.promread import (
     pick,
     selector,
     series_index,
+    series_keys,
     values_at,
 )
 from kubeprom.hpa.source import MetricFailure
@@ -233,7 +234,7 @@ def read_resource_metrics(
     n = len(cpu.labels)
     if n == 0:
         return ResourceReading()
-    keys = [lab.without("__name__").flat for lab in cpu.labels]
+    keys = series_keys(cpu)
     pod = label_column(cpu, "pod")
     container = label_column(cpu, "container")
     c1, c2 = newest(cpu, 1), newest(cpu, 2)
@@ -241,12 +242,12 @@ def read_resource_metrics(
     prev_ms = pick(cpu.t, c2, _NO_TIME).astype(np.int64)
     cpu_last = _uint64(pick(cpu.v, c1, 0.0).astype(np.float64) * 1e9)
     cpu_prev = _uint64(pick(cpu.v, c2, 0.0).astype(np.float64) * 1e9)
-    mem_idx = series_index([lab.without("__name__").flat for lab in mem.labels], keys)
+    mem_idx = series_index(series_keys(mem), keys)
     mem_last_v, mem_last_ok = values_at(mem, mem_idx, last_ms)
     mem_prev_v, mem_prev_ok = values_at(mem, mem_idx, prev_ms)
     mem_last = np.where(mem_last_ok, _uint64(mem_last_v), np.uint64(0))
     mem_prev = np.where(mem_prev_ok, _uint64(mem_prev_v), np.uint64(0))
-    start_idx = series_index([lab.without("__name__").flat for lab in start.labels], keys)
+    start_idx = series_index(series_keys(start), keys)
     start_s = pick(start.v, start_idx, np.nan).astype(np.float64)
     start_known = np.isfinite(start_s)
     start_ns = np.where(start_known, np.trunc(np.nan_to_num(start_s) * 1e9), 0).astype(np.int64)

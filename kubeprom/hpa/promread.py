@@ -133,6 +133,17 @@ def values_at(
     return out, found
 
 
+def series_keys(result: QueryResult) -> list[tuple[str, ...]]:
+    """Each series' labels without ``__name__``, as a hashable key (so that series of two
+    metrics with the same labels get the same key)."""
+    keys = []
+    for lab in result.labels:
+        flat = lab.flat
+        # The name sorts first unless a label name starts with an upper-case letter.
+        keys.append(flat[2:] if flat[:1] == ("__name__",) else lab.without("__name__").flat)
+    return keys
+
+
 def series_index(keys: Sequence[tuple[str, ...]], wanted: Sequence[tuple[str, ...]]) -> I64Array:
     """For each wanted key, the position of the first equal key in ``keys``, -1 if none."""
     first: dict[tuple[str, ...], int] = {}
