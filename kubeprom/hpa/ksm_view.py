@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kubeprom.errors import KubepromError
 from kubeprom.hpa.controller import Scale, ScaleFailure
 from kubeprom.hpa.pods import PHASES, Container, Phase, Pod, PodList, PodTemplate, Ready
 from kubeprom.hpa.promread import equal, selector
@@ -179,13 +178,3 @@ class KSMReader:
             return ",".join(f"{k}={v}" for k, v in sorted(common))
         hashes = sorted(rs.rsplit("-", 1)[-1] for rs in replicasets)
         return f"pod-template-hash in ({','.join(hashes)})" if hashes else ""
-
-
-def read_cluster(
-    api: QueryAPI, namespace: str, kind: str, name: str, t_ms: int, matchers: str = KSM_MATCHERS
-) -> ClusterState | KubepromError:
-    """:meth:`KSMReader.read`, with a query failure returned instead of raised."""
-    try:
-        return KSMReader(api, matchers).read(namespace, kind, name, t_ms)
-    except KubepromError as err:
-        return err
