@@ -131,7 +131,7 @@ class PrometheusAdapter:
         self.relist_interval_ms = relist_interval_ms
         self.max_age_ms = max_age_ms or relist_interval_ms
         self.registry: Registry | None = None
-        self.notes: list[str] = []  # explanations of the last calls, for dry runs
+        self.notes: list[str] = []  # what the last request did, for dry runs
 
     # ---- discovery --------------------------------------------------------------------------
     def _series(self, selector: str, t_ms: int) -> list[Labels]:
@@ -222,6 +222,7 @@ class PrometheusAdapter:
         t_ms: int,
     ) -> PodSamples | MetricFailure:
         """``GetMetricBySelector`` for pods, as the HPA's ``GetRawMetric`` reads it."""
+        self.notes = []
         info = MetricInfo(PODS, True, metric)
         found = self._custom_query(info, namespace, metric_selector, names, t_ms)
         if isinstance(found, str):
@@ -255,6 +256,7 @@ class PrometheusAdapter:
         t_ms: int,
     ) -> int | MetricFailure:
         """``GetMetricByName``, as the HPA's ``GetObjectMetric`` reads it."""
+        self.notes = []
         group = obj.api_version.split("/", 1)[0] if "/" in obj.api_version else ""
         try:
             resource = resource_for_kind(group, obj.kind)
@@ -283,6 +285,7 @@ class PrometheusAdapter:
         self, namespace: str, metric: str, metric_selector: LabelSelector | None, t_ms: int
     ) -> list[int] | MetricFailure:
         """``GetExternalMetric``, as the HPA's ``GetExternalMetric`` reads it."""
+        self.notes = []
         registry = self.discover(t_ms)
         reg = registry.external.get(metric)
         if reg is None:

@@ -110,8 +110,6 @@ class PromQLMetricsSource:
     def _begin(self) -> None:
         if self.record is not None:
             self.backends.recorder.records = []
-            if self.backends.adapter is not None:
-                self.backends.adapter.notes = []
 
     def _end(
         self,
@@ -159,7 +157,7 @@ class PromQLMetricsSource:
         else:
             names = [str(n) for n in self.pods_list.names]
             result = adapter.pods(namespace, names, metric, metric_selector, self.t_ms)
-            notes = adapter.notes
+            notes = list(adapter.notes)
         self._end("pods", metric, result, notes)
         return result
 
@@ -177,7 +175,7 @@ class PromQLMetricsSource:
             notes: list[str] = ["no prometheus-adapter configured"]
         else:
             result = adapter.object(namespace, described_object, metric, metric_selector, self.t_ms)
-            notes = adapter.notes
+            notes = list(adapter.notes)
         self._end("object", metric, result, notes)
         return result
 
@@ -205,7 +203,7 @@ class PromQLMetricsSource:
             notes = keda.notes(key) if keda.has(key) else []
         elif adapter is not None:
             result = adapter.external(namespace, metric, metric_selector, self.t_ms)
-            notes = adapter.notes
+            notes = list(adapter.notes)
         else:
             result = MetricFailure(
                 "unable to fetch metrics from external metrics API: the server could not find "
