@@ -120,7 +120,12 @@ RULES = {
     # store (tsdb.memstore) is part of the storage seam for them: rule unit tests, HPA
     # dry runs and simulations load series into it and query it through promql.api.
     "rules-through-the-seams": ("kubeprom.rules", "allow", [*SEAMS, "kubeprom.rules"]),
-    "hpa-through-the-seams": ("kubeprom.hpa", "allow", [*SEAMS, "kubeprom.hpa"]),
+    # prometheus-adapter's query templates are Go text/template: the engine rules/ has.
+    "hpa-through-the-seams": (
+        "kubeprom.hpa",
+        "allow",
+        [*SEAMS, "kubeprom.hpa", "kubeprom.rules.template"],
+    ),
     # sim also drives the simulated cluster and the scrape path in virtual time (in-process
     # fetches), and runs parts through the lifecycle; never the web server or the CLI.
     "sim-through-the-seams": (
