@@ -54,6 +54,7 @@ from kubeprom.errors import (
 from kubeprom.hpa.controller import Event, EventType
 from kubeprom.hpa.pods import PodList, ready_running_count
 from kubeprom.hpa.source import MetricFailure
+from kubeprom.model.gofmt import format_f
 from kubeprom.model.quantity import Quantity, parse_quantity
 from kubeprom.promql.api import QueryAPI, ResultType
 
@@ -229,13 +230,8 @@ def run_trigger(api: QueryAPI, trigger: PrometheusTrigger, t_ms: int) -> Trigger
     if math.isnan(value) or math.isinf(value):
         if trigger.ignore_null_values:
             return _value(trigger, 0.0)
-        return TriggerResult(error=f"prometheus query returns {_go_f(value)}")
+        return TriggerResult(error=f"prometheus query returns {format_f(value, 6)}")
     return _value(trigger, value)
-
-
-def _go_f(value: float) -> str:
-    """Go's ``%f`` of NaN and infinities."""
-    return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
 
 
 def _value(trigger: PrometheusTrigger, value: float) -> TriggerResult:
