@@ -15,13 +15,13 @@ verdict, the proposal; then stabilization, policies, the final count, conditions
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.clock import RealClock
 from kubeprom.config.adapter import load_adapter_file
 from kubeprom.config.keda import LoadedScaledObject, load_autoscalers_file
 from kubeprom.errors import KubepromError, StorageError
@@ -121,7 +121,7 @@ def _api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
     t_ms = _time(args.time) if args.time is not None else None
     check_http_config_flag(args)
     if args.data is None:
-        yield server_client(args, timeout_s=HTTP_TIMEOUT_S), t_ms or int(time.time() * 1000)
+        yield server_client(args, timeout_s=HTTP_TIMEOUT_S), t_ms or RealClock().now_ms()
         return
     path = Path(args.data)
     if not path.is_dir():
@@ -133,7 +133,7 @@ def _api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
     try:
         if t_ms is None:
             newest = db.newest_time()
-            t_ms = newest if newest != MIN_TIME else int(time.time() * 1000)
+            t_ms = newest if newest != MIN_TIME else RealClock().now_ms()
         yield LocalQueryAPI(db.querier), t_ms
     finally:
         db.close()
