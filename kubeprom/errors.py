@@ -13,10 +13,12 @@
     │   ├── QueryTimeout
     │   ├── QueryCanceled
     │   └── TooManySamples
-    └── StorageError
-        ├── OutOfOrderSample
-        ├── DuplicateSample
-        └── CorruptionError(path)                checksum or format failure on disk
+    ├── StorageError
+    │   ├── OutOfOrderSample
+    │   ├── DuplicateSample
+    │   └── CorruptionError(path)                checksum or format failure on disk
+    └── RemoteWriteError                         a remote write request failed for good
+        └── RecoverableWriteError(retry_after_ms) ... and may succeed when retried
 
 Messages are lower case, without a trailing full stop, and quote user input with ``!r``.
 """
@@ -155,3 +157,18 @@ class QueryAPIUnavailable(KubepromError):
         self.url = url
         self.reason = reason
         self.refused = refused
+
+
+class RemoteWriteError(KubepromError):
+    """A remote write endpoint refused a request; retrying will not help (4xx)."""
+
+
+class RecoverableWriteError(RemoteWriteError):
+    """A remote write request failed in a way a retry may fix (network, 5xx, 429).
+
+    ``retry_after_ms`` is the endpoint's Retry-After, or None to use the queue's backoff.
+    """
+
+    def __init__(self, message: str, *, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms

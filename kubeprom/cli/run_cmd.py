@@ -1,9 +1,10 @@
 """``kubeprom run``: the server. The composition root that wires every part together.
 
-Start order: read the web config, open the store (replaying the WAL), start the simulated
-cluster's exporters (if the config has a ``cluster:``), start scraping, start the HTTP
-server, then compact periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop
-scraping, stop the exporters, close the store (which syncs the WAL). SIGHUP and
+Start order: read the web config, open the store (replaying the WAL), start remote write
+(its queues resume from their saved WAL positions), start the simulated cluster's exporters
+(if the config has a ``cluster:``), start scraping, start the HTTP server, then compact
+periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop scraping, stop the
+exporters, flush remote write, close the store (which syncs the WAL). SIGHUP and
 ``POST /-/reload`` reload the scrape configuration.
 """
 
@@ -28,6 +29,8 @@ from kubeprom.errors import KubepromError
 from kubeprom.exporters import ExporterServer, SimulatedCluster
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.remote.metrics import RemoteWriteCollector
+from kubeprom.remote.service import RemoteWrite
 from kubeprom.scraper.discovery.cluster import cluster_groups
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
@@ -107,6 +110,13 @@ def add_parser(sub: Any) -> None:
         help="maximum time a query may take (default: 2m)",
     )
     p.add_argument(
+        "--storage.remote.flush-deadline",
+        dest="remote_flush_deadline",
+        default="1m",
+        help="how long to wait flushing remote-write queues on shutdown or reload "
+        "(default: 1m)",
+    )
+    p.add_argument(
         "--web.max-request-bytes",
         dest="max_request_bytes",
         type=_positive,
@@ -150,6 +160,7 @@ _FLAG_NAMES = {
     "query_max_queued": "query.max-queued",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
+    "remote_flush_deadline": "storage.remote.flush-deadline",
 }
 
 
@@ -187,6 +198,7 @@ async def serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
     retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
     query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
+    flush_deadline_s = _duration_s(args.remote_flush_deadline, "--storage.remote.flush-deadline")
     host, port = _listen(args.listen)
     web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
@@ -195,7 +207,22 @@ async def serve(args: argparse.Namespace) -> None:
     exporters: ExporterServer | None = None
     fetch = HTTPFetcher()
     runner: web.AppRunner | None = None
+    remote = RemoteWrite(
+        db.path,
+        clock,
+        samples_in=lambda: db.stats.appended,
+        highest_in_ms=lambda: db.head.maxt,
+        metadata=lambda: [
+            (name, m.type.value, m.help, m.unit) for name, m in sorted(db.head.metadata.items())
+        ],
+        flush_deadline_s=flush_deadline_s,
+    )
+    remote_started = False
     try:
+        if db.wal is not None:
+            db.wal.keep_segments_from(remote.wal_floor)
+        await remote.apply(config.remote_write, config.global_.external_labels)
+        remote_started = True
         spec = load_cluster_config(args.config)
         if spec is not None:
             exporters = ExporterServer(SimulatedCluster(spec, start_s=clock.now()), clock=clock)
@@ -212,6 +239,11 @@ async def serve(args: argparse.Namespace) -> None:
         registry = CollectorRegistry()
         registry.register(TSDBCollector(db))
         registry.register(ScrapeCollector(scraping))
+        registry.register(
+            RemoteWriteCollector(
+                lambda: remote.queues, lambda: db.stats.appended, lambda: db.head.maxt
+            )
+        )
         status = ServerStatus(
             config_yaml=lambda: config.text,
             tsdb_stats=lambda limit: head_stats(db.head, limit),
@@ -225,6 +257,7 @@ async def serve(args: argparse.Namespace) -> None:
             try:
                 new = _load(args.config)
                 scraping.apply(new)
+                await remote.apply(new.remote_write, new.global_.external_labels)
             except KubepromError as err:
                 status.reloaded(success=False)
                 log.error("reload failed, keeping the running configuration err=%s", err)
@@ -289,6 +322,9 @@ async def serve(args: argparse.Namespace) -> None:
         await fetch.close()
         if exporters is not None:
             await exporters.stop()
+        # Stop order: scraping (above), then remote write flushes, then the store closes.
+        if remote_started:
+            await remote.stop()
         db.close()
 
 
