@@ -51,6 +51,7 @@ from kubeprom.web import (
     load_web_config,
     start_server,
 )
+from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,26 @@ def add_parser(sub: Any) -> None:
         help="maximum time a query may take (default: 2m)",
     )
     p.add_argument(
+        "--web.enable-remote-write-receiver",
+        dest="remote_write_receiver",
+        action="store_true",
+        help="accept remote write requests on /api/v1/write",
+    )
+    p.add_argument(
+        "--storage.remote.read-sample-limit",
+        dest="remote_read_sample_limit",
+        type=_non_negative,
+        default=50_000_000,
+        help="most samples one remote read query may return, 0 for no limit (default: 5e7)",
+    )
+    p.add_argument(
+        "--storage.remote.read-concurrent-limit",
+        dest="remote_read_concurrency",
+        type=_positive,
+        default=10,
+        help="remote read queries served at once (default: 10)",
+    )
+    p.add_argument(
         "--storage.remote.flush-deadline",
         dest="remote_flush_deadline",
         default="1m",
@@ -161,6 +182,9 @@ _FLAG_NAMES = {
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
     "remote_flush_deadline": "storage.remote.flush-deadline",
+    "remote_write_receiver": "web.enable-remote-write-receiver",
+    "remote_read_sample_limit": "storage.remote.read-sample-limit",
+    "remote_read_concurrency": "storage.remote.read-concurrent-limit",
 }
 
 
@@ -284,6 +308,13 @@ async def serve(args: argparse.Namespace) -> None:
             reload=reload,
             web_config=web_config,
             limits=limits,
+            remote_write=RemoteWriteReceiver(db.appender) if args.remote_write_receiver else None,
+            remote_read=RemoteReadHandler(
+                db.querier,
+                lambda: config.global_.external_labels,
+                sample_limit=args.remote_read_sample_limit or 2**62,
+                concurrency=args.remote_read_concurrency,
+            ),
         )
         runner = await start_server(app, host, port, web_config=web_config, limits=limits)
         log.info(

@@ -299,6 +299,8 @@ def _sample_blocks(t: I64Array, v: F64Array, *, as_field: bool) -> tuple[list[by
     """
     n = t.size
     tlen = varint_lengths(t)
+    if n == 0:
+        return [], tlen
     values = np.ascontiguousarray(v, dtype="<f8").view(np.uint8).reshape(n, 8)
     lengths = np.unique(tlen)
     groups: list[tuple[I64Array | None, list[bytes]]] = []
@@ -399,36 +401,25 @@ def encode_metadata_request(entries: Sequence[tuple[str, str, str, str]]) -> byt
 # ---- remote read response ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesSamples:
-    """One series of a remote-read answer: its labels and samples (t ascending)."""
-
-    labels: Labels
-    t: I64Array
-    v: F64Array
-
-
-def encode_query_result(series: Sequence[SeriesSamples]) -> bytes:
-    """A ``QueryResult`` message: one TimeSeries per series with all its samples.
+def encode_query_result(
+    labels: Sequence[Labels], t: I64Array, v: F64Array, offsets: I64Array
+) -> bytes:
+    """A ``QueryResult``: series ``i`` is ``labels[i]`` with samples ``offsets[i]:offsets[i+1]``.
 
     Sample bytes are built for all series at once; the loop here is per series.
     """
-    if not series:
+    if not labels:
         return b""
-    t = np.concatenate([s.t for s in series]).astype(np.int64, copy=False)
-    v = np.concatenate([s.v for s in series]).astype(np.float64, copy=False)
-    fields, tlen = _sample_blocks(t, v, as_field=True)
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    fields, tlen = _sample_blocks(t, np.ascontiguousarray(v, dtype=np.float64), as_field=True)
     blob = b"".join(fields)
-    # Byte offset where each series' samples end in ``blob``.
-    counts = np.array([s.t.size for s in series], dtype=np.int64)
-    sample_ends = np.cumsum(counts)
-    byte_ends = np.concatenate([[0], np.cumsum(12 + tlen)])[sample_ends].tolist()
+    # Byte offset in ``blob`` where each series' samples start and end.
+    byte_off = np.concatenate([[0], np.cumsum(12 + tlen)])[offsets].tolist()
     out: list[bytes] = []
-    start = 0
-    for s, end in zip(series, byte_ends, strict=True):
-        labels = encode_labels(s.labels)
-        out += [b"\x0a", varint(len(labels) + end - start), labels, blob[start:end]]
-        start = end
+    for i, ls in enumerate(labels):
+        start, end = byte_off[i], byte_off[i + 1]
+        encoded = encode_labels(ls)
+        out += [b"\x0a", varint(len(encoded) + end - start), encoded, blob[start:end]]
     return b"".join(out)
 
 

@@ -23,6 +23,7 @@ from kubeprom.web.envelope import APIError, ErrorType, error
 from kubeprom.web.federate import FederateHandler
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
+from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
@@ -107,6 +108,8 @@ def build_app(
     reload: Reload | None = None,
     web_config: WebConfig | None = None,
     limits: HTTPLimits | None = None,
+    remote_write: RemoteWriteReceiver | None = None,
+    remote_read: RemoteReadHandler | None = None,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics`` and
     receives the HTTP and query metrics. Parts left as None are not served."""
@@ -139,8 +142,24 @@ def build_app(
     if federate is not None:
         federate.add_routes(app)
     (admin or AdminHandlers(None)).add_routes(app)
+    if remote_write is not None:
+        remote_write.add_routes(app)
+    else:
+        app.router.add_post("/api/v1/write", remote_write_disabled)
+    if remote_read is not None:
+        remote_read.add_routes(app)
     status_routes.add_routes(app)
     return app
+
+
+async def remote_write_disabled(request: web.Request) -> web.Response:
+    """Prometheus 2.42's answer (and words) when the receiver is off."""
+    return web.Response(
+        status=404,
+        text="remote write receiver needs to be enabled with "
+        "--enable-feature=remote-write-receiver\n",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def start_server(
