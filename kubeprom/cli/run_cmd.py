@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from kubeprom.clock import RealClock
 from kubeprom.config import load_main_config
@@ -36,9 +40,12 @@ from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
+from kubeprom.tsdb.agent import DEFAULT_TRUNCATE_INTERVAL_S, AgentDB
+from kubeprom.tsdb.api import Appender, MetricMetadata
 from kubeprom.tsdb.db import DB, Options
-from kubeprom.tsdb.metrics import TSDBCollector
+from kubeprom.tsdb.metrics import AgentCollector, TSDBCollector
 from kubeprom.tsdb.stats import head_stats
+from kubeprom.tsdb.wal import WAL
 from kubeprom.web import (
     AdminHandlers,
     FederateHandler,
@@ -111,6 +118,13 @@ def add_parser(sub: Any) -> None:
         help="maximum time a query may take (default: 2m)",
     )
     p.add_argument(
+        "--agent",
+        "--enable-feature=agent",
+        dest="agent",
+        action="store_true",
+        help="agent mode: scrape, WAL and remote write only; nothing can be queried",
+    )
+    p.add_argument(
         "--web.enable-remote-write-receiver",
         dest="remote_write_receiver",
         action="store_true",
@@ -134,8 +148,7 @@ def add_parser(sub: Any) -> None:
         "--storage.remote.flush-deadline",
         dest="remote_flush_deadline",
         default="1m",
-        help="how long to wait flushing remote-write queues on shutdown or reload "
-        "(default: 1m)",
+        help="how long to wait flushing remote-write queues on shutdown or reload (default: 1m)",
     )
     p.add_argument(
         "--web.max-request-bytes",
@@ -183,6 +196,7 @@ _FLAG_NAMES = {
     "max_request_bytes": "web.max-request-bytes",
     "remote_flush_deadline": "storage.remote.flush-deadline",
     "remote_write_receiver": "web.enable-remote-write-receiver",
+    "agent": "agent",
     "remote_read_sample_limit": "storage.remote.read-sample-limit",
     "remote_read_concurrency": "storage.remote.read-concurrent-limit",
 }
@@ -218,8 +232,68 @@ def _duration_s(text: str, flag: str) -> float:
         raise KubepromError(f"{flag}: {err}") from err
 
 
+@dataclass(frozen=True, slots=True)
+class _Storage:
+    """The store as the rest of the server sees it: the full DB, or the agent's WAL store."""
+
+    appender: Callable[[], Appender]
+    samples_in: Callable[[], int]
+    highest_in_ms: Callable[[], int]
+    metadata: Callable[[], dict[str, MetricMetadata]]
+    wal: WAL | None
+    collector: Collector
+    maintain: Callable[[], object]  # compaction (full) or WAL truncation (agent)
+    maintain_interval_s: float
+    close: Callable[[], None]
+    db: DB | None  # None in agent mode: nothing can be queried
+
+
+def _open_storage(args: argparse.Namespace, retention_ms: int) -> _Storage:
+    if args.agent:
+        agent = AgentDB.open(args.data)
+        return _Storage(
+            appender=agent.appender,
+            samples_in=lambda: agent.stats.appended,
+            highest_in_ms=lambda: agent.maxt,
+            metadata=lambda: agent.metadata,
+            wal=agent.wal,
+            collector=AgentCollector(agent),
+            maintain=agent.truncate,
+            maintain_interval_s=DEFAULT_TRUNCATE_INTERVAL_S,
+            close=agent.close,
+            db=None,
+        )
+    db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
+    return _Storage(
+        appender=db.appender,
+        samples_in=lambda: db.stats.appended,
+        highest_in_ms=lambda: db.head.maxt,
+        metadata=lambda: db.head.metadata,
+        wal=db.wal,
+        collector=TSDBCollector(db),
+        maintain=db.compact,
+        maintain_interval_s=COMPACTION_INTERVAL_S,
+        close=db.close,
+        db=db,
+    )
+
+
+def _check_agent_config(config: MainConfig) -> None:
+    """Prometheus' agent-mode checks (config.LoadFile with agentMode)."""
+    if config.alerting.alertmanagers or config.alerting.alert_relabel_configs:
+        raise KubepromError(
+            f"parsing YAML file {config.source}: field alerting is not allowed in agent mode"
+        )
+    if config.rule_files:
+        raise KubepromError(
+            f"parsing YAML file {config.source}: field rule_files is not allowed in agent mode"
+        )
+
+
 async def serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
+    if args.agent:
+        _check_agent_config(config)
     retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
     query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
     flush_deadline_s = _duration_s(args.remote_flush_deadline, "--storage.remote.flush-deadline")
@@ -227,24 +301,25 @@ async def serve(args: argparse.Namespace) -> None:
     web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
     clock = RealClock()
-    db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
+    store = _open_storage(args, retention_ms)
+    db = store.db
     exporters: ExporterServer | None = None
     fetch = HTTPFetcher()
     runner: web.AppRunner | None = None
     remote = RemoteWrite(
-        db.path,
+        Path(args.data),
         clock,
-        samples_in=lambda: db.stats.appended,
-        highest_in_ms=lambda: db.head.maxt,
+        samples_in=store.samples_in,
+        highest_in_ms=store.highest_in_ms,
         metadata=lambda: [
-            (name, m.type.value, m.help, m.unit) for name, m in sorted(db.head.metadata.items())
+            (name, m.type.value, m.help, m.unit) for name, m in sorted(store.metadata().items())
         ],
         flush_deadline_s=flush_deadline_s,
     )
     remote_started = False
     try:
-        if db.wal is not None:
-            db.wal.keep_segments_from(remote.wal_floor)
+        if store.wal is not None:
+            store.wal.keep_segments_from(remote.wal_floor)
         await remote.apply(config.remote_write, config.global_.external_labels)
         remote_started = True
         spec = load_cluster_config(args.config)
@@ -256,30 +331,30 @@ async def serve(args: argparse.Namespace) -> None:
         def discover(sd: ClusterSDConfig) -> list[TargetGroup]:
             return cluster_groups(served, sd.role)
 
-        scraping = ScrapeService(db.appender, clock, fetch, cluster=discover)
+        scraping = ScrapeService(store.appender, clock, fetch, cluster=discover)
         scraping.apply(config)
         scraping.start()
 
         registry = CollectorRegistry()
-        registry.register(TSDBCollector(db))
+        registry.register(store.collector)
         registry.register(ScrapeCollector(scraping))
         registry.register(
-            RemoteWriteCollector(
-                lambda: remote.queues, lambda: db.stats.appended, lambda: db.head.maxt
-            )
+            RemoteWriteCollector(lambda: remote.queues, store.samples_in, store.highest_in_ms)
         )
         status = ServerStatus(
             config_yaml=lambda: config.text,
-            tsdb_stats=lambda limit: head_stats(db.head, limit),
+            tsdb_stats=(lambda limit: head_stats(db.head, limit)) if db is not None else None,
             flags=_flags(args),
             storage_retention=args.retention_time,
-            corruption_count=lambda: len(db.corrupt_blocks),
+            corruption_count=(lambda: len(db.corrupt_blocks)) if db is not None else lambda: 0,
         )
 
         async def reload() -> None:
             nonlocal config
             try:
                 new = _load(args.config)
+                if args.agent:
+                    _check_agent_config(new)
                 scraping.apply(new)
                 await remote.apply(new.remote_write, new.global_.external_labels)
             except KubepromError as err:
@@ -290,32 +365,45 @@ async def serve(args: argparse.Namespace) -> None:
             status.reloaded(success=True)
             log.info("configuration reloaded config=%s", config.source)
 
-        app = build_app(
-            registry,
-            targets=scraping,
-            query=QueryHandlers(
-                LocalQueryAPI(db.querier),
-                max_concurrency=args.query_max_concurrency,
-                max_queued=args.query_max_queued,
-                default_timeout_s=query_timeout_s,
-            ),
-            series=SeriesHandlers(db.querier, targets=scraping),
-            status=status,
-            federate=FederateHandler(
-                db.querier, external_labels=lambda: config.global_.external_labels
-            ),
-            admin=AdminHandlers(db if args.enable_admin_api else None),
-            reload=reload,
-            web_config=web_config,
-            limits=limits,
-            remote_write=RemoteWriteReceiver(db.appender) if args.remote_write_receiver else None,
-            remote_read=RemoteReadHandler(
-                db.querier,
-                lambda: config.global_.external_labels,
-                sample_limit=args.remote_read_sample_limit or 2**62,
-                concurrency=args.remote_read_concurrency,
-            ),
-        )
+        receiver = RemoteWriteReceiver(store.appender) if args.remote_write_receiver else None
+        if db is None:
+            app = build_app(
+                registry,
+                targets=scraping,
+                status=status,
+                reload=reload,
+                web_config=web_config,
+                limits=limits,
+                remote_write=receiver,
+                agent=True,
+            )
+        else:
+            app = build_app(
+                registry,
+                targets=scraping,
+                query=QueryHandlers(
+                    LocalQueryAPI(db.querier),
+                    max_concurrency=args.query_max_concurrency,
+                    max_queued=args.query_max_queued,
+                    default_timeout_s=query_timeout_s,
+                ),
+                series=SeriesHandlers(db.querier, targets=scraping),
+                status=status,
+                federate=FederateHandler(
+                    db.querier, external_labels=lambda: config.global_.external_labels
+                ),
+                admin=AdminHandlers(db if args.enable_admin_api else None),
+                reload=reload,
+                web_config=web_config,
+                limits=limits,
+                remote_write=receiver,
+                remote_read=RemoteReadHandler(
+                    db.querier,
+                    lambda: config.global_.external_labels,
+                    sample_limit=args.remote_read_sample_limit or 2**62,
+                    concurrency=args.remote_read_concurrency,
+                ),
+            )
         runner = await start_server(app, host, port, web_config=web_config, limits=limits)
         log.info(
             "listening address=%s://%s:%d config=%s data=%s",
@@ -331,7 +419,7 @@ async def serve(args: argparse.Namespace) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, sighup.set)
-        next_compaction = loop.time() + COMPACTION_INTERVAL_S
+        next_compaction = loop.time() + store.maintain_interval_s
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -340,8 +428,8 @@ async def serve(args: argparse.Namespace) -> None:
                 with contextlib.suppress(KubepromError):  # logged by reload()
                     await reload()
             if loop.time() >= next_compaction:
-                next_compaction = loop.time() + COMPACTION_INTERVAL_S
-                await asyncio.to_thread(db.compact)
+                next_compaction = loop.time() + store.maintain_interval_s
+                await asyncio.to_thread(store.maintain)
         log.info("shutting down")
         if runner is not None:
             await runner.cleanup()
@@ -356,7 +444,7 @@ async def serve(args: argparse.Namespace) -> None:
         # Stop order: scraping (above), then remote write flushes, then the store closes.
         if remote_started:
             await remote.stop()
-        db.close()
+        store.close()
 
 
 def run(args: argparse.Namespace) -> int:
