@@ -124,8 +124,8 @@ class WALWatcher:
             limit = target.offset if target is not None and s == target.segment else None
             series += self._series_of(self.directory / f"{s:08d}", limit)
         if target is None:
-            # An empty WAL: start with whatever segment comes first.
-            self._segment, self._offset = (base + 1 if base is not None else 0), 0
+            # An empty WAL: start with the segment the writer creates first.
+            self._segment, self._offset = (base + 1 if base is not None else 1), 0
         else:
             self._segment, self._offset = target.segment, target.offset
         self._pending = b""
