@@ -97,7 +97,7 @@ async def test_recoverable_errors_are_retried_with_exponential_backoff(tmp_path:
     await queue.start()
     written = write_scrapes(db, series=40, scrapes=1)
     await run_until(clock, lambda: len(endpoint.received) == 40, step_s=0.01)
-    gaps = [round(b - a, 3) for a, b in zip(endpoint.attempts, endpoint.attempts[1:])]
+    gaps = [round(b - a, 3) for a, b in zip(endpoint.attempts, endpoint.attempts[1:], strict=False)]
     assert gaps == [0.03, 0.06, 0.12, 0.2, 0.2]  # doubling from min_backoff, capped at max
     assert Counter(endpoint.received) == Counter(written)
     s = queue.stats
@@ -209,7 +209,8 @@ async def test_a_crash_resumes_from_the_saved_position_with_nothing_missing(tmp_
         task.cancel()
     await advance(clock, 0.1)
     saved = queue.saved_position
-    assert saved is not None and saved.offset > 0
+    assert saved is not None
+    assert saved.offset > 0
     written += write_scrapes(db, series=40, scrapes=5, start_ms=1_800_000_000_000 + 10 * 15_000)
     second = FakeEndpoint(clock)
     again = make_queue(

@@ -35,7 +35,8 @@ def test_tail_follows_rotation_and_reports_positions(tmp_path: Path) -> None:
     assert samples_t(items) == list(range(100, 120))
     assert len(wal.segments) > 3  # the tail crossed segments
     positions = [p for p, _ in items]
-    assert positions == sorted(positions) and positions[0] > start
+    assert positions == sorted(positions)
+    assert positions[0] > start
     assert watcher.read() == []  # nothing new
     write(wal, 200, 2)
     assert samples_t(watcher.read()) == [200, 201]
