@@ -207,7 +207,10 @@ class QueueManager:
         self._outstanding: dict[int, int] = {}  # seq -> samples not yet sent or given up
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._final_read = False
         self._resharding = False
+        self._reshard_task: asyncio.Task[None] | None = None
+        self._reader_wake = asyncio.Event()  # set to end the reader's idle wait early
         self._last_send_ok_s = 0.0
         self._in, self._out, self._dropped, self._out_duration = _EWMA(), _EWMA(), _EWMA(), _EWMA()
         self._last_samples_in = 0
@@ -268,26 +271,49 @@ class QueueManager:
         )
 
     async def stop(self) -> None:
-        """Stop reading, send what is queued (up to the flush deadline), save the position."""
-        self._stopping = True
-        self._space.set()
-        for task in self._tasks:
+        """Read the WAL to its end, send what is queued (both within the flush deadline),
+        then save the position; what is left stays in the WAL for the next start."""
+        reader, others = self._tasks[0], self._tasks[1:]
+        for task in others:
             task.cancel()
-        for task in self._tasks:
+        for task in others:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        try:
-            await asyncio.wait_for(self._drain(), self._flush_deadline_s)
-        except TimeoutError:
+        if self._reshard_task is not None:
+            await self._reshard_task  # it drains the shards, as stopping does anyway
+        self._final_read = True
+        self._reader_wake.set()
+        deadline_s = self._clock.now() + self._flush_deadline_s
+        done = await self._within(reader, deadline_s)
+        if done:
+            self._stopping = True
+            self._space.set()
+            done = await self._within(asyncio.ensure_future(self._drain()), deadline_s)
+        if not done:
             log.error(
                 "remote write flush deadline passed, %d samples stay in the wal for the next "
                 "start remote_name=%s",
                 sum(s.count for s in self._shards),
                 self.remote_name,
             )
+        self._stopping = True
         await self._stop_shards()
         self._save_position()
         self._watcher.close()
+
+    async def _within(self, task: asyncio.Future[None], deadline_s: float) -> bool:
+        """Wait for ``task`` until ``deadline_s`` on the queue's clock; cancel it if late."""
+        timer = asyncio.ensure_future(self._clock.sleep(max(deadline_s - self._clock.now(), 0)))
+        try:
+            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if task.done():
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
 
     # ---- series and samples from the WAL -------------------------------------------------------
     def _store_series(self, rec: SeriesRecord) -> None:
@@ -318,8 +344,10 @@ class QueueManager:
         while True:
             items = self._watcher.read()
             if not items:
+                if self._final_read:
+                    return  # stopping: the WAL is read to its end
                 self._maybe_save()
-                await self._clock.sleep(READ_PERIOD_S)
+                await self._wait(self._reader_wake, READ_PERIOD_S)
                 continue
             for pos, records in items:
                 seq = self._seq
@@ -538,14 +566,20 @@ class QueueManager:
                 len(self._shards),
                 desired,
             )
-            self._resharding = True
-            try:
-                await self._drain()  # old shards flush first: samples stay in order
-                await self._stop_shards()
-                self._start_shards(desired)
-            finally:
-                self._resharding = False
-                self._space.set()
+            # Shielded: a stop that cancels this loop waits for the reshard to finish.
+            self._reshard_task = asyncio.create_task(self._reshard(desired))
+            await asyncio.shield(self._reshard_task)
+            self._reshard_task = None
+
+    async def _reshard(self, n: int) -> None:
+        self._resharding = True
+        try:
+            await self._drain()  # old shards flush first: samples stay in order
+            await self._stop_shards()
+            self._start_shards(n)
+        finally:
+            self._resharding = False
+            self._space.set()
 
     def desired_shards(self) -> int:
         """Prometheus' calculateDesiredShards, ticking the rates (call every 10 s)."""
