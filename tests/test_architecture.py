@@ -71,6 +71,7 @@ RULES = {
             "kubeprom.sim",
             "kubeprom.top",
             "kubeprom.web",
+            "kubeprom.remote",
         ],
     ),
     "model-is-the-bottom": ("kubeprom.model", "allow", ["kubeprom.errors", "kubeprom.model"]),
@@ -80,6 +81,53 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    "hpa-reads-through-seams": (
+        "kubeprom.hpa",
+        "allow",
+        [
+            "kubeprom.clock",
+            "kubeprom.config",
+            "kubeprom.errors",
+            "kubeprom.hpa",
+            "kubeprom.model",
+            "kubeprom.promql.api",
+            "kubeprom.tsdb.api",
+        ],
+    ),
+    "rules-read-through-the-seams": (
+        "kubeprom.rules",
+        "forbid",
+        [
+            "kubeprom.cli",
+            "kubeprom.exporters",
+            "kubeprom.hpa",
+            "kubeprom.scraper",
+            "kubeprom.sim",
+            "kubeprom.top",
+            "kubeprom.web",
+        ],
+    ),
+    # remote write reads the store's WAL from the side, never its head, querier or blocks
+    "remote-reads-the-wal": (
+        "kubeprom.remote",
+        "allow",
+        [
+            "kubeprom.__version__",
+            "kubeprom.clock",
+            "kubeprom.config",
+            "kubeprom.errors",
+            "kubeprom.model",
+            "kubeprom.remote",
+            "kubeprom.tsdb.wal",
+            "kubeprom.tsdb.walcodec",
+        ],
+    ),
+    # config (the http_config and its TLS transport included) is shared by every layer
+    "config-is-low": (
+        "kubeprom.config",
+        "allow",
+        ["kubeprom.clock", "kubeprom.config", "kubeprom.errors", "kubeprom.model"],
+    ),
 }
 
 
@@ -110,7 +158,8 @@ def test_the_scan_sees_real_imports() -> None:
     assert "kubeprom.tsdb.block.write_block" in db_imports
     assert "kubeprom.tsdb.querier.DBQuerier" in db_imports  # inside TYPE_CHECKING and a method
     assert {imp for _, imp in modules["kubeprom.model.labels"][1]} == {
-        "kubeprom.errors.ValidationError"
+        "kubeprom.errors.ValidationError",
+        "kubeprom.model.gofmt.quote",
     }
 
 
@@ -193,6 +242,18 @@ EXPORTS = {
         "Series",
         "SeriesRef",
         "SeriesSet",
+    ],
+    "kubeprom.remote": [
+        "HTTPWriteClient",
+        "Position",
+        "PositionFile",
+        "ProtocolError",
+        "QueueManager",
+        "RemoteWrite",
+        "RemoteWriteCollector",
+        "SeriesEncoder",
+        "WALWatcher",
+        "WriteClient",
     ],
 }
 

@@ -1,33 +1,33 @@
 """``kubeprom query|query-range|query-series|query-labels``: promtool's query commands.
 
 Each asks a Prometheus-compatible server (``--server URL``, default the local kubeprom; a
-real Prometheus works the same) or reads a data directory directly (``--data DIR``, opened
-read-only, so a running server's directory is safe to read). Output is a readable table,
-or with ``-o json`` the API's ``data`` exactly as ``/api/v1`` returns it. Errors are one
-line (``kubeprom: error: bad_data: invalid parameter "query": 1:5: parse error: ...``) and
-exit 1.
+real Prometheus works the same) through :class:`~kubeprom.web.client.PrometheusClient`, with
+credentials from the URL (``http://user:password@host``) or from ``--http.config.file``
+(basic auth, bearer tokens, TLS), or reads a data directory directly (``--data DIR``, opened
+read-only, so a running server's directory is safe to read and is left as it was).
+Output is a readable table, or with ``-o json`` the API's ``data`` exactly as ``/api/v1``
+returns it. Errors are one line (``kubeprom: error: bad_data: invalid parameter "query":
+1:5: parse error: ...``) and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as dt
 import json
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from kubeprom.errors import KubepromError
+from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.errors import APIError, KubepromError
 from kubeprom.model.labels import Labels
+from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.db import DB
-from kubeprom.web.envelope import APIError
+from kubeprom.web.client import APIResponse
 from kubeprom.web.params import matcher_sets, parse_step, parse_time
 from kubeprom.web.query import format_time, result_text
 from kubeprom.web.series import label_names_data, label_values_data, series_data
@@ -41,60 +41,12 @@ Params = list[tuple[str, str]]
 
 
 class Source(Protocol):
-    """Answers one ``/api/v1`` call: (data, warnings); raises KubepromError."""
+    """Answers one ``/api/v1`` call with its data and annotations; raises KubepromError.
 
-    def call(self, endpoint: str, params: Params) -> tuple[Any, list[str]]: ...
+    :class:`~kubeprom.web.client.PrometheusClient` is the server one, :class:`LocalSource`
+    the data directory one."""
 
-
-class HTTPSource:
-    """A Prometheus-compatible server; ``user:password@`` in the URL sends basic auth."""
-
-    def __init__(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise KubepromError(f"--server: expected an http(s) URL, got {url!r}")
-        self._auth: str | None = None
-        if parts.username is not None:
-            creds = f"{urllib.parse.unquote(parts.username)}:"
-            creds += urllib.parse.unquote(parts.password or "")
-            self._auth = "Basic " + base64.b64encode(creds.encode()).decode()
-            netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-            parts = parts._replace(netloc=netloc)
-        self.base = urllib.parse.urlunsplit(parts).rstrip("/")
-
-    def call(self, endpoint: str, params: Params) -> tuple[Any, list[str]]:
-        url = f"{self.base}/api/v1/{endpoint}"
-        req = urllib.request.Request(
-            url, data=urllib.parse.urlencode(params).encode(), method="POST"
-        )
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-        req.add_header("User-Agent", "kubeprom")
-        if self._auth is not None:
-            req.add_header("Authorization", self._auth)
-        try:
-            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as r:
-                text = r.read().decode()
-        except urllib.error.HTTPError as err:
-            text = err.read().decode(errors="replace")
-            if not _is_envelope(text):
-                raise KubepromError(f"{url}: HTTP {err.code}: {text.strip()[:200]}") from err
-        except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise KubepromError(f"cannot reach {self.base}: {reason}") from err
-        if not _is_envelope(text):
-            raise KubepromError(f"{url}: not a Prometheus API response: {text.strip()[:200]!r}")
-        body = json.loads(text)
-        if body["status"] != "success":
-            raise KubepromError(f"{body.get('errorType', 'error')}: {body.get('error', '')}")
-        return body.get("data"), list(body.get("warnings", []))
-
-
-def _is_envelope(text: str) -> bool:
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("status") in ("success", "error")
+    def call(self, endpoint: str, params: Params) -> APIResponse: ...
 
 
 class LocalSource:
@@ -103,7 +55,7 @@ class LocalSource:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def call(self, endpoint: str, params: Params) -> tuple[Any, list[str]]:
+    def call(self, endpoint: str, params: Params) -> APIResponse:
         p: dict[str, list[str]] = {}
         for k, v in params:
             p.setdefault(k, []).append(v)
@@ -119,19 +71,22 @@ class LocalSource:
                 raise KubepromError(str(err)) from err
             mint, maxt = one("start", MIN_TIME), one("end", MAX_TIME)
             q = db.querier()
-            if endpoint == "query":
-                r = LocalQueryAPI(db.querier).instant(p["query"][0], one("time", 0))
-                return json.loads(result_text(r)), list(r.warnings)
-            if endpoint == "query_range":
-                step = parse_step(p["step"][0], "step")
-                r = LocalQueryAPI(db.querier).range(p["query"][0], mint, maxt, step)
-                return json.loads(result_text(r)), list(r.warnings)
+            if endpoint in ("query", "query_range"):
+                api = LocalQueryAPI(db.querier)
+                if endpoint == "query":
+                    r = api.instant(p["query"][0], one("time", 0))
+                else:
+                    r = api.range(p["query"][0], mint, maxt, parse_step(p["step"][0], "step"))
+                return APIResponse(json.loads(result_text(r)), r.warnings, r.infos)
+            data: Any
             if endpoint == "series":
-                return series_data(q, sets, mint, maxt)
-            if endpoint == "labels":
-                return label_names_data(q, sets, mint, maxt)
-            name = endpoint.removeprefix("label/").removesuffix("/values")
-            return label_values_data(q, name, sets, mint, maxt)
+                data, warnings = series_data(q, sets, mint, maxt)
+            elif endpoint == "labels":
+                data, warnings = label_names_data(q, sets, mint, maxt)
+            else:
+                name = urllib.parse.unquote(endpoint.removeprefix("label/").removesuffix("/values"))
+                data, warnings = label_values_data(q, name, sets, mint, maxt)
+            return APIResponse(data, tuple(warnings))
         finally:
             db.close()
 
@@ -152,9 +107,7 @@ def _series(metric: dict[str, str]) -> str:
 
 
 def _when(seconds: float) -> str:
-    when = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    spec = "milliseconds" if when.microsecond else "seconds"
-    return when.isoformat(timespec=spec).replace("+00:00", "Z")
+    return format_rfc3339_nano(round(seconds * 1000))
 
 
 def render_query(data: dict[str, Any]) -> str:
@@ -176,7 +129,10 @@ def render_list(header: str, items: Sequence[str]) -> str:
 
 # ---- commands --------------------------------------------------------------------------------
 def _source(args: argparse.Namespace) -> Source:
-    return LocalSource(args.data) if args.data else HTTPSource(args.server)
+    if args.data:
+        check_http_config_flag(args)
+        return LocalSource(args.data)
+    return server_client(args, timeout_s=HTTP_TIMEOUT_S)
 
 
 def _seconds(text: str, flag: str) -> str:
@@ -191,15 +147,14 @@ def _now_s() -> str:
     return str(format_time(int(time.time() * 1000)))
 
 
-def _emit(
-    args: argparse.Namespace, data: Any, warnings: list[str], render: Callable[[], str]
-) -> int:
-    for w in warnings:
+def _emit(args: argparse.Namespace, resp: APIResponse, render: Callable[[Any], str]) -> int:
+    data = resp.data
+    for w in resp.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.output == "json":
         print(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     else:
-        sys.stdout.write(render())
+        sys.stdout.write(render(data))
     return 0
 
 
@@ -208,8 +163,7 @@ def run_query(args: argparse.Namespace) -> int:
         ("query", args.expr),
         ("time", _seconds(args.time, "time") if args.time else _now_s()),
     ]
-    data, warnings = _source(args).call("query", params)
-    return _emit(args, data, warnings, lambda: render_query(data))
+    return _emit(args, _source(args).call("query", params), render_query)
 
 
 def run_query_range(args: argparse.Namespace) -> int:
@@ -231,8 +185,7 @@ def run_query_range(args: argparse.Namespace) -> int:
         ("end", str(format_time(end_ms))),
         ("step", str(format_time(step_ms))),
     ]
-    data, warnings = _source(args).call("query_range", params)
-    return _emit(args, data, warnings, lambda: render_query(data))
+    return _emit(args, _source(args).call("query_range", params), render_query)
 
 
 def _range_params(args: argparse.Namespace) -> Params:
@@ -245,8 +198,8 @@ def _range_params(args: argparse.Namespace) -> Params:
 
 
 def run_query_series(args: argparse.Namespace) -> int:
-    data, warnings = _source(args).call("series", _range_params(args))
-    return _emit(args, data, warnings, lambda: render_list("SERIES", [_series(m) for m in data]))
+    resp = _source(args).call("series", _range_params(args))
+    return _emit(args, resp, lambda data: render_list("SERIES", [_series(m) for m in data]))
 
 
 def run_query_labels(args: argparse.Namespace) -> int:
@@ -255,8 +208,8 @@ def run_query_labels(args: argparse.Namespace) -> int:
         header = "VALUE"
     else:
         endpoint, header = "labels", "NAME"
-    data, warnings = _source(args).call(endpoint, _range_params(args))
-    return _emit(args, data, warnings, lambda: render_list(header, data))
+    resp = _source(args).call(endpoint, _range_params(args))
+    return _emit(args, resp, lambda data: render_list(header, data))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -267,6 +220,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         help=f"Prometheus-compatible server URL (default: {DEFAULT_SERVER})",
     )
     where.add_argument("--data", default=None, help="read this data directory instead")
+    add_http_config_flag(p)
     p.add_argument(
         "-o",
         "--output",

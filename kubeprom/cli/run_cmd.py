@@ -1,11 +1,13 @@
 """``kubeprom run``: the server. The composition root that wires every part together.
 
-Start order: read the web config, open the store (replaying the WAL), start remote write
-(its queues resume from their saved WAL positions), start the simulated cluster's exporters
-(if the config has a ``cluster:``), start scraping, start the HTTP server, then compact
-periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server, stop scraping, stop the
-exporters, flush remote write, close the store (which syncs the WAL). SIGHUP and
-``POST /-/reload`` reload the scrape configuration.
+Start order: read the web config, open the store (replaying the WAL; ``--agent``: the
+WAL-only store), start remote write (its queues resume from their saved WAL positions),
+start the simulated cluster's exporters (if the config has a ``cluster:``), start scraping,
+the notifier and the rule groups (not in agent mode), start the HTTP server, then compact
+(agent: truncate the WAL) periodically. Stop order (SIGINT/SIGTERM): stop the HTTP server,
+stop scraping, stop the rules, stop the notifier, stop the exporters, flush remote write,
+close the store (which syncs the WAL). SIGHUP and ``POST /-/reload`` reload the scrape,
+alerting and rule configuration; a broken rule file keeps the running rules.
 """
 
 from __future__ import annotations
@@ -15,15 +17,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.registry import Collector
 
+from kubeprom.cli.run_storage import check_agent_config, open_storage
 from kubeprom.clock import RealClock
 from kubeprom.config import load_main_config
 from kubeprom.config.cluster import load_cluster_config
@@ -35,22 +35,23 @@ from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.remote.metrics import RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
+from kubeprom.rules.alerting import Alert
+from kubeprom.rules.group import GroupOptions
+from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
+from kubeprom.rules.metrics import NotifierCollector, RulesCollector
+from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY, Notifier, notifications
 from kubeprom.scraper.discovery.cluster import cluster_groups
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
-from kubeprom.tsdb.agent import DEFAULT_TRUNCATE_INTERVAL_S, AgentDB
-from kubeprom.tsdb.api import Appender, MetricMetadata
-from kubeprom.tsdb.db import DB, Options
-from kubeprom.tsdb.metrics import AgentCollector, TSDBCollector
 from kubeprom.tsdb.stats import head_stats
-from kubeprom.tsdb.wal import WAL
 from kubeprom.web import (
     AdminHandlers,
     FederateHandler,
     HTTPLimits,
     QueryHandlers,
+    RulesHandlers,
     SeriesHandlers,
     ServerStatus,
     WebConfig,
@@ -61,8 +62,6 @@ from kubeprom.web import (
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 log = logging.getLogger(__name__)
-
-COMPACTION_INTERVAL_S = 60.0
 
 
 def add_parser(sub: Any) -> None:
@@ -157,6 +156,37 @@ def add_parser(sub: Any) -> None:
         default=HTTPLimits().max_body_bytes,
         help="largest request body accepted, larger gets 413 (default: 10 MiB)",
     )
+    p.add_argument(
+        "--web.external-url",
+        dest="external_url",
+        default="",
+        help="the URL under which kubeprom is reached (alert generator URLs, templates)",
+    )
+    p.add_argument(
+        "--rules.alert.for-outage-tolerance",
+        dest="for_outage_tolerance",
+        default="1h",
+        help="max time to tolerate an outage when restoring the 'for' state of alerts",
+    )
+    p.add_argument(
+        "--rules.alert.for-grace-period",
+        dest="for_grace_period",
+        default="10m",
+        help="minimum time between an alert's restored 'for' state and it firing",
+    )
+    p.add_argument(
+        "--rules.alert.resend-delay",
+        dest="resend_delay",
+        default="1m",
+        help="minimum time to wait before resending an alert to Alertmanager",
+    )
+    p.add_argument(
+        "--alertmanager.notification-queue-capacity",
+        dest="notification_queue_capacity",
+        type=_positive,
+        default=DEFAULT_QUEUE_CAPACITY,
+        help="alerts queued per Alertmanager; the oldest are dropped beyond it (default: 10000)",
+    )
     # Also accepted before the command (kubeprom --log-level=debug run); this one wins.
     p.add_argument(
         "--log-level",
@@ -194,6 +224,11 @@ _FLAG_NAMES = {
     "query_max_queued": "query.max-queued",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
+    "external_url": "web.external-url",
+    "for_outage_tolerance": "rules.alert.for-outage-tolerance",
+    "for_grace_period": "rules.alert.for-grace-period",
+    "resend_delay": "rules.alert.resend-delay",
+    "notification_queue_capacity": "alertmanager.notification-queue-capacity",
     "remote_flush_deadline": "storage.remote.flush-deadline",
     "remote_write_receiver": "web.enable-remote-write-receiver",
     "agent": "agent",
@@ -225,6 +260,17 @@ def _load(path: str | None) -> MainConfig:
     return config
 
 
+def _rule_settings(config: MainConfig, external_url: str) -> RuleSettings:
+    g = config.global_
+    return settings_from(
+        config.rule_files,
+        evaluation_interval_ms=g.evaluation_interval_ms,
+        query_offset_ms=g.rule_query_offset_ms,
+        external_labels=g.external_labels,
+        external_url=external_url,
+    )
+
+
 def _duration_s(text: str, flag: str) -> float:
     try:
         return parse_duration_ms(text) / 1000
@@ -232,91 +278,40 @@ def _duration_s(text: str, flag: str) -> float:
         raise KubepromError(f"{flag}: {err}") from err
 
 
-@dataclass(frozen=True, slots=True)
-class _Storage:
-    """The store as the rest of the server sees it: the full DB, or the agent's WAL store."""
-
-    appender: Callable[[], Appender]
-    samples_in: Callable[[], int]
-    highest_in_ms: Callable[[], int]
-    metadata: Callable[[], dict[str, MetricMetadata]]
-    wal: WAL | None
-    collector: Collector
-    maintain: Callable[[], object]  # compaction (full) or WAL truncation (agent)
-    maintain_interval_s: float
-    close: Callable[[], None]
-    db: DB | None  # None in agent mode: nothing can be queried
-
-
-def _open_storage(args: argparse.Namespace, retention_ms: int) -> _Storage:
-    if args.agent:
-        agent = AgentDB.open(args.data)
-        return _Storage(
-            appender=agent.appender,
-            samples_in=lambda: agent.stats.appended,
-            highest_in_ms=lambda: agent.maxt,
-            metadata=lambda: agent.metadata,
-            wal=agent.wal,
-            collector=AgentCollector(agent),
-            maintain=agent.truncate,
-            maintain_interval_s=DEFAULT_TRUNCATE_INTERVAL_S,
-            close=agent.close,
-            db=None,
-        )
-    db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
-    return _Storage(
-        appender=db.appender,
-        samples_in=lambda: db.stats.appended,
-        highest_in_ms=lambda: db.head.maxt,
-        metadata=lambda: db.head.metadata,
-        wal=db.wal,
-        collector=TSDBCollector(db),
-        maintain=db.compact,
-        maintain_interval_s=COMPACTION_INTERVAL_S,
-        close=db.close,
-        db=db,
-    )
-
-
-def _check_agent_config(config: MainConfig) -> None:
-    """Prometheus' agent-mode checks (config.LoadFile with agentMode)."""
-    if config.alerting.alertmanagers or config.alerting.alert_relabel_configs:
-        raise KubepromError(
-            f"parsing YAML file {config.source}: field alerting is not allowed in agent mode"
-        )
-    if config.rule_files:
-        raise KubepromError(
-            f"parsing YAML file {config.source}: field rule_files is not allowed in agent mode"
-        )
-
-
 async def serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
     if args.agent:
-        _check_agent_config(config)
+        check_agent_config(config)
+    flush_deadline_s = _duration_s(args.remote_flush_deadline, "--storage.remote.flush-deadline")
     retention_ms = round(_duration_s(args.retention_time, "--retention-time") * 1000)
     query_timeout_s = _duration_s(args.query_timeout, "--query.timeout")
-    flush_deadline_s = _duration_s(args.remote_flush_deadline, "--storage.remote.flush-deadline")
     host, port = _listen(args.listen)
+    outage_ms = round(
+        _duration_s(args.for_outage_tolerance, "--rules.alert.for-outage-tolerance") * 1000
+    )
+    grace_ms = round(_duration_s(args.for_grace_period, "--rules.alert.for-grace-period") * 1000)
+    resend_ms = round(_duration_s(args.resend_delay, "--rules.alert.resend-delay") * 1000)
+    external_url = args.external_url.rstrip("/")
     web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     limits = HTTPLimits(max_body_bytes=args.max_request_bytes)
     clock = RealClock()
-    store = _open_storage(args, retention_ms)
+    store = open_storage(args, retention_ms)
     db = store.db
-    exporters: ExporterServer | None = None
-    fetch = HTTPFetcher()
-    runner: web.AppRunner | None = None
     remote = RemoteWrite(
         Path(args.data),
         clock,
         samples_in=store.samples_in,
         highest_in_ms=store.highest_in_ms,
-        metadata=lambda: [
-            (name, m.type.value, m.help, m.unit) for name, m in sorted(store.metadata().items())
-        ],
+        metadata=store.metadata_entries,
         flush_deadline_s=flush_deadline_s,
     )
     remote_started = False
+    exporters: ExporterServer | None = None
+    fetch = HTTPFetcher()
+    runner: web.AppRunner | None = None
+    notifier: Notifier | None = None
+    rules: RuleManager | None = None
+    scraping: ScrapeService | None = None
     try:
         if store.wal is not None:
             store.wal.keep_segments_from(remote.wal_floor)
@@ -331,16 +326,40 @@ async def serve(args: argparse.Namespace) -> None:
         def discover(sd: ClusterSDConfig) -> list[TargetGroup]:
             return cluster_groups(served, sd.role)
 
-        scraping = ScrapeService(store.appender, clock, fetch, cluster=discover)
-        scraping.apply(config)
-        scraping.start()
+        scraper = scraping = ScrapeService(store.appender, clock, fetch, cluster=discover)
+        scraper.apply(config)
+        scraper.start()
 
         registry = CollectorRegistry()
         registry.register(store.collector)
-        registry.register(ScrapeCollector(scraping))
+        registry.register(ScrapeCollector(scraper))
         registry.register(
             RemoteWriteCollector(lambda: remote.queues, store.samples_in, store.highest_in_ms)
         )
+        if db is not None:
+            notifier = Notifier(queue_capacity=args.notification_queue_capacity)
+            notifier.apply(config)
+            sender = notifier
+
+            def notify(expr: str, alerts: list[Alert]) -> None:
+                sender.send(notifications(expr, alerts, external_url))
+
+            rules = RuleManager(
+                GroupOptions(
+                    query=LocalQueryAPI(db.querier),
+                    appender=db.appender,
+                    querier=db.querier,
+                    notify=notify,
+                    outage_tolerance_ms=outage_ms,
+                    for_grace_period_ms=grace_ms,
+                    resend_delay_ms=resend_ms,
+                ),
+                clock,
+                executor=asyncio.to_thread,
+            )
+            await rules.update(_rule_settings(config, external_url))
+            registry.register(RulesCollector(rules.groups))
+            registry.register(NotifierCollector(sender))
         status = ServerStatus(
             config_yaml=lambda: config.text,
             tsdb_stats=(lambda limit: head_stats(db.head, limit)) if db is not None else None,
@@ -354,8 +373,12 @@ async def serve(args: argparse.Namespace) -> None:
             try:
                 new = _load(args.config)
                 if args.agent:
-                    _check_agent_config(new)
-                scraping.apply(new)
+                    check_agent_config(new)
+                if rules is not None:
+                    await rules.update(_rule_settings(new, external_url))
+                scraper.apply(new)
+                if notifier is not None:
+                    notifier.apply(new)
                 await remote.apply(new.remote_write, new.global_.external_labels)
             except KubepromError as err:
                 status.reloaded(success=False)
@@ -366,10 +389,10 @@ async def serve(args: argparse.Namespace) -> None:
             log.info("configuration reloaded config=%s", config.source)
 
         receiver = RemoteWriteReceiver(store.appender) if args.remote_write_receiver else None
-        if db is None:
+        if db is None or rules is None or notifier is None:
             app = build_app(
                 registry,
-                targets=scraping,
+                targets=scraper,
                 status=status,
                 reload=reload,
                 web_config=web_config,
@@ -380,20 +403,21 @@ async def serve(args: argparse.Namespace) -> None:
         else:
             app = build_app(
                 registry,
-                targets=scraping,
+                targets=scraper,
                 query=QueryHandlers(
                     LocalQueryAPI(db.querier),
                     max_concurrency=args.query_max_concurrency,
                     max_queued=args.query_max_queued,
                     default_timeout_s=query_timeout_s,
                 ),
-                series=SeriesHandlers(db.querier, targets=scraping),
+                series=SeriesHandlers(db.querier, targets=scraper),
                 status=status,
                 federate=FederateHandler(
                     db.querier, external_labels=lambda: config.global_.external_labels
                 ),
                 admin=AdminHandlers(db if args.enable_admin_api else None),
                 reload=reload,
+                rules=RulesHandlers(rules, notifier),
                 web_config=web_config,
                 limits=limits,
                 remote_write=receiver,
@@ -434,16 +458,20 @@ async def serve(args: argparse.Namespace) -> None:
         if runner is not None:
             await runner.cleanup()
             runner = None
-        await scraping.stop()
     finally:
         if runner is not None:
             await runner.cleanup()
+        if scraping is not None:
+            await scraping.stop()
+        if rules is not None:
+            await rules.stop()
+        if notifier is not None:
+            await notifier.stop()
         await fetch.close()
         if exporters is not None:
             await exporters.stop()
-        # Stop order: scraping (above), then remote write flushes, then the store closes.
         if remote_started:
-            await remote.stop()
+            await remote.stop()  # after everything that appends: it reads the WAL to its end
         store.close()
 
 

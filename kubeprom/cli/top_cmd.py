@@ -1,8 +1,9 @@
 """``kubeprom top node|pod``: what ``kubectl top`` prints, computed with PromQL.
 
 Against a running server (``--server``, default http://127.0.0.1:9090, any
-Prometheus-compatible API) or offline over a data directory (``--data DIR``, at ``--time``,
-default the newest sample in it). Output and errors are kubectl's: tables on stdout; one
+Prometheus-compatible API; credentials in the URL or ``--http.config.file``) or offline over
+a data directory (``--data DIR``, opened read-only so a running server may hold it, at
+``--time``, default the newest sample in it). Output and errors are kubectl's: tables on stdout; one
 line on stderr and exit 1 for errors (``error: metrics not available yet``,
 ``Error from server (NotFound): pods "x" not found``, an unreachable server).
 """
@@ -10,7 +11,6 @@ line on stderr and exit 1 for errors (``error: metrics not available yet``,
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import time
@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from kubeprom.errors import PromQLError, QueryAPIUnavailable
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.errors import PromQLError, QueryAPIUnavailable, StorageError, TopError
+from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.top.commands import (
     NodeRequest,
@@ -30,14 +31,12 @@ from kubeprom.top.commands import (
     top_node,
     top_pod,
 )
-from kubeprom.top.errors import TopError
 from kubeprom.top.model import Extras
 from kubeprom.top.queries import KSM_MATCHERS, KUBELET_MATCHERS, Queries, Sources
 from kubeprom.top.render import OutputFormat, dump, node_metrics_list, pod_metrics_list
 from kubeprom.top.source import MetricsSource
 from kubeprom.top.table import node_table, pod_table
-from kubeprom.tsdb import DB, MIN_TIME, Options
-from kubeprom.web.client import HTTPQueryAPI
+from kubeprom.tsdb import DB, MIN_TIME
 
 DEFAULT_SERVER = "http://127.0.0.1:9090"
 DEFAULT_REQUEST_TIMEOUT = "30s"
@@ -56,9 +55,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--data",
         default=None,
         metavar="DIR",
-        help="query this data directory offline instead of a server (not while a server "
-        "has it open)",
+        help="query this data directory offline instead of a server (read-only: a running "
+        "server may have it open)",
     )
+    add_http_config_flag(where)
     where.add_argument(
         "--time",
         default=None,
@@ -164,26 +164,26 @@ def parse_time(text: str) -> int:
     except ValueError:
         pass
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339_ms(text)
     except ValueError:
         raise TopError(f"invalid --time {text!r}: expected RFC 3339 or Unix seconds") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return round(when.timestamp() * 1000)
 
 
 @contextmanager
 def open_api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
     """The query API the flags name, and the evaluation time."""
     t_ms = parse_time(args.time) if args.time is not None else None
+    check_http_config_flag(args)
     if args.data is None:
-        timeout_s = _duration_ms(args.request_timeout, "--request-timeout") / 1000
-        yield HTTPQueryAPI(args.server, timeout_s), t_ms or round(time.time() * 1000)
+        yield _client(args), t_ms or round(time.time() * 1000)
         return
     path = Path(args.data)
     if not path.is_dir():
         raise TopError(f"data directory {args.data!r} does not exist")
-    db = DB.open(path, Options(retention_ms=None))
+    try:
+        db = DB.open_read_only(path)
+    except StorageError as err:
+        raise TopError(str(err)) from err
     try:
         if t_ms is None:
             newest = db.newest_time()
@@ -191,6 +191,11 @@ def open_api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
         yield LocalQueryAPI(db.querier), t_ms
     finally:
         db.close()
+
+
+def _client(args: argparse.Namespace) -> QueryAPI:
+    timeout_s = _duration_ms(args.request_timeout, "--request-timeout") / 1000
+    return server_client(args, timeout_s=timeout_s)
 
 
 def _unreachable(err: QueryAPIUnavailable) -> str:
@@ -263,7 +268,7 @@ def _watch(args: argparse.Namespace, show: Show, queries: Queries) -> int:
     if args.data is not None or args.time is not None:
         raise TopError("--watch follows a --server at the current time: drop --data and --time")
     interval_s = _duration_ms(args.watch, "--watch") / 1000
-    api = HTTPQueryAPI(args.server, _duration_ms(args.request_timeout, "--request-timeout") / 1000)
+    api = _client(args)
 
     def frame() -> str:
         try:

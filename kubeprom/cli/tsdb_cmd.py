@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ import numpy as np
 
 from kubeprom.errors import KubepromError
 from kubeprom.model.labels import METRIC_NAME, Labels
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.model.timeutil import format_rfc3339, parse_duration_ms
 from kubeprom.scraper.exposition import OpenMetricsFileReader
 from kubeprom.tsdb.block import Block
 from kubeprom.tsdb.importer import BulkImporter
@@ -92,10 +91,6 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _top(title: str, counter: Counter[str], limit: int) -> None:
     print(f"\n{title}:")
     for key, n in counter.most_common(limit):
@@ -124,7 +119,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         size = b.size_bytes
         m = b.meta
         print(
-            f"{m.ulid:<28}{_iso(m.min_time):<22}{_iso(m.max_time):<22}{m.num_series:>10,}"
+            f"{m.ulid:<28}{format_rfc3339(m.min_time):<22}{format_rfc3339(m.max_time):<22}{m.num_series:>10,}"
             f"{m.num_samples:>14,}{size:>14,}{size / max(m.num_samples, 1):>14.3f}"
         )
         total_samples += m.num_samples

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -63,30 +62,12 @@ from pathlib import Path
 import yaml
 
 from kubeprom.errors import ConfigError
+from kubeprom.model.quantity import parse_quantity as exact_quantity
 
 _QUANTITY_RE = re.compile(
     r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
     r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?\d+))?\Z"
 )
-_SUFFIX = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
-
 DEFAULT_PODS_PER_NODE = 110  # the kubelet's default --max-pods
 DEFAULT_STARTUP_DELAY_S = 2.0
 DEFAULT_TICK_S = 1.0
@@ -105,13 +86,8 @@ def parse_quantity(text: str) -> float:
             f"cannot parse quantity {text!r}: expected a number with an optional suffix "
             "(m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei) or exponent (e3)"
         )
-    try:
-        value = Decimal(m["num"])
-        if m["exp"] is not None:
-            value = value.scaleb(int(m["exp"]))
-        value *= _SUFFIX[m["suffix"] or ""]
-    except InvalidOperation as err:  # pragma: no cover - the regex admits only valid numbers
-        raise ValueError(f"cannot parse quantity {text!r}") from err
+    # The syntax above is stricter than apimachinery's; the value is apimachinery's, exactly.
+    value = exact_quantity(text.strip()).value
     if value < 0:
         raise ValueError(f"quantity {text!r} must not be negative")
     return float(value)

@@ -2,7 +2,7 @@
 
 Names, defaults and messages are Prometheus' (``config/config.go``). Errors name the file,
 line and column (1-based) of the offending node and the field, e.g.
-``kubeprom.yml:3:20: global.scrape_interval: not a valid duration string: '5x'``.
+``kubeprom.yml:3:20: global.scrape_interval: unknown unit 'x' in duration '5x'``.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
 node (with positions) for :mod:`kubeprom.config.cluster`.
@@ -103,7 +103,7 @@ class MainConfig:
     alerting: AlertingConfig = AlertingConfig()
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write: tuple[RemoteWriteConfig, ...] = ()
-    base_dir: str | None = None  # directory of ``source``; None for the embedded default
+    base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
         return next((c for c in self.scrape_configs if c.job_name == job_name), None)
@@ -251,7 +251,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         rule_files=tuple(rule_files),
         alerting=_parse_alerting(f) if "alerting" in f else AlertingConfig(),
         cluster_node=f.get("cluster"),
-        remote_write=parse_remote_writes(f),
+        remote_write=parse_remote_writes(f, base_dir),
         base_dir=base_dir,
     )
 
@@ -265,8 +265,10 @@ def _value(node: yaml.Node, key: str) -> yaml.Node | None:
 def load_main_config(path: str | None = None) -> MainConfig:
     """Load ``path``, or the embedded default configuration when it is None."""
     if path is None:
-        text = resources.files("kubeprom.config").joinpath(DEFAULT_CONFIG).read_text()
-        return parse_main_config(text, f"<embedded {DEFAULT_CONFIG}>")
+        package = resources.files("kubeprom.config")
+        text = package.joinpath(DEFAULT_CONFIG).read_text()
+        # Its rule files are package data beside it.
+        return parse_main_config(text, f"<embedded {DEFAULT_CONFIG}>", str(package))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:

@@ -94,7 +94,7 @@ def parse_uint(node: yaml.Node, source: str, path: str) -> int:
 def parse_duration(node: yaml.Node, source: str, path: str) -> int:
     """A Prometheus duration in milliseconds (``0`` is allowed, as ``model.ParseDuration``)."""
     text = scalar_str(node, source, path)
-    if text in ("", "0"):
+    if text == "":  # an empty scalar is no value: the zero duration
         return 0
     try:
         return parse_duration_ms(text)

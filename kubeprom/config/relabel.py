@@ -5,7 +5,7 @@ checked with Prometheus' legacy character set (``[a-zA-Z_][a-zA-Z0-9_]*``), the 
 exposition format and store use; Prometheus 3 defaults to UTF-8 names.
 
 :class:`RelabelConfig` compiles its regex (RE2, fully anchored, ``.`` matching newlines) and
-its ``$1``/``${name}`` templates once, when it is built; :mod:`kubeprom.scraper.relabel`
+its ``$1``/``${name}`` templates once, when it is built; :mod:`kubeprom.config.relabeling`
 applies it.
 """
 
@@ -19,6 +19,7 @@ import re2
 import yaml
 
 from kubeprom.config.nodes import Fields, error, is_null, scalar_str
+from kubeprom.errors import InvalidRelabelConfig
 from kubeprom.model.labels import is_label_name
 
 
@@ -54,18 +55,10 @@ Template = tuple[TemplatePart, ...]
 _GO_MAX_GROUP = 100_000_000  # Go's extract() stops treating a name as a number past 1e8
 
 
-class InvalidRelabelConfig(ValueError):
-    """A relabel rule fails validation; ``field`` names the offending key (None: the rule)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def compile_regex(pattern: str) -> re2._Regexp:
     """Compile ``pattern`` as Prometheus does: anchored at both ends, ``.`` matching ``\\n``.
 
-    Raises :class:`InvalidRelabelConfig` (a ValueError) with RE2's reason.
+    Raises :class:`~kubeprom.errors.InvalidRelabelConfig` with RE2's reason.
     """
     try:
         # Non-capturing so group numbers stay the user's; fullmatch() anchors both ends.
@@ -260,7 +253,7 @@ def parse_relabel_config(node: yaml.Node, source: str, path: str, what: str) -> 
             action=f.string("action", RelabelAction.REPLACE),  # type: ignore[arg-type]
         )
     except InvalidRelabelConfig as err:
-        raise f.fail(err.field, str(err)) from err
+        raise f.fail(err.field, err.message) from err
 
 
 def parse_relabel_configs(f: Fields, key: str, what: str) -> tuple[RelabelConfig, ...]:

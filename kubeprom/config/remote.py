@@ -10,6 +10,8 @@ queue). Supported::
                   min_backoff (30ms), max_backoff (5s), retry_on_http_429 (false)
     metadata_config: send (true), send_interval (1m), max_samples_per_send (500)
     send_exemplars / send_native_histograms: false only (kubeprom stores neither)
+    basic_auth, authorization (bearer_token[_file]), tls_config, follow_redirects,
+    enable_http2: the shared HTTP client settings (:mod:`kubeprom.config.http_client`)
 
 ``sigv4`` and the HTTP client keys kubeprom does not support are errors saying so; unknown
 keys are errors as everywhere. Durations are milliseconds.
@@ -22,10 +24,16 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import yaml
 
+from kubeprom.config.http_client import (
+    HTTP_CLIENT_FIELDS,
+    HTTPClientConfig,
+    parse_http_client_config,
+)
 from kubeprom.config.nodes import Fields, error, is_null, scalar_str
 from kubeprom.config.relabel import RelabelConfig, parse_relabel_configs
 
@@ -66,6 +74,7 @@ class RemoteWriteConfig:
     write_relabel_configs: tuple[RelabelConfig, ...] = ()
     queue_config: QueueConfig = QueueConfig()
     metadata_config: MetadataConfig = MetadataConfig()
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
 
     @property
     def queue_name(self) -> str:
@@ -120,6 +129,7 @@ _REMOTE_WRITE_FIELDS = frozenset(
         "metadata_config",
         "sigv4",
         "protobuf_message",
+        *HTTP_CLIENT_FIELDS,
     }
 )
 _QUEUE_FIELDS = frozenset(
@@ -223,8 +233,11 @@ def _parse_headers(f: Fields) -> Mapping[str, str]:
     return MappingProxyType(headers)
 
 
-def parse_remote_write(node: yaml.Node, source: str, path: str) -> RemoteWriteConfig:
-    """Read and validate one ``remote_write`` entry (Prometheus' UnmarshalYAML)."""
+def parse_remote_write(
+    node: yaml.Node, source: str, path: str, base_dir: str | None = None
+) -> RemoteWriteConfig:
+    """Read and validate one ``remote_write`` entry (Prometheus' UnmarshalYAML); relative
+    file paths (CA, credentials) are taken from ``base_dir``."""
     if is_null(node):
         raise error(node, source, path, "empty or null remote write config section")
     f = Fields(node, source, path, "config.RemoteWriteConfig", _REMOTE_WRITE_FIELDS)
@@ -247,8 +260,10 @@ def parse_remote_write(node: yaml.Node, source: str, path: str) -> RemoteWriteCo
             raise error(
                 item, source, item_path, "empty or null relabeling rule in remote write config"
             )
+    http = parse_http_client_config(f, Path(base_dir) if base_dir is not None else None)
     return RemoteWriteConfig(
         url=url,
+        http=http,
         name=f.string("name"),
         remote_timeout_ms=f.duration_ms("remote_timeout") or DEFAULT_REMOTE_TIMEOUT_MS,
         headers=_parse_headers(f),
@@ -260,12 +275,12 @@ def parse_remote_write(node: yaml.Node, source: str, path: str) -> RemoteWriteCo
     )
 
 
-def parse_remote_writes(f: Fields) -> tuple[RemoteWriteConfig, ...]:
+def parse_remote_writes(f: Fields, base_dir: str | None = None) -> tuple[RemoteWriteConfig, ...]:
     """Every ``remote_write`` entry; a repeated non-empty name is an error (Prometheus')."""
     out: list[RemoteWriteConfig] = []
     names: set[str] = set()
     for path, node in f.items("remote_write"):
-        cfg = parse_remote_write(node, f.source, path)
+        cfg = parse_remote_write(node, f.source, path, base_dir)
         if cfg.name and cfg.name in names:
             name_node = next(
                 (v for k, v in node.value if getattr(k, "value", None) == "name"), node

@@ -16,22 +16,13 @@ import uuid
 import numpy as np
 from numpy.typing import NDArray
 
+from kubeprom.model.fnv import fnv1a_32
+
 #: Kubernetes' ``rand.SafeEncodeString`` alphabet (no vowels, no 0/1/3: no words, no look-alikes).
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 POD_SUFFIX_LEN = 5
 
-_FNV32_OFFSET = 0x811C9DC5
-_FNV32_PRIME = 0x01000193
-_MASK32 = 0xFFFFFFFF
 _U64 = np.uint64
-
-
-def fnv32a(data: bytes) -> int:
-    """32-bit FNV-1a, the hash Kubernetes uses for ``pod-template-hash``."""
-    h = _FNV32_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * _FNV32_PRIME) & _MASK32
-    return h
 
 
 def safe_encode(text: str) -> str:
@@ -41,7 +32,7 @@ def safe_encode(text: str) -> str:
 
 def pod_template_hash(template: str) -> str:
     """The ReplicaSet name suffix for a pod template's canonical text (e.g. ``7d4b9c8f6d``)."""
-    return safe_encode(str(fnv32a(template.encode())))
+    return safe_encode(str(fnv1a_32(template.encode())))
 
 
 class IdStream:

@@ -4,6 +4,15 @@ A :class:`Labels` holds its pairs as one flat tuple ``(name0, value0, name1, val
 sorted by name. Labels with an empty value do not exist (Prometheus treats ``a=""`` as no
 label ``a``), so they are dropped on construction. Strings are interned so that the many
 series sharing ``job``, ``namespace`` or ``node`` values share one string object.
+
+:meth:`Labels.hash` is Prometheus' ``Labels.Hash()`` of its default ``stringlabels`` build, the
+one every Prometheus 3 release binary runs: XXH64 (seed 0) of the label set's encoding, each
+name and value in turn as its UTF-8 length then its bytes. A length below 255 is one byte,
+anything longer 0xff and three little-endian bytes (``encodeSize``, Prometheus >= 3.5;
+3.0-3.4 wrote a uvarint, which differs only for strings of 128 bytes or more). Prometheus 2.x
+and the ``slicelabels`` / ``dedupelabels`` builds hash ``name 0xff value 0xff ...`` instead
+(what ``StableHash`` still does); upstream only promises the value within one build, so
+``limit_ratio`` and the scrape offsets follow the build users run.
 """
 
 from __future__ import annotations
@@ -12,7 +21,10 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 
+import xxhash
+
 from kubeprom.errors import ValidationError
+from kubeprom.model.gofmt import quote
 
 METRIC_NAME = "__name__"
 
@@ -133,21 +145,36 @@ class Labels:
     def __reduce__(self) -> tuple[object, ...]:
         return (Labels.from_flat, (self._pairs,))
 
+    def hash(self) -> int:
+        """Prometheus' ``Labels.Hash()`` (``stringlabels`` build, see the module docstring):
+        an unsigned 64-bit integer. Not Python's ``hash()``, which is per process."""
+        buf = bytearray()
+        for text in self._pairs:
+            data = text.encode("utf-8", "surrogateescape")
+            n = len(data)
+            # encodeSize writes three bytes past 254, dropping what a 16 MiB label exceeds.
+            buf += bytes((n,)) if n < 255 else b"\xff" + (n & 0xFFFFFF).to_bytes(3, "little")
+            buf += data
+        return xxhash.xxh64_intdigest(bytes(buf))
+
     def __repr__(self) -> str:
         return f"Labels({self})"
 
     def __str__(self) -> str:
-        """Prometheus' metric notation: ``name{a="b", c="d"}``."""
+        """prometheus/common's ``Metric.String()``: ``name{a="b", c="d"}``, values as
+        ``strconv.Quote`` writes them, the ``name="value"`` texts sorted as strings."""
         name = self.name
-        inner = ", ".join(f"{n}={_quote(v)}" for n, v in self if n != METRIC_NAME)
+        inner = ", ".join(sorted(f"{n}={quote(v)}" for n, v in self if n != METRIC_NAME))
         if name and not inner:
             return name
         return f"{name}{{{inner}}}"
 
-
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-    return f'"{escaped}"'
+    def braced(self) -> str:
+        """Prometheus' ``labels.Labels.String()``: every label, the name included, inside
+        braces (``{__name__="up", job="a"}``); values and any name outside the legacy
+        character set as ``strconv.Quote`` writes them."""
+        inner = ", ".join(f"{n if is_label_name(n) else quote(n)}={quote(v)}" for n, v in self)
+        return "{" + inner + "}"
 
 
 EMPTY = Labels()

@@ -15,6 +15,8 @@ from enum import StrEnum
 import re2
 
 from kubeprom.errors import ValidationError
+from kubeprom.model.gofmt import quote
+from kubeprom.model.labels import is_label_name
 
 
 class MatchType(StrEnum):
@@ -82,16 +84,17 @@ class Matcher:
             hit = value in self._set
         elif self._fast is not None:
             hit = self._fast(value)
-        else:
+        elif self._regex is not None:
             memo = self._memo
             cached = memo.get(value)
             if cached is None:
-                assert self._regex is not None
                 cached = self._regex.fullmatch(value) is not None
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
                 memo[value] = cached
             hit = cached
+        else:  # __post_init__ gives every regex matcher a set, a fast path or a pattern
+            raise RuntimeError(f"regex matcher {self.value!r} has nothing to match with")
         return hit if t is MatchType.REGEX else not hit
 
     @property
@@ -100,8 +103,10 @@ class Matcher:
         return self.matches("")
 
     def __str__(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-        return f'{self.name}{self.type.value}"{escaped}"'
+        """Prometheus' ``Matcher.String()``: ``name="value"``, the value (and a name outside
+        the legacy character set) as ``strconv.Quote`` writes it."""
+        name = self.name if is_label_name(self.name) else quote(self.name)
+        return f"{name}{self.type.value}{quote(self.value)}"
 
 
 def _affix_matcher(pattern: str) -> Callable[[str], bool] | None:

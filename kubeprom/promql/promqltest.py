@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kubeprom.errors import KubepromError, ParseError
+from kubeprom.errors import FormatError, KubepromError, ParseError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import is_stale
 from kubeprom.promql import ast
@@ -38,7 +38,6 @@ from kubeprom.promql.promqltest_format import (
     HIST,
     Clear,
     Eval,
-    FormatError,
     Load,
     parse_file,
 )

@@ -12,23 +12,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from kubeprom.errors import KubepromError
+from kubeprom.errors import FormatError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import STALE_NAN
 from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.promql.lexer import unescape
-
-
-class FormatError(KubepromError):
-    """A promqltest file does not follow the format; renders as ``file:line: message``."""
-
-    def __init__(self, message: str, *, line: int, file: str = "") -> None:
-        self.message = message
-        self.line = line
-        self.file = file
-        where = f"{file}:{line}" if file else f"line {line}"
-        super().__init__(f"{where}: {message}")
-
 
 # A value position: a float, ``None`` for an omitted one, HIST for a native histogram.
 HIST = object()
@@ -51,8 +39,6 @@ _ONE = re.compile(rf"^{_NUM}$")
 
 def duration(text: str, line: int) -> int:
     text = text.strip()
-    if text == "0":
-        return 0
     try:
         return parse_duration_ms(text)
     except ValueError as err:
@@ -201,23 +187,22 @@ class _Parser:
     def eval(self, i: int) -> tuple[Eval, int]:
         line, no = self.lines[i], i + 1
         mi, mr = _INSTANT.match(line), _RANGE.match(line)
-        if mi is None and mr is None:
+        if mi is not None:
+            mod, expr = mi.group(1), mi.group(3)
+            ev = Eval(no, expr, True, duration(mi.group(2) or "", no))
+        elif mr is not None:
+            mod, expr = mr.group(1), mr.group(5)
+            start, end = duration(mr.group(2), no), duration(mr.group(3), no)
+            if end < start:
+                raise FormatError("invalid test definition, end timestamp is before start", line=no)
+            ev = Eval(no, expr, False, start, end, duration(mr.group(4), no))
+        else:
             raise FormatError(
                 "invalid evaluation command. Must be either 'eval[_fail|_warn|_ordered] "
                 "instant [at <offset:duration>] <query>' or 'eval[_fail|_warn] range from "
                 "<from> to <to> step <step> <query>'",
                 line=no,
             )
-        if mi is not None:
-            mod, expr = mi.group(1), mi.group(3)
-            ev = Eval(no, expr, True, duration(mi.group(2) or "", no))
-        else:
-            assert mr is not None
-            mod, expr = mr.group(1), mr.group(5)
-            start, end = duration(mr.group(2), no), duration(mr.group(3), no)
-            if end < start:
-                raise FormatError("invalid test definition, end timestamp is before start", line=no)
-            ev = Eval(no, expr, False, start, end, duration(mr.group(4), no))
         if mod:
             setattr(ev, mod, True)
         body = self.block(i)

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from kubeprom.config.http_transport import ClientTransport
 from kubeprom.config.remote import RemoteWriteConfig
-from kubeprom.errors import RecoverableWriteError, RemoteWriteError
+from kubeprom.errors import ConfigError, RecoverableWriteError, RemoteWriteError
 from kubeprom.remote.protocol import WRITE_HEADERS
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def retry_after_ms(value: str | None, now_s: float) -> int | None:
 class HTTPWriteClient:
     """POSTs compressed WriteRequests to one URL; owns its connection pool.
 
-    ``extra_headers`` are the config's ``headers`` plus any authentication headers.
+    TLS, credentials and redirects come from the config's HTTP client settings (the shared
+    :class:`~kubeprom.config.http_transport.ClientTransport`); credentials kept in files are
+    read for each request, so a rotated token is used without a restart.
     """
 
     def __init__(
@@ -59,13 +62,16 @@ class HTTPWriteClient:
         self._timeout = aiohttp.ClientTimeout(total=cfg.remote_timeout_ms / 1000)
         self._retry_on_429 = cfg.queue_config.retry_on_http_429
         self._headers = {**dict(cfg.headers), **dict(extra_headers or {}), **WRITE_HEADERS}
+        self._transport = ClientTransport(cfg.http)
         self._connections = connections or cfg.queue_config.max_shards
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(
+                    limit=self._connections, ssl=self._transport.ssl_context
+                ),
                 timeout=self._timeout,
                 skip_auto_headers=("Accept-Encoding",),
             )
@@ -79,8 +85,20 @@ class HTTPWriteClient:
     async def store(self, body: bytes) -> None:
         """Send one request; raise RecoverableWriteError or RemoteWriteError on failure."""
         session = self._get_session()
+        headers = self._headers
         try:
-            async with session.post(self.url, data=body, headers=self._headers) as resp:
+            auth = self._transport.authorization()
+        except ConfigError as err:  # a credentials file cannot be read right now: retry
+            raise RecoverableWriteError(str(err)) from err
+        if auth is not None:
+            headers = {**headers, "Authorization": auth}
+        try:
+            async with session.post(
+                self.url,
+                data=body,
+                headers=headers,
+                allow_redirects=self._transport.follow_redirects,
+            ) as resp:
                 if resp.status // 100 == 2:
                     await resp.read()
                     return

@@ -41,6 +41,7 @@ from typing import Protocol
 import numpy as np
 
 from kubeprom.clock import Clock
+from kubeprom.config.relabeling import process
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.errors import RecoverableWriteError, RemoteWriteError
 from kubeprom.model.labels import Labels
@@ -48,7 +49,6 @@ from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.remote.metrics import QueueStats
 from kubeprom.remote.protocol import SeriesEncoder, compress, encode_metadata_request
 from kubeprom.remote.watcher import Position, WALWatcher, WatcherStats
-from kubeprom.scraper.relabel import process
 from kubeprom.tsdb.walcodec import MultiSamplesRecord, SamplesRecord, SeriesRecord
 
 log = logging.getLogger(__name__)

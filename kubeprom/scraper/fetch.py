@@ -12,12 +12,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from kubeprom.errors import KubepromError
+from kubeprom.errors import ScrapeError
 from kubeprom.scraper.exposition import ACCEPT_HEADER
-
-
-class ScrapeError(KubepromError):
-    """A scrape failed; the message becomes the target's ``lastError``."""
 
 
 @dataclass(frozen=True, slots=True)

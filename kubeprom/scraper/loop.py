@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kubeprom.clock import Clock
-from kubeprom.errors import KubepromError
+from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
 from kubeprom.model.labels import METRIC_NAME, Labels, validate_labels
 from kubeprom.model.samples import STALE_NAN, I64Array
-from kubeprom.scraper.exposition import MISSING, ExpositionError, content_type_format, parse_text
-from kubeprom.scraper.fetch import Fetch, ScrapeError
+from kubeprom.scraper.exposition import MISSING, content_type_format, parse_text
+from kubeprom.scraper.fetch import Fetch
 from kubeprom.tsdb.api import Appender, MetricMetadata
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class ScrapeLoop:
             scraped, kept, added, cur_refs = self._append_body(
                 app, t_ms, result.body, result.content_type
             )
-        except (ScrapeError, ExpositionError, _LimitError) as err:
+        except (ScrapeError, ExpositionError) as err:
             error = str(err)
             app.rollback()
             cur_refs = _EMPTY_REFS
@@ -271,7 +271,7 @@ class ScrapeLoop:
         self._stopped = True
 
 
-class _LimitError(KubepromError):
+class _LimitError(ScrapeError):
     """A per-scrape limit was exceeded; the scrape fails as a whole."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from kubeprom.clock import Clock
 from kubeprom.config.load import MainConfig
+from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import ClusterSDConfig, ScrapeConfig
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery.file import FileDiscovery
@@ -23,7 +24,6 @@ from kubeprom.scraper.discovery.static import static_groups
 from kubeprom.scraper.fetch import Fetch
 from kubeprom.scraper.loop import ScrapeOptions, TargetHealth
 from kubeprom.scraper.manager import ScrapeManager, ScrapeTarget
-from kubeprom.scraper.relabel import process
 from kubeprom.scraper.targets import Target, build_targets
 from kubeprom.tsdb.api import Appender, MetricMetadata
 

@@ -14,23 +14,24 @@ The target keeps every remaining label (``all_labels``: the URL comes from ``__s
 ``__address__``, ``__metrics_path__`` and ``__param_*``); its series get the ones without a
 ``__`` prefix (``labels``). No default port is added (Prometheus 3).
 
-``Target.hash`` is Prometheus' target hash (FNV-1a of the zero-padded xxhash of the label
-set in its ``stringlabels`` encoding, then the URL), so :meth:`Target.offset_ms` places a
-target in its interval exactly where Prometheus would.
+``Target.hash`` is Prometheus' target hash (FNV-1a of the zero-padded ``Labels.Hash()``, then
+the URL), so :meth:`Target.offset_ms` places a target in its interval exactly where
+Prometheus 3 would.
 """
 
 from __future__ import annotations
 
-import re
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
+from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import ScrapeConfig, check_target_address
+from kubeprom.errors import TargetError
+from kubeprom.model.fnv import fnv1a_64
 from kubeprom.model.labels import Labels
+from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
 from kubeprom.scraper.discovery.group import TargetGroup
-from kubeprom.scraper.relabel import process
 
 ADDRESS_LABEL = "__address__"
 SCHEME_LABEL = "__scheme__"
@@ -84,10 +85,6 @@ class TargetSet:
     failures: list[str] = field(default_factory=list)
 
 
-class TargetError(ValueError):
-    """A discovered target cannot be scraped; the message is Prometheus' reason."""
-
-
 def populate_discovered_labels(
     target: Mapping[str, str], group_labels: Mapping[str, str], cfg: ScrapeConfig
 ) -> Labels:
@@ -98,8 +95,8 @@ def populate_discovered_labels(
             lb[name] = value
     defaults = (
         (JOB_LABEL, cfg.job_name),
-        (SCRAPE_INTERVAL_LABEL, go_duration(cfg.scrape_interval_ms)),
-        (SCRAPE_TIMEOUT_LABEL, go_duration(cfg.scrape_timeout_ms)),
+        (SCRAPE_INTERVAL_LABEL, format_duration_ms(cfg.scrape_interval_ms)),
+        (SCRAPE_TIMEOUT_LABEL, format_duration_ms(cfg.scrape_timeout_ms)),
         (METRICS_PATH_LABEL, cfg.metrics_path),
         (SCHEME_LABEL, cfg.scheme),
     )
@@ -150,7 +147,7 @@ def populate_labels(
 
 def _label_duration(text: str, what: str) -> int:
     try:
-        ms = parse_go_duration(text)
+        ms = parse_duration_ms(text)
     except ValueError as err:
         raise TargetError(f"error parsing scrape {what}: {err}") from err
     if ms == 0:
@@ -180,9 +177,9 @@ def make_target(cfg: ScrapeConfig, labels: Labels, discovered: Labels) -> Target
         all_labels=labels,
         discovered_labels=discovered,
         url=url,
-        scrape_interval_ms=parse_go_duration(labels.get(SCRAPE_INTERVAL_LABEL)),
-        scrape_timeout_ms=parse_go_duration(labels.get(SCRAPE_TIMEOUT_LABEL)),
-        hash=target_hash(labels, url),
+        scrape_interval_ms=parse_duration_ms(labels.get(SCRAPE_INTERVAL_LABEL)),
+        scrape_timeout_ms=parse_duration_ms(labels.get(SCRAPE_TIMEOUT_LABEL)),
+        hash=target_hash(labels.hash(), url),
     )
 
 
@@ -252,139 +249,18 @@ def target_url(labels: Labels, params: Mapping[str, tuple[str, ...]]) -> str:
     return f"{url}?{encoded}" if encoded else url
 
 
-# ---- durations as Prometheus' model.Duration -------------------------------------------------
-
-_GO_UNITS = (
-    ("y", 365 * 86_400_000, True),
-    ("w", 7 * 86_400_000, True),
-    ("d", 86_400_000, False),
-    ("h", 3_600_000, False),
-    ("m", 60_000, False),
-    ("s", 1_000, False),
-    ("ms", 1, False),
-)
-_GO_DURATION_RE = re.compile(
-    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"
-)
-
-
-def go_duration(ms: int) -> str:
-    """``model.Duration.String``: years and weeks only when exact (``90d``, not ``12w6d``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, size, exact in _GO_UNITS:
-        if exact and ms % size:
-            continue
-        n, ms = divmod(ms, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)
-
-
-def parse_go_duration(text: str) -> int:
-    """``model.ParseDuration`` in milliseconds; ``0`` is allowed, an empty string is not."""
-    if text == "0":
-        return 0
-    m = _GO_DURATION_RE.match(text)
-    if not text or m is None or not any(m.groups()):
-        raise ValueError(f"not a valid duration string: {text!r}")
-    return sum(int(g) * size for g, (_, size, _) in zip(m.groups(), _GO_UNITS, strict=True) if g)
-
-
 # ---- hashing as Prometheus -------------------------------------------------------------------
 
-_M64 = (1 << 64) - 1
-_FNV_OFFSET = 14695981039346656037
-_FNV_PRIME = 1099511628211
-_P1 = 11400714785074694791
-_P2 = 14029467366897019727
-_P3 = 1609587929392839161
-_P4 = 9650029242287828579
-_P5 = 2870177450012600261
 
-
-def fnv1a64(data: bytes) -> int:
-    h = _FNV_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * _FNV_PRIME) & _M64
-    return h
-
-
-def _rotl(x: int, r: int) -> int:
-    return ((x << r) | (x >> (64 - r))) & _M64
-
-
-def _round(acc: int, lane: int) -> int:
-    return (_rotl((acc + lane * _P2) & _M64, 31) * _P1) & _M64
-
-
-def _merge(h: int, v: int) -> int:
-    return ((h ^ _round(0, v)) * _P1 + _P4) & _M64
-
-
-def xxhash64(data: bytes, seed: int = 0) -> int:
-    """XXH64 (cespare/xxhash's ``Sum64``), in pure Python: targets are hashed once each."""
-    n, i = len(data), 0
-    if n >= 32:
-        v1, v2, v3, v4 = (seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed, (seed - _P1) & _M64
-        while i + 32 <= n:
-            a, b, c, d = struct.unpack_from("<4Q", data, i)
-            v1, v2, v3, v4 = _round(v1, a), _round(v2, b), _round(v3, c), _round(v4, d)
-            i += 32
-        h = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & _M64
-        for v in (v1, v2, v3, v4):
-            h = _merge(h, v)
-    else:
-        h = (seed + _P5) & _M64
-    h = (h + n) & _M64
-    while i + 8 <= n:
-        (lane,) = struct.unpack_from("<Q", data, i)
-        h = (_rotl(h ^ _round(0, lane), 27) * _P1 + _P4) & _M64
-        i += 8
-    if i + 4 <= n:
-        (lane,) = struct.unpack_from("<I", data, i)
-        h = (_rotl(h ^ ((lane * _P1) & _M64), 23) * _P2 + _P3) & _M64
-        i += 4
-    while i < n:
-        h = (_rotl(h ^ ((data[i] * _P5) & _M64), 11) * _P1) & _M64
-        i += 1
-    h ^= h >> 33
-    h = (h * _P2) & _M64
-    h ^= h >> 29
-    h = (h * _P3) & _M64
-    return h ^ (h >> 32)
-
-
-def _encode_size(n: int) -> bytes:
-    # stringlabels: one byte below 255, else 255 and three little-endian bytes.
-    return bytes((n,)) if n < 255 else b"\xff" + n.to_bytes(3, "little")
-
-
-def labels_hash(labels: Labels) -> int:
-    """Prometheus' ``Labels.Hash()`` for its default (``stringlabels``) build."""
-    buf = bytearray()
-    for name, value in labels:
-        for s in (name.encode(), value.encode()):
-            buf += _encode_size(len(s))
-            buf += s
-    return xxhash64(bytes(buf))
-
-
-def target_hash(labels: Labels, url: str) -> int:
-    """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' hash, then the URL."""
-    return fnv1a64(f"{labels_hash(labels):016d}{url}".encode())
+def target_hash(labels_hash: int, url: str) -> int:
+    """Prometheus' ``Target.hash()``: FNV-1a of ``%016d`` of the labels' ``Hash()``, then the
+    URL. Takes the labels' hash rather than the labels so a check against another build's
+    ``Labels.Hash()`` (2.x) can reuse the rest."""
+    return fnv1a_64(f"{labels_hash:016d}{url}".encode())
 
 
 def offset_seed(hostname: str, external_labels: Mapping[str, str]) -> int:
     """The scrape manager's ``offsetSeed``: FNV-1a of the hostname and external labels
-    (``{a="b", c="d"}``), so that HA replicas scrape at different moments."""
-    inner = ", ".join(f"{n}={_go_quote(v)}" for n, v in sorted(external_labels.items()))
-    return fnv1a64(f"{hostname}{{{inner}}}".encode())
-
-
-def _go_quote(value: str) -> str:
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
+    (``labels.Labels.String()``: ``{a="b", c="d"}``), so that HA replicas scrape at different
+    moments."""
+    return fnv1a_64(f"{hostname}{Labels.from_dict(external_labels).braced()}".encode())

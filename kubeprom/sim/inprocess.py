@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from kubeprom.clock import Clock
 from kubeprom.config.scrape import ClusterSDConfig
+from kubeprom.errors import ScrapeError
 from kubeprom.exporters import ClusterExporters, ServedTarget, SimulatedCluster
 from kubeprom.scraper.discovery.cluster import cluster_groups
 from kubeprom.scraper.discovery.group import TargetGroup
-from kubeprom.scraper.fetch import FetchResult, ScrapeError
+from kubeprom.scraper.fetch import FetchResult
 
 
 class InProcessFetch:

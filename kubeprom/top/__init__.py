@@ -9,6 +9,7 @@ metrics.k8s.io NodeMetrics / PodMetrics in metrics-server's units; :func:`top_no
 tab writer in :mod:`.tabwriter`.
 """
 
+from kubeprom.errors import BadRequest, NotFound, TopError
 from kubeprom.top.commands import (
     NodeRequest,
     NodeResult,
@@ -18,7 +19,6 @@ from kubeprom.top.commands import (
     top_node,
     top_pod,
 )
-from kubeprom.top.errors import BadRequest, NotFound, TopError
 from kubeprom.top.model import (
     Available,
     ContainerMetrics,

@@ -1,7 +1,8 @@
 """``top node`` and ``top pod`` as kubectl runs them (``pkg/cmd/top/top_node.go``,
 ``top_pod.go``), over a :class:`~kubeprom.top.source.MetricsSource`.
 
-The checks and their order are kubectl's, so are the errors (:mod:`kubeprom.top.errors`):
+The checks and their order are kubectl's, so are the errors (:class:`~kubeprom.errors.TopError`,
+:class:`~kubeprom.errors.NotFound`):
 
 * a NAME and a selector together: ``only one of NAME or --selector can be provided``;
 * ``top node NAME``: ``nodes "x" not found`` when the cluster has no such node,
@@ -23,18 +24,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubeprom.top.errors import METRICS_NOT_AVAILABLE, NotFound, TopError
+from kubeprom.errors import NotFound, TopError
+from kubeprom.model.gofmt import quote
+from kubeprom.model.timeutil import NS_PER_MS, format_go_duration
 from kubeprom.top.model import Available, NodeMetrics, PodMetrics, RequestsLimits, SortBy
-from kubeprom.top.quantity import go_duration
 from kubeprom.top.selectors import (
     field_matchers,
     label_matchers,
     parse_field_selector,
     parse_label_selector,
-    quote,
 )
 from kubeprom.top.source import MetricsSource
 
+METRICS_NOT_AVAILABLE = "metrics not available yet"
 #: kubectl's metricsCreationDelay: a pod younger than this may have no metrics yet.
 METRICS_CREATION_DELAY_MS = 2 * 60_000
 #: kube-state-metrics' prefix of pod label names in kube_pod_labels.
@@ -162,7 +164,6 @@ def top_pod(source: MetricsSource, req: PodRequest) -> PodResult:
             continue
         age_ms = source.t_ms - round(p.created_s * 1000)
         if age_ms > METRICS_CREATION_DELAY_MS:
-            raise TopError(
-                f"Metrics not available for pod {p.namespace}/{p.name}, age: {go_duration(age_ms)}"
-            )
+            age = format_go_duration(age_ms * NS_PER_MS)  # kubectl prints age.String()
+            raise TopError(f"Metrics not available for pod {p.namespace}/{p.name}, age: {age}")
     raise TopError(METRICS_NOT_AVAILABLE)

@@ -16,8 +16,9 @@ kubectl has integers.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+
+from kubeprom.model.quantity import decimal_si
 
 NANO_PER_CORE = 1_000_000_000
 NANO_PER_MILLI = 1_000_000
@@ -31,8 +32,6 @@ _NANO_TOLERANCE = 1e-3
 # as floats in cores, so round what is within float error of a whole millicore.
 _MILLI_TOLERANCE = 1e-6
 
-_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T"}
-_DECIMAL_SUFFIXES |= {15: "P", 18: "E"}
 _BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
 
@@ -82,24 +81,6 @@ def format_percent(usage_milli: int, available_milli: int) -> str:
     return f"{int(fraction)}%"
 
 
-def decimal_si(mantissa: int, exponent: int) -> str:
-    """Canonical DecimalSI text of ``mantissa * 10**exponent`` (``250000000, -9`` -> ``250m``)."""
-    if mantissa == 0:
-        return "0"
-    while mantissa % 10 == 0:
-        mantissa //= 10
-        exponent += 1
-    shift = exponent % 3
-    if shift:
-        # Move down to the next multiple of 3, as apimachinery's AsCanonicalBytes does.
-        mantissa *= 10**shift
-        exponent -= shift
-    if exponent > 18:
-        mantissa *= 10 ** (exponent - 18)
-        exponent = 18
-    return f"{mantissa}{_DECIMAL_SUFFIXES[exponent]}"
-
-
 def cpu_quantity(nanocores: int) -> str:
     """``usage.cpu`` as metrics-server serves it (DecimalSI, scale -9): ``250m``, ``123456n``."""
     return decimal_si(nanocores, -9)
@@ -114,28 +95,3 @@ def memory_quantity(n_bytes: int) -> str:
         n_bytes //= 1024
         power += 1
     return f"{n_bytes}{_BINARY_SUFFIXES[power]}"
-
-
-def go_duration(ms: int) -> str:
-    """Go's ``time.Duration.String()`` of whole milliseconds: ``20.064s``, ``1m0s``, ``500ms``."""
-    if ms == 0:
-        return "0s"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return f"{sign}{text}"
-
-
-def rfc3339(t_ms: int) -> str:
-    """A ``metav1.Time`` as JSON shows it: UTC, whole seconds (``2024-01-02T03:04:05Z``)."""
-    when = dt.datetime.fromtimestamp(t_ms // 1000, dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from kubeprom.model.timeutil import NS_PER_MS, format_go_duration, format_rfc3339
 from kubeprom.top.model import NodeMetrics, PodMetrics, Usage
-from kubeprom.top.quantity import cpu_quantity, go_duration, memory_quantity, rfc3339
+from kubeprom.top.quantity import cpu_quantity, memory_quantity
 
 API_VERSION = "metrics.k8s.io/v1beta1"
 
@@ -34,14 +35,15 @@ def _usage(u: Usage) -> dict[str, str]:
 
 
 def _window(window_ms: int | None) -> str:
-    return go_duration(window_ms or 0)
+    # metav1.Duration marshals as time.Duration.String()
+    return format_go_duration((window_ms or 0) * NS_PER_MS)
 
 
 def node_metrics_list(metrics: Sequence[NodeMetrics], t_ms: int) -> dict[str, Any]:
     items = [
         {
-            "metadata": {"name": m.name, "creationTimestamp": rfc3339(t_ms)},
-            "timestamp": rfc3339(m.timestamp_ms),
+            "metadata": {"name": m.name, "creationTimestamp": format_rfc3339(t_ms)},
+            "timestamp": format_rfc3339(m.timestamp_ms),
             "window": _window(m.window_ms),
             "usage": _usage(m.usage),
         }
@@ -56,9 +58,9 @@ def pod_metrics_list(metrics: Sequence[PodMetrics], t_ms: int) -> dict[str, Any]
             "metadata": {
                 "name": m.name,
                 "namespace": m.namespace,
-                "creationTimestamp": rfc3339(t_ms),
+                "creationTimestamp": format_rfc3339(t_ms),
             },
-            "timestamp": rfc3339(m.timestamp_ms),
+            "timestamp": format_rfc3339(m.timestamp_ms),
             "window": _window(m.window_ms),
             "containers": [{"name": c.name, "usage": _usage(c.usage)} for c in m.containers],
         }

@@ -18,35 +18,14 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kubeprom.top.errors import BadRequest, TopError
+from kubeprom.errors import BadRequest, TopError
+from kubeprom.model.gofmt import quote  # a PromQL string literal: Go's escapes
+from kubeprom.model.selectors import Op, Requirement
+from kubeprom.model.selectors import parse_label_selector as _parse_label_selector
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
-_KEY_RE = re.compile(rf"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?{_NAME}\Z")
-_VALUE_RE = re.compile(rf"({_NAME})?\Z")
-_REQUIREMENT_RE = re.compile(
-    r"\s*(?P<not>!)?\s*(?P<key>[^\s=!,()]+)\s*"
-    r"(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,()=!]*)"
-    r"|(?P<set>in|notin)\s*\((?P<values>[^()]*)\))?\s*(?:,|\Z)"
-)
 # Prometheus regex metacharacters (RE2 syntax), escaped in `in (...)` alternatives.
 _REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
-
-
-class Op(StrEnum):
-    EQUALS = "="
-    NOT_EQUALS = "!="
-    IN = "in"
-    NOT_IN = "notin"
-    EXISTS = "exists"
-    DOES_NOT_EXIST = "!"
-
-
-@dataclass(frozen=True, slots=True)
-class Requirement:
-    key: str
-    op: Op
-    values: tuple[str, ...] = ()
 
 
 class FieldName(StrEnum):
@@ -62,55 +41,16 @@ class FieldRequirement:
     negate: bool = False
 
 
-def _parse_error(detail: str) -> TopError:
-    return TopError(f"unable to parse requirement: {detail}")
-
-
-def _check_key(key: str) -> None:
-    if _KEY_RE.match(key) is None:
-        raise _parse_error(f"invalid label key {key!r}: must be a qualified name")
-
-
-def _check_value(value: str) -> None:
-    if len(value) > 63 or _VALUE_RE.match(value) is None:
-        raise _parse_error(f"invalid label value: {value!r}: must be a valid label value")
-
-
 def parse_label_selector(text: str) -> tuple[Requirement, ...]:
     """The requirements of a label selector; the empty selector selects everything.
 
     Raises :class:`TopError` ("unable to parse requirement: ...") for bad syntax, keys or
     values.
     """
-    if not text.strip():
-        return ()
-    out: list[Requirement] = []
-    pos = 0
-    while pos < len(text):
-        m = _REQUIREMENT_RE.match(text, pos)
-        if m is None or m.end() == pos:
-            raise _parse_error(f"cannot parse {text[pos:]!r}")
-        key = m["key"]
-        _check_key(key)
-        if m["not"]:
-            if m["op"] or m["set"]:
-                raise _parse_error(f"'!{key}' takes no operator")
-            out.append(Requirement(key, Op.DOES_NOT_EXIST))
-        elif m["op"]:
-            _check_value(m["value"])
-            op = Op.NOT_EQUALS if m["op"] == "!=" else Op.EQUALS
-            out.append(Requirement(key, op, (m["value"],)))
-        elif m["set"]:
-            values = tuple(v.strip() for v in m["values"].split(","))
-            for v in values:
-                _check_value(v)
-            out.append(Requirement(key, Op.IN if m["set"] == "in" else Op.NOT_IN, values))
-        else:
-            out.append(Requirement(key, Op.EXISTS))
-        pos = m.end()
-        if text[pos - 1 : pos] == "," and pos == len(text):
-            raise _parse_error("found '', expected: identifier after ','")
-    return tuple(out)
+    try:
+        return _parse_label_selector(text)
+    except ValueError as err:
+        raise TopError(str(err)) from None
 
 
 def parse_field_selector(text: str) -> tuple[FieldRequirement, ...]:
@@ -134,12 +74,6 @@ def label_name(key: str, prefix: str = "") -> str:
     """The Prometheus label name of a Kubernetes label key (``app.kubernetes.io/name`` ->
     ``app_kubernetes_io_name``), after ``prefix`` (``label_`` for kube-state-metrics)."""
     return prefix + _UNSAFE.sub("_", key)
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 def regex_escape(value: str) -> str:

@@ -79,7 +79,8 @@ class BlockMeta:
     def from_json(cls, d: dict[str, object], path: str) -> BlockMeta:
         try:
             stats = d["stats"]
-            assert isinstance(stats, dict)
+            if not isinstance(stats, dict):
+                raise TypeError(f"stats is {type(stats).__name__}, not an object")
             return cls(
                 ulid=str(d["ulid"]),
                 min_time=int(d["minTime"]),  # type: ignore[call-overload]
@@ -88,7 +89,7 @@ class BlockMeta:
                 num_series=int(stats["numSeries"]),
                 num_frames=int(stats["numFrames"]),
             )
-        except (KeyError, TypeError, ValueError, AssertionError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise CorruptionError(f"invalid meta.json: {err}", path=path) from err
 
 
@@ -280,7 +281,11 @@ class Block:
 
     def _load_frame(self, i: int) -> bytes:
         a, b = int(self._frame_off[i]), int(self._frame_off[i + 1])
-        assert self._mm is not None
+        if self._mm is None:  # an empty chunks file, or a block closed under a reader
+            raise CorruptionError(
+                f"frame {i} is not in the (empty or closed) chunks file",
+                path=str(self._chunks_path),
+            )
         return self._mm[a:b]
 
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:

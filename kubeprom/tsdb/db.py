@@ -169,11 +169,16 @@ class DB:
         db._replay(read_only_replay(db.path / "wal"))
         return db
 
+    def _wal(self) -> WAL:
+        """The write-ahead log; StorageError when the directory was opened read-only."""
+        if self.wal is None:
+            raise StorageError(f"data directory {str(self.path)!r} is open read-only")
+        return self.wal
+
     # ---- WAL replay ---------------------------------------------------------------------------
     def _replay(self, records: Iterable[Record] | None = None) -> None:
         if records is None:
-            assert self.wal is not None
-            records = self.wal.replay()
+            records = self._wal().replay()
         head = self.head
         n_records = 0
         for rec in records:
@@ -207,7 +212,7 @@ class DB:
         batches: list[tuple[int, I64Array, F64Array]],
         metadata: dict[str, MetricMetadata],
     ) -> AppendStats:
-        assert self.wal is not None
+        wal = self._wal()
         total = AppendStats()
         with self._commit_lock:
             accepted: list[tuple[int, I64Array, F64Array]] = []
@@ -220,14 +225,12 @@ class DB:
                 total.add(stats)
             series, self._pending_series = self._pending_series, []
             if metadata:
-                self.wal.log_metadata(
-                    [(n, m.type.value, m.help, m.unit) for n, m in metadata.items()]
-                )
+                wal.log_metadata([(n, m.type.value, m.help, m.unit) for n, m in metadata.items()])
                 self.head.metadata.update(metadata)
             if not accepted and series:
-                self.wal.log_series(series)
+                wal.log_series(series)
             for i, (t_ms, refs, values) in enumerate(accepted):
-                self.wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+                wal.log_batch(series if i == 0 else (), t_ms, refs, values)
         s = self.stats
         s.appended += total.appended
         s.out_of_order += total.out_of_order
@@ -270,7 +273,7 @@ class DB:
 
     def _checkpoint(self) -> None:
         """Rewrite the WAL as the head's current content, dropping persisted samples."""
-        assert self.wal is not None
+        wal = self._wal()
         head = self.head
         with self._commit_lock, head.lock:
             index = head.index
@@ -287,7 +290,7 @@ class DB:
             if part.ids.size:
                 refs = np.repeat(part.ids, np.diff(part.offsets))
                 records.append(MultiSamplesRecord(refs, part.t, part.v))
-            self.wal.write_checkpoint(records)
+            wal.write_checkpoint(records)
 
     # ---- deletion ------------------------------------------------------------------------------
     def delete_series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:

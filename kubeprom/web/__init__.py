@@ -4,6 +4,7 @@ from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.app import HTTPLimits, build_app, start_server
 from kubeprom.web.federate import FederateHandler
 from kubeprom.web.query import QueryHandlers
+from kubeprom.web.rules import AlertmanagersView, RulesHandlers, RulesView
 from kubeprom.web.series import SeriesHandlers, TargetMetadataView
 from kubeprom.web.status import ServerStatus
 from kubeprom.web.targets import TargetsView
@@ -11,9 +12,12 @@ from kubeprom.web.webconfig import WebConfig, load_web_config
 
 __all__ = [
     "AdminHandlers",
+    "AlertmanagersView",
     "FederateHandler",
     "HTTPLimits",
     "QueryHandlers",
+    "RulesHandlers",
+    "RulesView",
     "SeriesHandlers",
     "ServerStatus",
     "TargetMetadataView",

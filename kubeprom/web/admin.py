@@ -21,10 +21,10 @@ from typing import Protocol
 
 from aiohttp import web
 
-from kubeprom.errors import ParseError, StorageError
+from kubeprom.errors import APIError, ErrorType, ParseError, StorageError
 from kubeprom.model.matchers import Matcher
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 from kubeprom.web.params import form, parse_selector, time_param, value
 
 NO_CONTENT = 204

@@ -16,14 +16,15 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from kubeprom.errors import KubepromError
+from kubeprom.errors import APIError, ErrorType, KubepromError
 from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
-from kubeprom.web.envelope import APIError, ErrorType, error
+from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
+from kubeprom.web.rules import RulesHandlers
 from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
@@ -106,6 +107,7 @@ def build_app(
     federate: FederateHandler | None = None,
     admin: AdminHandlers | None = None,
     reload: Reload | None = None,
+    rules: RulesHandlers | None = None,
     web_config: WebConfig | None = None,
     limits: HTTPLimits | None = None,
     remote_write: RemoteWriteReceiver | None = None,
@@ -146,7 +148,9 @@ def build_app(
         add_agent_routes(app)
     else:
         (admin or AdminHandlers(None)).add_routes(app)
-        status_routes.add_routes(app)
+        if rules is not None:
+            rules.add_routes(app)
+        status_routes.add_routes(app, with_rules=rules is None)
     if remote_write is not None:
         remote_write.add_routes(app)
     else:

@@ -1,27 +1,17 @@
 """Prometheus' JSON envelope: ``{"status": "success", "data": ...}`` or the error shape.
 
-Errors map once, here: ``bad_data`` 400, ``execution`` 422, ``timeout`` 503,
-``unavailable`` 503, ``not_found`` 404, ``internal`` 500.
+Handlers raise :class:`~kubeprom.errors.APIError`; errors map once, here: ``bad_data`` 400,
+``execution`` 422, ``timeout`` 503, ``unavailable`` 503, ``not_found`` 404, ``internal`` 500.
 """
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
-
-class ErrorType(StrEnum):
-    BAD_DATA = "bad_data"
-    EXECUTION = "execution"
-    TIMEOUT = "timeout"
-    CANCELED = "canceled"
-    UNAVAILABLE = "unavailable"
-    NOT_FOUND = "not_found"
-    INTERNAL = "internal"
-
+from kubeprom.errors import ErrorType
 
 STATUS = {
     ErrorType.BAD_DATA: 400,
@@ -32,19 +22,6 @@ STATUS = {
     ErrorType.NOT_FOUND: 404,
     ErrorType.INTERNAL: 500,
 }
-
-
-class APIError(Exception):
-    """Raised by handlers; rendered by :func:`error` at the edge.
-
-    ``status`` overrides the HTTP status of ``kind`` (501 for what kubeprom does not do).
-    """
-
-    def __init__(self, kind: ErrorType, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
 
 
 def _dumps(obj: Any) -> str:

@@ -7,22 +7,20 @@ messages, e.g. ``invalid parameter "limit": limit must be non-negative``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeprom.errors import ParseError
+from kubeprom.errors import APIError, ErrorType, ParseError
 from kubeprom.model.matchers import Matcher
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql import ast
 from kubeprom.promql.parse import parse
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
-from kubeprom.web.envelope import APIError, ErrorType
 
-# What Go clients send for "no bound" (Prometheus' MinTime/MaxTime in RFC 3339); Python's
-# datetime cannot hold these years, so they are recognised by their text.
+# What Go clients send for "no bound" (Prometheus' MinTime/MaxTime in RFC 3339); Go's parser
+# takes four-digit years only, so Prometheus recognises these by their text, as here.
 _MIN_TIME_TEXT = "-292273086-05-16T16:47:06Z"
 _MAX_TIME_TEXT = "292277025-08-18T07:12:54.999999999Z"
 
@@ -57,15 +55,12 @@ def parse_time(text: str, name: str) -> int:
     if text == _MAX_TIME_TEXT:
         return MAX_TIME
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339_ms(text)
     except ValueError:
         raise APIError(
             ErrorType.BAD_DATA,
             f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp',
         ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return round(when.timestamp() * 1000)
 
 
 def time_param(params: MultiDict[str], name: str, default: int) -> int:

@@ -12,20 +12,19 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-import numpy as np
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeprom.errors import EvalError, ParseError, QueryTimeout, TooManySamples
+from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
+from kubeprom.model.gofmt import format_f
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
-from kubeprom.web.envelope import APIError, ErrorType, success_text
+from kubeprom.web.envelope import success_text
 from kubeprom.web.metrics import QueryMetrics
 from kubeprom.web.params import form, limit_param, parse_step, parse_time, time_param, value
 
 __all__ = [
     "QueryHandlers",
     "format_time",
-    "format_value",
     "parse_step",
     "parse_time",
     "result_text",
@@ -36,31 +35,20 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' safety limit on range query resolution
 
 
-_SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
-
-
-def format_value(x: float) -> str:
-    """Go's ``strconv.FormatFloat(x, 'f', -1, 64)``: shortest digits, never an exponent."""
-    text = repr(x)  # shortest round-trip digits, like Go's -1 precision
-    if "e" in text or "n" in text:
-        special = _SPECIAL.get(text)
-        return special if special is not None else np.format_float_positional(x, trim="-")
-    return text[:-2] if text.endswith(".0") else text
-
-
 def format_time(t_ms: int) -> float | int:
     """Seconds as Prometheus writes them: an integer, or up to three decimals."""
     return t_ms // 1000 if t_ms % 1000 == 0 else t_ms / 1000
 
 
 def _values_text(values: list[float]) -> list[str]:
-    """format_value for many values: repr for all, the rare exponent/special forms fixed."""
+    """``format_f`` of many values: ``repr`` for all, then the rare exponent and special forms
+    fixed (the common case stays in C)."""
     out = list(map(repr, values))
     for i, text in enumerate(out):
         if text.endswith(".0"):
             out[i] = text[:-2]
         elif "e" in text or "n" in text:
-            out[i] = format_value(values[i])
+            out[i] = format_f(values[i])
     return out
 
 
@@ -74,7 +62,7 @@ def result_text(r: QueryResult) -> str:
         result = f"[{format_time(int(r.t[0]))},{json.dumps(r.string)}]"
         return f'{{"resultType":"string","result":{result}}}'
     if r.result_type is ResultType.SCALAR:
-        result = f'[{format_time(int(r.t[0]))},"{format_value(float(r.v[0]))}"]'
+        result = f'[{format_time(int(r.t[0]))},"{format_f(float(r.v[0]))}"]'
         return f'{{"resultType":"scalar","result":{result}}}'
     times = {t: str(format_time(t)) for t in set(r.t.tolist())}  # steps repeat per series
     ts = [times[t] for t in r.t.tolist()]

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeprom.errors import ParseError
+from kubeprom.errors import APIError, ErrorType, ParseError
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, Querier
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 from kubeprom.web.params import (
     form,
     limit_param,

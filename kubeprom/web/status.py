@@ -7,7 +7,6 @@ clients that read the field keep working), ``tsdb`` reports the head's cardinali
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import platform
 import socket
@@ -20,18 +19,12 @@ import promql_parser
 from aiohttp import web
 
 import kubeprom
-from kubeprom.errors import ParseError
+from kubeprom.errors import APIError, ErrorType, ParseError
+from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.promql.parse import parse, parser_text
 from kubeprom.tsdb.stats import DEFAULT_STATS_LIMIT, Stat, TSDBStats
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 from kubeprom.web.params import form, value
-
-
-def rfc3339(ms: float) -> str:
-    """A time as Go's ``time.Time`` marshals to JSON (UTC, ``Z``, fraction when non-zero)."""
-    when = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-    text = when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -87,12 +80,12 @@ class StatusHandlers:
         s = self.status
         return success(
             {
-                "startTime": rfc3339(s.start_time_ms),
+                "startTime": format_rfc3339_nano(s.start_time_ms),
                 "CWD": os.getcwd(),
                 "hostname": socket.gethostname(),
-                "serverTime": rfc3339(time.time() * 1000),
+                "serverTime": format_rfc3339_nano(int(time.time() * 1000)),
                 "reloadConfigSuccess": s.reload_success,
-                "lastConfigTime": rfc3339(s.last_config_time_ms),
+                "lastConfigTime": format_rfc3339_nano(s.last_config_time_ms),
                 "corruptionCount": s.corruption_count(),
                 "goroutineCount": len(asyncio.all_tasks()),
                 "GOMAXPROCS": os.cpu_count() or 1,
@@ -152,16 +145,16 @@ class StatusHandlers:
             app.router.add_get("/api/v1/status/tsdb", self.tsdb)
 
 
-async def rules(request: web.Request) -> web.Response:
-    """No rule groups are loaded yet (rules land with the rules subsystem)."""
+async def no_rules(request: web.Request) -> web.Response:
+    """A server without a rule manager has no rule groups."""
     return success({"groups": []})
 
 
-async def alerts(request: web.Request) -> web.Response:
+async def no_alerts(request: web.Request) -> web.Response:
     return success({"alerts": []})
 
 
-async def alertmanagers(request: web.Request) -> web.Response:
+async def no_alertmanagers(request: web.Request) -> web.Response:
     return success({"activeAlertmanagers": [], "droppedAlertmanagers": []})
 
 
@@ -187,11 +180,13 @@ async def format_query(request: web.Request) -> web.Response:
     return success(text)
 
 
-def add_routes(app: web.Application) -> None:
-    """The endpoints that need no server state."""
-    app.router.add_get("/api/v1/rules", rules)
-    app.router.add_get("/api/v1/alerts", alerts)
-    app.router.add_get("/api/v1/alertmanagers", alertmanagers)
+def add_routes(app: web.Application, *, with_rules: bool = True) -> None:
+    """The endpoints that need no server state (``with_rules``: the empty rule endpoints, for a
+    server without a rule manager)."""
+    if with_rules:
+        app.router.add_get("/api/v1/rules", no_rules)
+        app.router.add_get("/api/v1/alerts", no_alerts)
+        app.router.add_get("/api/v1/alertmanagers", no_alertmanagers)
     for path, handler in (
         ("/api/v1/query_exemplars", query_exemplars),
         ("/api/v1/format_query", format_query),

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from kubeprom.errors import APIError, ErrorType
 from kubeprom.model.labels import Labels
-from kubeprom.model.timeutil import format_duration_ms
+from kubeprom.model.timeutil import format_duration_ms, format_rfc3339_nano
 from kubeprom.scraper.loop import TargetHealth
 from kubeprom.scraper.manager import ScrapeTarget
-from kubeprom.web.envelope import APIError, ErrorType, success
+from kubeprom.web.envelope import success
 
 _NEVER = "0001-01-01T00:00:00Z"  # Go's zero time, what Prometheus reports before a scrape
 
@@ -26,11 +26,8 @@ class TargetsView(Protocol):
         ...
 
 
-def _rfc3339(ms: int) -> str:
-    if ms == 0:
-        return _NEVER
-    when = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _last_scrape(ms: int) -> str:
+    return _NEVER if ms == 0 else format_rfc3339_nano(ms)
 
 
 def active_json(target: ScrapeTarget, health: TargetHealth) -> dict[str, Any]:
@@ -41,7 +38,7 @@ def active_json(target: ScrapeTarget, health: TargetHealth) -> dict[str, Any]:
         "scrapeUrl": target.url,
         "globalUrl": target.url,
         "lastError": health.last_error,
-        "lastScrape": _rfc3339(health.last_scrape_ms),
+        "lastScrape": _last_scrape(health.last_scrape_ms),
         "lastScrapeDuration": health.last_duration_s,
         "health": health.health,
         "scrapeInterval": format_duration_ms(target.options.interval_ms),

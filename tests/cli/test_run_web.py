@@ -15,6 +15,8 @@ from typing import Any
 
 import bcrypt
 
+from kubeprom.config.http_client import load_http_config
+from kubeprom.web.client import PrometheusClient
 from tests.support.certs import self_signed
 from tests.support.procs import free_port
 
@@ -70,6 +72,12 @@ def test_tls_basic_auth_admin_and_reload(tmp_path: Path) -> None:
 
         assert _request(f"{base}/api/v1/labels", ctx=ctx) == (401, "Unauthorized\n")
         assert _request(f"{base}/api/v1/labels", auth=("admin", "no"), ctx=ctx)[0] == 401
+        # kubeprom's own client, as `kubeprom query --http.config.file` builds it
+        (tmp_path / "http.yml").write_text(
+            "tls_config: {ca_file: s.crt}\nbasic_auth: {username: admin, password: pw}\n"
+        )
+        client = PrometheusClient(base, load_http_config(str(tmp_path / "http.yml")))
+        assert client.instant("vector(7)", 0).v.tolist() == [7.0]
         status, body = _request(f"{base}/api/v1/status/flags", auth=auth, ctx=ctx)
         flags = json.loads(body)["data"]
         assert flags["web.enable-admin-api"] == "true"

@@ -46,7 +46,7 @@ def test_bad_file_fails_with_its_position(capsys: pytest.CaptureFixture[str]) ->
     ]
     assert err.splitlines() == [
         f"  FAILED: {bad}:3:22: scrape_configs[0].scrape_interval: "
-        "not a valid duration string: '5x'"
+        'unknown unit "x" in duration "5x"'
     ]
 
 
@@ -95,6 +95,16 @@ def test_rule_files_and_file_sd_are_resolved_from_the_config_directory(
         "exist",
         "  SUCCESS: 3 rule files found",
         f" SUCCESS: {cfg} is valid prometheus config file syntax",
+        "",
+        # then each rule file is checked, as promtool does
+        f"Checking {project}/first.rules",
+        "  SUCCESS: 0 rules found",
+        "",
+        f"Checking {project}/rules/a.rules.yml",
+        "  SUCCESS: 0 rules found",
+        "",
+        f"Checking {project}/rules/b.rules.yml",
+        "  SUCCESS: 0 rules found",
         "",
     ]
 

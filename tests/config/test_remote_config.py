@@ -33,8 +33,8 @@ BAD = {
         False,
     ),
     "bad_duration": (
-        "3:21: remote_write[0].remote_timeout: not a valid duration string: '5 seconds'",
-        False,  # same words, Go quotes with "
+        '3:21: remote_write[0].remote_timeout: unknown unit " seconds" in duration "5 seconds"',
+        False,  # kubeprom's duration parser words it as prometheus/common's newer versions
     ),
     "duplicate_name": (
         "5:11: remote_write[1].name: found multiple remote write configs with job name 'main'",

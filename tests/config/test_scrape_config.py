@@ -28,7 +28,7 @@ TESTDATA = Path(__file__).parent / "testdata"
 BAD = {
     "alertmanager_api": "3:20: alerting.alertmanagers[0].api_version: expected Alertmanager "
     "api version to be one of [v2] but got 'v1'",
-    "bad_duration": "3:22: scrape_configs[0].scrape_interval: not a valid duration string: '5x'",
+    "bad_duration": '3:22: scrape_configs[0].scrape_interval: unknown unit "x" in duration "5x"',
     "body_size": "3:22: scrape_configs[0].body_size_limit: invalid size '10XB': unknown unit 'XB'",
     "cluster_sd_role": "4:15: scrape_configs[0].cluster_sd_configs[0].role: unknown role "
     "'deployment'; expected one of endpoints, kube-state-metrics, node, service",
@@ -259,7 +259,9 @@ def test_timeout_defaults_to_the_interval_when_shorter() -> None:
 def test_embedded_default_loads() -> None:
     cfg = load_main_config(None)
     assert cfg.source == f"<embedded {DEFAULT_CONFIG}>"
-    assert cfg.base_dir is None
+    # Paths in it are taken from the package, where its rule files are.
+    assert cfg.base_dir is not None
+    assert [Path(p).relative_to(cfg.base_dir) for p in cfg.rule_files] == [Path("rules/*.yml")]
     assert cfg.global_.scrape_interval_ms > 0
     assert len({j.job_name for j in cfg.scrape_configs}) == len(cfg.scrape_configs)
 

@@ -205,7 +205,7 @@ BAD = {
     ),
     "bad-duration": (
         _load("{type: step, at: 5x, from: 1, to: 2}"),
-        "bad.yml:6:30: cluster.deployments[0].load.at: not a valid duration string: '5x'",
+        'bad.yml:6:30: cluster.deployments[0].load.at: unknown unit "x" in duration "5x"',
     ),
     "unknown-load-type": (
         _load("{type: sawtooth}"),

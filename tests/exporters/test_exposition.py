@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +21,11 @@ from kubeprom.exporters.targets import (
 from kubeprom.exporters.views import HPAStatus
 from kubeprom.scraper.exposition import ACCEPT_HEADER, parse_text
 from tests.support.procs import require_binary
+from tests.support.shared import shared_path
 
 from .helpers import Sample, cluster, deployment, find, one, parse
 
 T0 = 1_700_000_000.0
-MIXIN = (
-    Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rules" / "kubernetes-mixin"
-)
 
 
 def _cluster() -> SimulatedCluster:
@@ -250,16 +247,37 @@ def test_hpas_appear_once_published() -> None:
     assert find(_render(c, KSM_TARGET), "kube_horizontalpodautoscaler_spec_min_replicas") == []
 
 
-@pytest.mark.parametrize(
-    "target", [cadvisor_target("node-1"), resource_target("node-1"), KSM_TARGET]
-)
-def test_openmetrics_and_text_carry_the_same_samples(sim: SimulatedCluster, target: str) -> None:
-    def key(samples: list[Sample]) -> list[tuple[str, tuple[tuple[str, str], ...], float]]:
-        return sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in samples)
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
-    text = _render(sim, target)
-    om = _render(sim, target, openmetrics=True)
-    assert key(text) == pytest.approx(key(om))
+
+def _by_series(samples: list[Sample]) -> dict[SeriesKey, tuple[str, int | None]]:
+    """Each series' value (as ``float.hex``: exact, NaN equal to NaN) and timestamp."""
+    out = {
+        (s.name, tuple(sorted(s.labels.items()))): (s.value.hex(), s.timestamp_ms) for s in samples
+    }
+    assert len(out) == len(samples), "a series appears twice"
+    return out
+
+
+@pytest.mark.parametrize(
+    ("target", "metric"),
+    [
+        (cadvisor_target("node-1"), "container_cpu_usage_seconds_total"),
+        (resource_target("node-1"), "node_cpu_usage_seconds_total"),
+        (KSM_TARGET, "kube_pod_info"),
+    ],
+    ids=["cadvisor", "resource", "kube-state-metrics"],
+)
+def test_openmetrics_and_text_carry_the_same_samples(
+    sim: SimulatedCluster, target: str, metric: str
+) -> None:
+    text = _by_series(_render(sim, target))
+    om = _by_series(_render(sim, target, openmetrics=True))
+    assert any(name == metric for name, _ in text)
+    # The same series in both formats, then the same value and timestamp for each: both
+    # print floats as Go does (shortest round trip), so they parse back bit for bit.
+    assert sorted(text) == sorted(om)
+    assert text == om
     body, _ = ClusterExporters(sim).render(target, True)
     assert body.endswith(b"# EOF\n")
 
@@ -317,9 +335,10 @@ MIXIN_NAMES = [
 
 
 def test_the_names_kubernetes_mixin_uses_are_served(sim: SimulatedCluster) -> None:
-    rules = "".join(p.read_text() for p in sorted(MIXIN.glob("prometheus_*.yaml")))
+    mixin = shared_path("conformance", "rules", "kubernetes-mixin")
+    rules = "".join(p.read_text() for p in sorted(mixin.glob("prometheus_*.yaml")))
     if not rules:
-        pytest.fail(f"no kubernetes-mixin rules found in {MIXIN}")
+        pytest.fail(f"no kubernetes-mixin rules found in {mixin}")
     used = set(re.findall(r"\b[a-z_]+[a-z]\b", rules))
     assert [n for n in MIXIN_NAMES if n not in used] == []
     exporters = ClusterExporters(sim)

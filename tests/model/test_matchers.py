@@ -137,8 +137,11 @@ def test_equality_matchers_never_compile_their_value() -> None:
         (Matcher(MatchType.EQUAL, "job", "node"), 'job="node"'),
         (Matcher(MatchType.NOT_EQUAL, "a", 'x"\n\\'), 'a!="x\\"\\n\\\\"'),
         (Matcher(MatchType.NOT_REGEX, "a", "a.b"), 'a!~"a.b"'),
+        (Matcher(MatchType.EQUAL, "a", "\t\x00"), 'a="\\t\\x00"'),
+        (Matcher(MatchType.EQUAL, "a.b", "1"), '"a.b"="1"'),
+        (Matcher(MatchType.EQUAL, "9a", "1"), '"9a"="1"'),
     ],
-    ids=["plain", "escaped", "regex"],
+    ids=["plain", "escaped", "regex", "strconv-quote", "utf8-name", "digit-first"],
 )
 def test_str(matcher: Matcher, want: str) -> None:
     assert str(matcher) == want

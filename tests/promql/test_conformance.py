@@ -6,20 +6,19 @@ log shows where the engine stands, and every skip reason is counted in it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kubeprom.promql import promqltest
+from tests.support.shared import shared_path
 
-TESTDATA = Path(__file__).parents[2].parent / "shared" / "conformance" / "promql" / "testdata"
 FLOOR = 0.95
 
 
 @pytest.mark.timeout(600)
 def test_upstream_promqltest_files_pass(capsys: pytest.CaptureFixture[str]) -> None:
-    files = promqltest.collect([TESTDATA])
-    assert len(files) == 21, f"expected the 21 upstream files in {TESTDATA}"
+    testdata = shared_path("conformance", "promql", "testdata")
+    files = promqltest.collect([testdata])
+    assert len(files) == 21, f"expected the 21 upstream files in {testdata}"
     reports = [promqltest.run_file(f) for f in files]
     with capsys.disabled():
         for line in promqltest.render(reports, verbose=True):

@@ -26,7 +26,7 @@ from kubeprom.scraper.exposition import (
     parse_series,
     parse_text,
 )
-from kubeprom.scraper.exposition.floats import NORMAL_NAN_BITS, format_om_float
+from kubeprom.scraper.exposition.floats import NORMAL_NAN_BITS
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
 
@@ -302,32 +302,6 @@ def test_le_and_quantile_are_normalised_like_prometheus_3() -> None:
         "0.5",
         "1",  # not a histogram: left alone
     ]
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0, "1.0"),
-        (0.0, "0.0"),
-        (-1.0, "-1.0"),
-        (10.0, "10.0"),
-        (123456.0, "123456.0"),
-        (1e6, "1e+06"),
-        (1234567.0, "1.234567e+06"),
-        (0.0001, "0.0001"),
-        (0.00001, "1e-05"),
-        (2.5, "2.5"),
-        (0.005, "0.005"),
-        (1e22, "1e+22"),
-        (-2.5e-7, "-2.5e-07"),
-        (math.inf, "+Inf"),
-        (-math.inf, "-Inf"),
-        (math.nan, "NaN"),
-    ],
-    ids=lambda x: str(x),
-)
-def test_format_om_float_matches_go(value: float, text: str) -> None:
-    assert format_om_float(value) == text
 
 
 # -- scrape cache -----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from kubeprom.clock import VirtualClock
+from kubeprom.errors import ScrapeError
 from kubeprom.model import STALE_NAN_BITS, Labels, Matcher, MatchType
-from kubeprom.scraper.fetch import FetchResult, ScrapeError
+from kubeprom.scraper.fetch import FetchResult
 from kubeprom.scraper.loop import ScrapeLoop, ScrapeOptions
 from kubeprom.scraper.manager import ScrapeManager, ScrapeTarget
 from kubeprom.tsdb import DB, Appender, Options

@@ -6,9 +6,10 @@ import hashlib
 
 import pytest
 
-from kubeprom.config.relabel import InvalidRelabelConfig, RelabelAction, RelabelConfig
+from kubeprom.config.relabel import RelabelAction, RelabelConfig
+from kubeprom.config.relabeling import hashmod, process
+from kubeprom.errors import InvalidRelabelConfig
 from kubeprom.model.labels import Labels
-from kubeprom.scraper.relabel import hashmod, process
 
 A = RelabelAction
 
@@ -474,7 +475,7 @@ INVALID = {
 def test_invalid_rules(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidRelabelConfig) as info:
         R(**kwargs)
-    assert str(info.value).startswith(message)
+    assert info.value.message.startswith(message)
 
 
 @pytest.mark.parametrize(

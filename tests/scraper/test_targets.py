@@ -6,26 +6,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import xxhash
 
 from kubeprom.config.load import parse_main_config
 from kubeprom.config.relabel import RelabelConfig
 from kubeprom.config.scrape import ScrapeConfig
+from kubeprom.model.fnv import fnv1a_64
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery import TargetGroup, static_groups
 from kubeprom.scraper.targets import (
     TargetError,
     build_targets,
-    fnv1a64,
-    go_duration,
-    labels_hash,
     make_target,
     offset_seed,
-    parse_go_duration,
     populate_labels,
     target_hash,
     target_url,
     targets_from_group,
-    xxhash64,
 )
 
 CFG = ScrapeConfig(
@@ -134,11 +131,11 @@ POPULATE_ERRORS = {
     "invalid-utf8": ({"__address__": "1.2.3.4:1000", "custom": "\udcbd"}, "invalid label value"),
     "bad-interval": (
         {"__address__": "1.2.3.4:1000", "__scrape_interval__": "2notseconds"},
-        "error parsing scrape interval: not a valid duration string: '2notseconds'",
+        'error parsing scrape interval: unknown unit "notseconds" in duration "2notseconds"',
     ),
     "bad-timeout": (
         {"__address__": "1.2.3.4:1000", "__scrape_timeout__": "2notseconds"},
-        "error parsing scrape timeout: not a valid duration string: '2notseconds'",
+        'error parsing scrape timeout: unknown unit "notseconds" in duration "2notseconds"',
     ),
     "zero-interval": (
         {"__address__": "1.2.3.4:1000", "__scrape_interval__": "0s"},
@@ -305,42 +302,29 @@ def test_interval_and_timeout_come_from_relabeled_labels() -> None:
 # ---- hashing and offsets ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("data", "want"),
-    [
-        (b"", 0xEF46DB3751D8E999),
-        (b"a", 0xD24EC4F1A98C6E5B),
-        (b"abc", 0x44BC2CF5AD770999),
-        (b"Nobody inspects the spammish repetition", 0xFBCEA83C8A378BF1),
-    ],
-)
-def test_xxhash64_reference_values(data: bytes, want: int) -> None:
-    assert xxhash64(data) == want
-
-
-def test_fnv1a64_reference_values() -> None:
-    assert fnv1a64(b"") == 0xCBF29CE484222325
-    assert fnv1a64(b"a") == 0xAF63DC4C8601EC8C
-
-
-def test_labels_hash_uses_the_stringlabels_encoding() -> None:
-    long = "v" * 300
-    labels = Labels.from_dict({"a": "b", "c": long})
-    encoded = b"\x01a\x01b\x01c\xff" + (300).to_bytes(3, "little") + long.encode()
-    assert labels_hash(labels) == xxhash64(encoded)
-
-
 def test_target_hash_and_offset() -> None:
     labels, disc = populate_labels({"__address__": "example.com:80"}, {}, CFG)
     assert labels is not None
     target = make_target(CFG, labels, disc)
     url = "https://example.com:80/metrics"
     assert target.url == url
-    assert target.hash == target_hash(labels, url)
-    assert target.hash == fnv1a64(f"{labels_hash(labels):016d}{url}".encode())
+    assert target.hash == target_hash(labels.hash(), url)
+    assert target.hash == fnv1a_64(f"{labels.hash():016d}{url}".encode())
+    # Built by hand from upstream: the labels in stringlabels encoding, XXH64, "%016d", the URL,
+    # FNV-1a 64.
+    encoded = b"".join(
+        bytes((len(x),)) + x
+        for x in (
+            b"__address__", b"example.com:80", b"__metrics_path__", b"/metrics",
+            b"__scheme__", b"https", b"__scrape_interval__", b"1s", b"__scrape_timeout__", b"1s",
+            b"instance", b"example.com:80", b"job", b"job",
+        )
+    )  # fmt: skip
+    want = fnv1a_64(b"%016d" % xxhash.xxh64_intdigest(encoded) + url.encode())
+    assert target.hash == want
     interval_ns = 1_000 * 1_000_000
-    assert target.offset_ms() == (target.hash % interval_ns) // 1_000_000
-    assert target.offset_ms(seed=12345) == ((target.hash ^ 12345) % interval_ns) // 1_000_000
+    assert target.offset_ms() == (want % interval_ns) // 1_000_000
+    assert target.offset_ms(seed=12345) == ((want ^ 12345) % interval_ns) // 1_000_000
 
 
 def test_offsets_spread_evenly() -> None:
@@ -358,25 +342,25 @@ def test_offsets_spread_evenly() -> None:
 
 def test_offset_seed_depends_on_host_and_external_labels() -> None:
     a = offset_seed("host-a", {"replica": "1"})
-    assert a == fnv1a64(b'host-a{replica="1"}')
+    assert a == fnv1a_64(b'host-a{replica="1"}')
     assert a != offset_seed("host-b", {"replica": "1"})
     assert a != offset_seed("host-a", {"replica": "2"})
+    assert offset_seed("h", {}) == fnv1a_64(b"h{}")
+
+
+def test_offset_seed_writes_external_labels_as_labels_string() -> None:
+    # Sorted by name, ", " between, values (and names outside the legacy set) strconv-quoted.
+    seed = offset_seed("h", {"z": "1", "a.b": 'x"\t'})
+    assert seed == fnv1a_64(b'h{"a.b"="x\\"\\t", z="1"}')
 
 
 @pytest.mark.parametrize(
-    ("ms", "text"),
-    [
-        (0, "0s"),
-        (1_000, "1s"),
-        (90_000, "1m30s"),
-        (1_500, "1s500ms"),
-        (25 * 3_600_000, "1d1h"),
-        (7 * 86_400_000, "1w"),
-        (90 * 86_400_000, "90d"),  # weeks only when exact
-        (365 * 86_400_000, "1y"),
-        (366 * 86_400_000, "366d"),
-    ],
+    ("interval_ms", "label"),
+    [(8 * 86_400_000, "8d"), (14 * 86_400_000, "2w"), (90_000, "1m30s"), (1_500, "1s500ms")],
 )
-def test_go_duration_round_trips(ms: int, text: str) -> None:
-    assert go_duration(ms) == text
-    assert parse_go_duration(text) == ms
+def test_interval_label_is_model_duration_string(interval_ms: int, label: str) -> None:
+    cfg = replace(CFG, scrape_interval_ms=interval_ms, scrape_timeout_ms=1_000)
+    labels, _ = populate_labels({"__address__": "a:1"}, {}, cfg)
+    assert labels is not None
+    assert labels.get("__scrape_interval__") == label
+    assert make_target(cfg, labels, labels).scrape_interval_ms == interval_ms

@@ -14,7 +14,8 @@ from typing import IO
 import pytest
 
 from kubeprom.cli.main import main
-from kubeprom.web.client import HTTPQueryAPI, QueryAPIUnavailable
+from kubeprom.errors import QueryAPIUnavailable
+from kubeprom.web.client import PrometheusClient
 from tests.support.procs import free_port
 from tests.top.cluster import CLUSTER_YAML
 
@@ -47,7 +48,7 @@ def _log_file(path: Path) -> IO[bytes]:
     return open(path, "wb")  # the caller closes it with `with`
 
 
-def _has_rates(api: HTTPQueryAPI) -> bool:
+def _has_rates(api: PrometheusClient) -> bool:
     expr = 'count(irate(node_cpu_usage_seconds_total{job="kubelet"}[5m]))'
     try:
         counts: list[float] = api.instant(expr, round(time.time() * 1000)).v.tolist()
@@ -76,7 +77,7 @@ async def test_top_against_kubeprom_run(tmp_path: Path, capsys: pytest.CaptureFi
             stderr=out,
         )
     try:
-        api = HTTPQueryAPI(base, timeout_s=5)
+        api = PrometheusClient(base, timeout_s=5)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not await asyncio.to_thread(_has_rates, api):
             assert proc.returncode is None, log.read_text()[-3000:]

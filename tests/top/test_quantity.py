@@ -11,10 +11,8 @@ from kubeprom.top.quantity import (
     format_cpu,
     format_memory,
     format_percent,
-    go_duration,
     memory_bytes,
     memory_quantity,
-    rfc3339,
 )
 
 MI = 1024 * 1024
@@ -107,23 +105,3 @@ def test_cpu_quantity_is_canonical_decimal_si(nano: int, text: str) -> None:
 )
 def test_memory_quantity_is_canonical_binary_si(n_bytes: int, text: str) -> None:
     assert memory_quantity(n_bytes) == text
-
-
-@pytest.mark.parametrize(
-    ("ms", "text"),
-    [
-        (20_064, "20.064s"),
-        (10_000, "10s"),
-        (60_000, "1m0s"),
-        (90_500, "1m30.5s"),
-        (3_600_000, "1h0m0s"),
-        (500, "500ms"),
-        (0, "0s"),
-    ],
-)
-def test_go_duration(ms: int, text: str) -> None:
-    assert go_duration(ms) == text
-
-
-def test_rfc3339_drops_milliseconds() -> None:
-    assert rfc3339(1_800_000_000_999) == "2027-01-15T08:00:00Z"

@@ -16,8 +16,9 @@ import yaml
 
 from kubeprom.cli.main import main
 from kubeprom.clock import RealClock
+from kubeprom.errors import QueryAPIUnavailable
 from kubeprom.exporters import ExporterServer, ServedTarget, SimulatedCluster
-from kubeprom.web.client import HTTPQueryAPI, QueryAPIUnavailable
+from kubeprom.web.client import PrometheusClient
 from tests.support.procs import free_port, require_binary
 from tests.top.cluster import cluster_spec
 
@@ -59,7 +60,7 @@ def _log_file(path: Path) -> IO[bytes]:
     return open(path, "wb")  # the caller closes it with `with`
 
 
-def _ready(api: HTTPQueryAPI, nodes: int, pods: int) -> bool:
+def _ready(api: PrometheusClient, nodes: int, pods: int) -> bool:
     """Two kubelet scrapes of every node and pod (irate has its two samples), and
     kube-state-metrics scraped."""
     now = round(time.time() * 1000)
@@ -103,7 +104,7 @@ async def test_top_against_real_prometheus(
                 stderr=out,
             )
         try:
-            api = HTTPQueryAPI(base, timeout_s=5)
+            api = PrometheusClient(base, timeout_s=5)
             deadline = time.monotonic() + DATA_TIMEOUT_S
             while not await asyncio.to_thread(_ready, api, 2, len(sim.pods())):
                 assert proc.returncode is None, log.read_text()[-3000:]

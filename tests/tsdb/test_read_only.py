@@ -43,3 +43,18 @@ def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="does not exist"):
         DB.open_read_only(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()
+
+
+def test_appending_to_a_read_only_store_is_a_storage_error(tmp_path: Path) -> None:
+    DB.open(tmp_path, Options(retention_ms=None)).close()
+    before = _snapshot(tmp_path)
+    ro = DB.open_read_only(tmp_path)
+    try:
+        app = ro.appender()
+        ref = app.ref(Labels.from_dict({"__name__": "up"}))
+        app.append(1000, np.array([ref]), np.array([1.0]))
+        with pytest.raises(StorageError, match=r"^data directory '.*' is open read-only$"):
+            app.commit()
+    finally:
+        ro.close()
+    assert _snapshot(tmp_path) == before

@@ -222,7 +222,7 @@ def test_kubeprom_query_unreachable_server(capsys: pytest.CaptureFixture[str]) -
     url = f"http://127.0.0.1:{free_port()}"
     assert kubeprom_main(["query", "up", "--server", url]) == 1
     assert capsys.readouterr().err == (
-        f"kubeprom: error: cannot reach {url}: [Errno 111] Connection refused\n"
+        f"kubeprom: error: cannot query {url}/api/v1/query: Connection refused\n"
     )
 
 

@@ -1,5 +1,6 @@
-"""The query set of ../shared/bench through kubeprom's API and through a real Prometheus 2.42
-loaded with the same data: the same JSON results, up to float tolerance."""
+"""The query set of the shared bench harness (``bench/`` in the shared directory) through
+kubeprom's API and through a real Prometheus 2.42 loaded with the same data: the same JSON
+results, up to float tolerance."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from pathlib import Path
 
 from tests.support.procs import free_port, require_binary, running
+from tests.support.shared import shared_path
 
-BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
 # Differences that are Prometheus 2.x vs 3.x semantics (kubeprom follows 3.x), each checked
 # point by point in benchmarks/RESULTS.md:
 SEMANTIC_DIFFERENCES = {
@@ -25,11 +26,11 @@ SEMANTIC_DIFFERENCES = {
 }
 
 
-def run_queries(url: str, dataset: Path, out: Path, label: str) -> None:
+def run_queries(bench: Path, url: str, dataset: Path, out: Path, label: str) -> None:
     subprocess.run(
         [
             sys.executable,
-            str(BENCH / "run_queries.py"),
+            str(bench / "run_queries.py"),
             "run",
             "--url",
             url,
@@ -51,13 +52,14 @@ def run_queries(url: str, dataset: Path, out: Path, label: str) -> None:
 
 
 def test_query_set_matches_prometheus(tmp_path: Path) -> None:
+    bench = shared_path("bench")
     promtool = require_binary("promtool")
     prometheus = require_binary("prometheus")
     ds = tmp_path / "ds"
     subprocess.run(
         [
             sys.executable,
-            str(BENCH / "gen_dataset.py"),
+            str(bench / "gen_dataset.py"),
             "--series",
             "300",
             "--hours",
@@ -99,7 +101,7 @@ def test_query_set_matches_prometheus(tmp_path: Path) -> None:
         f"http://127.0.0.1:{port}/-/ready",
         tmp_path / "prometheus.log",
     ):
-        run_queries(f"http://127.0.0.1:{port}", ds, tmp_path / "prom.json", "prometheus")
+        run_queries(bench, f"http://127.0.0.1:{port}", ds, tmp_path / "prom.json", "prometheus")
     # kubeprom: tsdb import, then kubeprom run on a config that only serves the data.
     subprocess.run(
         [
@@ -136,11 +138,11 @@ def test_query_set_matches_prometheus(tmp_path: Path) -> None:
         f"http://127.0.0.1:{port}/-/ready",
         tmp_path / "kubeprom.log",
     ):
-        run_queries(f"http://127.0.0.1:{port}", ds, tmp_path / "kp.json", "kubeprom")
+        run_queries(bench, f"http://127.0.0.1:{port}", ds, tmp_path / "kp.json", "kubeprom")
     out = subprocess.run(
         [
             sys.executable,
-            str(BENCH / "run_queries.py"),
+            str(bench / "run_queries.py"),
             "compare",
             str(tmp_path / "prom.json"),
             str(tmp_path / "kp.json"),

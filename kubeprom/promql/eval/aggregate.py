@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.errors import EvalError
+from kubeprom.model.gofmt import format_f, format_g, quote
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
@@ -63,13 +64,11 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
         param = ev.eval_scalar(e.param, ts).values
     inp = ev.eval_matrix(e.expr, ts)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
-        assert param is not None
-        return select_k(ev, e, inp, param)
+        return select_k(ev, e, inp, _required(op, param))
     gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
     n_groups, n_steps = len(glabels), len(ts)
     if op == "quantile":
-        assert param is not None
-        _check_quantile(ev, e, param)
+        _check_quantile(ev, e, _required(op, param))
     v2_stddev = Compat.V2_STDDEV in ev.options.compat
     values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
     drop = np.zeros(n_groups, dtype=bool)
@@ -79,25 +78,24 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     return compact(Matrix(glabels, np.where(present, values, np.nan), present, drop))
 
 
+def _required(op: str, param: F64Array | None) -> F64Array:
+    """The parameter of ``topk``, ``quantile``, ...; the parser rejects a call without one."""
+    if param is None:
+        raise EvalError(
+            f"wrong number of arguments for aggregate expression provided, expected 2, got 1 ({op})"
+        )
+    return param
+
+
 def _check_quantile(ev: Evaluator, e: ast.Aggregate, q: F64Array) -> None:
     pos = e.param.pos if e.param is not None else e.pos
     if np.isnan(q).any():
         ev.warn("quantile value should be between 0 and 1, got NaN", pos)
     finite = q[~np.isnan(q)]
     if finite.size and finite.max() > 1:
-        ev.warn(f"quantile value should be between 0 and 1, got {_g(finite.max())}", pos)
+        ev.warn(f"quantile value should be between 0 and 1, got {format_g(finite.max())}", pos)
     if finite.size and finite.min() < 0:
-        ev.warn(f"quantile value should be between 0 and 1, got {_g(finite.min())}", pos)
-
-
-def _g(x: float) -> str:
-    """Go's ``%g`` for the values annotations print."""
-    if np.isnan(x):
-        return "NaN"
-    if np.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    text = repr(float(x))
-    return text[:-2] if text.endswith(".0") else text
+        ev.warn(f"quantile value should be between 0 and 1, got {format_g(finite.min())}", pos)
 
 
 def reduce(
@@ -123,8 +121,7 @@ def reduce(
             np.add.at(counts, gid, pres.astype(np.float64))
         return (counts if op == "count" else np.ones_like(counts)), present
     if op == "quantile":
-        assert param is not None
-        return _quantile(inp, gid, n_groups, param), present
+        return _quantile(inp, gid, n_groups, _required(op, param)), present
     ranks = ranks_in_group(gid) if len(gid) else np.empty(0, dtype=np.int64)
     if op in ("sum", "avg") and len(gid):
         fast = _kahan_reduce(op, inp, gid, ranks, n_groups, n_steps)
@@ -218,15 +215,14 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
         if np.isnan(param).any():
             raise EvalError("Ratio value is NaN")
         pos = e.param.pos if e.param is not None else e.pos
-        if param.max() > 1.0:
+        hi, lo = float(param.max()), float(param.min())
+        if hi > 1.0:
             ev.warn(
-                f"ratio value should be between -1 and 1, got {_g(param.max())}, capping to 1",
-                pos,
+                f"ratio value should be between -1 and 1, got {format_g(hi)}, capping to 1", pos
             )
-        if param.min() < -1.0:
+        if lo < -1.0:
             ev.warn(
-                f"ratio value should be between -1 and 1, got {_g(param.min())}, capping to -1",
-                pos,
+                f"ratio value should be between -1 and 1, got {format_g(lo)}, capping to -1", pos
             )
         r = np.clip(param, -1.0, 1.0)
         offs = np.array([ratio_offset(lab) for lab in inp.labels], dtype=np.float64)
@@ -241,9 +237,9 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
     if np.isnan(param).any():
         raise EvalError("Parameter value is NaN")
     if param.min() <= _MIN_INT64_F:
-        raise EvalError(f"Scalar value {_g(param.min())} underflows int64")
+        raise EvalError(f"Scalar value {format_g(param.min())} underflows int64")
     if param.max() >= _MAX_INT64_F:
-        raise EvalError(f"Scalar value {_g(param.max())} overflows int64")
+        raise EvalError(f"Scalar value {format_g(param.max())} overflows int64")
     if n_rows == 0:
         return Matrix.empty(n_steps)
     k = np.minimum(np.trunc(param), n_rows).astype(np.int64)
@@ -281,10 +277,11 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
 
 
 def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
-    assert isinstance(e.param, ast.StringLit)
+    if not isinstance(e.param, ast.StringLit):
+        raise EvalError("expected type string in aggregation parameter, got another expression")
     label = e.param.value
     if not label or not _valid_utf8(label):
-        raise EvalError(f"invalid label name {_go_quote(label)}")
+        raise EvalError(f"invalid label name {quote(label)}")
     inp = ev.eval_matrix(e.expr, ts)
     grouping = e.grouping if e.without else (*e.grouping, label)
     n_steps = len(ts)
@@ -296,7 +293,7 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     pairs, pair_of_sample = np.unique(pair_key, return_inverse=True)
     out: dict[Labels, int] = {}
     group_of_pair = np.empty(len(pairs), dtype=np.int64)
-    texts = [format_float(float(v)) for v in uniq_vals.tolist()]
+    texts = [format_f(float(v)) for v in uniq_vals.tolist()]
     for k, key in enumerate(pairs.tolist()):
         r, vid = divmod(int(key), max(len(uniq_vals), 1))
         lab = inp.labels[r].with_labels({label: texts[vid]})
@@ -309,33 +306,9 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     return Matrix(list(out), values, present, np.zeros(len(out), dtype=bool))
 
 
-def format_float(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
-    if np.isnan(v):
-        return "NaN"
-    if np.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return str(np.format_float_positional(v, trim="-"))
-
-
 def _valid_utf8(s: str) -> bool:
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _go_quote(s: str) -> str:
-    """Go's ``strconv.Quote``, with undecodable bytes as ``\\xNN``."""
-    raw = s.encode("utf-8", errors="surrogateescape")
-    out = ['"']
-    for ch in raw.decode("utf-8", errors="backslashreplace"):
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)

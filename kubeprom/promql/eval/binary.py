@@ -311,18 +311,7 @@ def _duplicate_error(
     pair = sorted([one.labels[rows[0]], one.labels[rows[1]]])
     group = _match_labels(one.labels[rows[0]], matching)
     raise EvalError(
-        f"found duplicate series for the match group {_braces(group)} on the {side} "
-        f"hand-side of the operation: [{_braces(pair[0])}, {_braces(pair[1])}]"
+        f"found duplicate series for the match group {group.braced()} on the {side} "
+        f"hand-side of the operation: [{pair[0].braced()}, {pair[1].braced()}]"
         ";many-to-many matching not allowed: matching labels must be unique on one side"
     )
-
-
-def _braces(lab: Labels) -> str:
-    """Prometheus' ``Labels.String()``: every label, the name included, inside braces."""
-    inner = ", ".join(f"{n}={_quote(v)}" for n, v in lab)
-    return "{" + inner + "}"
-
-
-def _quote(v: str) -> str:
-    escaped = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'

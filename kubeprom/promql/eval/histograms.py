@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubeprom.errors import EvalError
-from kubeprom.model.gofmt import format_g
+from kubeprom.model.gofmt import format_openmetrics_float
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
@@ -113,23 +113,14 @@ def histogram_fraction(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     return compact(out)
 
 
-def format_openmetrics(q: float) -> str:
-    """Prometheus' ``labels.FormatOpenMetricsFloat``: ``%g``, with ``.0`` added to integers."""
-    if np.isnan(q):
-        return "NaN"
-    if np.isinf(q):
-        return "+Inf" if q > 0 else "-Inf"
-    text = format_g(q)
-    return text if ("e" in text or "." in text) else text + ".0"
-
-
 def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     """``histogram_quantiles(v, "label", q0, q1, ...)``: one output series per quantile."""
     if functions.bucket_quantile is None:
         raise EvalError("function 'histogram_quantiles' is not implemented")
     m = ev.eval_matrix(e.args[0], ts)
     label = ast.unwrap_parens(e.args[1])
-    assert isinstance(label, ast.StringLit)
+    if not isinstance(label, ast.StringLit):
+        raise EvalError("expected a string literal as histogram_quantiles' label argument")
     ubs, gids, glabels, rows = _buckets(ev, m, e.args[0])
     idx = np.asarray(rows, dtype=np.int64)
     counts = m.values[idx] if len(idx) else np.empty((0, len(ts)))
@@ -158,7 +149,7 @@ def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         for qv in np.unique(q).tolist():
             at = (q == qv) if not np.isnan(qv) else np.isnan(q)
             p = present & at[None, :]
-            labs = [lab.with_labels({label.value: format_openmetrics(qv)}) for lab in glabels]
+            labs = [lab.with_labels({label.value: format_openmetrics_float(qv)}) for lab in glabels]
             parts.append(
                 Matrix(labs, np.where(p, values, np.nan), p, np.ones(len(labs), dtype=bool))
             )

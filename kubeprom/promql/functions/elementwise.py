@@ -24,7 +24,8 @@ from collections.abc import Callable
 import numpy as np
 
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.promql.functions.civil import Civil, civil_utc, go_int64_seconds
+from kubeprom.model.timeutil import Civil, civil_utc
+from kubeprom.promql.functions.civil import go_int64_seconds
 from kubeprom.promql.types import BoolArray
 
 ElementwiseFn = Callable[[F64Array, list[F64Array]], F64Array]

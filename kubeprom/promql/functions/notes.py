@@ -8,11 +8,10 @@ renders them. Floats are formatted like Go's ``fmt`` verbs so the texts match up
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal
 
-from kubeprom.promql.functions.civil import rfc3339_utc
+from kubeprom.model.gofmt import format_g, quote
+from kubeprom.model.timeutil import format_rfc3339
 
 # annotations.InvalidQuantileWarning, a warning.
 INVALID_QUANTILE = "quantile value should be between 0 and 1, got {}"
@@ -25,7 +24,7 @@ FORCED_MONOTONICITY = (
 
 def invalid_quantile(q: float) -> str:
     """The warning for a quantile outside [0, 1] or NaN (Go ``%g``)."""
-    return INVALID_QUANTILE.format(go_format_g(q))
+    return INVALID_QUANTILE.format(format_g(q))
 
 
 def forced_monotonicity(metric_name: str) -> str:
@@ -36,7 +35,7 @@ def forced_monotonicity(metric_name: str) -> str:
     """
     if not metric_name:
         return FORCED_MONOTONICITY
-    return f"{FORCED_MONOTONICITY} for metric name {go_quote(metric_name)}"
+    return f"{FORCED_MONOTONICITY} for metric name {quote(metric_name)}"
 
 
 @dataclass(slots=True)
@@ -75,10 +74,12 @@ class ForcedMonotonicity:
         """The suffix upstream's HTTP rendering appends to :func:`forced_monotonicity`."""
         lo = 0 if self.min_ts_ms is None else self.min_ts_ms
         hi = 0 if self.max_ts_ms is None else self.max_ts_ms
+        # time.Unix(ts/1000, 0): Go's division truncates toward zero.
+        start, end = (format_rfc3339(_go_div(t, 1000) * 1000) for t in (lo, hi))
         return (
-            f", from buckets {go_format_g(self.min_bucket)} to {go_format_g(self.max_bucket)}, "
-            f"with a max diff of {go_format_g(self.max_diff, 2)}, over {self.samples} samples "
-            f"from {rfc3339_utc(_go_div(lo, 1000))} to {rfc3339_utc(_go_div(hi, 1000))}"
+            f", from buckets {format_g(self.min_bucket)} to {format_g(self.max_bucket)}, "
+            f"with a max diff of {format_g(self.max_diff, 2)}, over {self.samples} samples "
+            f"from {start} to {end}"
         )
 
 
@@ -86,75 +87,3 @@ def _go_div(a: int, b: int) -> int:
     """Go's integer division, which truncates toward zero."""
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` for the label values that appear in annotations (printable text)."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _special(x: float) -> str | None:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    return None
-
-
-def _digits(text: str) -> tuple[str, int]:
-    """Significant digits (no trailing zeros) of a finite non-zero decimal, and where its
-    decimal point goes: the value is ``0.<digits> * 10**dp``, as Go's ``decimalSlice``."""
-    _, digit_tuple, exponent = Decimal(text).as_tuple()
-    if not isinstance(exponent, int):
-        raise ValueError(f"not a finite decimal: {text!r}")
-    return "".join(map(str, digit_tuple)).rstrip("0"), len(digit_tuple) + exponent
-
-
-def go_format_g(x: float, prec: int | None = None) -> str:
-    """Go's ``%g`` (``prec=None``, shortest round-trip digits) or ``%.<prec>g``."""
-    special = _special(x)
-    if special is not None:
-        return special
-    sign = "-" if math.copysign(1.0, x) < 0 else ""
-    if x == 0:
-        return sign + "0"
-    if prec is None:
-        # repr() yields the shortest round-trip digits, as Go's shortest formatting does.
-        digits, dp = _digits(repr(abs(x)))
-        eprec = 6  # Go: "if precision was the shortest possible, use precision 6"
-    else:
-        prec = max(prec, 1)
-        digits, dp = _digits(f"{abs(x):.{prec - 1}e}")
-        eprec = prec
-        if eprec > len(digits) >= dp:
-            eprec = len(digits)
-    exp = dp - 1
-    if exp < -4 or exp >= eprec:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if dp <= 0:
-        return f"{sign}0.{'0' * -dp}{digits}"
-    if dp >= len(digits):
-        return sign + digits + "0" * (dp - len(digits))
-    return f"{sign}{digits[:dp]}.{digits[dp:]}"
-
-
-def go_format_f(x: float) -> str:
-    """Go's ``%f``: six decimals, ``+Inf``/``-Inf``/``NaN`` spelled out."""
-    special = _special(x)
-    return special if special is not None else f"{x:.6f}"

@@ -28,9 +28,10 @@ from collections.abc import Callable
 import numpy as np
 
 from kubeprom.errors import EvalError
+from kubeprom.model.gofmt import format_f
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql.functions import range_stats as stats
-from kubeprom.promql.functions.notes import go_format_f, invalid_quantile
+from kubeprom.promql.functions.notes import invalid_quantile
 from kubeprom.promql.functions.windows import Flat
 from kubeprom.promql.types import Annotations, BoolArray, RangeWindows
 
@@ -404,10 +405,10 @@ def double_exponential_smoothing(
             i = int(offending[0])
             if sf_bad[i]:
                 raise EvalError(
-                    f"invalid smoothing factor. Expected: 0 < sf < 1, got: {go_format_f(sf[i])}"
+                    f"invalid smoothing factor. Expected: 0 < sf < 1, got: {format_f(sf[i], 6)}"
                 )
             raise EvalError(
-                f"invalid trend factor. Expected: 0 < tf < 1, got: {go_format_f(tf[i])}"
+                f"invalid trend factor. Expected: 0 < tf < 1, got: {format_f(tf[i], 6)}"
             )
         return stats.double_exponential_smoothing(f, sf, tf)
 

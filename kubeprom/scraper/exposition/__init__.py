@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from .errors import ExpositionError
+from kubeprom.errors import ExpositionError
+
 from .floats import MISSING
 from .metadata import family_name
 from .negotiation import ACCEPT_HEADER, content_type_format

@@ -1,25 +1,12 @@
 """Errors of the exposition parsers.
 
-:class:`ExpositionError` is what callers see; it names the body (``source``) and the 1-based
-line. :class:`MalformedLine` is internal: the line-level parsers raise it with only a message,
-and the body-level code, which knows where the line sits, turns it into an
-:class:`ExpositionError`.
+:class:`~kubeprom.errors.ExpositionError` is what callers see; it names the body
+(``source``) and the 1-based line. :class:`MalformedLine` is internal: the line-level parsers
+raise it with only a message, and the body-level code, which knows where the line sits,
+turns it into an ExpositionError.
 """
 
 from __future__ import annotations
-
-from kubeprom.errors import KubepromError
-
-
-class ExpositionError(KubepromError):
-    """A scrape body or import file is malformed; renders as ``source:line: message``."""
-
-    def __init__(self, message: str, *, source: str = "<body>", line: int | None = None) -> None:
-        self.message = message
-        self.source = source
-        self.line = line
-        where = source if line is None else f"{source}:{line}"
-        super().__init__(f"{where}: {message}")
 
 
 class MalformedLine(Exception):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import re
 import struct
-from decimal import Decimal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -156,34 +155,3 @@ def int_ms_bulk(tokens: list[bytes]) -> tuple[I64Array, BoolArray | None]:
         except ValueError:
             bad[i] = True
     return ms, bad
-
-
-def format_om_float(value: float) -> str:
-    """Prometheus' ``formatOpenMetricsFloat``: how ``le``/``quantile`` values are normalised.
-
-    Go's shortest ``%g`` (exponent form below 1e-4 and from 1e6 up), with ``.0`` appended to
-    integers: ``1`` -> ``1.0``, ``1000000`` -> ``1e+06``, ``+Inf`` stays ``+Inf``.
-    """
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0.0"
-    sign = "-" if value < 0 else ""
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    if not isinstance(exponent, int):  # only NaN/Inf have a str exponent; handled above
-        return repr(value)
-    point = len(digit_tuple) + exponent  # value = 0.DIGITS * 10**point
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    exp10 = point - 1
-    if exp10 < -4 or exp10 >= 6:  # Go uses eprec 6 for the shortest %g
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        text = "0." + "0" * -point + digits
-    elif point >= len(digits):
-        text = digits + "0" * (point - len(digits)) + ".0"
-    else:
-        text = digits[:point] + "." + digits[point:]
-    return sign + text

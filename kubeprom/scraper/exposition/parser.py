@@ -31,11 +31,12 @@ from itertools import chain, compress, filterfalse, repeat
 import numpy as np
 from numpy.typing import NDArray
 
+from kubeprom.errors import ExpositionError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MetricMetadata
 
-from .errors import ExpositionError, MalformedLine, show
+from .errors import MalformedLine, show
 from .floats import MISSING, BoolArray, floats_bulk, int_ms_bulk, seconds_ms_bulk
 from .lines import MetaLine, SampleLine, parse_comment, parse_line
 from .metadata import declare

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from kubeprom.errors import ExpositionError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MetricMetadata
 
-from .errors import ExpositionError
 from .parser import Context, ParsedBody, parse_block
 
 #: Largest single read. Buffers past glibc's mmap threshold (32 MiB at most) are fresh pages

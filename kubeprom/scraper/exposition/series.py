@@ -16,11 +16,13 @@ import sys
 from collections.abc import Mapping
 from itertools import chain
 
+from kubeprom.errors import ExpositionError
+from kubeprom.model.gofmt import format_openmetrics_float
 from kubeprom.model.labels import METRIC_NAME, Labels, is_label_name, is_metric_name
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
-from .errors import ExpositionError, MalformedLine, show
-from .floats import format_om_float, parse_float
+from .errors import MalformedLine, show
+from .floats import parse_float
 from .metadata import float_label
 
 _MNAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -77,7 +79,7 @@ def build_labels(name: str, pairs: list[tuple[str, str]], float_name: str | None
 
 def _normalise_float(value: str) -> str:
     try:
-        return format_om_float(parse_float(value.encode()))
+        return format_openmetrics_float(parse_float(value.encode()))
     except (ValueError, UnicodeEncodeError):
         return value  # not a float: Prometheus keeps it as written
 

@@ -1,0 +1,42 @@
+"""Recording rules (``rules/recording.go``): the query's result renamed and relabeled."""
+
+from __future__ import annotations
+
+from kubeprom.model.labels import METRIC_NAME, Labels
+from kubeprom.promql.api import QueryAPI
+from kubeprom.rules.rule import Rule, RuleEvalError, Vector, query_vector
+
+# Output label sets are cached per input label set; the cache is emptied when it holds many
+# more entries than a result has, so series that went away do not pile up.
+_CACHE_SLACK = 1000
+
+
+class RecordingRule(Rule):
+    """``record: NAME`` + ``expr`` + ``labels``: each output series has the input's labels
+    with ``__name__`` set to NAME and the rule's labels set on top."""
+
+    kind = "recording"
+
+    def __init__(self, name: str, expr: str, labels: Labels) -> None:
+        super().__init__(name, expr, labels)
+        self._set = {METRIC_NAME: name, **labels.to_dict()}
+        self._out: dict[Labels, Labels] = {}
+
+    def evaluate(self, t_ms: int, query_offset_ms: int, query: QueryAPI, limit: int) -> Vector:
+        vec = query_vector(query, self.expr, t_ms - query_offset_ms)
+        cache = self._out
+        if len(cache) > 2 * len(vec) + _CACHE_SLACK:
+            cache.clear()
+        out = []
+        for lab in vec.labels:
+            o = cache.get(lab)
+            if o is None:
+                o = cache[lab] = lab.with_labels(self._set)
+            out.append(o)
+        if len(set(out)) != len(out):
+            raise RuleEvalError(
+                "vector contains metrics with the same labelset after applying rule labels"
+            )
+        if limit > 0 and len(out) > limit:
+            raise RuleEvalError(f"exceeded limit of {limit} with {len(out)} series")
+        return Vector(out, vec.values)
