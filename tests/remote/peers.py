@@ -143,11 +143,16 @@ def stored_samples(data: Path, external: dict[str, str]) -> set[Sample]:
     return out
 
 
+def vm_flush(base: str) -> None:
+    """Make VictoriaMetrics' recently received rows searchable now."""
+    with urllib.request.urlopen(base + "/internal/force_flush", timeout=60) as r:
+        r.read()
+
+
 def vm_samples(base: str) -> set[Sample]:
     """Every raw sample VictoriaMetrics holds (``/api/v1/export``), after flushing its
     in-memory buffers (recent rows are otherwise searchable only about a second later)."""
-    with urllib.request.urlopen(base + "/internal/force_flush", timeout=60) as r:
-        r.read()
+    vm_flush(base)
     url = base + "/api/v1/export?" + urllib.parse.urlencode({"match[]": '{__name__=~".+"}'})
     out: set[Sample] = set()
     with urllib.request.urlopen(url, timeout=120) as r:
