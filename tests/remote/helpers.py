@@ -32,9 +32,12 @@ class FakeEndpoint:
     received: list[Sample] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)  # virtual time of each attempt
     on_attempt: Callable[[], None] | None = None
+    latency_s: float = 0.0  # virtual time each request takes
 
     async def store(self, body: bytes) -> None:
         self.attempts.append(self.clock.now())
+        if self.latency_s:
+            await self.clock.sleep(self.latency_s)
         if self.on_attempt is not None:
             self.on_attempt()
         outcome = self.script.pop(0) if self.script else None

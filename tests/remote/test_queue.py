@@ -294,3 +294,31 @@ async def test_wal_segments_stay_until_the_queue_read_them(
     db._checkpoint()
     assert min(db.wal.segments) == saved.segment  # the rest was released once read
     db.close()
+
+
+async def test_shards_follow_the_backlog_and_keep_each_series_in_order(tmp_path: Path) -> None:
+    clock = VirtualClock(START_S)
+    db = DB.open(tmp_path, Options(retention_ms=None))
+    # Each request takes half a second: one shard sends 200 samples/s, not enough.
+    endpoint = FakeEndpoint(clock, latency_s=0.5)
+    queue = make_queue(
+        tmp_path,
+        clock,
+        endpoint,
+        db,
+        QueueConfig(
+            capacity=1000, max_shards=8, max_samples_per_send=100, batch_send_deadline_ms=1000
+        ),
+    )
+    await queue.start()
+    written: list[tuple[object, int, int]] = []
+    for k in range(60):  # 60 s of 1,000 samples/s; one shard sends 200/s
+        written += write_scrapes(db, series=1000, scrapes=1, start_ms=1_800_000_000_000 + k * 1000)
+        await advance(clock, 1.0)
+    assert queue.stats.shards > 1
+    assert queue.stats.shards <= 8
+    await run_until(clock, lambda: len(endpoint.received) >= len(written), limit_s=1200)
+    await queue.stop()
+    assert Counter(endpoint.received) == Counter(written)
+    assert in_order_per_series(endpoint.received)
+    db.close()
