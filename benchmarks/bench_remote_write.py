@@ -108,7 +108,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def config(path: Path, targets: int, base: int, vm_url: str) -> None:
+    """The engines' config, and beside it ``scrape_only.yml`` without the remote_write."""
     tg = ", ".join(f"'127.0.0.1:{base + t}'" for t in range(targets))
+    scrape = f"""global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: synthetic
+    static_configs:
+      - targets: [{tg}]
+"""
+    path.with_name("scrape_only.yml").write_text(scrape)
     path.write_text(
         f"""global:
   scrape_interval: 1s
@@ -137,6 +147,12 @@ ENGINES = {
         "prometheus_tsdb_head_samples_appended_total",
         "prometheus_tsdb_head_series",
     ),
+    "kubeprom, no remote write": (
+        [sys.executable, "-m", "kubeprom.cli.main", "run", "--config", "{config_scrape_only}",
+         "--data", "{data}", "--listen", "127.0.0.1:{port}"],
+        "prometheus_tsdb_head_samples_appended_total",
+        "prometheus_tsdb_head_series",
+    ),
     "kubeprom --agent": (
         [sys.executable, "-m", "kubeprom.cli.main", "run", "--agent", "--config", "{config}",
          "--data", "{data}", "--listen", "127.0.0.1:{port}"],
@@ -151,8 +167,11 @@ def measure(
 ) -> dict[str, float]:
     argv_t, scraped_m, series_m = ENGINES[name]
     port = free_port()
-    data = work / name.replace(" ", "_").replace("-", "")
-    argv = [a.format(config=cfg, data=data, port=port) for a in argv_t]
+    data = work / "".join(c if c.isalnum() else "_" for c in name)
+    scrape_only = cfg.with_name("scrape_only.yml")
+    argv = [
+        a.format(config=cfg, config_scrape_only=scrape_only, data=data, port=port) for a in argv_t
+    ]
     log = open(work / f"{data.name}.log", "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -160,7 +179,7 @@ def measure(
         wait_ready(url + "/-/ready", proc)
         time.sleep(warmup_s)
         c0, s0 = cpu_s(proc.pid), metric(url, scraped_m)
-        w0 = metric(url, "prometheus_remote_storage_samples_total")
+        w0 = metric(url, "prometheus_remote_storage_samples_total")  # 0 when not configured
         t0 = time.monotonic()
         time.sleep(duration_s)
         c1, s1 = cpu_s(proc.pid), metric(url, scraped_m)
@@ -192,7 +211,11 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=5000)
     ap.add_argument("--warmup", type=float, default=20)
     ap.add_argument("--duration", type=float, default=60)
-    ap.add_argument("--engines", default="kubeprom,prometheus,kubeprom --agent")
+    ap.add_argument(
+        "--engines",
+        default="kubeprom;prometheus;kubeprom --agent;kubeprom, no remote write",
+        help="engines to run, separated by ';'",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_rw_"))
@@ -217,7 +240,7 @@ def main() -> None:
         wait_ready(vm_url + "/health", vm)
         cfg = work / "config.yml"
         config(cfg, args.targets, base, vm_url)
-        for name in args.engines.split(","):
+        for name in [e.strip() for e in args.engines.split(";")]:
             results[name] = measure(name, work, cfg, args.warmup, args.duration)
             print(name, json.dumps(results[name]), flush=True)
     finally:

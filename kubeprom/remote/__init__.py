@@ -8,8 +8,9 @@ The receiving side (``/api/v1/write``, ``/api/v1/read``) is in :mod:`kubeprom.we
 from kubeprom.remote.client import HTTPWriteClient
 from kubeprom.remote.metrics import RemoteWriteCollector
 from kubeprom.remote.protocol import ProtocolError, SeriesEncoder
-from kubeprom.remote.queue import PositionFile, QueueManager, WriteClient
+from kubeprom.remote.queue import QueueManager, WriteClient
 from kubeprom.remote.service import RemoteWrite
+from kubeprom.remote.shards import PositionFile
 from kubeprom.remote.watcher import Position, WALWatcher
 
 __all__ = [

@@ -204,6 +204,8 @@ def _message_classes() -> dict[str, Any]:
 
 
 _CLASSES = _message_classes()
+_TIME_SERIES = _CLASSES["TimeSeries"]
+_LABEL = _CLASSES["Label"]
 
 
 def message_class(name: str) -> Any:
@@ -259,13 +261,14 @@ def _field_bytes(number: int, payload: bytes) -> bytes:
 
 
 def encode_labels(labels: Labels) -> bytes:
-    """The ``labels`` fields of a TimeSeries: one ``Label`` message per pair, name order."""
+    """The ``labels`` fields of a TimeSeries: one ``Label`` message per pair, name order.
+
+    Serialized by the library (once per series; the send path reuses the bytes).
+    """
     flat = labels.flat
-    out = []
-    for i in range(0, len(flat), 2):
-        label = _field_bytes(1, flat[i].encode()) + _field_bytes(2, flat[i + 1].encode())
-        out.append(_field_bytes(1, label))
-    return b"".join(out)
+    ts = _TIME_SERIES()
+    ts.labels.extend(_LABEL(name=flat[i], value=flat[i + 1]) for i in range(0, len(flat), 2))
+    return bytes(ts.SerializeToString())
 
 
 _U64 = np.uint64

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
-import os
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -48,13 +45,12 @@ from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.remote.metrics import QueueStats
 from kubeprom.remote.protocol import SeriesEncoder, compress, encode_metadata_request
+from kubeprom.remote.shards import EWMA, SHARD_UPDATE_S, Chunk, PositionFile, Shard
 from kubeprom.remote.watcher import Position, WALWatcher, WatcherStats
 from kubeprom.tsdb.walcodec import MultiSamplesRecord, SamplesRecord, SeriesRecord
 
 log = logging.getLogger(__name__)
 
-SHARD_UPDATE_S = 10.0  # Prometheus' shardUpdateDuration
-EWMA_WEIGHT = 0.2
 SHARD_TOLERANCE = 0.3  # allow 30% too many shards before scaling down
 READ_PERIOD_S = 0.05  # how often an idle reader looks for new WAL records
 SAVE_PERIOD_S = 1.0
@@ -68,101 +64,6 @@ class WriteClient(Protocol):
     RemoteWriteError (give up); anything else is a bug."""
 
     async def store(self, body: bytes) -> None: ...
-
-
-class PositionFile:
-    """A queue's saved WAL position: JSON, replaced atomically (tmp, fsync, rename)."""
-
-    def __init__(self, path: Path, meta: Mapping[str, str]) -> None:
-        self.path = path
-        self._meta = dict(meta)
-        self.saved: Position | None = None
-
-    def load(self) -> Position | None:
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            self.saved = Position(int(doc["segment"]), int(doc["offset"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            log.warning("ignoring unreadable remote write position file=%s err=%s", self.path, err)
-            return None
-        return self.saved
-
-    def save(self, pos: Position) -> None:
-        if pos == self.saved:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        doc = {"segment": pos.segment, "offset": pos.offset, **self._meta}
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        self.saved = pos
-
-
-class _EWMA:
-    """A per-second rate, updated every SHARD_UPDATE_S (Prometheus' ewmaRate)."""
-
-    def __init__(self) -> None:
-        self.new = 0.0
-        self.rate = 0.0
-        self._init = False
-
-    def tick(self) -> None:
-        instant, self.new = self.new / SHARD_UPDATE_S, 0.0
-        if self._init:
-            self.rate += EWMA_WEIGHT * (instant - self.rate)
-        elif instant > 0:
-            self._init, self.rate = True, instant
-
-
-@dataclass(slots=True)
-class _Chunk:
-    seq: int  # the WAL frame the samples came from
-    refs: I64Array
-    t: I64Array
-    v: F64Array
-
-
-class _Shard:
-    """Samples waiting to be sent by one shard, in WAL order."""
-
-    def __init__(self) -> None:
-        self.chunks: deque[_Chunk] = deque()
-        self.count = 0
-        self.wake = asyncio.Event()
-        self.inflight = False  # a batch was taken and is being sent
-        self.task: asyncio.Task[None] | None = None
-
-    def take(self, n: int) -> tuple[list[tuple[int, int]], I64Array, I64Array, F64Array]:
-        """Up to ``n`` samples from the front: (seq, count) per chunk touched, and arrays."""
-        parts: list[_Chunk] = []
-        acks: list[tuple[int, int]] = []
-        want = n
-        while want and self.chunks:
-            c = self.chunks[0]
-            k = min(want, c.refs.size)
-            if k == c.refs.size:
-                self.chunks.popleft()
-                parts.append(c)
-            else:
-                parts.append(_Chunk(c.seq, c.refs[:k], c.t[:k], c.v[:k]))
-                self.chunks[0] = _Chunk(c.seq, c.refs[k:], c.t[k:], c.v[k:])
-            acks.append((c.seq, k))
-            want -= k
-        self.count -= n - want
-        if len(parts) == 1:
-            p = parts[0]
-            return acks, p.refs, p.t, p.v
-        return (
-            acks,
-            np.concatenate([p.refs for p in parts]),
-            np.concatenate([p.t for p in parts]),
-            np.concatenate([p.v for p in parts]),
-        )
 
 
 class QueueManager:
@@ -200,7 +101,7 @@ class QueueManager:
         self._flush_deadline_s = flush_deadline_s
         self._encoder = SeriesEncoder()
         self._state = np.zeros(1024, dtype=np.int8)  # per ref: _UNKNOWN, _SEND or _DROP
-        self._shards: list[_Shard] = []
+        self._shards: list[Shard] = []
         self._space = asyncio.Event()  # set when a shard frees space or resharding ends
         self._seq = 0
         self._frames: deque[tuple[int, Position]] = deque()  # (seq, position after it)
@@ -212,7 +113,7 @@ class QueueManager:
         self._reshard_task: asyncio.Task[None] | None = None
         self._reader_wake = asyncio.Event()  # set to end the reader's idle wait early
         self._last_send_ok_s = 0.0
-        self._in, self._out, self._dropped, self._out_duration = _EWMA(), _EWMA(), _EWMA(), _EWMA()
+        self._in, self._out, self._dropped, self._out_duration = EWMA(), EWMA(), EWMA(), EWMA()
         self._last_samples_in = 0
         self._next_save_s = 0.0
 
@@ -394,7 +295,7 @@ class QueueManager:
         self._outstanding[seq] = self._outstanding.get(seq, 0) + int(refs.size)
         self.stats.samples_pending += int(refs.size)
         if n == 1:
-            self._push(self._shards[0], _Chunk(seq, refs, t, v))
+            self._push(self._shards[0], Chunk(seq, refs, t, v))
             return
         which = refs % n
         order = np.argsort(which, kind="stable")
@@ -403,16 +304,16 @@ class QueueManager:
             a, b = bounds[i], bounds[i + 1]
             if a < b:
                 idx = order[a:b]
-                self._push(self._shards[i], _Chunk(seq, refs[idx], t[idx], v[idx]))
+                self._push(self._shards[i], Chunk(seq, refs[idx], t[idx], v[idx]))
 
-    def _push(self, shard: _Shard, chunk: _Chunk) -> None:
+    def _push(self, shard: Shard, chunk: Chunk) -> None:
         shard.chunks.append(chunk)
         shard.count += int(chunk.refs.size)
         shard.wake.set()
 
     # ---- shards ------------------------------------------------------------------------------
     def _start_shards(self, n: int) -> None:
-        self._shards = [_Shard() for _ in range(n)]
+        self._shards = [Shard() for _ in range(n)]
         for i, shard in enumerate(self._shards):
             shard.task = asyncio.create_task(
                 self._run_shard(shard), name=f"remote-shard-{self.remote_name}-{i}"
@@ -448,7 +349,7 @@ class QueueManager:
             sleeper.cancel()
             waiter.cancel()
 
-    async def _run_shard(self, shard: _Shard) -> None:
+    async def _run_shard(self, shard: Shard) -> None:
         q = self.cfg.queue_config
         deadline_s = q.batch_send_deadline_ms / 1000
         next_deadline = self._clock.now() + deadline_s

@@ -20,7 +20,8 @@ from kubeprom.clock import Clock
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.remote.client import HTTPWriteClient
 from kubeprom.remote.metrics import QueueView
-from kubeprom.remote.queue import DEFAULT_FLUSH_DEADLINE_S, PositionFile, QueueManager, WriteClient
+from kubeprom.remote.queue import DEFAULT_FLUSH_DEADLINE_S, QueueManager, WriteClient
+from kubeprom.remote.shards import PositionFile
 from kubeprom.remote.watcher import list_wal
 
 log = logging.getLogger(__name__)

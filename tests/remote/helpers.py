@@ -13,7 +13,8 @@ from kubeprom.config.remote import QueueConfig, RemoteWriteConfig
 from kubeprom.errors import RecoverableWriteError, RemoteWriteError
 from kubeprom.model.labels import Labels
 from kubeprom.remote.protocol import decompress, message_class
-from kubeprom.remote.queue import PositionFile, QueueManager
+from kubeprom.remote.queue import QueueManager
+from kubeprom.remote.shards import PositionFile
 from kubeprom.tsdb import DB
 
 Sample = tuple[Labels, int, int]  # labels, t, value bits
