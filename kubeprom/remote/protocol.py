@@ -274,23 +274,22 @@ def encode_labels(labels: Labels) -> bytes:
 _U64 = np.uint64
 # Varint lengths: a uint64 needs k+1 bytes when it is >= 2**(7k), k = 1..9.
 _VARINT_STEPS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+_SHIFTS = np.arange(0, 70, 7, dtype=np.uint64)  # bit offset of each varint byte
 
 
 def varint_lengths(values: I64Array) -> I64Array:
     """Bytes of the int64 varint of each value (negatives take 10, as two's complement)."""
     u = values.astype(np.int64, copy=False).view(np.uint64)
-    lengths: I64Array = 1 + (u[:, None] >= _VARINT_STEPS[None, :]).sum(axis=1, dtype=np.int64)
+    lengths: I64Array = 1 + np.searchsorted(_VARINT_STEPS, u, side="right").astype(np.int64)
     return lengths
 
 
 def varint_columns(values: I64Array, width: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """``n x width`` bytes: the varint of each value, all of exactly ``width`` bytes."""
     u = values.astype(np.int64, copy=False).view(np.uint64)
-    out = np.empty((u.size, width), dtype=np.uint8)
-    for k in range(width):  # one column per byte position, not per sample
-        group = (u >> _U64(7 * k)) & _U64(0x7F)
-        out[:, k] = group | _U64(0x80) if k < width - 1 else group
-    return out
+    groups = (u[:, None] >> _SHIFTS[:width]) & _U64(0x7F)
+    groups[:, :-1] |= _U64(0x80)  # continuation bit on every byte but the last
+    return groups.astype(np.uint8)
 
 
 def _sample_blocks(t: I64Array, v: F64Array, *, as_field: bool) -> tuple[list[bytes], I64Array]:
@@ -305,7 +304,9 @@ def _sample_blocks(t: I64Array, v: F64Array, *, as_field: bool) -> tuple[list[by
     if n == 0:
         return [], tlen
     values = np.ascontiguousarray(v, dtype="<f8").view(np.uint8).reshape(n, 8)
-    lengths = np.unique(tlen)
+    lo, hi = int(tlen.min()), int(tlen.max())
+    # Timestamps of one batch nearly always share a varint length: skip the sort then.
+    lengths = np.array([lo]) if lo == hi else np.unique(tlen)
     groups: list[tuple[I64Array | None, list[bytes]]] = []
     for width in lengths.tolist():
         idx = None if lengths.size == 1 else np.flatnonzero(tlen == width)
