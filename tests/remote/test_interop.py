@@ -104,8 +104,12 @@ def test_prometheus_receiver_gets_every_sample_exactly(tmp_path: Path) -> None:
     assert want == have
 
 
+OUTAGE_S = env_seconds("KUBEPROM_RW_OUTAGE_S", 20)
+
+
+@pytest.mark.timeout(int(3 * OUTAGE_S + 240))
 def test_an_outage_of_the_receiver_leaves_no_gap(tmp_path: Path) -> None:
-    outage_s = env_seconds("KUBEPROM_RW_OUTAGE_S", 20)
+    outage_s = OUTAGE_S
     vm_port = free_port()
     port = free_port()
     config = kubeprom_config(tmp_path / "kp.yml", port, f"http://127.0.0.1:{vm_port}/api/v1/write")
