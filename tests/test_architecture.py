@@ -56,6 +56,18 @@ def scan() -> Imports:
     return found
 
 
+SEAMS = [
+    "kubeprom.clock",
+    "kubeprom.config",
+    "kubeprom.errors",
+    "kubeprom.model",
+    "kubeprom.promql.api",
+    "kubeprom.promql.parse",  # checking expressions (rule files, adapter queries) before use
+    "kubeprom.tsdb.api",
+    "kubeprom.tsdb.memstore",
+]
+"""What the feature packages (rules, hpa, sim) may import of the layers below them."""
+
 # (the package whose modules are checked, "forbid" or "allow", the packages named)
 RULES = {
     "tsdb-sees-no-upper-layer": (
@@ -81,32 +93,6 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
-    "hpa-reads-through-seams": (
-        "kubeprom.hpa",
-        "allow",
-        [
-            "kubeprom.clock",
-            "kubeprom.config",
-            "kubeprom.errors",
-            "kubeprom.hpa",
-            "kubeprom.model",
-            "kubeprom.promql.api",
-            "kubeprom.tsdb.api",
-        ],
-    ),
-    "rules-read-through-the-seams": (
-        "kubeprom.rules",
-        "forbid",
-        [
-            "kubeprom.cli",
-            "kubeprom.exporters",
-            "kubeprom.hpa",
-            "kubeprom.scraper",
-            "kubeprom.sim",
-            "kubeprom.top",
-            "kubeprom.web",
-        ],
-    ),
     # remote write reads the store's WAL from the side, never its head, querier or blocks
     "remote-reads-the-wal": (
         "kubeprom.remote",
@@ -127,6 +113,50 @@ RULES = {
         "kubeprom.config",
         "allow",
         ["kubeprom.clock", "kubeprom.config", "kubeprom.errors", "kubeprom.model"],
+    ),
+    "clock-is-the-bottom": ("kubeprom.clock", "allow", []),
+    "lifecycle-sits-on-errors": ("kubeprom.lifecycle", "allow", ["kubeprom.errors"]),
+    # The evaluator imports its node modules; they see it only through the Evaluator protocol.
+    "promql-eval-below-the-engine": (
+        "kubeprom.promql.eval",
+        "forbid",
+        ["kubeprom.promql.engine", "kubeprom.promql.api", "kubeprom.promql.promqltest"],
+    ),
+    "promql-functions-below-eval": (
+        "kubeprom.promql.functions",
+        "forbid",
+        [
+            "kubeprom.promql.engine",
+            "kubeprom.promql.api",
+            "kubeprom.promql.eval",
+            "kubeprom.promql.promqltest",
+        ],
+    ),
+    # rules/, hpa/ and sim/ see PromQL and the store only through their seams. The in-memory
+    # store (tsdb.memstore) is part of the storage seam for them: rule unit tests, HPA
+    # dry runs and simulations load series into it and query it through promql.api.
+    "rules-through-the-seams": ("kubeprom.rules", "allow", [*SEAMS, "kubeprom.rules"]),
+    "hpa-through-the-seams": ("kubeprom.hpa", "allow", [*SEAMS, "kubeprom.hpa"]),
+    # sim also drives the simulated cluster and the scrape path in virtual time (in-process
+    # fetches), and runs parts through the lifecycle; never the web server or the CLI.
+    "sim-through-the-seams": (
+        "kubeprom.sim",
+        "allow",
+        [
+            *SEAMS,
+            "kubeprom.exporters",
+            "kubeprom.hpa",
+            "kubeprom.lifecycle",
+            "kubeprom.rules",
+            "kubeprom.scraper",
+            "kubeprom.sim",
+        ],
+    ),
+    # The web UI reads what it shows through the query seam and the HTTP API, never the store.
+    "ui-reads-through-the-api": (
+        "kubeprom.web.ui",
+        "forbid",
+        ["kubeprom.cli", "kubeprom.exporters", "kubeprom.scraper", "kubeprom.tsdb"],
     ),
 }
 
@@ -156,7 +186,11 @@ def test_the_scan_sees_real_imports() -> None:
     assert {"kubeprom.clock", "kubeprom.model.labels", "kubeprom.tsdb.db"} <= set(modules)
     db_imports = {imp for _, imp in modules["kubeprom.tsdb.db"][1]}
     assert "kubeprom.tsdb.block.write_block" in db_imports
-    assert "kubeprom.tsdb.querier.DBQuerier" in db_imports  # inside TYPE_CHECKING and a method
+    assert "kubeprom.tsdb.querier.StoreQuerier" in db_imports
+    engine_imports = {imp for _, imp in modules["kubeprom.promql.engine"][1]}
+    assert "kubeprom.promql.eval.aggregate" in engine_imports
+    metrics_imports = {imp for _, imp in modules["kubeprom.tsdb.metrics"][1]}
+    assert "kubeprom.tsdb.db.DB" in metrics_imports  # inside TYPE_CHECKING
     assert {imp for _, imp in modules["kubeprom.model.labels"][1]} == {
         "kubeprom.errors.ValidationError",
         "kubeprom.model.gofmt.quote",
@@ -209,6 +243,91 @@ def test_a_violation_is_reported_with_its_place() -> None:
     ]
 
 
+def test_the_feature_packages_are_held_to_their_seams() -> None:
+    fake = {
+        "kubeprom.promql.eval.bad": (
+            PACKAGE_DIR / "promql" / "eval" / "bad.py",
+            [(4, "kubeprom.promql.engine.QueryEvaluator"), (5, "kubeprom.promql.steps.compact")],
+        ),
+        "kubeprom.sim.bad": (
+            PACKAGE_DIR / "sim" / "bad.py",
+            [
+                (2, "kubeprom.web.app"),
+                (3, "kubeprom.tsdb.db.DB"),
+                (4, "kubeprom.tsdb.memstore.MemStore"),
+                (5, "kubeprom.promql.engine"),
+                (6, "kubeprom.rules.group"),
+            ],
+        ),
+        "kubeprom.rules.bad": (
+            PACKAGE_DIR / "rules" / "bad.py",
+            [(8, "kubeprom.cli.main"), (9, "kubeprom.promql.api.QueryAPI")],
+        ),
+    }
+    assert violations(*RULES["promql-eval-below-the-engine"], fake) == [
+        "kubeprom/promql/eval/bad.py:4: imports kubeprom.promql.engine.QueryEvaluator"
+    ]
+    assert violations(*RULES["sim-through-the-seams"], fake) == [
+        "kubeprom/sim/bad.py:2: imports kubeprom.web.app",
+        "kubeprom/sim/bad.py:3: imports kubeprom.tsdb.db.DB",
+        "kubeprom/sim/bad.py:5: imports kubeprom.promql.engine",
+    ]
+    assert violations(*RULES["rules-through-the-seams"], fake) == [
+        "kubeprom/rules/bad.py:8: imports kubeprom.cli.main"
+    ]
+
+
+# ---- no function-local imports ------------------------------------------------------------
+
+
+def local_imports(source: str, module: str, *, is_package: bool) -> list[tuple[int, str]]:
+    """``(line, dotted name)`` of the kubeprom modules imported inside a function body.
+
+    Such an import is how an import circle gets hidden: the two modules then depend on
+    each other at run time while the import graph looks acyclic. ``TYPE_CHECKING`` blocks
+    sit at module level and import nothing at run time, so they are not counted.
+    """
+    out: list[tuple[int, str]] = []
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, functions):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                text = ast.unparse(node)
+                out += [
+                    (node.lineno, name)
+                    for line, name in imports_of(text, module, is_package=is_package)
+                    if _under(name, "kubeprom")
+                ]
+    return sorted(set(out))
+
+
+def test_no_module_imports_kubeprom_inside_a_function() -> None:
+    found = []
+    for module, (path, _) in scan().items():
+        text = path.read_text(encoding="utf-8")
+        for line, name in local_imports(text, module, is_package=path.name == "__init__.py"):
+            found.append(f"{path.relative_to(PACKAGE_DIR.parent)}:{line}: imports {name}")
+    assert found == []
+
+
+def test_a_function_local_import_is_found_and_type_checking_is_not() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from kubeprom.tsdb.db import DB\n"
+        "def f():\n"
+        "    import os\n"
+        "    from ..engine import Evaluator\n"
+        "class C:\n"
+        "    async def m(self):\n"
+        "        from kubeprom.web import app\n"
+    )
+    got = local_imports(source, "kubeprom.promql.eval.binary", is_package=False)
+    assert got == [(6, "kubeprom.promql.engine.Evaluator"), (9, "kubeprom.web.app")]
+
+
 # ---- exported members -------------------------------------------------------------------------
 EXPORTS = {
     "kubeprom.model": [
@@ -235,6 +354,7 @@ EXPORTS = {
         "AppendStats",
         "Appender",
         "BulkImporter",
+        "MemStore",
         "MetricMetadata",
         "MetricType",
         "Options",

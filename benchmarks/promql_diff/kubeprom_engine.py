@@ -17,7 +17,7 @@ from benchmarks.promql_diff.answers import Answer, Query, Series
 from kubeprom.errors import KubepromError
 from kubeprom.promql import LocalQueryAPI
 from kubeprom.promql.api import QueryResult, ResultType
-from kubeprom.promql.engine import Compat, EngineOptions
+from kubeprom.promql.options import Compat, EngineOptions
 from kubeprom.tsdb import DB, Options
 
 INTERNAL = "internal error: "

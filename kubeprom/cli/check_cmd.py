@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import ConfigError
 from kubeprom.rules.rulefmt import (

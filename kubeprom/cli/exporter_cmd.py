@@ -13,7 +13,7 @@ import signal
 from typing import Any
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.errors import KubepromError
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
@@ -44,7 +44,7 @@ async def serve(args: argparse.Namespace) -> None:
         where = args.config or "the embedded kubeprom.yml"
         raise KubepromError(f"{where}: no cluster: section to simulate")
     clock = RealClock()
-    cluster = SimulatedCluster(spec, start_s=clock.now())
+    cluster = SimulatedCluster(spec, start_s=clock.now_ms() / 1000)
     server = ExporterServer(cluster, host=args.listen_host, base_port=args.base_port, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,12 +7,12 @@ for the full store, WAL truncation for the agent).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client.registry import Collector
 
+from kubeprom.clock import Clock
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.tsdb.agent import DEFAULT_TRUNCATE_INTERVAL_S, AgentDB
@@ -21,7 +21,8 @@ from kubeprom.tsdb.db import DB, Options
 from kubeprom.tsdb.metrics import AgentCollector, TSDBCollector
 from kubeprom.tsdb.wal import WAL
 
-COMPACTION_INTERVAL_S = 60.0
+COMPACTION_INTERVAL_MS = 60_000  # Prometheus' DB.run compacts once a minute
+DEFAULT_TRUNCATE_INTERVAL_MS = round(DEFAULT_TRUNCATE_INTERVAL_S * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Storage:
     wal: WAL | None
     collector: Collector
     maintain: Callable[[], object]  # compaction (full) or WAL truncation (agent)
-    maintain_interval_s: float
+    maintain_interval_ms: int
     close: Callable[[], None]
     db: DB | None  # None in agent mode: nothing can be queried
 
@@ -44,22 +45,23 @@ class Storage:
         return [(n, m.type.value, m.help, m.unit) for n, m in sorted(self.metadata().items())]
 
 
-def open_storage(args: argparse.Namespace, retention_ms: int) -> Storage:
-    if args.agent:
-        agent = AgentDB.open(args.data)
+def open_storage(path: str, options: Options, *, agent: bool, clock: Clock) -> Storage:
+    """Open (replaying its WAL) the full store, or with ``agent`` the agent's WAL store."""
+    if agent:
+        store = AgentDB.open(path)
         return Storage(
-            appender=agent.appender,
-            samples_in=lambda: agent.stats.appended,
-            highest_in_ms=lambda: agent.maxt,
-            metadata=lambda: agent.metadata,
-            wal=agent.wal,
-            collector=AgentCollector(agent),
-            maintain=agent.truncate,
-            maintain_interval_s=DEFAULT_TRUNCATE_INTERVAL_S,
-            close=agent.close,
+            appender=store.appender,
+            samples_in=lambda: store.stats.appended,
+            highest_in_ms=lambda: store.maxt,
+            metadata=lambda: store.metadata,
+            wal=store.wal,
+            collector=AgentCollector(store),
+            maintain=store.truncate,
+            maintain_interval_ms=DEFAULT_TRUNCATE_INTERVAL_MS,
+            close=store.close,
             db=None,
         )
-    db = DB.open(args.data, Options(retention_ms=retention_ms, retention_bytes=args.retention_size))
+    db = DB.open(path, options, clock=clock)
     return Storage(
         appender=db.appender,
         samples_in=lambda: db.stats.appended,
@@ -68,7 +70,7 @@ def open_storage(args: argparse.Namespace, retention_ms: int) -> Storage:
         wal=db.wal,
         collector=TSDBCollector(db),
         maintain=db.compact,
-        maintain_interval_s=COMPACTION_INTERVAL_S,
+        maintain_interval_ms=COMPACTION_INTERVAL_MS,
         close=db.close,
         db=db,
     )

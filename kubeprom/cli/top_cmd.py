@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import PromQLError, QueryAPIUnavailable, StorageError, TopError
 from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
@@ -170,12 +171,13 @@ def parse_time(text: str) -> int:
 
 
 @contextmanager
-def open_api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
-    """The query API the flags name, and the evaluation time."""
+def open_api(args: argparse.Namespace, clock: Clock) -> Iterator[tuple[QueryAPI, int]]:
+    """The query API the flags name, and the evaluation time (``--time``; else the newest
+    sample of ``--data``; else the clock's now)."""
     t_ms = parse_time(args.time) if args.time is not None else None
     check_http_config_flag(args)
     if args.data is None:
-        yield _client(args), t_ms or round(time.time() * 1000)
+        yield _client(args), t_ms or clock.now_ms()
         return
     path = Path(args.data)
     if not path.is_dir():
@@ -187,7 +189,7 @@ def open_api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
     try:
         if t_ms is None:
             newest = db.newest_time()
-            t_ms = newest if newest != MIN_TIME else round(time.time() * 1000)
+            t_ms = newest if newest != MIN_TIME else clock.now_ms()
         yield LocalQueryAPI(db.querier), t_ms
     finally:
         db.close()
@@ -251,9 +253,10 @@ def _run(args: argparse.Namespace, show: Show) -> int:
     try:
         parse_sort_by(args.sort_by)  # kubectl validates flags before it asks the server
         queries = _queries(args)
+        clock = RealClock()
         if args.watch is not None:
-            return _watch(args, show, queries)
-        with _quiet_store(args), open_api(args) as (api, t_ms):
+            return _watch(args, show, queries, clock)
+        with _quiet_store(args), open_api(args, clock) as (api, t_ms):
             text, notice = show(MetricsSource(api, t_ms, queries))
     except (TopError, QueryAPIUnavailable, PromQLError) as err:
         print(_error_line(err), file=sys.stderr)
@@ -264,7 +267,7 @@ def _run(args: argparse.Namespace, show: Show) -> int:
     return 0
 
 
-def _watch(args: argparse.Namespace, show: Show, queries: Queries) -> int:
+def _watch(args: argparse.Namespace, show: Show, queries: Queries, clock: Clock) -> int:
     if args.data is not None or args.time is not None:
         raise TopError("--watch follows a --server at the current time: drop --data and --time")
     interval_s = _duration_ms(args.watch, "--watch") / 1000
@@ -272,7 +275,7 @@ def _watch(args: argparse.Namespace, show: Show, queries: Queries) -> int:
 
     def frame() -> str:
         try:
-            text, notice = show(MetricsSource(api, round(time.time() * 1000), queries))
+            text, notice = show(MetricsSource(api, clock.now_ms(), queries))
         except (TopError, QueryAPIUnavailable, PromQLError) as err:
             return _error_line(err) + "\n"  # shown in place; the next round may succeed
         return text + (f"{notice}\n" if notice else "")

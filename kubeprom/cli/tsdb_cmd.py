@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kubeprom.clock import RealClock, elapsed_s
 from kubeprom.errors import KubepromError
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.timeutil import format_rfc3339, parse_duration_ms
@@ -59,7 +59,8 @@ def run_import(args: argparse.Namespace) -> int:
     )
     key_ids: dict[bytes, int] = {}
     samples = 0
-    start = last_report = time.monotonic()
+    clock = RealClock()
+    start_ns = last_report_ns = clock.monotonic_ns()
     for body in reader:
         # The reader parses each series text once, the first time the file shows it.
         for key, labels in body.labels.items():
@@ -67,20 +68,21 @@ def run_import(args: argparse.Namespace) -> int:
         ids = list(map(key_ids.__getitem__, body.series))
         importer.add(np.array(ids, dtype=np.int64), body.timestamps_ms, body.values)
         samples += len(ids)
-        now = time.monotonic()
-        if not args.quiet and now - last_report >= PROGRESS_EVERY_S:
-            last_report = now
+        now_ns = clock.monotonic_ns()
+        if not args.quiet and (now_ns - last_report_ns) / 1e9 >= PROGRESS_EVERY_S:
+            last_report_ns = now_ns
+            rate = samples / elapsed_s(clock, start_ns)
             pct = 100.0 * reader.bytes_read / max(reader.total_bytes, 1)
             print(
                 f"read {pct:5.1f}% of {args.file}: {samples:,} samples, "
-                f"{len(importer.labels):,} series, {samples / (now - start):,.0f} samples/s",
+                f"{len(importer.labels):,} series, {rate:,.0f} samples/s",
                 file=sys.stderr,
                 flush=True,
             )
     if not args.quiet:
         print(f"writing {importer.pending_ranges} block range(s)", file=sys.stderr, flush=True)
     blocks = importer.finish()
-    elapsed = time.monotonic() - start
+    elapsed = elapsed_s(clock, start_ns)
     print(
         f"imported {importer.samples_written:,} samples of {len(importer.labels):,} series "
         f"into {len(blocks)} block(s) in {elapsed:.1f}s "

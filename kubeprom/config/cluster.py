@@ -56,12 +56,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
-from pathlib import Path
 
-import yaml
-
-from kubeprom.errors import ConfigError
 from kubeprom.model.quantity import parse_quantity as exact_quantity
 
 _QUANTITY_RE = re.compile(
@@ -182,46 +177,3 @@ class ClusterSpec:
     tick_s: float = DEFAULT_TICK_S
     warm_start: bool = True
     source: str = "<cluster>"
-
-
-def parse_cluster_config(
-    text: str, source: str, *, base_dir: Path | None = None
-) -> ClusterSpec | None:
-    """The ``cluster:`` section of a kubeprom.yml document, or None if it has none.
-
-    Other top-level keys are ignored here (``load.parse_main_config`` checks them). CSV load
-    files are read relative to ``base_dir``. Raises :class:`ConfigError` with the position.
-    """
-    # The parser imports this module's types, so it is imported when first needed.
-    from kubeprom.config.cluster_parse import ClusterParser, is_null
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(
-            str(getattr(err, "problem", err)),
-            file=source,
-            line=mark.line + 1 if mark else None,
-            col=mark.column + 1 if mark else None,
-        ) from err
-    if root is None or not isinstance(root, yaml.MappingNode):
-        return None
-    for key, value in root.value:
-        if key.value == "cluster":
-            if is_null(value):
-                return None
-            return ClusterParser(source, base_dir).cluster(value, "cluster")
-    return None
-
-
-def load_cluster_config(path: str | None = None) -> ClusterSpec | None:
-    """The cluster of ``path``, or of the embedded default kubeprom.yml when it is None."""
-    if path is None:
-        text = resources.files("kubeprom.config").joinpath("kubeprom.yml").read_text()
-        return parse_cluster_config(text, "<embedded kubeprom.yml>", base_dir=None)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read config: {err.strerror}", file=path) from err
-    return parse_cluster_config(text, path, base_dir=Path(path).resolve().parent)

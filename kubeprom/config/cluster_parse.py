@@ -1,4 +1,5 @@
-"""Walks the composed YAML of a ``cluster:`` section into :mod:`kubeprom.config.cluster` specs.
+"""Walks the composed YAML of a ``cluster:`` section into :mod:`kubeprom.config.cluster` specs;
+``load_cluster_config`` / ``parse_cluster_config`` are the entry points.
 
 Every error names the node's 1-based line and column and the field path
 (``cluster.deployments[0].spec.replicas``); see :mod:`kubeprom.config.cluster` for the format.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -529,3 +531,43 @@ def _is_number(text: str) -> bool:
 
 def _fmt(value: float) -> str:
     return f"{value:g}"
+
+
+def parse_cluster_config(
+    text: str, source: str, *, base_dir: Path | None = None
+) -> ClusterSpec | None:
+    """The ``cluster:`` section of a kubeprom.yml document, or None if it has none.
+
+    Other top-level keys are ignored here (``load.parse_main_config`` checks them). CSV load
+    files are read relative to ``base_dir``. Raises :class:`ConfigError` with the position.
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(
+            str(getattr(err, "problem", err)),
+            file=source,
+            line=mark.line + 1 if mark else None,
+            col=mark.column + 1 if mark else None,
+        ) from err
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if key.value == "cluster":
+            if is_null(value):
+                return None
+            return ClusterParser(source, base_dir).cluster(value, "cluster")
+    return None
+
+
+def load_cluster_config(path: str | None = None) -> ClusterSpec | None:
+    """The cluster of ``path``, or of the embedded default kubeprom.yml when it is None."""
+    if path is None:
+        text = resources.files("kubeprom.config").joinpath("kubeprom.yml").read_text()
+        return parse_cluster_config(text, "<embedded kubeprom.yml>", base_dir=None)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config: {err.strerror}", file=path) from err
+    return parse_cluster_config(text, path, base_dir=Path(path).resolve().parent)

@@ -7,7 +7,7 @@ kube-state-metrics on ``base_port`` and node ``i`` (config order) on ``base_port
 The addresses are known after :meth:`ExporterServer.start`; :meth:`ExporterServer.targets`
 returns them as :class:`~kubeprom.exporters.targets.ServedTarget`.
 
-With a ``clock``, each request first advances the cluster to ``clock.now()`` (live mode);
+With a ``clock``, each request first advances the cluster to the clock's time (live mode);
 without one the caller drives the cluster. Responses are OpenMetrics when the Accept header
 asks for it, else the text format 0.0.4.
 """
@@ -65,7 +65,7 @@ class ExporterServer:
     def _handler(self, target_id: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             if self.clock is not None:
-                self.cluster.advance_to(self.clock.now())
+                self.cluster.advance_to(self.clock.now_ms() / 1000)
             accept_om = wants_openmetrics(request.headers.get("Accept"))
             body, content_type = self.exporters.render(target_id, accept_om)
             return web.Response(body=body, headers={"Content-Type": content_type})

@@ -6,14 +6,12 @@ and raises :class:`~kubeprom.errors.ParseError` with Prometheus' positions.
 """
 
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI, QueryResult, ResultType
-from kubeprom.promql.engine import EngineOptions
-from kubeprom.promql.memstore import MemoryQuerier
+from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
 
 __all__ = [
     "EngineOptions",
     "LocalQueryAPI",
-    "MemoryQuerier",
     "QueryAPI",
     "QueryResult",
     "ResultType",

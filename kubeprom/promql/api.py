@@ -19,20 +19,17 @@ from typing import Protocol
 
 import numpy as np
 
+from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import EvalError
 from kubeprom.model.csr import gather_ranges, offsets_from_counts
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import (
-    EngineOptions,
-    Evaluator,
-    cleanup,
-    cleanup_labels,
-    merge_same_labels,
-)
+from kubeprom.promql.engine import QueryEvaluator
+from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
-from kubeprom.promql.types import Matrix, RangeWindows, Scalar, String, Value
+from kubeprom.promql.steps import cleanup, cleanup_labels, merge_same_labels
+from kubeprom.promql.types import InstantSteps, RangeWindows, Scalar, String, Value
 from kubeprom.tsdb.api import Querier
 
 
@@ -98,13 +95,15 @@ class QueryAPI(Protocol):
     def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult: ...
 
 
-def _from_matrix(
-    m: Matrix, ts: I64Array, *, sort: bool
+def _from_steps(
+    m: InstantSteps, ts: I64Array, *, sort: bool
 ) -> tuple[list[Labels], I64Array, F64Array, I64Array]:
     if sort and len(m.labels) > 1:
         order = sorted(range(len(m.labels)), key=lambda i: m.labels[i])
         idx = np.asarray(order, dtype=np.int64)
-        m = Matrix([m.labels[i] for i in order], m.values[idx], m.present[idx], m.drop_name[idx])
+        m = InstantSteps(
+            [m.labels[i] for i in order], m.values[idx], m.present[idx], m.drop_name[idx]
+        )
     rows, cols = np.nonzero(m.present)
     counts = np.bincount(rows, minlength=len(m.labels)).astype(np.int64)
     offsets = np.zeros(len(m.labels) + 1, dtype=np.int64)
@@ -122,22 +121,31 @@ def _from_windows(w: RangeWindows) -> tuple[list[Labels], I64Array, F64Array, I6
 
 
 class LocalQueryAPI:
-    """:class:`QueryAPI` over a local store: ``querier_factory()`` is called per query."""
+    """:class:`QueryAPI` over a local store: ``querier_factory()`` is called per query.
+
+    ``clock`` measures the query timeout (``options.timeout_s``); the real clock by default.
+    """
 
     def __init__(
-        self, querier_factory: Callable[[], Querier], options: EngineOptions | None = None
+        self,
+        querier_factory: Callable[[], Querier],
+        options: EngineOptions | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self._querier_factory = querier_factory
         self.options = options or EngineOptions()
+        self.clock: Clock = clock or RealClock()
 
-    def _evaluator(self, query: str, start: int, end: int, step: int) -> Evaluator:
-        return Evaluator(
+    def _evaluator(self, query: str, start: int, end: int, step: int) -> QueryEvaluator:
+        return QueryEvaluator(
             self._querier_factory(),
             self.options,
             query=query,
             start_ms=start,
             end_ms=end,
             step_ms=step,
+            clock=self.clock,
         )
 
     def instant(self, expr: str, t_ms: int) -> QueryResult:
@@ -181,20 +189,20 @@ class LocalQueryAPI:
         return self._result(ev, value, ts, range_query=True)
 
     def _result(
-        self, ev: Evaluator, value: Value, ts: I64Array, *, range_query: bool
+        self, ev: QueryEvaluator, value: Value, ts: I64Array, *, range_query: bool
     ) -> QueryResult:
         ann = ev.annotations
         extra = {"warnings": tuple(ann.warnings), "infos": tuple(ann.infos)}
         if isinstance(value, String):
             return QueryResult(ResultType.STRING, string=value.value, **extra)  # type: ignore[arg-type]
         if isinstance(value, Scalar):
-            m = Matrix(
+            m = InstantSteps(
                 [EMPTY],
                 value.values[None, :],
                 np.ones((1, len(ts)), dtype=bool),
                 np.zeros(1, dtype=bool),
             )
-            labels, t, v, off = _from_matrix(m, ts, sort=False)
+            labels, t, v, off = _from_steps(m, ts, sort=False)
             kind = ResultType.MATRIX if range_query else ResultType.SCALAR
             return QueryResult(kind, labels, t, v, off, **extra)  # type: ignore[arg-type]
         if isinstance(value, RangeWindows):
@@ -202,8 +210,8 @@ class LocalQueryAPI:
             return QueryResult(ResultType.MATRIX, labels, t, v, off, **extra)  # type: ignore[arg-type]
         if range_query:
             m = merge_same_labels(cleanup_labels(value))
-            labels, t, v, off = _from_matrix(m, ts, sort=True)
+            labels, t, v, off = _from_steps(m, ts, sort=True)
             return QueryResult(ResultType.MATRIX, labels, t, v, off, **extra)  # type: ignore[arg-type]
         m = cleanup(value)
-        labels, t, v, off = _from_matrix(m, ts, sort=False)
+        labels, t, v, off = _from_steps(m, ts, sort=False)
         return QueryResult(ResultType.VECTOR, labels, t, v, off, **extra)  # type: ignore[arg-type]

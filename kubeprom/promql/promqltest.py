@@ -28,11 +28,10 @@ import numpy as np
 
 from kubeprom.errors import FormatError, KubepromError, ParseError
 from kubeprom.model.labels import Labels
-from kubeprom.model.samples import is_stale
+from kubeprom.model.samples import F64Array, I64Array, is_stale
 from kubeprom.promql import ast
 from kubeprom.promql.api import LocalQueryAPI, QueryResult, ResultType
-from kubeprom.promql.engine import EngineOptions
-from kubeprom.promql.memstore import MemoryQuerier
+from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
 from kubeprom.promql.promqltest_format import (
     HIST,
@@ -41,6 +40,7 @@ from kubeprom.promql.promqltest_format import (
     Load,
     parse_file,
 )
+from kubeprom.tsdb.memstore import MemStore
 
 EPSILON = 1e-6
 _MIN_NORMAL = 2.2250738585072014e-308
@@ -98,9 +98,7 @@ class Options:
     at_variants: bool = True
     range_mode: bool = True
     # Upstream's promqltest runs with delayed name removal (promqltest/test.go).
-    engine: EngineOptions = field(
-        default_factory=lambda: EngineOptions(delayed_name_removal=True)
-    )
+    engine: EngineOptions = field(default_factory=lambda: EngineOptions(delayed_name_removal=True))
 
 
 def almost_equal(a: float, b: float, epsilon: float = EPSILON) -> bool:
@@ -147,7 +145,7 @@ def parse_skip_reason(expr: str, err: ParseError) -> str | None:
 
 @dataclass
 class _Store:
-    querier: MemoryQuerier = field(default_factory=MemoryQuerier)
+    querier: MemStore = field(default_factory=MemStore)
     histogram_series: set[Labels] = field(default_factory=set)
     start_ts_series: set[Labels] = field(default_factory=set)
 
@@ -157,17 +155,19 @@ class _Store:
         self.start_ts_series.clear()
 
     def load(self, cmd: Load) -> None:
+        floats: dict[Labels, tuple[I64Array, F64Array]] = {}
         for labels, items in cmd.series.items():
             t = [i * cmd.interval_ms for i, v in enumerate(items) if isinstance(v, float)]
             v = [x for x in items if isinstance(x, float)]
             if t:
-                self.querier.add(labels, np.array(t, dtype=np.int64), np.array(v))
+                floats[labels] = (np.array(t, dtype=np.int64), np.array(v, dtype=np.float64))
             if any(x is HIST for x in items):
                 self.histogram_series.add(labels)
             if cmd.with_nhcb:
                 base = _nhcb_base(labels)
                 if base is not None:
                     self.histogram_series.add(base)
+        self.querier.load(floats)
         self.start_ts_series |= cmd.start_ts_series
 
     def selects(self, tree: ast.Expr, series: set[Labels]) -> bool:

@@ -19,8 +19,13 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(slots=True)
-class Matrix:
+class InstantSteps:
     """An instant vector at every step: ``values``/``present`` of shape (series, steps).
+
+    This is what an instant-vector expression evaluates to over a query's steps, not a
+    range vector (PromQL's "matrix" is :class:`RangeWindows`). Row ``i`` is one label set;
+    a step where it has no sample has ``present`` False. The helpers that reshape rows
+    (``compact``, ``merge_same_labels``, ``cleanup``) live in :mod:`kubeprom.promql.steps`.
 
     ``drop_name[i]`` marks series whose ``__name__`` is to be removed when the result is
     returned (Prometheus 3 removes the metric name lazily, after the outermost function or
@@ -33,8 +38,8 @@ class Matrix:
     drop_name: BoolArray
 
     @staticmethod
-    def empty(n_steps: int) -> Matrix:
-        return Matrix(
+    def empty(n_steps: int) -> InstantSteps:
+        return InstantSteps(
             [], np.empty((0, n_steps)), np.empty((0, n_steps), dtype=bool), np.empty(0, dtype=bool)
         )
 
@@ -72,7 +77,16 @@ class RangeWindows:
     range_ms: int
 
 
-Value = Matrix | Scalar | String | RangeWindows
+Value = InstantSteps | Scalar | String | RangeWindows
+
+
+def type_name(v: Value) -> str:
+    """Prometheus' name of a value's type (``parser.ValueType``), for error messages."""
+    if isinstance(v, InstantSteps):
+        return "vector"
+    if isinstance(v, RangeWindows):
+        return "matrix"
+    return "scalar" if isinstance(v, Scalar) else "string"
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kubeprom.clock import Clock
+from kubeprom.clock import Clock, elapsed_s
 from kubeprom.config.relabeling import process
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.errors import RecoverableWriteError, RemoteWriteError
@@ -117,6 +117,9 @@ class QueueManager:
         self._last_samples_in = 0
         self._next_save_s = 0.0
 
+    def _now_s(self) -> float:
+        return self._clock.now_ms() / 1000
+
     # ---- views for metrics ------------------------------------------------------------------
     @property
     def remote_name(self) -> str:
@@ -184,7 +187,7 @@ class QueueManager:
             await self._reshard_task  # it drains the shards, as stopping does anyway
         self._final_read = True
         self._reader_wake.set()
-        deadline_s = self._clock.now() + self._flush_deadline_s
+        deadline_s = self._now_s() + self._flush_deadline_s
         done = await self._within(reader, deadline_s)
         if done:
             self._stopping = True
@@ -204,7 +207,9 @@ class QueueManager:
 
     async def _within(self, task: asyncio.Future[None], deadline_s: float) -> bool:
         """Wait for ``task`` until ``deadline_s`` on the queue's clock; cancel it if late."""
-        timer = asyncio.ensure_future(self._clock.sleep(max(deadline_s - self._clock.now(), 0)))
+        timer = asyncio.ensure_future(
+            self._clock.sleep_ms(round(max(deadline_s - self._now_s(), 0) * 1000))
+        )
         try:
             await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -341,7 +346,7 @@ class QueueManager:
         """Until ``event`` is set or ``timeout_s`` passed on the queue's clock."""
         if event.is_set():
             return
-        sleeper = asyncio.ensure_future(self._clock.sleep(timeout_s))
+        sleeper = asyncio.ensure_future(self._clock.sleep_ms(round(timeout_s * 1000)))
         waiter = asyncio.ensure_future(event.wait())
         try:
             await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -352,19 +357,19 @@ class QueueManager:
     async def _run_shard(self, shard: Shard) -> None:
         q = self.cfg.queue_config
         deadline_s = q.batch_send_deadline_ms / 1000
-        next_deadline = self._clock.now() + deadline_s
+        next_deadline = self._now_s() + deadline_s
         while True:
             flushing = self._stopping or self._resharding
             if shard.count == 0:
                 if flushing:
                     self._space.set()  # tell _drain this shard is empty
                 shard.wake.clear()
-                await self._wait(shard.wake, max(next_deadline - self._clock.now(), 0.0))
+                await self._wait(shard.wake, max(next_deadline - self._now_s(), 0.0))
                 if shard.count == 0:
-                    next_deadline = self._clock.now() + deadline_s  # the timer resets when idle
+                    next_deadline = self._now_s() + deadline_s  # the timer resets when idle
                 continue
             if shard.count < q.max_samples_per_send and not flushing:
-                left = next_deadline - self._clock.now()
+                left = next_deadline - self._now_s()
                 if left > 0:
                     # Wait for a full batch or the deadline, whichever comes first.
                     shard.wake.clear()
@@ -383,22 +388,22 @@ class QueueManager:
                 else:
                     del self._outstanding[seq]
             self.stats.samples_pending -= int(refs.size)
-            next_deadline = self._clock.now() + deadline_s
+            next_deadline = self._now_s() + deadline_s
             self._space.set()
             self._maybe_save()
 
     async def _send_samples(self, refs: I64Array, t: I64Array, v: F64Array) -> None:
         body = compress(self._encoder.write_request(refs, t, v))
         n = int(refs.size)
-        begin = self._clock.now()
+        begin = self._clock.monotonic_ns()
         ok = await self._send_with_backoff(body, n, metadata=False)
-        elapsed = self._clock.now() - begin
+        elapsed = elapsed_s(self._clock, begin)
         self._out.new += n
         self._out_duration.new += elapsed
         if ok:
             self.stats.bytes_total += len(body)
             self.stats.highest_sent_ms = max(self.stats.highest_sent_ms, int(t.max()))
-            self._last_send_ok_s = self._clock.now()
+            self._last_send_ok_s = self._now_s()
 
     async def _send_with_backoff(self, body: bytes, n: int, *, metadata: bool) -> bool:
         """Send until it succeeds (True) or fails for good (False, counted as failed)."""
@@ -410,11 +415,11 @@ class QueueManager:
                 s.metadata_total += n
             else:
                 s.samples_total += n
-            begin = self._clock.now()
+            begin = self._clock.monotonic_ns()
             try:
                 await self._client.store(body)
             except RecoverableWriteError as err:
-                s.observe_duration(self._clock.now() - begin)
+                s.observe_duration(elapsed_s(self._clock, begin))
                 wait_s = backoff_s
                 if err.retry_after_ms is not None and err.retry_after_ms > 0:
                     wait_s = err.retry_after_ms / 1000
@@ -424,7 +429,7 @@ class QueueManager:
                     err,
                     wait_s,
                 )
-                await self._clock.sleep(wait_s)
+                await self._clock.sleep_ms(round((wait_s) * 1000))
                 if metadata:
                     s.metadata_retried += n
                 else:
@@ -432,7 +437,7 @@ class QueueManager:
                 backoff_s = min(wait_s * 2, q.max_backoff_ms / 1000)
                 continue
             except RemoteWriteError as err:
-                s.observe_duration(self._clock.now() - begin)
+                s.observe_duration(elapsed_s(self._clock, begin))
                 log.error(
                     "non-recoverable error remote_name=%s count=%d err=%s",
                     self.remote_name,
@@ -444,7 +449,7 @@ class QueueManager:
                 else:
                     s.samples_failed += n
                 return False
-            s.observe_duration(self._clock.now() - begin)
+            s.observe_duration(elapsed_s(self._clock, begin))
             if metadata:
                 s.metadata_bytes_total += len(body)
             return True
@@ -452,13 +457,13 @@ class QueueManager:
     # ---- resharding --------------------------------------------------------------------------
     async def _update_shards_loop(self) -> None:
         while True:
-            await self._clock.sleep(SHARD_UPDATE_S)
+            await self._clock.sleep_ms(round((SHARD_UPDATE_S) * 1000))
             desired = self.desired_shards()
             if desired == len(self._shards):
                 continue
             # Not while sends fail: more shards would only add load (Prometheus' check).
             limit = 2 * self.cfg.queue_config.batch_send_deadline_ms / 1000
-            if self._clock.now() - self._last_send_ok_s > limit:
+            if self._now_s() - self._last_send_ok_s > limit:
                 log.warning("skipping resharding, last successful send was beyond threshold")
                 continue
             log.info(
@@ -512,7 +517,7 @@ class QueueManager:
     async def _metadata_loop(self) -> None:
         m = self.cfg.metadata_config
         while True:
-            await self._clock.sleep(m.send_interval_ms / 1000)
+            await self._clock.sleep_ms(round((m.send_interval_ms / 1000) * 1000))
             source = self._metadata
             if source is None:
                 return
@@ -532,7 +537,7 @@ class QueueManager:
         return pos
 
     def _maybe_save(self) -> None:
-        now = self._clock.now()
+        now = self._now_s()
         if now >= self._next_save_s:
             self._next_save_s = now + SAVE_PERIOD_S
             self._save_position()

@@ -127,7 +127,7 @@ class RemoteWrite:
             return None
         floor = min(needed)
         segments, _ = list_wal(self.wal_dir)
-        horizon = self._clock.now() - self._max_wal_age_s
+        horizon = self._clock.now_ms() / 1000 - self._max_wal_age_s
         for s in segments:
             if s < floor:
                 continue

@@ -347,7 +347,7 @@ class Group:
         """Sleep until ``t_ms``; False when stopped first."""
         if self._stop.is_set():
             return False
-        sleeper = asyncio.ensure_future(clock.sleep_until(t_ms / 1000))
+        sleeper = asyncio.ensure_future(clock.sleep_until_ms(t_ms))
         stopper = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (sleeper, stopper):

@@ -160,7 +160,7 @@ class RuleManager:
         stopped_ms = self.clock.now_ms()
 
         async def later() -> None:
-            sleeper = asyncio.ensure_future(self.clock.sleep(2 * g.interval_ms / 1000))
+            sleeper = asyncio.ensure_future(self.clock.sleep_ms(2 * g.interval_ms))
             stopper = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
             sleeper.cancel()

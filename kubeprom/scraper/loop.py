@@ -10,13 +10,12 @@ seen.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kubeprom.clock import Clock
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
 from kubeprom.model.labels import METRIC_NAME, Labels, validate_labels
 from kubeprom.model.samples import STALE_NAN, I64Array
@@ -68,7 +67,10 @@ class _Cache:
 
 
 class ScrapeLoop:
-    """Scrapes one target into the store. Not shared between tasks."""
+    """Scrapes one target into the store. Not shared between tasks.
+
+    ``clock`` times each scrape (``scrape_duration_seconds``); the real clock by default.
+    """
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class ScrapeLoop:
         appender: Callable[[], Appender],
         *,
         offset_ms: int = 0,
+        clock: Clock | None = None,
     ) -> None:
         self.labels = target_labels
         self.url = url
@@ -86,6 +89,7 @@ class ScrapeLoop:
         self._fetch = fetch
         self._appender = appender
         self.offset_ms = offset_ms
+        self._clock: Clock = clock or RealClock()
         self.health = TargetHealth()
         self._cache = _Cache()
         self._prev_refs: I64Array = _EMPTY_REFS  # series appended at scrape time last scrape
@@ -100,7 +104,7 @@ class ScrapeLoop:
     async def scrape_once(self, t_ms: int) -> None:
         """Scrape at ``t_ms`` and append everything (samples, staleness, report series)."""
         opts = self.options
-        started = time.perf_counter()
+        started_ns = self._clock.monotonic_ns()
         app = self._appender()
         scraped = kept = added = 0
         error = ""
@@ -118,7 +122,7 @@ class ScrapeLoop:
         if gone.size:
             app.append(t_ms, gone, np.full(gone.size, STALE_NAN))
         self._prev_refs = cur_refs
-        duration = time.perf_counter() - started
+        duration = elapsed_s(self._clock, started_ns)
         self._report(
             app, t_ms, up=not error, duration_s=duration, scraped=scraped, kept=kept, added=added
         )
@@ -261,7 +265,7 @@ class ScrapeLoop:
         """Scrape on schedule until :meth:`stop`; each wait is bounded by one interval."""
         t_ms = self.next_scrape_ms(clock.now_ms())
         while not self._stopped:
-            await clock.sleep_until(t_ms / 1000)
+            await clock.sleep_until_ms(t_ms)
             if self._stopped:
                 break
             await self.scrape_once(t_ms)

@@ -69,6 +69,7 @@ class ScrapeManager:
                     self._fetch,
                     self._appender,
                     offset_ms=target.offset_ms,
+                    clock=self._clock,
                 )
                 task = self._spawn(loop) if self._started else None
                 self._running[key] = _Running(target, loop, task)

@@ -30,7 +30,7 @@ class InProcessFetch:
         target_id = self._by_url.get(url)
         if target_id is None:
             raise ScrapeError(f"Get {url!r}: no such simulated target")
-        self.cluster.advance_to(self.clock.now())
+        self.cluster.advance_to(self.clock.now_ms() / 1000)
         body, content_type = self.exporters.render(target_id, accept_openmetrics=True)
         if body_limit and len(body) > body_limit:
             raise ScrapeError(f"body size limit exceeded: more than {body_limit} bytes")

@@ -1,7 +1,8 @@
 """The time-series store: head, WAL, compressed blocks, retention.
 
 Writers use an :class:`Appender` (``DB.appender()``), readers a :class:`Querier`
-(``DB.querier()``); nothing else of the store is part of the seam.
+(``DB.querier()``); nothing else of the store is part of the seam. :class:`MemStore` is the
+same head in memory only (no WAL, no blocks), for tests, rule unit tests and simulations.
 """
 
 from kubeprom.tsdb.api import (
@@ -18,6 +19,7 @@ from kubeprom.tsdb.api import (
 )
 from kubeprom.tsdb.db import DB, Options
 from kubeprom.tsdb.importer import BulkImporter
+from kubeprom.tsdb.memstore import MemStore
 
 __all__ = [
     "DB",
@@ -26,6 +28,7 @@ __all__ = [
     "AppendStats",
     "Appender",
     "BulkImporter",
+    "MemStore",
     "MetricMetadata",
     "MetricType",
     "Options",

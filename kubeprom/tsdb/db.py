@@ -20,21 +20,22 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
-from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType
+from kubeprom.tsdb.appender import Batch, DBStats, HeadAppender
 from kubeprom.tsdb.block import Block, write_block
 from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
 from kubeprom.tsdb.postings import select_ids
+from kubeprom.tsdb.querier import StoreQuerier
 from kubeprom.tsdb.wal import (
     WAL,
     FsyncPolicy,
@@ -46,9 +47,6 @@ from kubeprom.tsdb.wal import (
     TombstonesRecord,
     read_only_replay,
 )
-
-if TYPE_CHECKING:
-    from kubeprom.tsdb.querier import DBQuerier
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +69,13 @@ class Options:
     frame_cache_bytes: int = 32 << 20
 
 
-@dataclass(slots=True)
-class DBStats:
-    """Counters of what appends did, kept for self-instrumentation."""
-
-    appended: int = 0
-    out_of_order: int = 0
-    duplicate: int = 0
-    out_of_bounds: int = 0
-    series_created: int = 0
-    compactions: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
-
-
 class DB:
     """A data directory opened for reading and writing. Not for use by two processes."""
 
-    def __init__(self, path: Path, options: Options) -> None:
+    def __init__(self, path: Path, options: Options, clock: Clock | None = None) -> None:
         self.path = path
         self.options = options
+        self.clock: Clock = clock or RealClock()
         self.stats = DBStats()
         self.frame_cache = (
             FrameCache(options.frame_cache_bytes) if options.frame_cache_bytes else None
@@ -107,9 +93,18 @@ class DB:
         self.wal: WAL | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], options: Options | None = None) -> DB:
-        """Open (creating if needed) a data directory, load blocks and replay the WAL."""
-        db = cls(Path(path), options or Options())
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        options: Options | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> DB:
+        """Open (creating if needed) a data directory, load blocks and replay the WAL.
+
+        ``clock`` times the WAL's fsync interval (the real clock by default).
+        """
+        db = cls(Path(path), options or Options(), clock)
         db.path.mkdir(parents=True, exist_ok=True)
         for tmp in db.path.glob("*.tmp"):
             log.warning("removing incomplete block dir=%s", tmp)
@@ -119,6 +114,7 @@ class DB:
             db.path / "wal",
             segment_size=db.options.wal_segment_bytes,
             fsync=FsyncPolicy(interval_s=db.options.wal_fsync_interval_s),
+            clock=db.clock,
         )
         db._replay()
         db.apply_retention()
@@ -207,15 +203,14 @@ class DB:
     def appender(self) -> HeadAppender:
         return HeadAppender(self)
 
-    def _commit(
-        self,
-        batches: list[tuple[int, I64Array, F64Array]],
-        metadata: dict[str, MetricMetadata],
+    def commit_batches(
+        self, batches: list[Batch], metadata: dict[str, MetricMetadata]
     ) -> AppendStats:
+        """HeadWriter: check the batches again, apply them and log them to the WAL."""
         wal = self._wal()
         total = AppendStats()
         with self._commit_lock:
-            accepted: list[tuple[int, I64Array, F64Array]] = []
+            accepted: list[Batch] = []
             for t_ms, refs, values in batches:
                 ok, stats = self.head.check(t_ms, refs, values)
                 if len(ok) != len(refs):
@@ -231,14 +226,11 @@ class DB:
                 wal.log_series(series)
             for i, (t_ms, refs, values) in enumerate(accepted):
                 wal.log_batch(series if i == 0 else (), t_ms, refs, values)
-        s = self.stats
-        s.appended += total.appended
-        s.out_of_order += total.out_of_order
-        s.duplicate += total.duplicate
-        s.out_of_bounds += total.out_of_bounds
+        self.stats.count(total, appended=True)
         return total
 
-    def _new_series(self, ref: int, labels: Labels) -> None:
+    def register_series(self, ref: int, labels: Labels) -> None:
+        """HeadWriter: log a created series with the next commit."""
         with self._commit_lock:
             self._pending_series.append(SeriesRecord(ref, labels))
         self.stats.series_created += 1
@@ -411,10 +403,9 @@ class DB:
             raise StorageError(f"snapshot into {str(out)!r} failed: {err}") from err
         return out
 
-    def querier(self) -> DBQuerier:
-        from kubeprom.tsdb.querier import DBQuerier  # the querier module imports this one
-
-        return DBQuerier(self)
+    def querier(self) -> StoreQuerier:
+        """A Querier over the blocks and the head as they are at each query."""
+        return StoreQuerier(self.head, self.blocks_snapshot)
 
     def close(self) -> None:
         """Flush and close the WAL and release blocks; the head is replayed on next open."""
@@ -430,45 +421,3 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-class HeadAppender:
-    """The store's Appender: stages batches, commits them to the head and the WAL."""
-
-    def __init__(self, db: DB) -> None:
-        self._db = db
-        self._batches: list[tuple[int, I64Array, F64Array]] = []
-        self._metadata: dict[str, MetricMetadata] = {}
-
-    def ref(self, labels: Labels) -> SeriesRef:
-        ref, created = self._db.head.get_or_create(labels)
-        if created:
-            self._db._new_series(ref, labels)
-        return ref
-
-    def append(self, t_ms: int, refs: I64Array, values: F64Array) -> AppendStats:
-        refs = np.asarray(refs, dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        if refs.shape != values.shape:
-            raise ValueError(f"got {len(refs)} refs and {len(values)} values")
-        ok, stats = self._db.head.check(int(t_ms), refs, values)
-        self._batches.append((int(t_ms), refs[ok], values[ok]))
-        # Rejected samples never reach commit, so count them now (as Prometheus' Append does).
-        s = self._db.stats
-        s.out_of_order += stats.out_of_order
-        s.duplicate += stats.duplicate
-        s.out_of_bounds += stats.out_of_bounds
-        return stats
-
-    def append_metadata(self, metric: str, meta: MetricMetadata) -> None:
-        if self._db.head.metadata.get(metric) != meta:
-            self._metadata[metric] = meta
-
-    def commit(self) -> AppendStats:
-        batches, self._batches = self._batches, []
-        meta, self._metadata = self._metadata, {}
-        return self._db._commit(batches, meta)
-
-    def rollback(self) -> None:
-        self._batches = []
-        self._metadata = {}

@@ -215,6 +215,41 @@ class Head:
             total.add(stats)
         return total
 
+    def append_series(
+        self, ids: I64Array, t: I64Array, values: F64Array, offsets: I64Array
+    ) -> AppendStats | None:
+        """Append whole series as one sealed slab (a bulk load), or return None.
+
+        ``ids`` are ascending unique refs; series ``i`` owns ``t[offsets[i]:offsets[i+1]]``.
+        Stores everything only if every series is non-empty, strictly increasing in time,
+        starts after its newest stored sample and at or after ``min_valid_t``; otherwise
+        stores nothing and returns None, and the caller appends timestamp by timestamp
+        (:meth:`apply_many`) to get the per-sample verdicts.
+        """
+        n = len(ids)
+        if n == 0:
+            return AppendStats()
+        counts = np.diff(offsets)
+        if np.any(np.diff(ids) <= 0) or np.any(counts <= 0):
+            return None
+        first, last = offsets[:-1], offsets[1:] - 1
+        rising = np.diff(t) > 0
+        rising[last[:-1]] = True  # a series boundary, not a step back in time
+        with self.lock:
+            if not rising.all() or int(t.min()) < self.min_valid_t:
+                return None
+            if np.any(t[first] <= self.last_t[ids]):
+                return None
+            self.seal()  # the open rows hold older samples: keep slabs in time order
+            fs = FrameSet.build(ids, t, values, offsets, cache=self.cache)
+            self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
+            self.last_t[ids] = t[last]
+            self.last_v[ids] = values[last]
+            self.mint = min(self.mint, int(t.min()))
+            self.maxt = max(self.maxt, int(t.max()))
+            self.num_samples += len(t)
+        return AppendStats(appended=len(t))
+
     def seal(self) -> None:
         """Encode every non-empty open row into a slab and empty the rows."""
         with self.lock:

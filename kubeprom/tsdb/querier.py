@@ -1,9 +1,14 @@
-"""The store's Querier: one view over the blocks and the head, merged by series labels."""
+"""The store's Querier: one view over the blocks and a head, merged by series labels.
+
+:class:`StoreQuerier` reads a :class:`~kubeprom.tsdb.head.Head` plus whatever blocks a
+callable returns at query time: the DB gives its block list, the in-memory store none. Both
+therefore answer ``select`` with the same code.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -14,10 +19,8 @@ from kubeprom.model.samples import I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, SeriesSet
 from kubeprom.tsdb.block import Block
 from kubeprom.tsdb.frames import Part, merge_parts
+from kubeprom.tsdb.head import Head
 from kubeprom.tsdb.postings import select_ids
-
-if TYPE_CHECKING:
-    from kubeprom.tsdb.db import DB
 
 
 class _Source(Protocol):
@@ -35,8 +38,8 @@ class _Source(Protocol):
 
 
 class _HeadSource:
-    def __init__(self, db: DB) -> None:
-        self._head = db.head
+    def __init__(self, head: Head) -> None:
+        self._head = head
 
     def select(self, matchers: Sequence[Matcher]) -> I64Array:
         return self._head.select_ids(matchers)
@@ -74,25 +77,31 @@ class _BlockSource:
         return self._block.label_values_of(name)
 
 
-class DBQuerier:
-    """Implements :class:`kubeprom.tsdb.api.Querier` over a :class:`DB`.
+def _no_blocks() -> list[Block]:
+    return []
 
-    Blocks and head are read in time order; a series present in several of them is merged
-    into one, and where they overlap the later source wins for equal timestamps.
+
+class StoreQuerier:
+    """Implements :class:`kubeprom.tsdb.api.Querier` over a head and its blocks.
+
+    ``blocks()`` is called per query for the current block list (sorted by time). Blocks
+    and head are read in time order; a series present in several of them is merged into
+    one, and where they overlap the later source wins for equal timestamps.
     """
 
-    def __init__(self, db: DB) -> None:
-        self._db = db
+    def __init__(self, head: Head, blocks: Callable[[], list[Block]] = _no_blocks) -> None:
+        self._head = head
+        self._blocks = blocks
 
     def _sources(self, mint: int, maxt: int) -> list[_Source]:
         out: list[_Source] = [
             _BlockSource(b)
-            for b in self._db.blocks_snapshot()
+            for b in self._blocks()
             if b.meta.max_time > mint and b.meta.min_time <= maxt
         ]
-        head = self._db.head
+        head = self._head
         if head.num_series and (head.num_samples == 0 or (head.maxt >= mint and head.mint <= maxt)):
-            out.append(_HeadSource(self._db))
+            out.append(_HeadSource(head))
         return out
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
@@ -169,4 +178,4 @@ class DBQuerier:
         return sorted(values)
 
     def metadata(self) -> dict[str, list[MetricMetadata]]:
-        return {name: [meta] for name, meta in sorted(self._db.head.metadata.items())}
+        return {name: [meta] for name, meta in sorted(self._head.metadata.items())}

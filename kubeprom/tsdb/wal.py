@@ -11,7 +11,7 @@ Durability (:class:`FsyncPolicy`):
   returns, so a process crash (even SIGKILL) loses nothing that was acknowledged;
 - ``fsync`` runs on segment rotation, on ``write_checkpoint``, on ``close`` and on
   ``sync()``; with ``FsyncPolicy(interval_s=x)`` a ``log_*`` call also fsyncs when ``x``
-  seconds (``time.monotonic``) have passed since the last fsync;
+  seconds (the clock's monotonic reading) have passed since the last fsync;
 - as in Prometheus, a power loss may lose the writes since the last fsync.
 
 Recovery: ``replay()`` never raises for bad data. A torn or corrupt record in a segment is
@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from types import TracebackType
 import zstandard
 from numpy.typing import ArrayLike
 
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import StorageError
 from kubeprom.tsdb.walcodec import (
     ZSTD_LEVEL,
@@ -132,13 +132,13 @@ class WAL:
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         fsync: FsyncPolicy = DEFAULT_FSYNC,
         compress: bool = False,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         """Open or create ``directory``; does not replay.
 
         ``compress`` zstd-compresses sample payloads of 4 KiB or more when that makes them
         smaller (2-4x slower appends for 1.6-5x fewer bytes; off by default).
-        ``monotonic`` is the clock for ``fsync.interval_s`` (injectable for tests).
+        ``clock`` measures ``fsync.interval_s`` (the real clock by default).
         """
         if segment_size <= 0:
             raise ValueError(f"segment_size must be positive, got {segment_size!r}")
@@ -146,12 +146,12 @@ class WAL:
         self._dir.mkdir(parents=True, exist_ok=True)
         self._segment_size = segment_size
         self._fsync = fsync
-        self._monotonic = monotonic
+        self._clock: Clock = clock or RealClock()
         self._cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL) if compress else None
         self._fd: int | None = None
         self._seg = 0  # number of the open segment (valid while _fd is set)
         self._seg_bytes = 0
-        self._last_fsync = monotonic()
+        self._last_fsync_ns = self._clock.monotonic_ns()
         self._closed = False
         segments, checkpoints = self._scan()
         # Existing data must be replayed (and repaired) before anything is appended after it.
@@ -465,7 +465,7 @@ class WAL:
             ) from err
         self._seg_bytes += len(data)
         interval = self._fsync.interval_s
-        if interval is not None and self._monotonic() - self._last_fsync >= interval:
+        if interval is not None and elapsed_s(self._clock, self._last_fsync_ns) >= interval:
             self._do_fsync(fd)
 
     def _do_fsync(self, fd: int) -> None:
@@ -475,7 +475,7 @@ class WAL:
             raise StorageError(
                 f"cannot fsync wal segment {self._seg_path(self._seg)}: {err}"
             ) from err
-        self._last_fsync = self._monotonic()
+        self._last_fsync_ns = self._clock.monotonic_ns()
 
     def _open_segment(self, n: int, *, create: bool) -> int:
         path = self._seg_path(n)
@@ -504,7 +504,7 @@ class WAL:
             ) from err
         finally:
             os.close(fd)
-        self._last_fsync = self._monotonic()
+        self._last_fsync_ns = self._clock.monotonic_ns()
 
     def _truncate(self, path: Path, offset: int) -> None:
         fd = os.open(path, os.O_WRONLY)

@@ -25,6 +25,7 @@ from kubeprom.errors import APIError, ErrorType, ParseError, StorageError
 from kubeprom.model.matchers import Matcher
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.web.envelope import success
+from kubeprom.web.keys import request_clock
 from kubeprom.web.params import form, parse_selector, time_param, value
 
 NO_CONTENT = 204
@@ -75,7 +76,8 @@ class AdminHandlers:
         store = self._enabled()
         params = await form(request)
         skip_head = _bool(value(params, "skip_head"), "skip_head")
-        name = snapshot_name(dt.datetime.now(dt.UTC))
+        now = dt.datetime.fromtimestamp(request_clock(request).now_ms() / 1000, dt.UTC)
+        name = snapshot_name(now)
         directory = store.path / "snapshots" / name
         try:
             await asyncio.to_thread(store.snapshot, str(directory), with_head=not skip_head)

@@ -16,11 +16,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import APIError, ErrorType, KubepromError
 from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
+from kubeprom.web.keys import CLOCK_KEY
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
@@ -29,6 +31,7 @@ from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
 from kubeprom.web.targets import TargetsView, targets_handler
+from kubeprom.web.ui import UI
 from kubeprom.web.webconfig import WebConfig
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
@@ -46,18 +49,6 @@ class HTTPLimits:
     max_line_bytes: int = 64 << 10  # request line: long GET queries fit
     max_field_bytes: int = 16 << 10  # one header
     max_headers: int = 100
-
-
-_INDEX = """kubeprom: a Prometheus-compatible monitoring server.
-
-API:     /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels, ...
-Status:  /api/v1/status/buildinfo, /api/v1/targets, /metrics, /-/healthy, /-/ready
-"""
-
-
-async def index(request: web.Request) -> web.Response:
-    """No web UI yet: the root says where the API is (clients probe ``/`` for liveness)."""
-    return web.Response(text=_INDEX)
 
 
 async def healthy(request: web.Request) -> web.Response:
@@ -100,6 +91,7 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 def build_app(
     registry: CollectorRegistry,
     *,
+    clock: Clock | None = None,
     targets: TargetsView | None = None,
     query: QueryHandlers | None = None,
     series: SeriesHandlers | None = None,
@@ -115,10 +107,14 @@ def build_app(
     agent: bool = False,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics`` and
-    receives the HTTP and query metrics. Parts left as None are not served."""
+    receives the HTTP and query metrics. Parts left as None are not served.
+
+    ``clock`` (the real clock by default) is every handler's "now" and times requests.
+    """
     limits = limits or HTTPLimits()
     web_config = web_config or WebConfig()
-    http_metrics = HTTPMetrics(registry)
+    clock = clock or RealClock()
+    http_metrics = HTTPMetrics(registry, clock)
     middlewares: list[Any] = [http_metrics.middleware()]
     if web_config.basic_auth_users:
         middlewares.append(BasicAuth(web_config.basic_auth_users).middleware())
@@ -127,7 +123,7 @@ def build_app(
     if web_config.headers:
         add_headers(app, web_config.headers)
     app[REGISTRY_KEY] = registry
-    app.router.add_get("/", index)
+    app[CLOCK_KEY] = clock
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -157,6 +153,7 @@ def build_app(
         app.router.add_post("/api/v1/write", remote_write_disabled)
     if remote_read is not None:
         remote_read.add_routes(app)
+    UI(query.api if query is not None else None, clock).add_routes(app)  # pages, `/` -> /query
     return app
 
 

@@ -11,7 +11,6 @@ is attached to series without an ``instance``, so a federating server scraping w
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -23,6 +22,7 @@ from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import STALE_NAN_BITS
 from kubeprom.tsdb.api import Querier
+from kubeprom.web.keys import request_clock
 from kubeprom.web.params import form, parse_selector
 
 LOOKBACK_MS = 5 * 60 * 1000  # Prometheus' default --query.lookback-delta
@@ -77,19 +77,20 @@ def federate_text(
 
 
 class FederateHandler:
-    """Serves ``/federate`` over a Querier (``querier_factory()`` per request)."""
+    """Serves ``/federate`` over a Querier (``querier_factory()`` per request).
+
+    "Now" (the end of the lookback window) is the app's clock.
+    """
 
     def __init__(
         self,
         querier_factory: Callable[[], Querier],
         *,
         external_labels: Callable[[], Mapping[str, str]] = dict,
-        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         lookback_ms: int = LOOKBACK_MS,
     ) -> None:
         self._querier = querier_factory
         self._external = external_labels
-        self._now_ms = now_ms
         self._lookback_ms = lookback_ms
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -104,7 +105,12 @@ class FederateHandler:
             return web.Response(status=400, text=f"{err}\n")
         q = self._querier()
         text = await asyncio.to_thread(
-            federate_text, q, sets, self._now_ms(), self._external(), self._lookback_ms
+            federate_text,
+            q,
+            sets,
+            request_clock(request).now_ms(),
+            self._external(),
+            self._lookback_ms,
         )
         return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
 

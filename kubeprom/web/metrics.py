@@ -7,11 +7,12 @@ two servers in one process (tests) do not share counters.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
+
+from kubeprom.clock import Clock, elapsed_s
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,7 +60,8 @@ class QueryMetrics:
 class HTTPMetrics:
     """Requests by handler and status code, their latency and response size."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, clock: Clock) -> None:
+        self._clock = clock
         self.requests = Counter(
             "prometheus_http_requests",
             "Counter of HTTP requests.",
@@ -84,7 +86,7 @@ class HTTPMetrics:
     def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
         @web.middleware
         async def instrument(request: web.Request, handler: Handler) -> web.StreamResponse:
-            started = time.perf_counter()
+            started_ns = self._clock.monotonic_ns()
             code = 500
             response: web.StreamResponse | None = None
             try:
@@ -97,7 +99,7 @@ class HTTPMetrics:
             finally:
                 route = _handler_label(request)
                 self.requests.labels(str(code), route).inc()
-                self.duration.labels(route).observe(time.perf_counter() - started)
+                self.duration.labels(route).observe(elapsed_s(self._clock, started_ns))
                 self.size.labels(route).observe(_size(response))
 
         return instrument

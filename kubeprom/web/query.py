@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from multidict import MultiDict
 
+from kubeprom.clock import Clock, elapsed_s
 from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
 from kubeprom.model.gofmt import format_f
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import success_text
+from kubeprom.web.keys import request_clock
 from kubeprom.web.metrics import QueryMetrics
 from kubeprom.web.params import form, limit_param, parse_step, parse_time, time_param, value
 
@@ -100,7 +101,9 @@ class QueryHandlers:
     for a slot, and a query arriving when the queue is full gets 503 ``unavailable`` at once.
     The timeout (the ``timeout`` parameter, capped by ``default_timeout_s``) covers the wait
     and the evaluation. A query that times out keeps its slot until its worker thread
-    finishes, so timed-out queries cannot pile up past ``max_concurrency`` threads.
+    finishes, so timed-out queries cannot pile up past ``max_concurrency`` threads. The
+    default ``time`` of an instant query is "now" on the app's clock, which also times the
+    queue wait and the evaluation for the metrics.
     """
 
     def __init__(
@@ -110,7 +113,6 @@ class QueryHandlers:
         max_concurrency: int = 20,
         max_queued: int = 100,
         default_timeout_s: float = 120.0,
-        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.api = api
         self.max_concurrency = max_concurrency
@@ -118,10 +120,11 @@ class QueryHandlers:
         self.default_timeout_s = default_timeout_s
         self._slots = asyncio.Semaphore(max_concurrency)
         self._waiting = 0
-        self._now_ms = now_ms
         self.metrics: QueryMetrics | None = None
 
-    async def _run(self, fn: Callable[[], QueryResult], timeout_s: float) -> QueryResult:
+    async def _run(
+        self, fn: Callable[[], QueryResult], timeout_s: float, clock: Clock
+    ) -> QueryResult:
         m = self.metrics
         if self._slots.locked() and self._waiting >= self.max_queued:
             if m is not None:
@@ -133,7 +136,7 @@ class QueryHandlers:
             )
         if m is not None:
             m.in_flight.inc()
-        queued = time.perf_counter()
+        queued_ns = clock.monotonic_ns()
         try:
             async with asyncio.timeout(timeout_s):
                 self._waiting += 1
@@ -141,13 +144,13 @@ class QueryHandlers:
                     await self._slots.acquire()
                 finally:
                     self._waiting -= 1
-                started = time.perf_counter()
+                started_ns = clock.monotonic_ns()
                 job = asyncio.ensure_future(asyncio.to_thread(fn))
                 job.add_done_callback(self._finished)
                 result = await asyncio.shield(job)
             if m is not None:
-                m.queue_time.observe(started - queued)
-                m.inner_eval.observe(time.perf_counter() - started)
+                m.queue_time.observe((started_ns - queued_ns) / 1e9)
+                m.inner_eval.observe(elapsed_s(clock, started_ns))
             return result
         except TimeoutError as err:
             if m is not None:
@@ -177,7 +180,8 @@ class QueryHandlers:
     async def query(self, request: web.Request) -> web.Response:
         p = await form(request)
         query = value(p, "query")
-        t_ms = time_param(p, "time", self._now_ms())
+        clock = request_clock(request)
+        t_ms = time_param(p, "time", clock.now_ms())
         timeout_s = self._timeout(p)
         if not query:
             raise APIError(
@@ -185,7 +189,7 @@ class QueryHandlers:
                 'invalid parameter "query": 1:1: parse error: no expression found in input',
             )
         limit = limit_param(p)
-        r = await self._run(lambda: self.api.instant(query, t_ms), timeout_s)
+        r = await self._run(lambda: self.api.instant(query, t_ms), timeout_s, clock)
         return _respond(r, limit)
 
     async def query_range(self, request: web.Request) -> web.Response:
@@ -218,7 +222,9 @@ class QueryHandlers:
                 'invalid parameter "query": 1:1: parse error: no expression found in input',
             )
         limit = limit_param(p)
-        r = await self._run(lambda: self.api.range(query, start, end, step), timeout_s)
+        r = await self._run(
+            lambda: self.api.range(query, start, end, step), timeout_s, request_clock(request)
+        )
         return _respond(r, limit)
 
     def add_routes(self, app: web.Application, metrics: QueryMetrics | None = None) -> None:

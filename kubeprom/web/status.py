@@ -10,7 +10,6 @@ import asyncio
 import os
 import platform
 import socket
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from kubeprom.model.timeutil import format_rfc3339_nano
 from kubeprom.promql.parse import parse, parser_text
 from kubeprom.tsdb.stats import DEFAULT_STATS_LIMIT, Stat, TSDBStats
 from kubeprom.web.envelope import success
+from kubeprom.web.keys import request_clock
 from kubeprom.web.params import form, value
 
 
@@ -32,22 +32,29 @@ class ServerStatus:
     """What the status endpoints report about the running server.
 
     ``config_yaml`` returns the configuration file as loaded; ``tsdb_stats(limit)`` the
-    head's statistics. The reload fields are updated by whoever reloads the configuration.
+    head's statistics. ``start_time_ms`` is when the server started (Unix ms, from its
+    clock), also the time of the first configuration load. The reload fields are updated
+    by whoever reloads the configuration.
     """
 
     config_yaml: Callable[[], str]
     tsdb_stats: Callable[[int], TSDBStats] | None  # None: agent mode, nothing to report
+    start_time_ms: int
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""
     corruption_count: Callable[[], int] = lambda: 0
-    start_time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     reload_success: bool = True
-    last_config_time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    last_config_time_ms: int = -1  # -1: the start time
 
-    def reloaded(self, *, success: bool, t_ms: int | None = None) -> None:
+    def __post_init__(self) -> None:
+        if self.last_config_time_ms < 0:
+            self.last_config_time_ms = self.start_time_ms
+
+    def reloaded(self, *, success: bool, t_ms: int) -> None:
+        """Record a reload attempt at ``t_ms``; only a successful one moves the config time."""
         self.reload_success = success
         if success:
-            self.last_config_time_ms = t_ms if t_ms is not None else int(time.time() * 1000)
+            self.last_config_time_ms = t_ms
 
 
 def _stats_json(stats: list[Stat]) -> list[dict[str, Any]]:
@@ -83,7 +90,7 @@ class StatusHandlers:
                 "startTime": format_rfc3339_nano(s.start_time_ms),
                 "CWD": os.getcwd(),
                 "hostname": socket.gethostname(),
-                "serverTime": format_rfc3339_nano(int(time.time() * 1000)),
+                "serverTime": format_rfc3339_nano(request_clock(request).now_ms()),
                 "reloadConfigSuccess": s.reload_success,
                 "lastConfigTime": format_rfc3339_nano(s.last_config_time_ms),
                 "corruptionCount": s.corruption_count(),

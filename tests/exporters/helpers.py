@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from kubeprom.config.cluster import ClusterSpec, parse_cluster_config
+from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.scraper.exposition import MISSING, parse_series, parse_text
 
 NODE = '{name: node-1, capacity: {cpu: "4", memory: 16Gi, pods: 110}}'

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom.config.cluster import (
-    LoadType,
-    load_cluster_config,
-    parse_cluster_config,
-    parse_quantity,
-)
+from kubeprom.config.cluster import LoadType, parse_quantity
+from kubeprom.config.cluster_parse import load_cluster_config, parse_cluster_config
 from kubeprom.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
 from kubeprom.exporters.targets import ServedTarget
@@ -61,7 +61,7 @@ async def test_real_prometheus_scrapes_every_target(tmp_path: Path) -> None:
     spec = load_cluster_config(None)
     assert spec is not None
     clock = RealClock()
-    sim = SimulatedCluster(spec, start_s=clock.now())
+    sim = SimulatedCluster(spec, start_s=clock.now_ms() / 1000)
     async with ExporterServer(sim, clock=clock) as server, aiohttp.ClientSession() as http:
         targets = server.targets()
         config = tmp_path / "prometheus.yml"

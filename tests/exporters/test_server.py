@@ -56,7 +56,7 @@ async def test_every_target_is_served_in_both_formats() -> None:
 async def test_with_a_clock_each_scrape_advances_the_cluster() -> None:
     load = "{type: constant, rps: 10, cpu_per_request: 10m, baseline_cpu: 0}"
     sim = SimulatedCluster(cluster(deployment(replicas=1, load=load)), start_s=T0)
-    clock = VirtualClock(T0)
+    clock = VirtualClock(round(T0 * 1000))
     async with ExporterServer(sim, clock=clock) as server, aiohttp.ClientSession() as http:
         url = next(t.url for t in server.targets() if t.job == "kubelet")
 
@@ -66,7 +66,7 @@ async def test_with_a_clock_each_scrape_advances_the_cluster() -> None:
             return sample.value, sample.timestamp_ms
 
         first = await node_cpu()
-        await clock.set(T0 + 100)
+        await clock.set_ms(round((T0 + 100) * 1000))
         second = await node_cpu()
     assert first[1] == round(T0 * 1000)
     assert second[1] == round((T0 + 100) * 1000)

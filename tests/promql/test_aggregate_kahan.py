@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kubeprom.model import Labels
 from kubeprom.promql.eval import aggregate
-from kubeprom.promql.types import Matrix
+from kubeprom.promql.types import InstantSteps
 
 value = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -34,7 +34,7 @@ def test_matrix_reduce_equals_fold(op: str, data: st.DataObject) -> None:
     pres = np.array(
         data.draw(st.lists(st.booleans(), min_size=n_series * n_steps, max_size=n_series * n_steps))
     ).reshape(n_series, n_steps)
-    inp = Matrix([Labels() for _ in range(n_series)], vals, pres, np.zeros(n_series, bool))
+    inp = InstantSteps([Labels() for _ in range(n_series)], vals, pres, np.zeros(n_series, bool))
     fast, present = aggregate.reduce(op, inp, gid, n_groups, n_steps, None)
     original = aggregate._KAHAN_MATRIX_CELLS
     aggregate._KAHAN_MATRIX_CELLS = 0  # force the fold

@@ -7,7 +7,8 @@ import promql_parser
 import pytest
 
 from kubeprom.model import Labels
-from kubeprom.promql import LocalQueryAPI, MemoryQuerier
+from kubeprom.promql import LocalQueryAPI
+from kubeprom.tsdb.memstore import MemStore
 
 # Prometheus 3.x's function list (parser/functions.go), by argument shape.
 RANGE_ARG = [
@@ -56,7 +57,7 @@ CALLS = {f: f"{f}(m[5m])" for f in RANGE_ARG} | {f: f"{f}(m)" for f in VECTOR_AR
 def test_every_function_evaluates(name: str) -> None:
     call = CALLS[name]
     promql_parser.parse(call)
-    q = MemoryQuerier()
+    q = MemStore()
     q.add(Labels([("__name__", "m"), ("b", "x")]), np.array([0, 60_000]), np.array([1.0, 2.0]))
     LocalQueryAPI(lambda: q).instant(call, 60_000)
 

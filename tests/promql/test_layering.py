@@ -9,13 +9,19 @@ from tests.test_architecture import scan
 UPPER = ("cli", "web", "rules", "hpa", "top", "sim", "scraper", "exporters", "config")
 
 
+# The promqltest runner loads its ``load`` blocks into the in-memory store; the engine and
+# everything it runs see only the Querier seam.
+LOADERS = {"kubeprom.promql.promqltest": ("kubeprom.tsdb.api", "kubeprom.tsdb.memstore")}
+
+
 def test_promql_imports_only_the_store_seam() -> None:
     bad = []
     for module, (path, imports) in scan().items():
         if not module.startswith("kubeprom.promql"):
             continue
+        allowed = LOADERS.get(module, ("kubeprom.tsdb.api",))
         for line, name in imports:
-            if name.startswith("kubeprom.tsdb") and not name.startswith("kubeprom.tsdb.api"):
+            if name.startswith("kubeprom.tsdb") and not name.startswith(allowed):
                 bad.append(f"{path.name}:{line}: {name}")
             if any(name.startswith(f"kubeprom.{p}") for p in UPPER):
                 bad.append(f"{path.name}:{line}: {name}")
@@ -27,7 +33,6 @@ def test_exported_members() -> None:
     assert sorted(mod.__all__) == [
         "EngineOptions",
         "LocalQueryAPI",
-        "MemoryQuerier",
         "QueryAPI",
         "QueryResult",
         "ResultType",

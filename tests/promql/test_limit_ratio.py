@@ -13,7 +13,8 @@ import pytest
 import xxhash
 
 from kubeprom.model import Labels
-from kubeprom.promql import LocalQueryAPI, MemoryQuerier
+from kubeprom.promql import LocalQueryAPI
+from kubeprom.tsdb.memstore import MemStore
 
 N_SERIES = 60
 
@@ -27,7 +28,7 @@ def _offset(name: str, instance: str) -> float:
 
 @pytest.fixture
 def api() -> LocalQueryAPI:
-    q = MemoryQuerier()
+    q = MemStore()
     t = np.array([0], dtype=np.int64)
     for i in range(N_SERIES):
         q.add(Labels({"__name__": "m", "instance": f"host-{i}"}.items()), t, np.array([1.0]))

@@ -9,17 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeprom.model import Labels
-from kubeprom.promql import LocalQueryAPI, MemoryQuerier
+from kubeprom.promql import LocalQueryAPI
 from kubeprom.promql.promqltest import almost_equal
+from kubeprom.tsdb.memstore import MemStore
 
 INTERVAL_MS = 15_000
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
-def store_of(series: list[tuple[str, str, list[float]]]) -> MemoryQuerier:
+def store_of(series: list[tuple[str, str, list[float]]]) -> MemStore:
     """Series ``x{a, b}`` with one sample every 15s from t=0."""
-    q = MemoryQuerier()
+    q = MemStore()
     for a, b, vals in series:
         lab = Labels([("__name__", "x"), ("a", a), ("b", b)])
         t = np.arange(len(vals), dtype=np.int64) * INTERVAL_MS
@@ -82,7 +83,7 @@ def test_rate_of_a_linear_counter_is_its_slope(
     window_ms = window_steps * INTERVAL_MS
     t = np.arange(samples, dtype=np.int64) * INTERVAL_MS
     start = slope * window_ms  # high enough that extrapolation never hits zero
-    q = MemoryQuerier()
+    q = MemStore()
     q.add(Labels([("__name__", "c_total")]), t, start + slope * t / 1000.0)
     api = LocalQueryAPI(lambda: q)
     res = api.instant(f"rate(c_total[{window_ms}ms])", int(t[-1]))

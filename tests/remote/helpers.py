@@ -36,9 +36,9 @@ class FakeEndpoint:
     latency_s: float = 0.0  # virtual time each request takes
 
     async def store(self, body: bytes) -> None:
-        self.attempts.append(self.clock.now())
+        self.attempts.append(self.clock.now_ms() / 1000)
         if self.latency_s:
-            await self.clock.sleep(self.latency_s)
+            await self.clock.sleep_ms(round(self.latency_s * 1000))
         if self.on_attempt is not None:
             self.on_attempt()
         outcome = self.script.pop(0) if self.script else None
@@ -112,11 +112,11 @@ async def run_until(
     while not done():
         if waited > limit_s:
             raise AssertionError(f"not done after {limit_s}s of virtual time")
-        await clock.advance(step_s)
+        await clock.advance_ms(round(step_s * 1000))
         waited += step_s
 
 
 async def advance(clock: VirtualClock, seconds: float, *, step_s: float = 0.05) -> None:
     """Advance virtual time in small steps, so the queue's tasks run in between."""
     for _ in range(round(seconds / step_s)):
-        await clock.advance(step_s)
+        await clock.advance_ms(round(step_s * 1000))

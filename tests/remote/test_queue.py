@@ -34,7 +34,7 @@ def in_order_per_series(received: list[tuple[object, int, int]]) -> bool:
 
 
 async def test_every_sample_arrives_once_in_order_per_series(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock)
     queue = make_queue(
@@ -65,7 +65,7 @@ async def test_every_sample_arrives_once_in_order_per_series(tmp_path: Path) -> 
 
 
 async def test_a_partial_batch_waits_for_the_deadline(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock)
     queue = make_queue(
@@ -87,7 +87,7 @@ async def test_a_partial_batch_waits_for_the_deadline(tmp_path: Path) -> None:
 
 
 async def test_recoverable_errors_are_retried_with_exponential_backoff(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock, script=recoverable(5))
     cfg = QueueConfig(
@@ -107,7 +107,7 @@ async def test_recoverable_errors_are_retried_with_exponential_backoff(tmp_path:
 
 
 async def test_retry_after_is_honoured(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock, script=recoverable(1, retry_after_ms=7000))
     queue = make_queue(
@@ -126,7 +126,7 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
 
 
 async def test_a_non_recoverable_error_drops_the_batch_and_counts_it(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock, script=[fatal()])
     queue = make_queue(
@@ -148,7 +148,7 @@ async def test_a_non_recoverable_error_drops_the_batch_and_counts_it(tmp_path: P
 
 
 async def test_write_relabel_configs_drop_series_and_count_their_samples(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock)
     drop_m0 = RelabelConfig(source_labels=("__name__",), regex="m0", action="drop")  # type: ignore[arg-type]
@@ -165,7 +165,7 @@ async def test_write_relabel_configs_drop_series_and_count_their_samples(tmp_pat
 
 
 async def test_shards_are_bounded_while_the_endpoint_is_down(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock, script=recoverable(10_000))
     cfg = QueueConfig(
@@ -190,7 +190,7 @@ async def test_shards_are_bounded_while_the_endpoint_is_down(tmp_path: Path) -> 
 
 
 async def test_a_crash_resumes_from_the_saved_position_with_nothing_missing(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock)
     queue = make_queue(
@@ -234,7 +234,7 @@ async def test_a_crash_resumes_from_the_saved_position_with_nothing_missing(tmp_
 async def test_a_stopped_queue_flushes_and_the_next_start_sends_only_what_is_new(
     tmp_path: Path,
 ) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     endpoint = FakeEndpoint(clock)
     queue = make_queue(tmp_path, clock, endpoint, db)
@@ -258,7 +258,7 @@ async def test_a_stopped_queue_flushes_and_the_next_start_sends_only_what_is_new
 async def test_wal_segments_stay_until_the_queue_read_them(
     tmp_path: Path, checkpoint_while_behind: bool
 ) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None, wal_segment_bytes=4096))
     endpoint = FakeEndpoint(clock, script=recoverable(10_000) if checkpoint_while_behind else [])
     queue = make_queue(
@@ -297,7 +297,7 @@ async def test_wal_segments_stay_until_the_queue_read_them(
 
 
 async def test_shards_follow_the_backlog_and_keep_each_series_in_order(tmp_path: Path) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     db = DB.open(tmp_path, Options(retention_ms=None))
     # Each request takes half a second: one shard sends 200 samples/s, not enough.
     endpoint = FakeEndpoint(clock, latency_s=0.5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.rules.group import GroupOptions
@@ -24,7 +24,7 @@ async def test_default_rules_record_and_alert_on_the_default_cluster(tmp_path: P
     config = load_main_config(None)
     spec = load_cluster_config(None)
     assert spec is not None
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     fetch = InProcessFetch(SimulatedCluster(spec, start_s=START_S), clock)
     db = DB.open(tmp_path, Options(retention_ms=None))
     api = LocalQueryAPI(db.querier)
@@ -40,7 +40,7 @@ async def test_default_rules_record_and_alert_on_the_default_cluster(tmp_path: P
     firing_by_minute: dict[int, set[str]] = {}
     try:
         for minute in range(1, 31):
-            await clock.set(START_S + minute * 60)
+            await clock.set_ms(round((START_S + minute * 60) * 1000))
             res = api.instant('ALERTS{alertstate="firing"}', clock.now_ms())
             firing_by_minute[minute] = {lab.get("alertname") for lab in res.labels}
     finally:

@@ -265,7 +265,7 @@ async def test_run_evaluates_at_slots_and_counts_missed_iterations(
     g = group_from(
         tmp_path, "groups: [{name: g, rules: [{record: r, expr: vector(1)}]}]", store.options()
     )
-    clock = VirtualClock(1_000_000.0)
+    clock = VirtualClock(1_000_000_000)
     slots: list[int] = []
     first = g.eval_timestamp(clock.now_ms()) + M
 
@@ -274,12 +274,12 @@ async def test_run_evaluates_at_slots_and_counts_missed_iterations(
         fn()
         slots.append(g.stats.last_eval_ms or 0)
         if slow and len(slots) == 2:
-            await clock.sleep(2.5 * M / 1000)  # this evaluation overruns two slots
+            await clock.sleep_ms(round(2.5 * M))  # this evaluation overruns two slots
 
     import asyncio
 
     task = asyncio.create_task(g.run(clock, executor))
-    await clock.set(first / 1000 + 6 * M / 1000 + 0.001)
+    await clock.set_ms(first + 6 * M + 1)
     g.stop()
     await task
     if slow:

@@ -161,7 +161,7 @@ def test_a_new_bad_file_has_no_groups(tmp_path: Path, caplog: pytest.LogCaptureF
 async def test_run_reloads_changed_files_under_a_virtual_clock(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = VirtualClock(1_700_000_000.0)
+    clock = VirtualClock(1_700_000_000_000)
     write(tmp_path / "a.yml", "- targets: [a:1]\n")
     disc = FileDiscovery(FileSDConfig((str(tmp_path / "*.yml"),), 300_000), watch_interval_s=5)
     updates: list[list[str]] = []
@@ -171,29 +171,29 @@ async def test_run_reloads_changed_files_under_a_virtual_clock(
         assert updates == [["a:1"]]
 
         write(tmp_path / "a.yml", "- targets: [a:1, a:2]\n")
-        await clock.advance(4)
+        await clock.advance_ms(4_000)
         assert updates == [["a:1"]]  # not looked at yet
-        await clock.advance(1)
+        await clock.advance_ms(1_000)
         assert updates == [["a:1"], ["a:1", "a:2"]]
 
         write(tmp_path / "b.yml", "- targets: [b:1]\n")
-        await clock.advance(5)
+        await clock.advance_ms(5_000)
         assert updates[-1] == ["a:1", "a:2", "b:1"]
 
         # A broken file keeps its previous groups: nothing changes for the consumer.
         with caplog.at_level(logging.ERROR):
             write(tmp_path / "b.yml", "- targets: [b:1\n")
-            await clock.advance(5)
+            await clock.advance_ms(5_000)
         assert len(updates) == 3
         assert "b.yml" in caplog.text
 
         (tmp_path / "a.yml").unlink()
-        await clock.advance(5)
+        await clock.advance_ms(5_000)
         assert updates[-1] == ["b:1"]
         assert len(updates) == 4
 
         # Nothing changed: the periodic refresh re-reads but does not report.
-        await clock.advance(600)
+        await clock.advance_ms(600_000)
         assert len(updates) == 4
     finally:
         task.cancel()
@@ -202,7 +202,7 @@ async def test_run_reloads_changed_files_under_a_virtual_clock(
 
 
 async def test_refresh_interval_rereads_even_without_a_visible_change(tmp_path: Path) -> None:
-    clock = VirtualClock(0.0)
+    clock = VirtualClock(0)
     path = tmp_path / "a.yml"
     write(path, "- targets: [a:1]\n")
     disc = FileDiscovery(FileSDConfig((str(path),), 60_000), watch_interval_s=5)
@@ -214,9 +214,9 @@ async def test_refresh_interval_rereads_even_without_a_visible_change(tmp_path: 
         before = os.stat(path)
         path.write_text("- targets: [b:1]\n")
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-        await clock.advance(55)
+        await clock.advance_ms(55_000)
         assert updates == [["a:1"]]
-        await clock.advance(5)
+        await clock.advance_ms(5_000)
         assert updates == [["a:1"], ["b:1"]]
     finally:
         task.cancel()

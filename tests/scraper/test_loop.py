@@ -190,7 +190,7 @@ async def test_metric_relabeling_drops_series_and_is_counted(db: DB) -> None:
 
 
 async def test_manager_drives_an_hour_of_virtual_time_and_stales_removed_targets(db: DB) -> None:
-    clock = VirtualClock(1_700_000_000.0)
+    clock = VirtualClock(1_700_000_000_000)
     bodies = {f"http://t{i}/metrics": Bodies(f'work_total{{i="{i}"}} 1\n') for i in range(3)}
 
     async def fetch(url: str, timeout_s: float, limit: int) -> FetchResult:
@@ -210,7 +210,7 @@ async def test_manager_drives_an_hour_of_virtual_time_and_stales_removed_targets
     ]
     manager.sync(targets)
     manager.start()
-    await clock.advance(3600)
+    await clock.advance_ms(3_600_000)
     assert [b.calls for b in bodies.values()] == [240, 240, 240]
     t_of = {k: [t for t, _ in v] for k, v in series(db, "up").items()}
     # Offsets are relative to the epoch-aligned interval grid (1_699_999_995_000 + k * 15 s).

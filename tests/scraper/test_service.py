@@ -46,12 +46,12 @@ scrape_configs:
         "test.yml",
     )
     db = DB.open(tmp_path / "data", Options(retention_ms=None))
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     service = ScrapeService(db.appender, clock, fetch)
     service.apply(config)
     service.start()
     try:
-        await clock.advance(60)
+        await clock.advance_ms(60_000)
         assert up_series(db) == {
             'up{instance="a:80", job="static"}': 4,
             'up{instance="b:80", job="files", team="x"}': 4,
@@ -69,7 +69,7 @@ scrape_configs:
             == []
         )
         sd.write_text("- targets: ['c:80']\n")
-        await clock.advance(60)
+        await clock.advance_ms(60_000)
         targets = {t.url for t, _ in service.active_targets()}
         assert targets == {"http://a:80/metrics", "http://c:80/metrics"}
         b_up = q.select(

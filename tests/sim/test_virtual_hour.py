@@ -9,7 +9,7 @@ import numpy as np
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.scraper.service import ScrapeService
@@ -24,7 +24,7 @@ INTERVAL_S = 10  # the embedded config's scrape_interval
 async def test_one_hour_of_the_default_cluster_in_virtual_time(tmp_path: Path) -> None:
     spec = load_cluster_config(None)
     assert spec is not None
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     fetch = InProcessFetch(SimulatedCluster(spec, start_s=START_S), clock)
     db = DB.open(tmp_path, Options(retention_ms=None))
     service = ScrapeService(db.appender, clock, fetch, cluster=fetch.discover)
@@ -32,7 +32,7 @@ async def test_one_hour_of_the_default_cluster_in_virtual_time(tmp_path: Path) -
     wall = time.monotonic()
     service.start()
     try:
-        await clock.advance(HOUR_S)
+        await clock.advance_ms(HOUR_S * 1000)
     finally:
         await service.stop()
     assert time.monotonic() - wall < 120  # an hour of cluster time, without sleeping

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config import load_main_config
-from kubeprom.config.cluster import ClusterSpec, parse_cluster_config
+from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.config.load import MainConfig, parse_main_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.scraper.service import ScrapeService
@@ -103,14 +104,14 @@ scrape_configs:
 
 
 async def _scrape(data: Path, cluster: SimulatedCluster, run_s: float, config: MainConfig) -> None:
-    clock = VirtualClock(START_S)
+    clock = VirtualClock(round(START_S * 1000))
     fetch = InProcessFetch(cluster, clock)
     db = DB.open(data, Options(retention_ms=None))
     service = ScrapeService(db.appender, clock, fetch, cluster=fetch.discover)
     service.apply(config)
     service.start()
     try:
-        await clock.advance(run_s)
+        await clock.advance_ms(round(run_s * 1000))
     finally:
         await service.stop()
         db.close()

@@ -8,7 +8,6 @@ import pytest
 
 from kubeprom.model import STALE_NAN, Labels
 from kubeprom.promql.api import LocalQueryAPI
-from kubeprom.promql.memstore import MemoryQuerier
 from kubeprom.top import (
     MetricsSource,
     NodeRequest,
@@ -18,6 +17,7 @@ from kubeprom.top import (
     top_node,
     top_pod,
 )
+from kubeprom.tsdb.memstore import MemStore
 
 T_MS = 60_000
 KUBELET = {"job": "kubelet"}
@@ -26,7 +26,7 @@ MI = 1024 * 1024
 
 
 def series(
-    store: MemoryQuerier, name: str, labels: dict[str, str], points: list[tuple[int, float]]
+    store: MemStore, name: str, labels: dict[str, str], points: list[tuple[int, float]]
 ) -> None:
     t = np.array([p[0] for p in points], dtype=np.int64)
     v = np.array([p[1] for p in points], dtype=np.float64)
@@ -34,7 +34,7 @@ def series(
 
 
 def container(
-    store: MemoryQuerier, ns: str, pod: str, node: str, cores: float, mib: int, *, last_s: int = 50
+    store: MemStore, ns: str, pod: str, node: str, cores: float, mib: int, *, last_s: int = 50
 ) -> None:
     labels = {**KUBELET, "namespace": ns, "pod": pod, "container": "app", "node": node}
     cpu = [(s * 1000, cores * s) for s in range(0, last_s + 1, 10)]
@@ -44,8 +44,8 @@ def container(
 
 
 @pytest.fixture
-def store() -> MemoryQuerier:
-    s = MemoryQuerier()
+def store() -> MemStore:
+    s = MemStore()
     container(s, "default", "web-1", "n1", 0.25, 100)
     container(s, "default", "web-2", "n2", 0.5, 200)
     container(s, "default", "db-1", "n1", 1.0, 300)
@@ -62,7 +62,7 @@ def store() -> MemoryQuerier:
     return s
 
 
-def source(store: MemoryQuerier) -> MetricsSource:
+def source(store: MemStore) -> MetricsSource:
     return MetricsSource(LocalQueryAPI(lambda: store), T_MS)
 
 
@@ -80,14 +80,14 @@ def source(store: MemoryQuerier) -> MetricsSource:
     ],
 )
 def test_label_selectors_use_kube_pod_labels(
-    store: MemoryQuerier, selector: str, pods: list[str]
+    store: MemStore, selector: str, pods: list[str]
 ) -> None:
     result = top_pod(source(store), PodRequest(selector=selector))
     assert sorted(m.name for m in result.metrics) == pods
     assert (result.notice is None) == bool(pods)
 
 
-def test_pod_usage_in_metrics_server_units(store: MemoryQuerier) -> None:
+def test_pod_usage_in_metrics_server_units(store: MemStore) -> None:
     result = top_pod(source(store), PodRequest(field_selector="spec.nodeName=n1"))
     usage = {m.name: (m.usage.cpu_nano, m.usage.memory_bytes, m.window_ms) for m in result.metrics}
     assert usage == {
@@ -104,7 +104,7 @@ def test_pod_usage_in_metrics_server_units(store: MemoryQuerier) -> None:
     ],
     ids=["deleted-pod", "cpu-only"],
 )
-def test_stale_pods_are_gone(store: MemoryQuerier, stale: tuple[str, ...]) -> None:
+def test_stale_pods_are_gone(store: MemStore, stale: tuple[str, ...]) -> None:
     """A deleted pod's series end in a staleness marker: metrics-server no longer serves it,
     though irate over five minutes would still find two samples."""
     for name in stale:
@@ -114,15 +114,16 @@ def test_stale_pods_are_gone(store: MemoryQuerier, stale: tuple[str, ...]) -> No
     assert sorted(m.name for m in result.metrics) == ["web-1", "web-2"]
 
 
-def test_a_counter_reset_leaves_the_window_unknown(store: MemoryQuerier) -> None:
+def test_a_counter_reset_leaves_the_window_unknown(store: MemStore) -> None:
     labels = {**KUBELET, "namespace": "default", "pod": "web-1", "container": "app", "node": "n1"}
-    series(store, "container_cpu_usage_seconds_total", labels, [(50_000, 0.5)])
+    # The counter read 12.5 at 50s; at 60s it has restarted from zero.
+    series(store, "container_cpu_usage_seconds_total", labels, [(60_000, 0.5)])
     (web_1,) = [m for m in top_pod(source(store), PodRequest()).metrics if m.name == "web-1"]
     assert web_1.window_ms is None
     assert web_1.usage.cpu_nano == 50_000_000  # irate after a reset: 0.5 core-s over 10s
 
 
-def test_nodes_listed_without_metrics_and_not_found(store: MemoryQuerier) -> None:
+def test_nodes_listed_without_metrics_and_not_found(store: MemStore) -> None:
     result = top_node(source(store), NodeRequest())
     assert sorted(m.name for m in result.metrics) == ["n1", "n2"]
     assert sorted(result.available) == ["n1", "n2", "n3"]  # n3 prints as <unknown>
@@ -136,8 +137,8 @@ def test_nodes_listed_without_metrics_and_not_found(store: MemoryQuerier) -> Non
     assert info.value.line == 'Error from server (NotFound): nodes "n4" not found'
 
 
-def test_no_pod_information_at_all(store: MemoryQuerier) -> None:
-    empty = MemoryQuerier()
+def test_no_pod_information_at_all(store: MemStore) -> None:
+    empty = MemStore()
     with pytest.raises(TopError, match=r"^metrics not available yet$"):
         top_node(source(empty), NodeRequest())
     result = top_pod(source(empty), PodRequest(namespace="kube-system"))

@@ -87,7 +87,7 @@ async def test_top_against_real_prometheus(
 ) -> None:
     binary = require_binary("prometheus")
     clock = RealClock()
-    sim = SimulatedCluster(cluster_spec(), start_s=clock.now())
+    sim = SimulatedCluster(cluster_spec(), start_s=clock.now_ms() / 1000)
     async with ExporterServer(sim, clock=clock) as exporters:
         config = tmp_path / "prometheus.yml"
         config.write_text(yaml.safe_dump(prometheus_config(exporters.targets())))

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubeprom.clock import VirtualClock
 from kubeprom.errors import StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import STALE_NAN_BITS
@@ -313,17 +314,17 @@ def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
         w.log_samples(2, i64(1), np.array([1.0]))
 
 
-def test_fsync_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [100.0]
-    w = WAL(tmp_path, fsync=FsyncPolicy(interval_s=5.0), monotonic=lambda: now[0])
+async def test_fsync_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = VirtualClock(100_000)
+    w = WAL(tmp_path, fsync=FsyncPolicy(interval_s=5.0), clock=clock)
     fsyncs: list[int] = []
     monkeypatch.setattr(os, "fsync", fsyncs.append)
     w.log_samples(1, i64(1), np.array([1.0]))  # creating the segment fsyncs the dir only
     fsyncs.clear()
-    now[0] += 4.0
+    await clock.advance_ms(4_000)
     w.log_samples(2, i64(1), np.array([1.0]))
     assert fsyncs == []
-    now[0] += 1.0
+    await clock.advance_ms(1_000)
     w.log_samples(3, i64(1), np.array([1.0]))
     assert len(fsyncs) == 1
     w.log_samples(4, i64(1), np.array([1.0]))

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from kubeprom.clock import VirtualClock
 from kubeprom.errors import ConfigError
 from kubeprom.model import Labels
 from kubeprom.model.samples import STALE_NAN
@@ -90,15 +91,15 @@ async def client(db: DB) -> AsyncIterator[Client]:
         tsdb_stats=lambda limit: head_stats(db.head, limit),
         flags={"storage.tsdb.path": "data", "web.enable-admin-api": "true"},
         storage_retention="15d",
+        start_time_ms=T0,
     )
     app = build_app(
         CollectorRegistry(),
-        query=QueryHandlers(LocalQueryAPI(db.querier), now_ms=lambda: NOW),
+        clock=VirtualClock(NOW),
+        query=QueryHandlers(LocalQueryAPI(db.querier)),
         series=SeriesHandlers(db.querier, targets=FakeTargets()),
         status=status,
-        federate=FederateHandler(
-            db.querier, external_labels=lambda: {"cluster": "eu"}, now_ms=lambda: NOW
-        ),
+        federate=FederateHandler(db.querier, external_labels=lambda: {"cluster": "eu"}),
         admin=AdminHandlers(db),
         reload=reload,
     )
@@ -160,7 +161,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/labels",
             {"start": "x"},
-            "invalid parameter \"start\": Invalid time value for 'start': "
+            "invalid parameter \"start\": invalid time value for 'start': "
             'cannot parse "x" to a valid timestamp',
         ),
         ("/api/v1/series", {"match[]": "up{"}, 'invalid parameter "match[]": 1:'),
@@ -169,7 +170,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/format_query",
             {"query": "sum("},
-            'invalid parameter "query": 1:4: parse error: unclosed left parenthesis',
+            'invalid parameter "query": 1:5: parse error: unclosed left parenthesis',
         ),
     ],
     ids=[
@@ -267,7 +268,10 @@ async def test_buildinfo_and_runtimeinfo(client: Client) -> None:
     rt = (await _json(await client.get("/api/v1/status/runtimeinfo")))["data"]
     assert rt["storageRetention"] == "15d"
     assert rt["reloadConfigSuccess"] is True
-    assert rt["startTime"].endswith("Z")
+    # Both times come from the app's clock (pinned at NOW) and the status (started at T0).
+    assert rt["startTime"] == "2023-11-14T22:13:20Z"
+    assert rt["lastConfigTime"] == "2023-11-14T22:13:20Z"
+    assert rt["serverTime"] == "2023-11-14T22:14:20Z"
 
 
 async def test_tsdb_status_counts_cardinality(client: Client) -> None:
@@ -375,6 +379,7 @@ async def test_admin_snapshot_is_an_openable_data_directory(client: Client, db: 
     body = await _json(r)
     name = body["data"]["name"]
     assert r.status == 200
+    assert name.startswith("20231114T221420Z-")  # named after the app clock's "now"
     snap = db.path / "snapshots" / name
     copy = DB.open(snap, Options(retention_ms=None))
     try:

@@ -15,11 +15,14 @@ from kubeprom.model.gofmt import format_f, format_g, quote
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Compat, Evaluator, compact
 from kubeprom.promql.eval import group_state
+from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.limit_hash import ratio_offset
 from kubeprom.promql.functions.kahan import kahan_sum_parts
-from kubeprom.promql.types import BoolArray, Matrix
+from kubeprom.promql.options import Compat
+from kubeprom.promql.steps import compact
+from kubeprom.promql.types import BoolArray
+from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
 _MAX_INT64_F = 9223372036854774784.0
 _MIN_INT64_F = -9223372036854775808.0
@@ -62,7 +65,7 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     param: F64Array | None = None
     if e.param is not None and op != "count_values":
         param = ev.eval_scalar(e.param, ts).values
-    inp = ev.eval_matrix(e.expr, ts)
+    inp = ev.eval_vector(e.expr, ts)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
         return select_k(ev, e, inp, _required(op, param))
     gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
@@ -282,7 +285,7 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     label = e.param.value
     if not label or not _valid_utf8(label):
         raise EvalError(f"invalid label name {quote(label)}")
-    inp = ev.eval_matrix(e.expr, ts)
+    inp = ev.eval_vector(e.expr, ts)
     grouping = e.grouping if e.without else (*e.grouping, label)
     n_steps = len(ts)
     rows, cols = np.nonzero(inp.present)

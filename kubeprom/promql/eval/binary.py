@@ -14,8 +14,11 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Compat, Evaluator, compact, merge_same_labels
-from kubeprom.promql.types import BoolArray, Matrix, Scalar
+from kubeprom.promql.eval.evaluator import Evaluator
+from kubeprom.promql.options import Compat
+from kubeprom.promql.steps import compact, merge_same_labels
+from kubeprom.promql.types import BoolArray, Scalar
+from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 
@@ -67,12 +70,12 @@ def evaluate(ev: Evaluator, e: ast.Binary, ts: I64Array) -> Matrix | Scalar:
             value = keep.astype(np.float64)
         return Scalar(value)
     if lt is ast.ValueType.VECTOR and rt is ast.ValueType.SCALAR:
-        return vector_scalar(ev, e, ev.eval_matrix(e.lhs, ts), ev.eval_scalar(e.rhs, ts), False)
+        return vector_scalar(ev, e, ev.eval_vector(e.lhs, ts), ev.eval_scalar(e.rhs, ts), False)
     if lt is ast.ValueType.SCALAR and rt is ast.ValueType.VECTOR:
         s = ev.eval_scalar(e.lhs, ts)
-        return vector_scalar(ev, e, ev.eval_matrix(e.rhs, ts), s, True)
-    lhs = ev.eval_matrix(e.lhs, ts)
-    rhs = ev.eval_matrix(e.rhs, ts)
+        return vector_scalar(ev, e, ev.eval_vector(e.rhs, ts), s, True)
+    lhs = ev.eval_vector(e.lhs, ts)
+    rhs = ev.eval_vector(e.rhs, ts)
     matching = e.matching or ast.VectorMatching(ast.Card.ONE_TO_ONE, False, ())
     if e.op in ast.SET_OPS:
         return set_op(e.op, lhs, rhs, matching)

@@ -12,10 +12,12 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import EMPTY
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
-from kubeprom.promql.engine import Compat, Evaluator, compact
 from kubeprom.promql.eval import histograms, info, labelfuncs, selectors
+from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.functions.elementwise import go_max, go_min
-from kubeprom.promql.types import Matrix, RangeWindows, Scalar, Value
+from kubeprom.promql.options import Compat
+from kubeprom.promql.steps import compact
+from kubeprom.promql.types import InstantSteps, RangeWindows, Scalar, Value
 
 DATE_FUNCTIONS = frozenset(
     {
@@ -53,9 +55,11 @@ def _string_arg(e: ast.Expr) -> str:
     return e.value
 
 
-def _one_row(values: np.ndarray) -> Matrix:
+def _one_row(values: np.ndarray) -> InstantSteps:
     n = len(values)
-    return Matrix([EMPTY], values[None, :], np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool))
+    return InstantSteps(
+        [EMPTY], values[None, :], np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool)
+    )
 
 
 def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Value:
@@ -77,14 +81,14 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Value:
     if name == "vector":
         return _one_row(ev.eval_scalar(args[0], ts).values)
     if name == "scalar":
-        m = ev.eval_matrix(args[0], ts)
+        m = ev.eval_vector(args[0], ts)
         count = m.present.sum(axis=0)
         total = np.where(m.present, m.values, 0.0).sum(axis=0)
         return Scalar(np.where(count == 1, total, np.nan))
     if name == "timestamp":
         return timestamp(ev, args[0], ts)
     if name == "absent":
-        return labelfuncs.absent(ev.eval_matrix(args[0], ts), args[0], n)
+        return labelfuncs.absent(ev.eval_vector(args[0], ts), args[0], n)
     if name == "absent_over_time":
         return labelfuncs.absent_over_time(ev.eval_windows(args[0], ts), args[0])
     if name == "label_replace":
@@ -92,10 +96,10 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Value:
         dst, repl, src, regex = strs
         if not labelfuncs.valid_label_name(dst):
             raise EvalError(f"invalid destination label name in label_replace(): {dst}")
-        return labelfuncs.label_replace(ev.eval_matrix(args[0], ts), dst, repl, src, regex)
+        return labelfuncs.label_replace(ev.eval_vector(args[0], ts), dst, repl, src, regex)
     if name == "label_join":
         strs = [_string_arg(a) for a in args[1:]]
-        return labelfuncs.label_join(ev.eval_matrix(args[0], ts), strs[0], strs[1], strs[2:])
+        return labelfuncs.label_join(ev.eval_vector(args[0], ts), strs[0], strs[1], strs[2:])
     if name in ("sort", "sort_desc", "sort_by_label", "sort_by_label_desc"):
         return sort(ev, e, ts)
     if name == "histogram_quantile":
@@ -113,32 +117,32 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Value:
     if name in NO_FLOAT_RESULT:
         for arg_expr in args:
             ev.eval(arg_expr, ts)
-        return Matrix.empty(n)
+        return InstantSteps.empty(n)
     if name in DATE_FUNCTIONS and not args:
-        arg: Matrix = _one_row(np.trunc(ts / 1000.0).astype(np.float64))
+        arg: InstantSteps = _one_row(np.trunc(ts / 1000.0).astype(np.float64))
         return _elementwise(ev, e, arg, [], ts, keep_flags=True)
     if name in functions.range_functions():
         return range_call(ev, e, ts)
     if name in functions.elementwise_functions():
-        m = ev.eval_matrix(args[0], ts)
+        m = ev.eval_vector(args[0], ts)
         extra: list[Value] = [ev.eval(a, ts) for a in args[1:]]
         return _elementwise(ev, e, m, extra, ts)
     raise EvalError(f"function {name!r} is not implemented")
 
 
-def timestamp(ev: Evaluator, arg: ast.Expr, ts: I64Array) -> Matrix:
+def timestamp(ev: Evaluator, arg: ast.Expr, ts: I64Array) -> InstantSteps:
     inner = ast.unwrap_parens(arg)
     if isinstance(inner, ast.VectorSel):
         m, times = selectors.vector_with_times(ev, inner, ts)
         values = np.where(m.present, times / 1000.0, np.nan)
     else:
-        m = ev.eval_matrix(arg, ts)
+        m = ev.eval_vector(arg, ts)
         values = np.where(m.present, (ts / 1000.0)[None, :], np.nan)
-    return Matrix(m.labels, values, m.present, np.ones(len(m.labels), dtype=bool))
+    return InstantSteps(m.labels, values, m.present, np.ones(len(m.labels), dtype=bool))
 
 
-def sort(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
-    m = ev.eval_matrix(e.args[0], ts)
+def sort(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
+    m = ev.eval_vector(e.args[0], ts)
     if ev.start_ms != ev.end_ms:
         ev.warn(
             "sort is ineffective for range queries since results are always ordered by labels",
@@ -153,7 +157,7 @@ def sort(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     return labelfuncs.sort_by_label(m, names, descending=e.func == "sort_by_label_desc")
 
 
-def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
+def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     """A function over a range vector: the windows, then the registry's implementation."""
     idx = next((i for i, a in enumerate(e.args) if a.type is ast.ValueType.MATRIX), 0)
     windows = ev.eval_windows(e.args[idx], ts)
@@ -163,13 +167,13 @@ def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     ev.merge(ann, e.args[idx].pos if e.args else e.pos)
     out = compact(out)
     keep_name = e.func in KEEPS_NAME
-    out = Matrix(out.labels, out.values, out.present, np.full(len(out.labels), not keep_name))
+    out = InstantSteps(out.labels, out.values, out.present, np.full(len(out.labels), not keep_name))
     if e.func in ("rate", "increase"):
         _non_counter_info(ev, e, windows, out)
     return out
 
 
-def _non_counter_info(ev: Evaluator, e: ast.Call, w: RangeWindows, out: Matrix) -> None:
+def _non_counter_info(ev: Evaluator, e: ast.Call, w: RangeWindows, out: InstantSteps) -> None:
     for lab in out.labels:
         name = lab.name
         if name and not name.endswith(_COUNTER_SUFFIXES):
@@ -183,15 +187,15 @@ def _non_counter_info(ev: Evaluator, e: ast.Call, w: RangeWindows, out: Matrix) 
 def _elementwise(
     ev: Evaluator,
     e: ast.Call,
-    m: Matrix,
+    m: InstantSteps,
     extra: list[Value],
     ts: I64Array,
     *,
     keep_flags: bool = False,
-) -> Matrix:
+) -> InstantSteps:
     out, ann = functions.call_elementwise(e.func, m, extra, ts)
     ev.merge(ann, e.args[0].pos if e.args else e.pos)
     drop = out.drop_name if keep_flags else np.ones(len(out.labels), dtype=bool)
     if keep_flags:
         drop = np.zeros(len(out.labels), dtype=bool)
-    return compact(Matrix(out.labels, out.values, out.present, drop))
+    return compact(InstantSteps(out.labels, out.values, out.present, drop))

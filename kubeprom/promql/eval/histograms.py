@@ -14,8 +14,9 @@ from kubeprom.model.gofmt import format_openmetrics_float
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
-from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
-from kubeprom.promql.types import Annotations, Matrix
+from kubeprom.promql.eval.evaluator import Evaluator
+from kubeprom.promql.steps import compact, merge_same_labels
+from kubeprom.promql.types import Annotations, InstantSteps
 
 
 def parse_le(text: str) -> float | None:
@@ -33,7 +34,7 @@ def parse_le(text: str) -> float | None:
 
 
 def _buckets(
-    ev: Evaluator, m: Matrix, arg: ast.Expr
+    ev: Evaluator, m: InstantSteps, arg: ast.Expr
 ) -> tuple[np.ndarray, I64Array, list[Labels], list[int]]:
     """Parsed ``le`` per kept row, each kept row's histogram id, the histograms' labels
     and the kept rows; rows with a bad ``le`` are warned about and left out."""
@@ -59,11 +60,9 @@ def _buckets(
     return np.array(ubs, dtype=np.float64), np.array(gids, dtype=np.int64), list(index), rows
 
 
-def histogram_quantile(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
-    if functions.bucket_quantile is None:
-        raise EvalError("function 'histogram_quantile' is not implemented")
+def histogram_quantile(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     q = ev.eval_scalar(e.args[0], ts).values
-    m = ev.eval_matrix(e.args[1], ts)
+    m = ev.eval_vector(e.args[1], ts)
     ubs, gids, glabels, rows = _buckets(ev, m, e.args[1])
     notes = Annotations.new()
     idx = np.asarray(rows, dtype=np.int64)
@@ -83,18 +82,16 @@ def histogram_quantile(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     for text in notes.infos:
         ev.info(text, e.args[1].pos)
     present = np.asarray(present, dtype=bool)
-    out = Matrix(
+    out = InstantSteps(
         glabels, np.where(present, values, np.nan), present, np.ones(len(glabels), dtype=bool)
     )
     return compact(out)
 
 
-def histogram_fraction(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
-    if functions.bucket_fraction is None:
-        raise EvalError("function 'histogram_fraction' is not implemented")
+def histogram_fraction(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     lower = ev.eval_scalar(e.args[0], ts).values
     upper = ev.eval_scalar(e.args[1], ts).values
-    m = ev.eval_matrix(e.args[2], ts)
+    m = ev.eval_vector(e.args[2], ts)
     ubs, gids, glabels, rows = _buckets(ev, m, e.args[2])
     idx = np.asarray(rows, dtype=np.int64)
     values, present = functions.bucket_fraction(
@@ -107,17 +104,15 @@ def histogram_fraction(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         len(glabels),
     )
     present = np.asarray(present, dtype=bool)
-    out = Matrix(
+    out = InstantSteps(
         glabels, np.where(present, values, np.nan), present, np.ones(len(glabels), dtype=bool)
     )
     return compact(out)
 
 
-def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
+def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     """``histogram_quantiles(v, "label", q0, q1, ...)``: one output series per quantile."""
-    if functions.bucket_quantile is None:
-        raise EvalError("function 'histogram_quantiles' is not implemented")
-    m = ev.eval_matrix(e.args[0], ts)
+    m = ev.eval_vector(e.args[0], ts)
     label = ast.unwrap_parens(e.args[1])
     if not isinstance(label, ast.StringLit):
         raise EvalError("expected a string literal as histogram_quantiles' label argument")
@@ -125,7 +120,7 @@ def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
     idx = np.asarray(rows, dtype=np.int64)
     counts = m.values[idx] if len(idx) else np.empty((0, len(ts)))
     pres = m.present[idx] if len(idx) else np.empty((0, len(ts)), dtype=bool)
-    parts: list[Matrix] = []
+    parts: list[InstantSteps] = []
     for q_expr in e.args[2:]:
         q = ev.eval_scalar(q_expr, ts).values
         notes = Annotations.new()
@@ -151,11 +146,11 @@ def histogram_quantiles(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
             p = present & at[None, :]
             labs = [lab.with_labels({label.value: format_openmetrics_float(qv)}) for lab in glabels]
             parts.append(
-                Matrix(labs, np.where(p, values, np.nan), p, np.ones(len(labs), dtype=bool))
+                InstantSteps(labs, np.where(p, values, np.nan), p, np.ones(len(labs), dtype=bool))
             )
     if not parts:
-        return Matrix.empty(len(ts))
-    out = Matrix(
+        return InstantSteps.empty(len(ts))
+    out = InstantSteps(
         [lab for p in parts for lab in p.labels],
         np.concatenate([p.values for p in parts]),
         np.concatenate([p.present for p in parts]),

@@ -16,9 +16,10 @@ from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator, compact, merge_same_labels
 from kubeprom.promql.eval import selectors
-from kubeprom.promql.types import Matrix
+from kubeprom.promql.eval.evaluator import Evaluator
+from kubeprom.promql.steps import compact, merge_same_labels
+from kubeprom.promql.types import InstantSteps
 
 TARGET_INFO = "target_info"
 IDENTIFYING = ("instance", "job")
@@ -29,8 +30,8 @@ def _quote_meta(value: str) -> str:
     return "".join("\\" + c if c in special else c for c in value)
 
 
-def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
-    base = ev.eval_matrix(e.args[0], ts)
+def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
+    base = ev.eval_vector(e.args[0], ts)
     data: dict[str, list[Matcher]] = {}
     name_matchers: list[Matcher] = []
     if len(e.args) > 1:
@@ -78,7 +79,7 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         lookback = ev.options.lookback_ms
         ss = ev.querier.select(select_matchers, int(ref.min()) - lookback + 1, int(ref.max()))
         idx, valid = selectors.latest(ev, ss, ref)
-        info = Matrix(
+        info = InstantSteps(
             list(ss.labels),
             np.where(valid, ss.v[idx], np.nan),
             valid,
@@ -86,7 +87,7 @@ def evaluate(ev: Evaluator, e: ast.Call, ts: I64Array) -> Matrix:
         )
         info_t = ss.t[idx]
     else:
-        info, info_t = Matrix.empty(len(ts)), np.empty((0, len(ts)), dtype=np.int64)
+        info, info_t = InstantSteps.empty(len(ts)), np.empty((0, len(ts)), dtype=np.int64)
     return _combine(base, ignored, info, info_t, data)
 
 
@@ -116,12 +117,12 @@ def _sig(name: str, lab: Labels) -> tuple[str, ...]:
 
 
 def _combine(
-    base: Matrix,
+    base: InstantSteps,
     ignored: np.ndarray,
-    info: Matrix,
+    info: InstantSteps,
     info_t: I64Array,
     data: dict[str, list[Matcher]],
-) -> Matrix:
+) -> InstantSteps:
     n_steps = base.values.shape[1]
     info_names = sorted({lab.name for lab in info.labels})
     sig_index: dict[tuple[str, ...], int] = {}
@@ -191,8 +192,10 @@ def _combine(
             out_rows.append(i)
             out_masks.append(mask)
     if not out_rows:
-        return Matrix.empty(n_steps)
+        return InstantSteps.empty(n_steps)
     idx = np.asarray(out_rows, dtype=np.int64)
     present = np.stack(out_masks)
     values = np.where(present, base.values[idx], np.nan)
-    return merge_same_labels(compact(Matrix(out_labels, values, present, base.drop_name[idx])))
+    return merge_same_labels(
+        compact(InstantSteps(out_labels, values, present, base.drop_name[idx]))
+    )

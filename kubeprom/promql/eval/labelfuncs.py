@@ -3,6 +3,7 @@ absent and absent_over_time. Each loops over series (never over samples or steps
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -12,8 +13,8 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.matchers import MatchType
 from kubeprom.promql import ast
-from kubeprom.promql.engine import merge_same_labels
-from kubeprom.promql.types import BoolArray, Matrix, RangeWindows
+from kubeprom.promql.steps import merge_same_labels
+from kubeprom.promql.types import BoolArray, InstantSteps, RangeWindows
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
@@ -54,7 +55,7 @@ def expand(template: str, match: re2._Match, groupindex: dict[str, int]) -> str:
     return _TEMPLATE_VAR.sub(sub, template)
 
 
-def label_replace(m: Matrix, dst: str, repl: str, src: str, regex: str) -> Matrix:
+def label_replace(m: InstantSteps, dst: str, repl: str, src: str, regex: str) -> InstantSteps:
     try:
         compiled = re2.compile("^(?s:" + regex + ")$", _RE2_OPTIONS)
     except re2.error as err:
@@ -71,10 +72,10 @@ def label_replace(m: Matrix, dst: str, repl: str, src: str, regex: str) -> Matri
         labels[i] = lab.with_labels({dst: expand(repl, match, groupindex)})
         if dst == "__name__":
             drop[i] = False
-    return merge_same_labels(Matrix(labels, m.values, m.present, drop))
+    return merge_same_labels(InstantSteps(labels, m.values, m.present, drop))
 
 
-def label_join(m: Matrix, dst: str, sep: str, srcs: list[str]) -> Matrix:
+def label_join(m: InstantSteps, dst: str, sep: str, srcs: list[str]) -> InstantSteps:
     for src in srcs:
         if not valid_label_name(src):
             raise EvalError(f"invalid source label name in label_join(): {src}")
@@ -84,15 +85,17 @@ def label_join(m: Matrix, dst: str, sep: str, srcs: list[str]) -> Matrix:
     drop = m.drop_name.copy()
     if dst == "__name__":
         drop[:] = False
-    return merge_same_labels(Matrix(labels, m.values, m.present, drop))
+    return merge_same_labels(InstantSteps(labels, m.values, m.present, drop))
 
 
-def reorder(m: Matrix, order: list[int]) -> Matrix:
+def reorder(m: InstantSteps, order: list[int]) -> InstantSteps:
     idx = np.asarray(order, dtype=np.int64)
-    return Matrix([m.labels[i] for i in order], m.values[idx], m.present[idx], m.drop_name[idx])
+    return InstantSteps(
+        [m.labels[i] for i in order], m.values[idx], m.present[idx], m.drop_name[idx]
+    )
 
 
-def sort_by_value(m: Matrix, *, descending: bool) -> Matrix:
+def sort_by_value(m: InstantSteps, *, descending: bool) -> InstantSteps:
     """Instant-query ``sort``/``sort_desc``: by value, NaN last."""
     v = m.values[:, 0] if m.values.shape[1] else np.zeros(len(m.labels))
     nan = np.isnan(v)
@@ -106,9 +109,8 @@ def _natural_key(s: str) -> list[tuple[int, int | str]]:
     return [(0, int(p)) if p.isdigit() else (1, p) for p in parts]
 
 
-def sort_by_label(m: Matrix, names: list[str], *, descending: bool) -> Matrix:
+def sort_by_label(m: InstantSteps, names: list[str], *, descending: bool) -> InstantSteps:
     """``sort_by_label(_desc)``: natural order of the given labels, then the full label set."""
-    import functools
 
     def cmp(a: int, b: int) -> int:
         la, lb = m.labels[a], m.labels[b]
@@ -150,11 +152,11 @@ def absent_labels(arg: ast.Expr) -> Labels:
     return Labels(values.items())
 
 
-def absent(m: Matrix, arg: ast.Expr, n_steps: int) -> Matrix:
+def absent(m: InstantSteps, arg: ast.Expr, n_steps: int) -> InstantSteps:
     return _one_row(absent_labels(arg), ~_any_row(m.present, n_steps))
 
 
-def absent_over_time(w: RangeWindows, arg: ast.Expr) -> Matrix:
+def absent_over_time(w: RangeWindows, arg: ast.Expr) -> InstantSteps:
     n_steps = len(w.step_times)
     return _one_row(absent_labels(arg), ~_any_row(w.hi > w.lo, n_steps))
 
@@ -167,8 +169,8 @@ def _any_row(mask: BoolArray, n_steps: int) -> BoolArray:
     return out
 
 
-def _one_row(labels: Labels, present: BoolArray) -> Matrix:
+def _one_row(labels: Labels, present: BoolArray) -> InstantSteps:
     if not present.any():
-        return Matrix.empty(len(present))
+        return InstantSteps.empty(len(present))
     values = np.where(present, 1.0, np.nan)[None, :]
-    return Matrix([labels], values, present[None, :].astype(bool), np.ones(1, dtype=bool))
+    return InstantSteps([labels], values, present[None, :].astype(bool), np.ones(1, dtype=bool))

@@ -14,8 +14,8 @@ import numpy as np
 from kubeprom.model.csr import gather_ranges, offsets_from_counts, segment_index
 from kubeprom.model.samples import I64Array, stale_mask
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator
-from kubeprom.promql.types import BoolArray, Matrix, RangeWindows
+from kubeprom.promql.eval.evaluator import Evaluator
+from kubeprom.promql.types import BoolArray, InstantSteps, RangeWindows
 from kubeprom.tsdb.api import SeriesSet
 
 # Composite keys must stay inside int64; beyond this, search series by series.
@@ -70,16 +70,18 @@ def latest(ev: Evaluator, ss: SeriesSet, eff: I64Array) -> tuple[I64Array, BoolA
     return safe, valid
 
 
-def vector(ev: Evaluator, sel: ast.VectorSel, ts: I64Array) -> Matrix:
+def vector(ev: Evaluator, sel: ast.VectorSel, ts: I64Array) -> InstantSteps:
     m, _ = vector_with_times(ev, sel, ts)
     return m
 
 
-def vector_with_times(ev: Evaluator, sel: ast.VectorSel, ts: I64Array) -> tuple[Matrix, I64Array]:
+def vector_with_times(
+    ev: Evaluator, sel: ast.VectorSel, ts: I64Array
+) -> tuple[InstantSteps, I64Array]:
     """The selector's instant vector at each step, plus each point's sample timestamp."""
     eff = ev.effective_times(ts, sel.at, sel.offset_ms)
     if len(eff) == 0:
-        return Matrix.empty(0), np.empty((0, 0), dtype=np.int64)
+        return InstantSteps.empty(0), np.empty((0, 0), dtype=np.int64)
     closed = int(ev.options.closed_windows)
     ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1 - closed, int(eff.max()))
     idx, valid = latest(ev, ss, eff)
@@ -90,7 +92,7 @@ def vector_with_times(ev: Evaluator, sel: ast.VectorSel, ts: I64Array) -> tuple[
     times = ss.t[idx]
     ev.hold(int(valid.sum()))
     labels = [ss.labels[i] for i in rows]
-    return Matrix(labels, values, valid, np.zeros(len(labels), dtype=bool)), times
+    return InstantSteps(labels, values, valid, np.zeros(len(labels), dtype=bool)), times
 
 
 def matrix(ev: Evaluator, sel: ast.MatrixSel, ts: I64Array) -> RangeWindows:

@@ -8,9 +8,10 @@ import numpy as np
 from kubeprom.model.labels import EMPTY
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
-from kubeprom.promql.engine import Evaluator, cleanup_labels, merge_same_labels
+from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.selectors import windows_over
-from kubeprom.promql.types import Matrix, RangeWindows, Scalar
+from kubeprom.promql.steps import cleanup_labels, merge_same_labels
+from kubeprom.promql.types import InstantSteps, RangeWindows, Scalar
 from kubeprom.tsdb.api import SeriesSet
 
 
@@ -35,13 +36,13 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
         return windows_over(ev, SeriesSet.empty(), eff, e.range_ms)
     value = ev.eval(e.expr, grid)
     if isinstance(value, Scalar):
-        value = Matrix(
+        value = InstantSteps(
             [EMPTY],
             value.values[None, :],
             np.ones((1, len(grid)), dtype=bool),
             np.zeros(1, dtype=bool),
         )
-    if not isinstance(value, Matrix):
+    if not isinstance(value, InstantSteps):
         raise TypeError("subquery of a non-vector expression")
     # Prometheus drops flagged names when it turns the inner result into series.
     if value.drop_name.any():

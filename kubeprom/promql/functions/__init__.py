@@ -2,54 +2,29 @@
 
 The range-vector functions (``range_funcs.RANGE_FUNCTIONS``), the per-sample functions
 (``elementwise.ELEMENTWISE_FUNCTIONS``) and the classic-bucket maths (``histogram``) are
-imported from their modules; a module that is missing (while it is being written) leaves
-its table empty instead of breaking the import of the engine. The evaluator calls
-:func:`call_range` and :func:`call_elementwise`, which adapt these array-level contracts to
-the evaluator's :class:`~kubeprom.promql.types.Matrix`.
+imported from their modules. The evaluator calls :func:`call_range` and
+:func:`call_elementwise`, which adapt these array-level contracts to the evaluator's
+:class:`~kubeprom.promql.types.InstantSteps`.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from kubeprom.errors import EvalError
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.promql.types import Annotations, Matrix, RangeWindows, Scalar, Value
-
-
-def _optional(module: str, attr: str) -> Any:
-    """``module.attr``, or ``None`` when that module of this package does not exist yet."""
-    name = f"{__name__}.{module}"
-    try:
-        mod = importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        return None
-    return getattr(mod, attr)
-
-
-RANGE_FUNCTIONS: dict[str, Callable[..., tuple[F64Array, Any]]] = (
-    _optional("range_funcs", "RANGE_FUNCTIONS") or {}
-)
-V2_RANGE_FUNCTIONS: dict[str, Callable[..., tuple[F64Array, Any]]] = (
-    _optional("range_funcs", "V2_RANGE_FUNCTIONS") or {}
-)
-ELEMENTWISE_FUNCTIONS: dict[str, Callable[..., F64Array]] = (
-    _optional("elementwise", "ELEMENTWISE_FUNCTIONS") or {}
-)
-ELEMENTWISE_EMPTY_STEPS: dict[str, Callable[..., Any]] = (
-    _optional("elementwise", "ELEMENTWISE_EMPTY_STEPS") or {}
-)
-bucket_quantile: Callable[..., tuple[F64Array, Any]] | None = _optional(
-    "histogram", "bucket_quantile"
-)
-bucket_fraction: Callable[..., tuple[F64Array, Any]] | None = _optional(
-    "histogram", "bucket_fraction"
+from kubeprom.promql.functions.elementwise import ELEMENTWISE_EMPTY_STEPS, ELEMENTWISE_FUNCTIONS
+from kubeprom.promql.functions.histogram import bucket_fraction, bucket_quantile
+from kubeprom.promql.functions.range_funcs import RANGE_FUNCTIONS, V2_RANGE_FUNCTIONS
+from kubeprom.promql.types import (
+    Annotations,
+    InstantSteps,
+    RangeWindows,
+    Scalar,
+    Value,
+    type_name,
 )
 
 
@@ -65,14 +40,14 @@ def _scalars(args: Sequence[Value]) -> list[F64Array]:
     out = []
     for a in args:
         if not isinstance(a, Scalar):
-            raise EvalError(f"expected a scalar argument, got {type(a).__name__.lower()}")
+            raise EvalError(f"expected a scalar argument, got {type_name(a)}")
         out.append(a.values)
     return out
 
 
 def call_range(
     name: str, w: RangeWindows, args: Sequence[Value], ts: I64Array, *, v2_rate: bool = False
-) -> tuple[Matrix, Annotations]:
+) -> tuple[InstantSteps, Annotations]:
     """Run a range-vector function; ``ts`` are the query's evaluation times (ms).
 
     ``v2_rate``: Prometheus 2.x's ``rate``/``increase`` (differential testing only)."""
@@ -88,12 +63,12 @@ def call_range(
     present = np.asarray(present, dtype=bool)
     values = np.where(present, values, np.nan)
     drop = np.ones(len(w.labels), dtype=bool)
-    return Matrix(list(w.labels), values, present, drop), notes
+    return InstantSteps(list(w.labels), values, present, drop), notes
 
 
 def call_elementwise(
-    name: str, m: Matrix, args: Sequence[Value], ts: I64Array
-) -> tuple[Matrix, Annotations]:
+    name: str, m: InstantSteps, args: Sequence[Value], ts: I64Array
+) -> tuple[InstantSteps, Annotations]:
     fn = ELEMENTWISE_FUNCTIONS.get(name)
     if fn is None:
         raise EvalError(f"function {name!r} is not implemented")
@@ -104,7 +79,7 @@ def call_elementwise(
     if empty is not None:
         present = present & ~np.asarray(empty(scalars), dtype=bool)[None, :]
     values = np.where(present, values, np.nan)
-    return Matrix(m.labels, values, present, m.drop_name), Annotations.new()
+    return InstantSteps(m.labels, values, present, m.drop_name), Annotations.new()
 
 
 __all__ = [

@@ -97,14 +97,16 @@ class FileDiscovery:
         """
         current = self.read()
         on_update(current)
-        last_read = clock.now()
+        watch_ms = round(self.watch_interval_s * 1000)
+        refresh_ms = round(self.refresh_interval_s * 1000)
+        last_read_ms = clock.now_ms()
         while True:
-            await clock.sleep(self.watch_interval_s)
-            due = clock.now() - last_read >= self.refresh_interval_s
+            await clock.sleep_ms(watch_ms)
+            due = clock.now_ms() - last_read_ms >= refresh_ms
             if not (due or self.changed()):
                 continue
             groups = self.read()
-            last_read = clock.now()
+            last_read_ms = clock.now_ms()
             if groups != current:
                 current = groups
                 on_update(groups)

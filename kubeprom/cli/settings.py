@@ -1,0 +1,53 @@
+"""What the command line of ``kubeprom run`` decides, as one value the parts are built from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
+from kubeprom.tsdb.db import Options
+from kubeprom.web import HTTPLimits, WebConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFlags:
+    """The ``--rules.alert.*``, ``--alertmanager.*`` and ``--web.external-url`` flags (ms)."""
+
+    external_url: str = ""
+    for_outage_tolerance_ms: int = 3_600_000
+    for_grace_period_ms: int = 600_000
+    resend_delay_ms: int = 60_000
+    notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFlags:
+    """``--agent``, ``--web.enable-remote-write-receiver`` and ``--storage.remote.*`` (ms)."""
+
+    agent: bool = False
+    write_receiver: bool = False
+    read_sample_limit: int = 50_000_000
+    read_concurrency: int = 10
+    flush_deadline_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What the command line decides (the configuration file is read by the server)."""
+
+    config_path: str | None
+    data: str
+    host: str = "127.0.0.1"
+    port: int = 9090
+    store: Options = field(default_factory=Options)
+    web_config: WebConfig = field(default_factory=WebConfig)
+    limits: HTTPLimits = field(default_factory=HTTPLimits)
+    admin_api: bool = False
+    query_max_concurrency: int = 20
+    query_max_queued: int = 100
+    query_timeout_s: float = 120.0
+    rules: RuleFlags = field(default_factory=RuleFlags)
+    remote: RemoteFlags = field(default_factory=RemoteFlags)
+    flags: Mapping[str, str] = field(default_factory=dict)
+    storage_retention: str = ""
