@@ -31,6 +31,7 @@ class FakeEndpoint:
     clock: VirtualClock
     script: list[Exception | None] = field(default_factory=list)
     received: list[Sample] = field(default_factory=list)
+    metadata: list[tuple[str, int, str, str]] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)  # virtual time of each attempt
     on_attempt: Callable[[], None] | None = None
     latency_s: float = 0.0  # virtual time each request takes
@@ -45,6 +46,8 @@ class FakeEndpoint:
         if outcome is not None:
             raise outcome
         req = message_class("WriteRequest").FromString(decompress(body, 1 << 30))
+        for m in req.metadata:
+            self.metadata.append((m.metric_family_name, m.type, m.help, m.unit))
         for ts in req.timeseries:
             labels = Labels((lb.name, lb.value) for lb in ts.labels)
             for s in ts.samples:
@@ -85,6 +88,7 @@ def make_queue(
     endpoint: FakeEndpoint,
     db: DB,
     queue: QueueConfig | None = None,
+    metadata: Callable[[], list[tuple[str, str, str, str]]] | None = None,
     **cfg: object,
 ) -> QueueManager:
     config = RemoteWriteConfig(
@@ -101,6 +105,7 @@ def make_queue(
         clock=clock,
         samples_in=lambda: db.stats.appended,
         highest_in_ms=lambda: db.head.maxt,
+        metadata=metadata,
     )
 
 

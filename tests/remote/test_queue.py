@@ -9,7 +9,7 @@ import pytest
 
 from kubeprom.clock import VirtualClock
 from kubeprom.config.relabel import RelabelConfig
-from kubeprom.config.remote import QueueConfig
+from kubeprom.config.remote import MetadataConfig, QueueConfig
 from kubeprom.tsdb import DB, Options
 from tests.remote.helpers import (
     FakeEndpoint,
@@ -321,4 +321,28 @@ async def test_shards_follow_the_backlog_and_keep_each_series_in_order(tmp_path:
     await queue.stop()
     assert Counter(endpoint.received) == Counter(written)
     assert in_order_per_series(endpoint.received)
+    db.close()
+
+
+async def test_metadata_is_sent_every_interval_in_batches(tmp_path: Path) -> None:
+    clock = VirtualClock(round(START_S * 1000))
+    db = DB.open(tmp_path, Options(retention_ms=None))
+    endpoint = FakeEndpoint(clock)
+    entries = [(f"m{i}", "counter" if i % 2 else "gauge", f"help {i}", "") for i in range(5)]
+    queue = make_queue(
+        tmp_path,
+        clock,
+        endpoint,
+        db,
+        metadata=lambda: entries,
+        metadata_config=MetadataConfig(send=True, send_interval_ms=60_000, max_samples_per_send=2),
+    )
+    await queue.start()
+    await advance(clock, 59.0)
+    assert endpoint.metadata == []
+    await run_until(clock, lambda: len(endpoint.metadata) == 5)
+    assert endpoint.metadata == [(n, 1 if t == "counter" else 2, h, u) for n, t, h, u in entries]
+    assert len(endpoint.attempts) == 3  # batches of at most 2 entries
+    assert (queue.stats.metadata_total, queue.stats.metadata_failed) == (5, 0)
+    await queue.stop()
     db.close()
