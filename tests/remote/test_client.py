@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from kubeprom.config.load import parse_main_config
+from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.errors import RecoverableWriteError, RemoteWriteError
 from kubeprom.model import Labels
 from kubeprom.model.matchers import Matcher, MatchType
@@ -34,7 +35,7 @@ def body() -> bytes:
     )
 
 
-def remote_write_config(base_dir: Path, text: str):  # type: ignore[no-untyped-def]
+def remote_write_config(base_dir: Path, text: str) -> RemoteWriteConfig:
     cfg = parse_main_config(f"remote_write:\n{text}", str(base_dir / "k.yml"), str(base_dir))
     return cfg.remote_write[0]
 

@@ -25,7 +25,7 @@ from kubeprom.remote.protocol import (
 )
 
 label_text = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
+    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40
 )
 names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,20}", fullmatch=True)
 label_sets = st.dictionaries(names, label_text, min_size=1, max_size=6).map(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.remote.helpers import (
 START_S = 1_800_000_000.0
 
 
-def in_order_per_series(received: list[tuple[object, int, int]]) -> bool:
+def in_order_per_series(received: Sequence[tuple[object, int, int]]) -> bool:
     last: dict[object, int] = {}
     for labels, t, _ in received:
         if t <= last.get(labels, -(2**63)):

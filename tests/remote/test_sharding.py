@@ -169,9 +169,9 @@ def test_hashmod_shards_into_victoria_metrics_answer_like_one_kubeprom(tmp_path:
 
                 wait_until(lambda: scraped(single.url) == 7, 90, "six scrapes of every target")
                 targets = [
-                    len(get_json(s.url + "/api/v1/targets")["data"]["activeTargets"])
+                    len(get_json(s.url + "/api/v1/targets")["data"]["activeTargets"])  # type: ignore[index]
                     for s in (shard0, shard1)
-                ]  # type: ignore[index]
+                ]
                 assert sorted(targets) != [0, 7]
                 assert sum(targets) == 7
                 wait_until(
@@ -180,14 +180,8 @@ def test_hashmod_shards_into_victoria_metrics_answer_like_one_kubeprom(tmp_path:
                     "the shards to send",
                 )
                 vm_flush(vm.url)
-                at = (
-                    float(
-                        get_json(single.url + "/api/v1/query", {"query": "max(timestamp(up))"})[
-                            "data"
-                        ]["result"][0]["value"][1]
-                    )
-                    - 3
-                )  # type: ignore[index]
+                newest = get_json(single.url + "/api/v1/query", {"query": "max(timestamp(up))"})
+                at = float(newest["data"]["result"][0]["value"][1]) - 3  # type: ignore[index]
 
                 def agree() -> bool:
                     vm_flush(vm.url)

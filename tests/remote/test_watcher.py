@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def write(wal: WAL, t0: int, n: int, refs: int = 5) -> None:
         wal.log_samples(t0 + k, np.arange(refs), np.full(refs, float(t0 + k)))
 
 
-def samples_t(items: list[tuple[Position, list[object]]]) -> list[int]:
+def samples_t(items: Sequence[tuple[Position, Sequence[object]]]) -> list[int]:
     return [r.t_ms for _, recs in items for r in recs if isinstance(r, SamplesRecord)]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -18,10 +19,11 @@ from kubeprom.web import build_app
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 T0 = 1_700_000_000_000
+Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[tuple[TestClient, DB]]:
+async def server(tmp_path: Path) -> AsyncIterator[tuple[Client, DB]]:
     db = DB.open(tmp_path, Options(retention_ms=None))
     app = build_app(
         CollectorRegistry(),
@@ -49,7 +51,7 @@ def stored(db: DB, name: str) -> list[tuple[int, float]]:
     return list(zip(ss.t.tolist(), ss.v.tolist(), strict=True))
 
 
-async def post_write(client: TestClient, body: bytes) -> tuple[int, str]:
+async def post_write(client: Client, body: bytes) -> tuple[int, str]:
     resp = await client.post(
         "/api/v1/write",
         data=body,
@@ -58,7 +60,7 @@ async def post_write(client: TestClient, body: bytes) -> tuple[int, str]:
     return resp.status, await resp.text()
 
 
-async def test_write_stores_samples(server: tuple[TestClient, DB]) -> None:
+async def test_write_stores_samples(server: tuple[Client, DB]) -> None:
     client, db = server
     body = write_body(
         [
@@ -81,7 +83,7 @@ async def test_write_stores_samples(server: tuple[TestClient, DB]) -> None:
     ids=["out-of-order", "duplicate", "identical"],
 )
 async def test_rejected_samples_reject_the_whole_request(
-    server: tuple[TestClient, DB], second: tuple[int, float], status: int, text: str
+    server: tuple[Client, DB], second: tuple[int, float], status: int, text: str
 ) -> None:
     client, db = server
     assert (
@@ -94,7 +96,7 @@ async def test_rejected_samples_reject_the_whole_request(
 
 
 async def test_within_a_request_older_samples_of_a_series_are_dropped(
-    server: tuple[TestClient, DB],
+    server: tuple[Client, DB],
 ) -> None:
     client, db = server
     body = write_body([({"__name__": "a"}, [(T0 + 20, 2.0), (T0 + 10, 1.0), (T0 + 30, 3.0)])])
@@ -102,7 +104,7 @@ async def test_within_a_request_older_samples_of_a_series_are_dropped(
     assert stored(db, "a") == [(T0 + 20, 2.0), (T0 + 30, 3.0)]
 
 
-async def test_bad_bodies_are_400(server: tuple[TestClient, DB]) -> None:
+async def test_bad_bodies_are_400(server: tuple[Client, DB]) -> None:
     client, _ = server
     status, text = await post_write(client, b"not snappy at all \xff\xff")
     assert status == 400
@@ -130,7 +132,7 @@ async def test_receiver_off_is_404_with_prometheus_words(tmp_path: Path) -> None
 
 
 def read_body(
-    start: int, end: int, matchers: list[tuple[int, str, str]], types: list[int] = ()
+    start: int, end: int, matchers: list[tuple[int, str, str]], types: Sequence[int] = ()
 ) -> bytes:
     req = message_class("ReadRequest")()
     q = req.queries.add(start_timestamp_ms=start, end_timestamp_ms=end)
@@ -141,7 +143,7 @@ def read_body(
 
 
 async def test_remote_read_returns_samples_with_external_labels(
-    server: tuple[TestClient, DB],
+    server: tuple[Client, DB],
 ) -> None:
     client, db = server
     app = db.appender()
@@ -176,7 +178,7 @@ async def test_remote_read_returns_samples_with_external_labels(
     ]
 
 
-async def test_remote_read_refusals(server: tuple[TestClient, DB]) -> None:
+async def test_remote_read_refusals(server: tuple[Client, DB]) -> None:
     client, db = server
     app = db.appender()
     ref = app.ref(Labels.from_dict({"__name__": "m"}))
