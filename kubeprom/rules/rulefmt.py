@@ -24,6 +24,7 @@ import yaml
 
 from kubeprom.config.nodes import Fields, compose, is_null, scalar_str
 from kubeprom.errors import ConfigError, ParseError, RuleFileError
+from kubeprom.model.gofmt import quote
 from kubeprom.model.labels import METRIC_NAME, Labels, is_label_name, is_metric_name
 from kubeprom.promql.parse import parse
 from kubeprom.rules.templating import check_alert_template
@@ -211,7 +212,8 @@ class _Parser:
         if not name:
             self.error(node, "group name must not be empty")
         elif name in seen:
-            self.error(node, f"groupname: {_q(name)} is repeated in the same file")
+            # Prometheus writes `\"%s\"` here, not %q: the name goes in unescaped
+            self.error(node, f'groupname: "{name}" is repeated in the same file')
         seen.add(name)
         limit = 0
         try:
@@ -345,18 +347,13 @@ class _Parser:
         for name, text in texts.items():
             problem = check_alert_template(text, alert)
             if problem is not None:
-                self.error(values.get(name), f"{what} {_q(name)}: {problem}", **ctx)
+                self.error(values.get(name), f"{what} {quote(name)}: {problem}", **ctx)
 
 
 def _value_nodes(mapping: yaml.Node | None) -> dict[str, yaml.Node]:
     if not isinstance(mapping, yaml.MappingNode) or is_null(mapping):
         return {}
     return {str(k.value): v for k, v in mapping.value}
-
-
-def _q(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def scalar_position(text: str, node: yaml.Node, offset: int) -> tuple[int, int]:

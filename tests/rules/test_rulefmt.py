@@ -41,6 +41,13 @@ BAD = {
     ],
     "bad_yaml": ["4:1: invalid YAML: expected the node content, but found '<stream end>'"],
     "duplicate_group": ['4:5: groupname: "g" is repeated in the same file'],
+    # promtool 2.42: the group name goes in as it is (`\"%s\"`), the annotation name as %q
+    "duplicate_group_escapes": ['4:3: groupname: "a"b\\c\té" is repeated in the same file'],
+    "template_error_quoted_name": [
+        '7:7: group "g", rule 1 ("A"): invalid annotation name \'a"\\tb\'',
+        '7:17: group "g", rule 1 ("A"): annotation "a\\"\\tb": template: __alert_A:1: '
+        "unclosed action",
+    ],
     "empty_group_name": ["2:5: group name must not be empty"],
     "invalid_annotation_name": [
         '7:11: group "g", rule 1 ("A"): invalid annotation name \'bad-name\''
