@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import time
 from collections.abc import Mapping
 
 import aiohttp
 
+from kubeprom.clock import Clock
 from kubeprom.config.http_transport import ClientTransport
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.errors import ConfigError, RecoverableWriteError, RemoteWriteError
@@ -54,11 +54,13 @@ class HTTPWriteClient:
     def __init__(
         self,
         cfg: RemoteWriteConfig,
+        clock: Clock,
         *,
         extra_headers: Mapping[str, str] | None = None,
         connections: int | None = None,
     ) -> None:
         self.url = cfg.url
+        self._clock = clock  # for a Retry-After given as an HTTP date
         self._timeout = aiohttp.ClientTimeout(total=cfg.remote_timeout_ms / 1000)
         self._retry_on_429 = cfg.queue_config.retry_on_http_429
         self._headers = {**dict(cfg.headers), **dict(extra_headers or {}), **WRITE_HEADERS}
@@ -108,7 +110,9 @@ class HTTPWriteClient:
                 if resp.status // 100 == 5:
                     raise RecoverableWriteError(message)
                 if resp.status == 429 and self._retry_on_429:
-                    after = retry_after_ms(resp.headers.get("Retry-After"), time.time())
+                    after = retry_after_ms(
+                        resp.headers.get("Retry-After"), self._clock.now_ms() / 1000
+                    )
                     raise RecoverableWriteError(message, retry_after_ms=after)
                 raise RemoteWriteError(message)
         except (TimeoutError, aiohttp.ClientError, OSError) as err:

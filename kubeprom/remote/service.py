@@ -32,10 +32,6 @@ POSITIONS_DIR = "remote_write"
 ClientFactory = Callable[[RemoteWriteConfig], WriteClient]
 
 
-def _http_client(cfg: RemoteWriteConfig) -> WriteClient:
-    return HTTPWriteClient(cfg)
-
-
 class RemoteWrite:
     """Every remote-write queue of a running server. Used from one event loop.
 
@@ -51,7 +47,7 @@ class RemoteWrite:
         samples_in: Callable[[], int],
         highest_in_ms: Callable[[], int],
         metadata: Callable[[], list[tuple[str, str, str, str]]] | None = None,
-        client_factory: ClientFactory = _http_client,
+        client_factory: ClientFactory | None = None,
         flush_deadline_s: float = DEFAULT_FLUSH_DEADLINE_S,
         max_wal_age_s: float = MAX_WAL_AGE_S,
     ) -> None:
@@ -61,7 +57,9 @@ class RemoteWrite:
         self._samples_in = samples_in
         self._highest_in_ms = highest_in_ms
         self._metadata = metadata
-        self._client_factory = client_factory
+        self._client_factory: ClientFactory = client_factory or (
+            lambda cfg: HTTPWriteClient(cfg, clock)
+        )
         self._flush_deadline_s = flush_deadline_s
         self._max_wal_age_s = max_wal_age_s
         # Keyed by the repr of (config, external labels): equal settings, equal key.

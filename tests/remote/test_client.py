@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from kubeprom.clock import RealClock, VirtualClock
 from kubeprom.config.load import parse_main_config
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.errors import RecoverableWriteError, RemoteWriteError
@@ -72,7 +73,7 @@ async def test_basic_auth_and_tls_through_the_shared_http_config(
         f"  - url: {url}\n    basic_auth: {{username: writer, password_file: pw.txt}}\n"
         "    tls_config: {ca_file: s.crt}\n",
     )
-    client = HTTPWriteClient(cfg)
+    client = HTTPWriteClient(cfg, RealClock())
     try:
         await client.store(body())
     finally:
@@ -90,12 +91,12 @@ async def test_wrong_credentials_and_unknown_ca_fail(
         f"  - url: {url}\n    basic_auth: {{username: writer, password: nope}}\n"
         "    tls_config: {ca_file: s.crt}\n",
     )
-    client = HTTPWriteClient(wrong)
+    client = HTTPWriteClient(wrong, RealClock())
     with pytest.raises(RemoteWriteError, match="server returned HTTP status 401 Unauthorized"):
         await client.store(body())
     await client.close()
     untrusted = remote_write_config(tmp_path, f"  - url: {url}\n")
-    client = HTTPWriteClient(untrusted)
+    client = HTTPWriteClient(untrusted, RealClock())
     with pytest.raises(RecoverableWriteError, match="CERTIFICATE_VERIFY_FAILED"):
         await client.store(body())
     await client.close()
@@ -130,10 +131,18 @@ async def scripted() -> AsyncIterator[tuple[str, list[web.Request], list[web.Res
         (500, {}, False, RecoverableWriteError, None),
         (429, {"Retry-After": "3"}, True, RecoverableWriteError, 3000),
         (429, {"Retry-After": "3"}, False, RemoteWriteError, None),
+        # an HTTP date is read against the client's clock (10 s after 07:27:50)
+        (
+            429,
+            {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            True,
+            RecoverableWriteError,
+            10_000,
+        ),
         (400, {}, True, RemoteWriteError, None),
         (404, {}, False, RemoteWriteError, None),
     ],
-    ids=["503", "500", "429-retry", "429-no-retry", "400", "404"],
+    ids=["503", "500", "429-retry", "429-no-retry", "429-retry-date", "400", "404"],
 )
 async def test_statuses_map_to_prometheus_error_classes(
     tmp_path: Path,
@@ -151,7 +160,7 @@ async def test_statuses_map_to_prometheus_error_classes(
         f"  - url: {url}\n    headers: {{X-Scope-OrgID: t1}}\n"
         f"    queue_config: {{retry_on_http_429: {str(retry_429).lower()}}}\n",
     )
-    client = HTTPWriteClient(cfg)
+    client = HTTPWriteClient(cfg, VirtualClock(1_445_412_470_000))
     with pytest.raises(
         error, match=f"server returned HTTP status {status} .*: first line$"
     ) as info:
@@ -169,7 +178,7 @@ async def test_statuses_map_to_prometheus_error_classes(
 
 async def test_a_refused_connection_is_recoverable(tmp_path: Path) -> None:
     cfg = remote_write_config(tmp_path, f"  - url: http://127.0.0.1:{free_port()}/w\n")
-    client = HTTPWriteClient(cfg)
+    client = HTTPWriteClient(cfg, RealClock())
     with pytest.raises(RecoverableWriteError, match="cannot send to"):
         await client.store(body())
     await client.close()
