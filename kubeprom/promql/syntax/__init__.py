@@ -18,6 +18,7 @@ from typing import Any
 
 from kubeprom.promql.syntax import check, grammar, lalr
 from kubeprom.promql.syntax.lex import Item, Lexer
+from kubeprom.promql.syntax.tokens import TERMINALS
 
 __all__ = ["first_error"]
 
@@ -29,7 +30,7 @@ def _tables() -> lalr.Tables:
     shape = grammar.build_rules(
         grammar.Context("", experimental_functions=True, fill_modifiers=True)
     )
-    return lalr.build(shape, grammar.TERMINALS, grammar.PRECEDENCE)
+    return lalr.build(shape, TERMINALS, grammar.PRECEDENCE)
 
 
 class _Tokens:

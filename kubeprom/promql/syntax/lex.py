@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from kubeprom.model.gofmt import quote as go_quote  # Go's %q of a string
 from kubeprom.model.gofmt import quote_rune
+from kubeprom.promql.syntax.tokens import AGGREGATORS, KEYWORD_TYPES, OPERATORS
 
 EOF_RUNE = ""
 
@@ -49,66 +50,6 @@ FIXED = {
     "NEQ_REGEX": "!~", "POW": "^", "AT": "@",
     **{typ: word for word, typ in KEYWORDS.items() if typ != "NUMBER"},
 }  # fmt: skip
-OPERATORS = frozenset(
-    [
-        "ADD",
-        "DIV",
-        "EQLC",
-        "EQL_REGEX",
-        "GTE",
-        "GTR",
-        "TRIM_UPPER",
-        "TRIM_LOWER",
-        "LAND",
-        "LOR",
-        "LSS",
-        "LTE",
-        "LUNLESS",
-        "MOD",
-        "MUL",
-        "NEQ",
-        "NEQ_REGEX",
-        "POW",
-        "SUB",
-        "AT",
-        "ATAN2",
-    ]
-)
-AGGREGATORS = frozenset(
-    [
-        "AVG",
-        "BOTTOMK",
-        "COUNT",
-        "COUNT_VALUES",
-        "GROUP",
-        "MAX",
-        "MIN",
-        "QUANTILE",
-        "STDDEV",
-        "STDVAR",
-        "SUM",
-        "TOPK",
-        "LIMITK",
-        "LIMIT_RATIO",
-    ]
-)
-_KEYWORD_TYPES = frozenset(
-    [
-        "BOOL",
-        "BY",
-        "GROUP_LEFT",
-        "GROUP_RIGHT",
-        "FILL",
-        "FILL_LEFT",
-        "FILL_RIGHT",
-        "IGNORING",
-        "OFFSET",
-        "SMOOTHED",
-        "ANCHORED",
-        "ON",
-        "WITHOUT",
-    ]
-)
 _TYPE_DESC = {
     "ERROR": "error", "EOF": "end of input", "COMMENT": "comment", "IDENTIFIER": "identifier",
     "METRIC_IDENTIFIER": "metric identifier", "STRING": "string", "NUMBER": "number",
@@ -147,7 +88,7 @@ class Item:
             return self.val
         if self.typ in ("IDENTIFIER", "METRIC_IDENTIFIER"):
             return go_quote(self.val)
-        if self.typ in _KEYWORD_TYPES:
+        if self.typ in KEYWORD_TYPES:
             return f"<{self.val}>"
         if self.typ in OPERATORS:
             return f"<op:{self.val}>"
