@@ -15,16 +15,13 @@ verdict, the proposal; then stabilization, policies, the final count, conditions
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.cli.server_flags import add_http_config_flag, open_query_api
 from kubeprom.clock import RealClock
 from kubeprom.config.adapter import load_adapter_file
 from kubeprom.config.keda import LoadedScaledObject, load_autoscalers_file
-from kubeprom.errors import KubepromError, StorageError
+from kubeprom.errors import KubepromError
 from kubeprom.hpa.adapter_naming import compile_adapter
 from kubeprom.hpa.controller import ControllerConfig
 from kubeprom.hpa.dryrun import dry_run
@@ -33,9 +30,8 @@ from kubeprom.hpa.keda import check_generated_hpa
 from kubeprom.hpa.ksm_view import KSM_MATCHERS
 from kubeprom.hpa.metrics import MetricsBackends
 from kubeprom.hpa.metrics_resource import KUBELET_MATCHERS, MetricsServerConfig
-from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
-from kubeprom.promql.api import LocalQueryAPI, QueryAPI
-from kubeprom.tsdb import DB, MIN_TIME
+from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.promql.api import QueryAPI
 
 DEFAULT_SERVER = "http://127.0.0.1:9090"
 HTTP_TIMEOUT_S = 130.0
@@ -105,40 +101,6 @@ def _duration(text: str, flag: str) -> int:
         raise KubepromError(f"--{flag}: cannot parse {text!r} as a duration: {err}") from None
 
 
-def _time(text: str) -> int:
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        return parse_rfc3339_ms(text)
-    except ValueError:
-        raise KubepromError(f"--time: cannot parse {text!r} as RFC 3339 or Unix seconds") from None
-
-
-@contextmanager
-def _api(args: argparse.Namespace) -> Iterator[tuple[QueryAPI, int]]:
-    t_ms = _time(args.time) if args.time is not None else None
-    check_http_config_flag(args)
-    if args.data is None:
-        yield server_client(args, timeout_s=HTTP_TIMEOUT_S), t_ms or RealClock().now_ms()
-        return
-    path = Path(args.data)
-    if not path.is_dir():
-        raise KubepromError(f"data directory {args.data!r} does not exist")
-    try:
-        db = DB.open_read_only(path)
-    except StorageError as err:
-        raise KubepromError(str(err)) from err
-    try:
-        if t_ms is None:
-            newest = db.newest_time()
-            t_ms = newest if newest != MIN_TIME else RealClock().now_ms()
-        yield LocalQueryAPI(db.querier), t_ms
-    finally:
-        db.close()
-
-
 def _config(args: argparse.Namespace) -> ControllerConfig:
     return ControllerConfig(
         tolerance=args.tolerance,
@@ -196,7 +158,7 @@ def render_file(args: argparse.Namespace, api: QueryAPI, t_ms: int) -> list[str]
 
 
 def run_render(args: argparse.Namespace) -> int:
-    with _api(args) as (api, t_ms):
+    with open_query_api(args, RealClock(), timeout_s=HTTP_TIMEOUT_S) as (api, t_ms):
         lines = render_file(args, api, t_ms)
     for line in lines:
         print(line)

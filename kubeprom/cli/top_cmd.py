@@ -17,14 +17,12 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TextIO
 
-from kubeprom.cli.server_flags import add_http_config_flag, check_http_config_flag, server_client
+from kubeprom.cli.server_flags import add_http_config_flag, open_query_api, server_client
 from kubeprom.clock import Clock, RealClock
-from kubeprom.errors import PromQLError, QueryAPIUnavailable, StorageError, TopError
-from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
-from kubeprom.promql.api import LocalQueryAPI, QueryAPI
+from kubeprom.errors import PromQLError, QueryAPIUnavailable, TopError
+from kubeprom.model.timeutil import parse_duration_ms
 from kubeprom.top.commands import (
     NodeRequest,
     PodRequest,
@@ -37,7 +35,6 @@ from kubeprom.top.queries import KSM_MATCHERS, KUBELET_MATCHERS, Queries, Source
 from kubeprom.top.render import OutputFormat, dump, node_metrics_list, pod_metrics_list
 from kubeprom.top.source import MetricsSource
 from kubeprom.top.table import node_table, pod_table
-from kubeprom.tsdb import DB, MIN_TIME
 
 DEFAULT_SERVER = "http://127.0.0.1:9090"
 DEFAULT_REQUEST_TIMEOUT = "30s"
@@ -158,46 +155,8 @@ def add_parser(sub: Any) -> None:
     pod.set_defaults(func=run_pod)
 
 
-def parse_time(text: str) -> int:
-    """``--time``: RFC 3339 or Unix seconds, to ms."""
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        return parse_rfc3339_ms(text)
-    except ValueError:
-        raise TopError(f"invalid --time {text!r}: expected RFC 3339 or Unix seconds") from None
-
-
-@contextmanager
-def open_api(args: argparse.Namespace, clock: Clock) -> Iterator[tuple[QueryAPI, int]]:
-    """The query API the flags name, and the evaluation time (``--time``; else the newest
-    sample of ``--data``; else the clock's now)."""
-    t_ms = parse_time(args.time) if args.time is not None else None
-    check_http_config_flag(args)
-    if args.data is None:
-        yield _client(args), t_ms or clock.now_ms()
-        return
-    path = Path(args.data)
-    if not path.is_dir():
-        raise TopError(f"data directory {args.data!r} does not exist")
-    try:
-        db = DB.open_read_only(path)
-    except StorageError as err:
-        raise TopError(str(err)) from err
-    try:
-        if t_ms is None:
-            newest = db.newest_time()
-            t_ms = newest if newest != MIN_TIME else clock.now_ms()
-        yield LocalQueryAPI(db.querier), t_ms
-    finally:
-        db.close()
-
-
-def _client(args: argparse.Namespace) -> QueryAPI:
-    timeout_s = _duration_ms(args.request_timeout, "--request-timeout") / 1000
-    return server_client(args, timeout_s=timeout_s)
+def _timeout_s(args: argparse.Namespace) -> float:
+    return _duration_ms(args.request_timeout, "--request-timeout") / 1000
 
 
 def _unreachable(err: QueryAPIUnavailable) -> str:
@@ -256,7 +215,10 @@ def _run(args: argparse.Namespace, show: Show) -> int:
         clock = RealClock()
         if args.watch is not None:
             return _watch(args, show, queries, clock)
-        with _quiet_store(args), open_api(args, clock) as (api, t_ms):
+        with (
+            _quiet_store(args),
+            open_query_api(args, clock, timeout_s=_timeout_s(args), error=TopError) as (api, t_ms),
+        ):
             text, notice = show(MetricsSource(api, t_ms, queries))
     except (TopError, QueryAPIUnavailable, PromQLError) as err:
         print(_error_line(err), file=sys.stderr)
@@ -271,7 +233,7 @@ def _watch(args: argparse.Namespace, show: Show, queries: Queries, clock: Clock)
     if args.data is not None or args.time is not None:
         raise TopError("--watch follows a --server at the current time: drop --data and --time")
     interval_s = _duration_ms(args.watch, "--watch") / 1000
-    api = _client(args)
+    api = server_client(args, timeout_s=_timeout_s(args))
 
     def frame() -> str:
         try:
