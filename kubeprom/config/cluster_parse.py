@@ -29,6 +29,7 @@ from kubeprom.config.cluster import (
     Resources,
     parse_quantity,
 )
+from kubeprom.config.nodes import compose
 from kubeprom.errors import ConfigError
 from kubeprom.model.timeutil import parse_duration_ms
 
@@ -541,16 +542,7 @@ def parse_cluster_config(
     Other top-level keys are ignored here (``load.parse_main_config`` checks them). CSV load
     files are read relative to ``base_dir``. Raises :class:`ConfigError` with the position.
     """
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(
-            str(getattr(err, "problem", err)),
-            file=source,
-            line=mark.line + 1 if mark else None,
-            col=mark.column + 1 if mark else None,
-        ) from err
+    root = compose(text, source)
     if root is None or not isinstance(root, yaml.MappingNode):
         return None
     for key, value in root.value:

@@ -12,7 +12,6 @@ found later can point at the line. Nothing here applies defaults or validates va
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import yaml
 
@@ -40,7 +39,7 @@ from kubeprom.config.hpa_spec import (
     Position,
     ResourceMetricSource,
 )
-from kubeprom.config.nodes import Fields, describe, error, is_null
+from kubeprom.config.nodes import Fields, compose_all, describe, error, is_null
 from kubeprom.errors import ConfigError
 from kubeprom.model.gofmt import format_f
 from kubeprom.model.quantity import Quantity, parse_quantity
@@ -56,23 +55,6 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 _STR_TAG = "tag:yaml.org,2002:str"
 # Annotations through which autoscaling/v1 smuggles v2 fields; not supported here.
 _V1_ANNOTATION_PREFIX = "autoscaling.alpha.kubernetes.io/"
-
-
-def compose_all(text: str, source: str) -> Iterator[yaml.Node]:
-    """The documents of a YAML stream (empty ones skipped); syntax errors carry a position."""
-    try:
-        for node in yaml.compose_all(text):
-            if node is not None and not is_null(node):
-                yield node
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(
-            f"invalid YAML: {problem}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-            col=mark.column + 1 if mark is not None else None,
-        ) from err
 
 
 def parse_manifests(text: str, source: str) -> list[LoadedHPA]:

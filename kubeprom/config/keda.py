@@ -49,7 +49,7 @@ from pathlib import Path
 
 import yaml
 
-from kubeprom.config.hpa_parse import ManifestReader, compose_all
+from kubeprom.config.hpa_parse import ManifestReader
 from kubeprom.config.hpa_spec import (
     DEFAULT_NAMESPACE,
     FeatureGates,
@@ -58,7 +58,7 @@ from kubeprom.config.hpa_spec import (
     Position,
 )
 from kubeprom.config.hpa_validate import check
-from kubeprom.config.nodes import Fields, error, is_null
+from kubeprom.config.nodes import Fields, compose_all, error, is_null
 from kubeprom.errors import ConfigError
 
 KIND = "ScaledObject"

@@ -54,19 +54,34 @@ def is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
 
 
+def yaml_error(err: yaml.YAMLError, source: str) -> ConfigError:
+    """A YAML syntax error as a ConfigError at the position PyYAML found it."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return ConfigError(
+        f"invalid YAML: {problem}",
+        file=source,
+        line=mark.line + 1 if mark is not None else None,
+        col=mark.column + 1 if mark is not None else None,
+    )
+
+
 def compose(text: str, source: str) -> yaml.Node | None:
     """Compose a YAML document; syntax errors become ConfigErrors with their position."""
     try:
         return yaml.compose(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(
-            f"invalid YAML: {problem}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-            col=mark.column + 1 if mark is not None else None,
-        ) from err
+        raise yaml_error(err, source) from err
+
+
+def compose_all(text: str, source: str) -> Iterator[yaml.Node]:
+    """The documents of a YAML stream (empty ones skipped); syntax errors carry a position."""
+    try:
+        for node in yaml.compose_all(text):
+            if node is not None and not is_null(node):
+                yield node
+    except yaml.YAMLError as err:
+        raise yaml_error(err, source) from err
 
 
 def scalar_str(node: yaml.Node, source: str, path: str) -> str:

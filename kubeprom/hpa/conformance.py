@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kubeprom.config.nodes import yaml_error
 from kubeprom.errors import ConfigError
 from kubeprom.hpa.cases import run_case
 
@@ -87,12 +88,7 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         node = loader.get_single_node()
         return node, loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(err, 'problem', None) or err}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from err
+        raise yaml_error(err, source) from err
     finally:
         loader.dispose()
 

@@ -112,6 +112,14 @@ def test_no_cluster_section() -> None:
     assert parse_cluster_config("cluster:\n", "x.yml") is None
 
 
+def test_yaml_syntax_errors_read_as_every_config_files() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^k\.yml:3:1: invalid YAML: expected the node content, but found '<stream end>'$",
+    ):
+        parse_cluster_config("cluster:\n  a: [1,\n", "k.yml")
+
+
 def test_the_embedded_default_and_the_example_load() -> None:
     default = load_cluster_config(None)
     assert default is not None
