@@ -112,7 +112,7 @@ def test_no_cluster_section() -> None:
     assert parse_cluster_config("cluster:\n", "x.yml") is None
 
 
-def test_yaml_syntax_errors_read_as_every_config_files() -> None:
+def test_yaml_syntax_errors_read_as_in_every_config_file() -> None:
     with pytest.raises(
         ConfigError,
         match=r"^k\.yml:3:1: invalid YAML: expected the node content, but found '<stream end>'$",
