@@ -26,6 +26,7 @@ from kubeprom.promql.syntax.functions import FUNCTIONS
 from kubeprom.promql.syntax.lalr import Assoc, Rule
 from kubeprom.promql.syntax.lex import Item
 from kubeprom.promql.syntax.regex_errors import go_regex_error
+from kubeprom.promql.syntax.tokens import between
 
 PRECEDENCE = [
     (Assoc.LEFT, ["LOR"]),
@@ -96,22 +97,7 @@ METRIC_IDENTIFIERS = [
     "MAX_OF",
     "MIN_OF",
 ]
-AGGREGATE_OPS = [
-    "AVG",
-    "BOTTOMK",
-    "COUNT",
-    "COUNT_VALUES",
-    "GROUP",
-    "MAX",
-    "MIN",
-    "QUANTILE",
-    "STDDEV",
-    "STDVAR",
-    "SUM",
-    "TOPK",
-    "LIMITK",
-    "LIMIT_RATIO",
-]
+AGGREGATE_OPS = between("aggregators")  # aggregate_op: every aggregator token, in order
 MAYBE_LABELS = [
     "AVG",
     "BOOL",

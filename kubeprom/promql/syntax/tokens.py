@@ -118,10 +118,11 @@ TERMINALS = (
 )
 
 
-def _between(kind: str) -> frozenset[str]:
-    return frozenset(TERMINALS[TERMINALS.index(f"{kind}Start") + 1 : TERMINALS.index(f"{kind}End")])
+def between(kind: str) -> tuple[str, ...]:
+    """The tokens between ``<kind>Start`` and ``<kind>End``, in order."""
+    return TERMINALS[TERMINALS.index(f"{kind}Start") + 1 : TERMINALS.index(f"{kind}End")]
 
 
-OPERATORS = _between("operators")
-AGGREGATORS = _between("aggregators")
-KEYWORD_TYPES = _between("keywords")
+OPERATORS = frozenset(between("operators"))
+AGGREGATORS = frozenset(between("aggregators"))
+KEYWORD_TYPES = frozenset(between("keywords"))
