@@ -19,6 +19,7 @@ from kubeprom.config.cluster import (
     DEFAULT_OVERHEAD_MEMORY,
     DEFAULT_PODS_PER_NODE,
     DEFAULT_STARTUP_DELAY_S,
+    DEFAULT_TERMINATION_GRACE_S,
     DEFAULT_TICK_S,
     ClusterSpec,
     ContainerSpec,
@@ -29,6 +30,7 @@ from kubeprom.config.cluster import (
     Resources,
     parse_quantity,
 )
+from kubeprom.config.cluster_objects import parse_resource_quotas, parse_selector
 from kubeprom.errors import ConfigError
 from kubeprom.model.timeutil import parse_duration_ms
 
@@ -124,6 +126,10 @@ class ClusterParser:
             )
         return text
 
+    def subdomain(self, node: _Node, path: str) -> str:
+        """A name that may contain dots (RFC 1123 subdomain), as most object names."""
+        return self.name(node, path, _DNS_SUBDOMAIN)
+
     def integer(self, node: _Node, path: str, minimum: int = 0) -> int:
         text = self.string(node, path)
         try:
@@ -180,7 +186,7 @@ class ClusterParser:
 
     # ---- the document --------------------------------------------------------------------
     def cluster(self, node: _Node, path: str) -> ClusterSpec:
-        allowed = {"seed", "tick", "warm_start", "nodes", "deployments"}
+        allowed = {"seed", "tick", "warm_start", "nodes", "deployments", "resource_quotas"}
         f = self.mapping(node, path, "cluster", allowed, ("nodes",))
         seed = self.integer(f["seed"], f"{path}.seed") if "seed" in f else 0
         tick = self.duration(f["tick"], f"{path}.tick") if "tick" in f else DEFAULT_TICK_S
@@ -210,7 +216,12 @@ class ClusterParser:
                 )
             names.add((dep.namespace, dep.name))
             deployments.append(dep)
-        return ClusterSpec(tuple(nodes), tuple(deployments), seed, tick, warm, self.source)
+        quotas = (
+            parse_resource_quotas(self, f["resource_quotas"], path)
+            if "resource_quotas" in f
+            else ()
+        )
+        return ClusterSpec(tuple(nodes), tuple(deployments), quotas, seed, tick, warm, self.source)
 
     def nodes(self, node: _Node, path: str) -> list[NodeSpec]:
         allowed = {"name", "count", "name_prefix", "capacity", "allocatable", "overhead", "labels"}
@@ -281,6 +292,7 @@ class ClusterParser:
             else "default"
         )
         labels = self.labels(meta["labels"], f"{path}.metadata.labels") if "labels" in meta else {}
+        self.annotations(meta, f"{path}.metadata")
         spec = self.mapping(
             f["spec"],
             f"{path}.spec",
@@ -302,6 +314,16 @@ class ClusterParser:
             )
             if "labels" in tmeta:
                 pod_labels = self.labels(tmeta["labels"], f"{tpath}.metadata.labels")
+            self.annotations(tmeta, f"{tpath}.metadata")
+        selector = parse_selector(self, spec, f"{path}.spec", pod_labels)
+        for key in ("strategy", "minReadySeconds"):
+            if key in spec:
+                raise self.err(
+                    spec[key],
+                    f"{path}.spec.{key}",
+                    f"field {key!r} is not supported: pods are replaced one by one only by "
+                    "scaling (the simulated cluster has no rollouts)",
+                )
         pspec = self.mapping(
             tmpl["spec"],
             f"{tpath}.spec",
@@ -309,6 +331,14 @@ class ClusterParser:
             {"containers", "restartPolicy", "terminationGracePeriodSeconds"},
             ("containers",),
         )
+        grace = DEFAULT_TERMINATION_GRACE_S
+        if "terminationGracePeriodSeconds" in pspec:
+            grace = float(
+                self.integer(
+                    pspec["terminationGracePeriodSeconds"],
+                    f"{tpath}.spec.terminationGracePeriodSeconds",
+                )
+            )
         if "restartPolicy" in pspec:
             policy = self.string(pspec["restartPolicy"], f"{tpath}.spec.restartPolicy")
             if policy != "Always":
@@ -341,8 +371,22 @@ class ClusterParser:
             else DEFAULT_STARTUP_DELAY_S
         )
         return DeploymentSpec(
-            ns, name, replicas, tuple(containers), load, labels, pod_labels, startup
+            ns,
+            name,
+            replicas,
+            tuple(containers),
+            load,
+            labels,
+            pod_labels,
+            startup,
+            selector,
+            grace,
         )
+
+    def annotations(self, meta: dict[str, _Node], path: str) -> None:
+        """Annotations are checked (a mapping of strings) and have no effect on the model."""
+        if "annotations" in meta:
+            self.labels(meta["annotations"], f"{path}.annotations")
 
     def container(self, node: _Node, path: str) -> ContainerSpec:
         allowed = {

@@ -25,9 +25,16 @@ from kubeprom.exporters.views import (
     QoSClass,
     Usage,
 )
+from kubeprom.model.selectors import format_selector
 
 if TYPE_CHECKING:
-    from kubeprom.exporters.cluster import SimulatedCluster, _Container, _Deployment, _Node, _Pod
+    from kubeprom.exporters.cluster import SimulatedCluster
+    from kubeprom.exporters.records import (
+        ContainerRecord,
+        DeploymentRecord,
+        NodeRecord,
+        PodRecord,
+    )
 
 #: Anonymous memory as a share of the working set (the rest is active page cache).
 RSS_FRACTION = 0.85
@@ -59,7 +66,7 @@ def usage(counters: NDArray[np.float64], memory: float, rx: float = 0.0, tx: flo
     )
 
 
-def node_info(cluster: SimulatedCluster, node: _Node) -> NodeInfo:
+def node_info(cluster: SimulatedCluster, node: NodeRecord) -> NodeInfo:
     i = node.index
     counters = np.zeros(RX)
     counters[CPU] = cluster.node_cpu_seconds[i]
@@ -82,11 +89,11 @@ def node_info(cluster: SimulatedCluster, node: _Node) -> NodeInfo:
     )
 
 
-def pod_cgroup(pod: _Pod) -> str:
+def pod_cgroup(pod: PodRecord) -> str:
     return f"{_QOS_CGROUP[pod.dep.qos]}/pod{pod.uid}"
 
 
-def pod_info(cluster: SimulatedCluster, pod: _Pod) -> PodInfo:
+def pod_info(cluster: SimulatedCluster, pod: PodRecord) -> PodInfo:
     table = cluster.table
     cgroup = pod_cgroup(pod)
     bound = pod.node >= 0
@@ -121,6 +128,9 @@ def pod_info(cluster: SimulatedCluster, pod: _Pod) -> PodInfo:
         labels={**pod.dep.spec.pod_labels, "pod-template-hash": pod.dep.rs_name.rsplit("-")[-1]},
         containers=containers,
         usage=pod_usage,
+        deletion_s=pod.deleting_since_s,
+        ready_changed_s=pod.ready_changed_s,
+        schedule_message=pod.schedule_message,
     )
 
 
@@ -129,7 +139,7 @@ def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
 
 
 def _container_info(
-    cluster: SimulatedCluster, c: _Container, pod_cgroup_path: str, bound: bool
+    cluster: SimulatedCluster, c: ContainerRecord, pod_cgroup_path: str, bound: bool
 ) -> ContainerInfo:
     """A container's view; before its pod is bound to a node it has no status yet."""
     table = cluster.table
@@ -157,8 +167,9 @@ def _container_info(
     )
 
 
-def deployment_info(cluster: SimulatedCluster, dep: _Deployment) -> DeploymentInfo:
+def deployment_info(cluster: SimulatedCluster, dep: DeploymentRecord) -> DeploymentInfo:
     ready = sum(1 for p in dep.pods if p.ready)
+    failing = dep.failure is not None
     return DeploymentInfo(
         namespace=dep.spec.namespace,
         name=dep.spec.name,
@@ -173,4 +184,9 @@ def deployment_info(cluster: SimulatedCluster, dep: _Deployment) -> DeploymentIn
         available_replicas=ready,
         updated_replicas=len(dep.pods),
         current_rps=rps_at(dep.spec.load, cluster.tick_start_s - cluster.start_s),
+        uid=dep.uid,
+        selector=format_selector(dep.spec.selector),
+        terminating_replicas=len(dep.terminating),
+        replica_failure=dep.failure,
+        replica_failure_s=dep.failure_since_s if failing else None,
     )
