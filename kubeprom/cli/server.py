@@ -10,12 +10,14 @@ list backwards. Today's parts::
     scrape       discovery + scrape loops into the store           (reloads)
     notifier     alerts to Alertmanager, a bounded queue each      (reloads)
     rules        recording and alerting rule groups on the clock   (reloads)
+    hpa          the HPA controller, every sync period on the clock (reloads)
     web          the HTTP API, /metrics, /federate, /-/reload      (reloads)
 
 ``notifier`` carries the alerts the ``rules`` send, so it starts before them and stops after
 them. The parts to come have their places in the order: ``remote-write`` reads the store's
-WAL, so it starts after the store and stops before it closes; ``hpa`` scales the
-simulated cluster, so it stops before the exporters. As in Prometheus' ``main.go``, the rule
+WAL, so it starts after the store and stops before it closes. ``hpa`` scales the
+simulated cluster, so it stops before the exporters; the web server serves its objects, so
+it starts after it. As in Prometheus' ``main.go``, the rule
 manager stops before the scrape manager ("to ensure we don't trigger any false positive
 alerts for rules using absent()"), the scrapers stop before the store closes (no writes to
 a closed store), and the web server stops first and starts last, so the server reports
@@ -30,7 +32,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kubeprom.cli.parts import Alerting, Compaction, Exporters, Rules, Scrape, Store, Web
+from kubeprom.cli.parts import (
+    Alerting,
+    Autoscaling,
+    Compaction,
+    Exporters,
+    Rules,
+    Scrape,
+    Store,
+    Web,
+)
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
@@ -38,6 +49,7 @@ from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.lifecycle import Component, Lifecycle
+from kubeprom.model.events import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +86,23 @@ class Server:
         self.clock = clock
         self.config = load_main_config(settings.config_path)
         spec = load_cluster_config(settings.config_path)
+        self.events = EventLog()
         self.store = Store(settings.data, settings.store, clock)
         self.compaction = Compaction(self.store, clock)
-        self.exporters = Exporters(spec, clock) if spec is not None else None
+        self.exporters = Exporters(spec, clock, self.events) if spec is not None else None
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
         self.alerting = Alerting(settings.rules, self.config)
         self.rules = Rules(self.store, self.alerting, clock, settings.rules, self.config)
+        self.autoscaling = Autoscaling(
+            self.exporters, self.events, clock, settings.hpa, settings.feature_gates, self.config
+        )
         self.web = Web(
             settings,
             self.store,
             self.scrape,
             self.alerting,
             self.rules,
+            self.autoscaling,
             clock,
             self.config,
             self.reload,
@@ -97,6 +114,7 @@ class Server:
             self.alerting,
             self.scrape,
             self.rules,
+            self.autoscaling,
             self.web,
         ]
         self.lifecycle: Lifecycle[MainConfig] = Lifecycle(in_start_order(parts))

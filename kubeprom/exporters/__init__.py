@@ -30,6 +30,7 @@ from kubeprom.exporters.views import (
     NodeInfo,
     PodInfo,
     PodPhase,
+    PodState,
     QoSClass,
     Usage,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "NodeInfo",
     "PodInfo",
     "PodPhase",
+    "PodState",
     "QoSClass",
     "ServedTarget",
     "SimulatedCluster",

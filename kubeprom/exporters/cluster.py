@@ -72,13 +72,14 @@ from kubeprom.exporters.records import (
     row_params,
 )
 from kubeprom.exporters.scheduling import fits, unschedulable_message
-from kubeprom.exporters.state import CPU, RX, ContainerTable
+from kubeprom.exporters.state import RX, ContainerTable
 from kubeprom.exporters.views import (
     ContainerUsage,
     DeploymentInfo,
     HPAStatus,
     NodeInfo,
     PodInfo,
+    PodState,
 )
 from kubeprom.model.events import EventLog, EventType, ObjectRef
 from kubeprom.model.selectors import Requirement
@@ -248,31 +249,14 @@ class SimulatedCluster:
         pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
         return [snapshot.pod_info(self, p) for p in pods]
 
+    def pod_states(self, namespace: str) -> list[PodState]:
+        """The pods of a namespace, terminating ones included, in creation order."""
+        return snapshot.pod_states(self, namespace)
+
     def container_usage(self) -> ContainerUsage:
         """Every running container's cumulative CPU and working set at :attr:`now_s`, as
         columns (what the kubelets' ``/metrics/resource`` would report)."""
-        if self._usage_key != self._rows_version:
-            rows = np.flatnonzero(self.table.running[: self.table.size])
-            owners = [self._row_owner[r] for r in rows.tolist()]
-            self._usage_rows = (
-                rows,
-                np.array([p.dep.spec.namespace for p, _ in owners], dtype=np.str_),
-                np.array([p.name for p, _ in owners], dtype=np.str_),
-                np.array([c.spec.name for _, c in owners], dtype=np.str_),
-                np.array([c.started_s or 0.0 for _, c in owners], dtype=np.float64),
-            )
-            self._usage_key = self._rows_version
-        rows, namespaces, pods, containers, started = self._usage_rows
-        return ContainerUsage(
-            t_s=self._t,
-            namespace=namespaces,
-            pod=pods,
-            container=containers,
-            key=self.table.key[rows].copy(),
-            started_s=started,
-            cpu_seconds=self.table.counters[rows, CPU].copy(),
-            memory_bytes=self.table.memory[rows].copy(),
-        )
+        return snapshot.container_usage(self)
 
     def deployments(self) -> list[DeploymentInfo]:
         """Every Deployment, sorted by namespace and name."""

@@ -18,10 +18,12 @@ from kubeprom.exporters.load import rps_at
 from kubeprom.exporters.state import CPU, PERIODS, RX, THROTTLED_PERIODS, THROTTLED_S, TX
 from kubeprom.exporters.views import (
     ContainerInfo,
+    ContainerUsage,
     DeploymentInfo,
     NodeInfo,
     PodInfo,
     PodPhase,
+    PodState,
     QoSClass,
     Usage,
 )
@@ -125,13 +127,18 @@ def pod_info(cluster: SimulatedCluster, pod: PodRecord) -> PodInfo:
         created_s=pod.created_s,
         scheduled_s=pod.scheduled_s,
         started_s=pod.scheduled_s,
-        labels={**pod.dep.spec.pod_labels, "pod-template-hash": pod.dep.rs_name.rsplit("-")[-1]},
+        labels=dict(pod_labels(pod.dep)),
         containers=containers,
         usage=pod_usage,
         deletion_s=pod.deleting_since_s,
         ready_changed_s=pod.ready_changed_s,
         schedule_message=pod.schedule_message,
     )
+
+
+def pod_labels(dep: DeploymentRecord) -> dict[str, str]:
+    """A Deployment's pod labels, with the ReplicaSet's ``pod-template-hash``."""
+    return {**dep.spec.pod_labels, "pod-template-hash": dep.rs_name.rsplit("-")[-1]}
 
 
 def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
@@ -189,4 +196,57 @@ def deployment_info(cluster: SimulatedCluster, dep: DeploymentRecord) -> Deploym
         terminating_replicas=len(dep.terminating),
         replica_failure=dep.failure,
         replica_failure_s=dep.failure_since_s if failing else None,
+    )
+
+
+def pod_states(cluster: SimulatedCluster, namespace: str) -> list[PodState]:
+    """The pods of a namespace, terminating ones included, in creation order."""
+    out = []
+    for dep in cluster._deps:
+        if dep.spec.namespace != namespace:
+            continue
+        labels = pod_labels(dep)
+        for p in (*dep.pods, *dep.terminating):
+            started = p.node >= 0 and all(c.instance > 0 for c in p.containers)
+            out.append(
+                PodState(
+                    namespace,
+                    p.name,
+                    labels,
+                    PodPhase.RUNNING if started else PodPhase.PENDING,
+                    p.ready,
+                    p.node >= 0,
+                    p.deleting_since_s is not None,
+                    p.scheduled_s,
+                    p.ready_changed_s,
+                    dep.spec.containers,
+                )
+            )
+    return out
+
+
+def container_usage(cluster: SimulatedCluster) -> ContainerUsage:
+    """Every running container's cumulative CPU and working set at :attr:`now_s`, as
+    columns (what the kubelets' ``/metrics/resource`` would report)."""
+    if cluster._usage_key != cluster._rows_version:
+        rows = np.flatnonzero(cluster.table.running[: cluster.table.size])
+        owners = [cluster._row_owner[r] for r in rows.tolist()]
+        cluster._usage_rows = (
+            rows,
+            np.array([p.dep.spec.namespace for p, _ in owners], dtype=np.str_),
+            np.array([p.name for p, _ in owners], dtype=np.str_),
+            np.array([c.spec.name for _, c in owners], dtype=np.str_),
+            np.array([c.started_s or 0.0 for _, c in owners], dtype=np.float64),
+        )
+        cluster._usage_key = cluster._rows_version
+    rows, namespaces, pods, containers, started = cluster._usage_rows
+    return ContainerUsage(
+        t_s=cluster.now_s,
+        namespace=namespaces,
+        pod=pods,
+        container=containers,
+        key=cluster.table.key[rows].copy(),
+        started_s=started,
+        cpu_seconds=cluster.table.counters[rows, CPU].copy(),
+        memory_bytes=cluster.table.memory[rows].copy(),
     )

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from kubeprom.config.cluster import Resources
+from kubeprom.config.cluster import ContainerSpec, Resources
 
 
 class PodPhase(StrEnum):
@@ -155,6 +155,24 @@ class DeploymentInfo:
     @property
     def unavailable_replicas(self) -> int:
         return max(self.spec_replicas - self.available_replicas, 0)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PodState:
+    """What a controller lists of a pod (cheaper than :class:`PodInfo`): labels, phase,
+    readiness and its transition time, deletion, start (``status.startTime``: when it was
+    bound) and the containers' specs."""
+
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    phase: PodPhase
+    ready: bool
+    bound: bool
+    deleting: bool
+    start_s: float | None
+    ready_changed_s: float | None
+    containers: tuple[ContainerSpec, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

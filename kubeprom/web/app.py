@@ -22,7 +22,9 @@ from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
+from kubeprom.web.hpa_view import HPAView
 from kubeprom.web.keys import CLOCK_KEY
+from kubeprom.web.kube import KubeHandlers
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
 from kubeprom.web.rules import RulesHandlers
@@ -53,6 +55,7 @@ _INDEX = """kubeprom: a Prometheus-compatible monitoring server.
 
 API:     /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels, ...
 Status:  /api/v1/status/buildinfo, /api/v1/targets, /metrics, /-/healthy, /-/ready
+HPAs:    /kubeprom/apis/autoscaling/v2/horizontalpodautoscalers, /ui/api/hpa
 """
 
 
@@ -112,6 +115,8 @@ def build_app(
     rules: RulesHandlers | None = None,
     web_config: WebConfig | None = None,
     limits: HTTPLimits | None = None,
+    kube: KubeHandlers | None = None,
+    hpa_view: HPAView | None = None,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics`` and
     receives the HTTP and query metrics. Parts left as None are not served.
@@ -151,6 +156,10 @@ def build_app(
     (admin or AdminHandlers(None)).add_routes(app)
     if rules is not None:
         rules.add_routes(app)
+    if kube is not None:
+        kube.add_routes(app)
+    if hpa_view is not None:
+        hpa_view.add_routes(app)
     status_routes.add_routes(app, with_rules=rules is None)
     return app
 
