@@ -17,6 +17,7 @@ EXPORTS = [
     "NodeInfo",
     "PodInfo",
     "PodPhase",
+    "PodState",
     "QoSClass",
     "ServedTarget",
     "SimulatedCluster",
