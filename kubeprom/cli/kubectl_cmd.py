@@ -113,13 +113,13 @@ def add_parser(sub: Any) -> None:
 
     p = sub.add_parser("delete", help="delete HPAs (kubectl delete hpa) on --server")
     p.add_argument("resource", metavar="hpa")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME")
     _common(p)
     p.set_defaults(func=run_delete)
 
     p = sub.add_parser("scale", help="set a deployment's replicas (kubectl scale) on --server")
     p.add_argument("resource", metavar="deployment")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--replicas", type=int, default=-1, help="the new replica count")
     _common(p)
     p.set_defaults(func=run_scale)
@@ -130,12 +130,18 @@ def _client(args: argparse.Namespace) -> KubeClient:
     return KubeClient(server_client(args, timeout_s=30.0))
 
 
-def _kind_and_names(resource: str, names: list[str], allowed: frozenset[str]) -> list[str]:
-    """``TYPE NAME...`` or ``TYPE/NAME``; KubepromError for another resource type."""
+def _kind_and_names(
+    resource: str, names: list[str], allowed: frozenset[str], *, need: bool = False
+) -> list[str]:
+    """``TYPE NAME...`` or ``TYPE/NAME``; KubepromError for another resource type (or, with
+    ``need``, for no name)."""
     kind, slash, name = resource.partition("/")
     if kind.lower() not in allowed:
         raise KubepromError(f'the server doesn\'t have a resource type "{kind}"')
-    return [name, *names] if slash else names
+    found = [name, *names] if slash else names
+    if need and not found:
+        raise KubepromError("resource(s) were provided, but no name was specified")
+    return found
 
 
 def _ns(args: argparse.Namespace) -> str:
@@ -406,7 +412,7 @@ def run_describe(
 
 def run_delete(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     def go() -> int:
-        names = _kind_and_names(args.resource, args.names, HPA_NAMES)
+        names = _kind_and_names(args.resource, args.names, HPA_NAMES, need=True)
         client = _client(args)
         for name in names:
             client.delete(_hpa_path(_ns(args), name))
@@ -418,7 +424,7 @@ def run_delete(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
 
 def run_scale(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     def go() -> int:
-        names = _kind_and_names(args.resource, args.names, DEPLOYMENT_NAMES)
+        names = _kind_and_names(args.resource, args.names, DEPLOYMENT_NAMES, need=True)
         if args.replicas < 0:
             raise KubepromError(
                 "The --replicas=COUNT flag is required, and COUNT must be greater than or "

@@ -226,11 +226,24 @@ def _events(events: list[JSON], now_ms: int) -> str:
 
 # ---- -o yaml / json ------------------------------------------------------------------------
 class _GoYAMLDumper(yaml.SafeDumper):
-    """Block style, sorted keys, double quotes where quoting is needed (as go-yaml)."""
+    """go-yaml's choice of quotes: a string that would read back as another type
+    (``"True"``, ``"2027-01-15T08:00:00Z"``, ``"3"``) is double-quoted; one that only cannot
+    be plain (``a: b``) is single-quoted; block style, keys sorted."""
 
     def choose_scalar_style(self) -> str:
+        event = self.event
+        str_tag = "tag:yaml.org,2002:str"
+        if (
+            isinstance(event, yaml.ScalarEvent)
+            and event.tag == str_tag
+            and _RESOLVER.resolve(yaml.ScalarNode, event.value, (True, False)) != str_tag  # type: ignore[no-untyped-call]
+        ):
+            return '"'
         style: str = super().choose_scalar_style()
-        return '"' if style == "'" else style
+        return style
+
+
+_RESOLVER = yaml.resolver.Resolver()
 
 
 def to_yaml(obj: Any) -> str:
