@@ -82,7 +82,7 @@ def load_hpa_config(
         path = f"{SECTION}[{i}]"
         if isinstance(item, yaml.MappingNode):
             loaded = [_inline(item, source, path, gates)]
-        elif isinstance(item, yaml.ScalarNode) and not is_null(item) and item.value:
+        elif isinstance(item, yaml.ScalarNode) and item.tag.endswith(":str") and item.value:
             loaded = _files(item, source, path, base_dir, gates)
         else:
             raise error(item, source, path, "expected a manifest file name or an HPA object")
