@@ -1,14 +1,17 @@
-"""The ``cluster:`` section's Deployment selectors and ResourceQuotas, read with the
-positions of :class:`~kubeprom.config.cluster_parse.ClusterParser`."""
+"""The ``cluster:`` section's Deployment selectors, ResourceQuotas and CSV load files, read
+with the positions of :class:`~kubeprom.config.cluster_parse.ClusterParser`."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
 from kubeprom.config.cluster import QUOTA_RESOURCES, ResourceQuotaSpec
 from kubeprom.config.hpa_spec import LabelSelector, LabelSelectorRequirement
+from kubeprom.errors import ConfigError
 from kubeprom.model.quantity import Quantity
 from kubeprom.model.quantity import parse_quantity as exact_quantity
 from kubeprom.model.selectors import Op, Requirement, format_selector, matches
@@ -153,3 +156,62 @@ def _resource_quota(p: ClusterParser, node: _Node, path: str) -> ResourceQuotaSp
             raise p.err(value, where, f"must be an integer, got {text!r}")
         hard[resource] = quantity
     return ResourceQuotaSpec(ns, name, tuple(sorted(hard.items())))
+
+
+def parse_load_csv(
+    p: ClusterParser, node: _Node, path: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    name = p.string(node, path)
+    file = Path(name)
+    if not file.is_absolute() and p.base_dir is not None:
+        file = p.base_dir / file
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise p.err(node, path, f"cannot read load file {str(file)!r}: {err.strerror}") from err
+    times: list[float] = []
+    rps: list[float] = []
+    for lineno, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        cells = [c.strip() for c in text.split(",")]
+        if lineno == 1 and not _is_number(cells[0]):
+            continue  # a header row such as "time_s,rps"
+        if len(cells) != 2:
+            raise ConfigError(
+                f"expected 2 columns 'time_s,rps', got {len(cells)}",
+                file=str(file),
+                line=lineno,
+            )
+        try:
+            t, r = float(cells[0]), float(cells[1])
+        except ValueError:
+            raise ConfigError(
+                f"cannot parse row {text!r}: expected two numbers", file=str(file), line=lineno
+            ) from None
+        if not (math.isfinite(t) and math.isfinite(r)) or t < 0 or r < 0:
+            raise ConfigError(
+                f"time and rps must be finite and >= 0, got {text!r}",
+                file=str(file),
+                line=lineno,
+            )
+        if times and t <= times[-1]:
+            raise ConfigError(
+                f"time {cells[0]!r} is not after the previous row's",
+                file=str(file),
+                line=lineno,
+            )
+        times.append(t)
+        rps.append(r)
+    if not times:
+        raise p.err(node, path, f"load file {str(file)!r} has no rows")
+    return tuple(times), tuple(rps)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

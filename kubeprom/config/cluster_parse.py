@@ -30,7 +30,11 @@ from kubeprom.config.cluster import (
     Resources,
     parse_quantity,
 )
-from kubeprom.config.cluster_objects import parse_resource_quotas, parse_selector
+from kubeprom.config.cluster_objects import (
+    parse_load_csv,
+    parse_resource_quotas,
+    parse_selector,
+)
 from kubeprom.errors import ConfigError
 from kubeprom.model.timeutil import parse_duration_ms
 
@@ -486,7 +490,7 @@ class ClusterParser:
             elif key == "loop":
                 values["loop"] = self.boolean(value, f"{path}.loop")
             elif key == "file":
-                times, rps = self.csv(value, f"{path}.file")
+                times, rps = parse_load_csv(self, value, f"{path}.file")
                 values["csv_times_s"], values["csv_rps"] = times, rps
             else:
                 values[_RPS_ATTR[key]] = self.number(value, f"{path}.{key}")
@@ -502,56 +506,6 @@ class ClusterParser:
                 raise self.err(f[key], f"{path}.{key}", f"{key} must be greater than 0s")
         return LoadSpec(**values)  # type: ignore[arg-type]
 
-    def csv(self, node: _Node, path: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        name = self.string(node, path)
-        file = Path(name)
-        if not file.is_absolute() and self.base_dir is not None:
-            file = self.base_dir / file
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise self.err(
-                node, path, f"cannot read load file {str(file)!r}: {err.strerror}"
-            ) from err
-        times: list[float] = []
-        rps: list[float] = []
-        for lineno, line in enumerate(lines, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            cells = [c.strip() for c in text.split(",")]
-            if lineno == 1 and not _is_number(cells[0]):
-                continue  # a header row such as "time_s,rps"
-            if len(cells) != 2:
-                raise ConfigError(
-                    f"expected 2 columns 'time_s,rps', got {len(cells)}",
-                    file=str(file),
-                    line=lineno,
-                )
-            try:
-                t, r = float(cells[0]), float(cells[1])
-            except ValueError:
-                raise ConfigError(
-                    f"cannot parse row {text!r}: expected two numbers", file=str(file), line=lineno
-                ) from None
-            if not (math.isfinite(t) and math.isfinite(r)) or t < 0 or r < 0:
-                raise ConfigError(
-                    f"time and rps must be finite and >= 0, got {text!r}",
-                    file=str(file),
-                    line=lineno,
-                )
-            if times and t <= times[-1]:
-                raise ConfigError(
-                    f"time {cells[0]!r} is not after the previous row's",
-                    file=str(file),
-                    line=lineno,
-                )
-            times.append(t)
-            rps.append(r)
-        if not times:
-            raise self.err(node, path, f"load file {str(file)!r} has no rows")
-        return tuple(times), tuple(rps)
-
 
 def is_null(node: _Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
@@ -563,14 +517,6 @@ def _kind(node: _Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     return "null" if is_null(node) else f"{node.value!r}"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _fmt(value: float) -> str:
