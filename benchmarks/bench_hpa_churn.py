@@ -166,7 +166,8 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
             db.compact()  # the compaction part runs once a minute
             if minute % SAMPLE_EVERY_MIN == 0:
                 head = db.head
-                replicas = {d.name: d.replicas for d in cluster.deployments()}
+                deployments = cluster.deployments()
+                replicas = {d.name: d.replicas for d in deployments}
                 rows.append(
                     {
                         "hours": minute / 60,
@@ -177,6 +178,8 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
                         "series_collected": head.removed_series,
                         "blocks": len(db.blocks_snapshot()),
                         "pods": len(cluster.pods()),
+                        # Every change of a Deployment's replicas bumps its generation.
+                        "scale_changes": sum(d.generation - 1 for d in deployments),
                         "events": len(events),
                         **{f"replicas_{k}": float(v) for k, v in sorted(replicas.items())},
                         "wall_s": time.monotonic() - wall,
@@ -186,7 +189,8 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
                 print(
                     f"{r['hours']:5.2f}h rss={r['rss_mib']:.0f}MiB head_series="
                     f"{r['head_series']:.0f} created={r['series_created']:.0f} collected="
-                    f"{r['series_collected']:.0f} pods={r['pods']:.0f} wall={r['wall_s']:.0f}s",
+                    f"{r['series_collected']:.0f} pods={r['pods']:.0f} scale_changes="
+                    f"{r['scale_changes']:.0f} wall={r['wall_s']:.0f}s",
                     flush=True,
                 )
     finally:
@@ -211,7 +215,7 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     ax.plot(hours, [r["rss_mib"] for r in rows], color="tab:red")
     ax.set_ylabel("resident memory (MiB)")
     ax.set_ylim(bottom=0)
-    ax.set_title("kubeprom run's parts, 24 h of HPA churn in virtual time")
+    ax.set_title(f"kubeprom run's parts, {hours[-1]:g} h of HPA churn in virtual time")
     ax = axes[1]
     ax.plot(hours, [r["head_series"] for r in rows], label="head series")
     ax.plot(hours, [r["series_created"] for r in rows], label="series created (total)")
@@ -219,9 +223,9 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     ax.set_ylabel("series")
     ax.legend(loc="upper left")
     ax = axes[2]
-    for name in ("api", "web", "worker"):
-        ax.step(hours, [r[f"replicas_{name}"] for r in rows], where="post", label=name)
-    ax.set_ylabel("replicas (sampled)")
+    ax.plot(hours, [r["scale_changes"] for r in rows], color="tab:green", label="scale changes")
+    ax.plot(hours, [r["pods"] for r in rows], color="tab:gray", label="pods (sampled)")
+    ax.set_ylabel("HPA scale changes (total)")
     ax.set_xlabel("virtual hours")
     ax.legend(loc="upper left")
     fig.tight_layout()

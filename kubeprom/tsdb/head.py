@@ -153,7 +153,8 @@ class Head:
     def live(self, refs: I64Array) -> NDArray[np.bool_]:
         """Which refs still name a series (a collected one never comes back)."""
         with self.lock:
-            return self.index.slots(refs)[1]
+            alive = self.index.slots(refs)[1]
+        return np.ones(len(refs), dtype=np.bool_) if alive is None else alive
 
     def gc(self) -> int:
         """Drop every series with no sample left in the head: all of its samples are older
@@ -210,17 +211,21 @@ class Head:
                 raise ValueError("append with an unknown series ref") from None
             # The first occurrence of each live ref wins: scatter positions in reverse order.
             pos = np.arange(n, dtype=np.int64)
-            live_slots, live_pos = slots[alive], pos[alive]
-            self._scratch[live_slots[::-1]] = live_pos[::-1]
-            first = np.zeros(n, dtype=np.bool_)
-            first[alive] = self._scratch[live_slots] == live_pos
+            dead = 0 if alive is None else int(n - np.count_nonzero(alive))
+            if alive is None or dead == 0:
+                self._scratch[slots[::-1]] = pos[::-1]
+                first = self._scratch[slots] == pos
+            else:
+                live_slots, live_pos = slots[alive], pos[alive]
+                self._scratch[live_slots[::-1]] = live_pos[::-1]
+                first = np.zeros(n, dtype=np.bool_)
+                first[alive] = self._scratch[live_slots] == live_pos
             last_t = self.last_t[slots]
             same_bits = values.view(np.uint64) == self.last_v[slots].view(np.uint64)
         newer = t_ms > last_t
         same_t = t_ms == last_t
         ok = newer & first
         stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
-        dead = int(np.count_nonzero(~alive))
         stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
             n - dead - np.count_nonzero(first)
         )
@@ -236,7 +241,7 @@ class Head:
             if self._open_mint != MIN_TIME and t_ms >= self._seal_at:
                 self.seal()
             slots, alive = self.index.slots(refs)
-            if not alive.all():  # collected since they were checked: dropped
+            if alive is not None and not alive.all():  # collected since checked: dropped
                 slots, values = slots[alive], values[alive]
                 if slots.size == 0:
                     return
@@ -303,7 +308,7 @@ class Head:
             if not rising.all() or int(t.min()) < self.min_valid_t:
                 return None
             slots, alive = self.index.slots(ids)
-            if not alive.all() or np.any(t[first] <= self.last_t[slots]):
+            if (alive is not None and not alive.all()) or np.any(t[first] <= self.last_t[slots]):
                 return None
             self.seal()  # the open rows hold older samples: keep slabs in time order
             fs = FrameSet.build(ids, t, values, offsets, cache=self.cache)
@@ -379,7 +384,8 @@ class Head:
         with self.lock:
             refs = np.asarray(refs, dtype=np.int64)
             slots, alive = self.index.slots(refs)
-            refs, slots = refs[alive], slots[alive]
+            if alive is not None:
+                refs, slots = refs[alive], slots[alive]
             highs = np.minimum(self.last_t[slots], maxt)
             lows = np.full(refs.shape, max(mint, self.mint, self.min_valid_t), dtype=np.int64)
             keep = highs >= lows
@@ -396,7 +402,9 @@ class Head:
         if self._open_mint == MIN_TIME or ids.size == 0:
             return Part.empty()
         slots, alive = self.index.slots(ids)
-        has = alive & (self.cnt[slots] > 0)
+        has = self.cnt[slots] > 0
+        if alive is not None:
+            has &= alive
         ids, slots = ids[has], slots[has]
         if ids.size == 0:
             return Part.empty()

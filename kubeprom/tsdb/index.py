@@ -89,8 +89,9 @@ class HeadIndex:
         return ref
 
     # ---- refs and slots ---------------------------------------------------------------------
-    def slots(self, refs: I64Array) -> tuple[I64Array, NDArray[np.bool_]]:
-        """The slot of each ref, and whether the ref is live (a dead ref's slot is 0).
+    def slots(self, refs: I64Array) -> tuple[I64Array, NDArray[np.bool_] | None]:
+        """The slot of each ref, and whether the ref is live (a dead ref's slot is 0); the
+        mask is None when every ref is live (no series was ever collected).
 
         Raises ValueError for a ref that was never handed out.
         """
@@ -98,7 +99,7 @@ class HeadIndex:
         if refs.size and (int(refs.min()) < 0 or int(refs.max()) >= self._next_ref):
             raise ValueError("unknown series ref")
         if self._identity:
-            return refs, np.ones(refs.shape, dtype=np.bool_)
+            return refs, None
         n = len(self._labels)
         live = self._refs[:n]
         pos = np.searchsorted(live, refs)
@@ -113,7 +114,7 @@ class HeadIndex:
 
     def labels(self, ref: int) -> Labels:
         slots, ok = self.slots(np.array([ref], dtype=np.int64))
-        if not ok[0]:
+        if ok is not None and not ok[0]:
             raise KeyError(ref)
         return self._labels[int(slots[0])]
 
@@ -123,7 +124,7 @@ class HeadIndex:
             lab = self._labels
             return [lab[r] for r in refs]
         slots, ok = self.slots(np.asarray(refs, dtype=np.int64))
-        if not ok.all():
+        if ok is not None and not ok.all():
             raise KeyError(int(np.asarray(refs)[~ok][0]))
         lab = self._labels
         return [lab[s] for s in slots.tolist()]
