@@ -12,12 +12,16 @@ import aiohttp
 import pytest
 
 from kubeprom.cli.check_cmd import check_config
+from kubeprom.cli.main import build_parser
+from kubeprom.cli.run_cmd import settings_of
 from kubeprom.cli.server import Server
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import VirtualClock
 from kubeprom.config.hpa import load_hpa_config
+from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.config.load import parse_main_config
-from kubeprom.errors import ConfigError
+from kubeprom.errors import ConfigError, KubepromError
+from kubeprom.hpa import ControllerConfig
 from kubeprom.lifecycle import ReloadError
 from kubeprom.tsdb import Options
 
@@ -221,3 +225,54 @@ def test_a_bad_hpa_at_startup_fails_before_anything_starts(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"horizontal_pod_autoscalers\[0\]\.metadata\.extra"):
         Server(_settings(tmp_path, config), VirtualClock(T0_MS))
     assert not (tmp_path / "data").exists()
+
+
+def test_kube_controller_managers_flags_set_the_controller() -> None:
+    args = build_parser().parse_args(
+        [
+            "run",
+            "--horizontal-pod-autoscaler-sync-period=30s",
+            "--horizontal-pod-autoscaler-tolerance=0.05",
+            "--horizontal-pod-autoscaler-downscale-stabilization=1m",
+            "--horizontal-pod-autoscaler-cpu-initialization-period=2m",
+            "--horizontal-pod-autoscaler-initial-readiness-delay=10s",
+            "--feature-gates=HPAScaleToZero=true,HPAConfigurableTolerance=false",
+        ]
+    )
+    settings = settings_of(args)
+    assert settings.hpa == ControllerConfig(
+        tolerance=0.05,
+        cpu_initialization_period_ms=120_000,
+        initial_readiness_delay_ms=10_000,
+        downscale_stabilization_window_ms=60_000,
+        sync_period_ms=30_000,
+        configurable_tolerance=False,
+        pod_level_resources=True,
+    )
+    assert settings.feature_gates == FeatureGates(
+        hpa_scale_to_zero=True, hpa_configurable_tolerance=False
+    )
+    assert settings.flags["horizontal-pod-autoscaler-sync-period"] == "30s"
+    defaults = settings_of(build_parser().parse_args(["run"]))
+    assert (defaults.hpa, defaults.feature_gates) == (ControllerConfig(), FeatureGates())
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--feature-gates=Foo=true", "--feature-gates: unrecognized feature gate: Foo"),
+        (
+            "--feature-gates=HPAScaleToZero=yes",
+            "--feature-gates: invalid value of HPAScaleToZero=yes, err: strconv.ParseBool: "
+            'parsing "yes": invalid syntax',
+        ),
+        (
+            "--horizontal-pod-autoscaler-sync-period=0s",
+            "--horizontal-pod-autoscaler-sync-period: must be positive",
+        ),
+    ],
+)
+def test_bad_controller_flags_are_refused(flag: str, message: str) -> None:
+    with pytest.raises(KubepromError) as info:
+        settings_of(build_parser().parse_args(["run", flag]))
+    assert str(info.value) == message
