@@ -15,7 +15,7 @@ from kubeprom.cli.check_cmd import check_config
 from kubeprom.cli.main import build_parser
 from kubeprom.cli.run_cmd import settings_of
 from kubeprom.cli.server import Server
-from kubeprom.cli.settings import ServerSettings
+from kubeprom.cli.settings import RemoteFlags, ServerSettings
 from kubeprom.clock import VirtualClock
 from kubeprom.config.hpa import load_hpa_config
 from kubeprom.config.hpa_spec import FeatureGates
@@ -276,3 +276,18 @@ def test_bad_controller_flags_are_refused(flag: str, message: str) -> None:
     with pytest.raises(KubepromError) as info:
         settings_of(build_parser().parse_args(["run", flag]))
     assert str(info.value) == message
+
+
+def test_agent_mode_refuses_hpas(tmp_path: Path) -> None:
+    # The HPA API is served beside the query API, which an agent has not.
+    path = tmp_path / "kp.yml"
+    path.write_text("scrape_configs: []\nhorizontal_pod_autoscalers:" + GOOD)
+    with pytest.raises(KubepromError, match=r"^parsing YAML file ") as err:
+        Server(
+            ServerSettings(str(path), str(tmp_path / "d"), remote=RemoteFlags(agent=True)),
+            VirtualClock(T0_MS),
+        )
+    assert str(err.value) == (
+        f"parsing YAML file {path}: field horizontal_pod_autoscalers is not allowed in agent mode"
+    )
+    assert not (tmp_path / "d").exists()
