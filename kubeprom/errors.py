@@ -15,7 +15,8 @@
     ├── ScrapeError                              a scrape failed (the target's lastError)
     ├── TopError(line)                           what ``kubectl top`` reports
     │   ├── NotFound(resource, name)
-    │   └── BadRequest
+    │   ├── BadRequest
+    │   └── StatusError(reason, code)            a Kubernetes API ``Status`` failure
     ├── APIError(kind, status)                   an error in Prometheus' HTTP API envelope
     ├── QueryAPIUnavailable(url)                 a query server did not answer as Prometheus
     ├── PromQLError
@@ -187,6 +188,19 @@ class BadRequest(TopError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, line=f"Error from server (BadRequest): {message}")
+
+
+class StatusError(TopError):
+    """A Kubernetes API ``Status`` failure (``reason`` such as ``NotFound``, ``AlreadyExists``,
+    ``Invalid``; ``code`` its HTTP status), as kubeprom's Kubernetes-shaped endpoints answer
+    it and kubectl prints it: ``Error from server (NotFound): horizontalpodautoscalers.
+    autoscaling "web" not found``."""
+
+    def __init__(self, reason: str, code: int, message: str) -> None:
+        super().__init__(message, line=f"Error from server ({reason}): {message}")
+        self.reason = reason
+        self.code = code
+        self.message = message
 
 
 class ErrorType(StrEnum):

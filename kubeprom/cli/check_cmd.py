@@ -22,6 +22,7 @@ from typing import Any
 
 from kubeprom.config import load_main_config
 from kubeprom.config.cluster_parse import load_cluster_config
+from kubeprom.config.hpa import load_hpa_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import ConfigError
 from kubeprom.rules.rulefmt import (
@@ -171,6 +172,7 @@ def check_config(path: str, *, syntax_only: bool = False) -> list[str]:
     """Load and check one file; the rule files its globs match. Raises ConfigError."""
     cfg = load_main_config(path)
     load_cluster_config(path)  # the simulated cluster section, if any
+    load_hpa_config(cfg.hpa_node, cfg.source, cfg.base_dir)  # HPAs, in files or inline
     rule_files = _rule_files(cfg, syntax_only)
     if not syntax_only:
         _check_targets(cfg)

@@ -20,10 +20,15 @@ from kubeprom.cli.run_storage import Storage, open_storage
 from kubeprom.cli.settings import RuleFlags, ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.hpa import load_hpa_config
+from kubeprom.config.hpa_spec import FeatureGates, HorizontalPodAutoscaler
 from kubeprom.config.load import MainConfig
 from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import StorageError
 from kubeprom.exporters import ExporterServer, ServedTarget, SimulatedCluster
+from kubeprom.hpa import ControllerConfig
+from kubeprom.hpa.manager import Autoscalers, MetricsProvider
+from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
@@ -37,6 +42,8 @@ from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
+from kubeprom.sim.metrics_server import MetricsServer
+from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb.api import Appender
 from kubeprom.tsdb.db import DB, Options
 from kubeprom.tsdb.stats import head_stats
@@ -50,6 +57,8 @@ from kubeprom.web import (
     build_app,
     start_server,
 )
+from kubeprom.web.hpa_view import HPAView
+from kubeprom.web.kube import KubeHandlers
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 log = logging.getLogger(__name__)
@@ -195,29 +204,109 @@ class RemoteWritePart:
 
 
 class Exporters:
-    """The simulated cluster's exporters, served over HTTP; the cluster follows the clock."""
+    """The simulated cluster's exporters, served over HTTP; the cluster follows the clock and
+    records its events in ``events``."""
 
     name = "exporters"
 
-    def __init__(self, spec: ClusterSpec, clock: Clock) -> None:
+    def __init__(self, spec: ClusterSpec, clock: Clock, events: EventLog) -> None:
         self._spec = spec
         self._clock = clock
+        self._events = events
         self._server: ExporterServer | None = None
+        self.cluster: SimulatedCluster | None = None
 
     def targets(self) -> list[ServedTarget]:
         """The served targets with their bound addresses (empty unless running)."""
         return self._server.targets() if self._server is not None else []
 
     async def start(self) -> None:
-        cluster = SimulatedCluster(self._spec, start_s=self._clock.now_ms() / 1000)
+        cluster = SimulatedCluster(
+            self._spec, start_s=self._clock.now_ms() / 1000, events=self._events
+        )
         server = ExporterServer(cluster, clock=self._clock)
         await server.start()
-        self._server = server
+        self._server, self.cluster = server, cluster
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             await server.stop()
+
+
+def metrics_provider(cluster: SimulatedCluster | None, resolution_ms: int) -> MetricsProvider:
+    """Where the live HPA controller reads metrics: metrics-server over the simulated
+    kubelets (resource metrics). The one place to plug PromQL-backed sources in."""
+    return MetricsServer(cluster, resolution_ms=resolution_ms)
+
+
+class Autoscaling:
+    """The HPA controller: the configuration's ``horizontal_pod_autoscalers`` (and those
+    created through the API) synced every ``--horizontal-pod-autoscaler-sync-period``
+    against the simulated cluster (every target missing without one). The configuration's
+    HPAs are read and validated at construction (ConfigError) and again on reload."""
+
+    name = "hpa"
+
+    def __init__(
+        self,
+        exporters: Exporters | None,
+        events: EventLog,
+        clock: Clock,
+        controller: ControllerConfig,
+        gates: FeatureGates,
+        config: MainConfig,
+    ) -> None:
+        self._exporters = exporters
+        self._events = events
+        self._clock = clock
+        self._controller = controller
+        self._gates = gates
+        self._hpas = self._load(config)
+        self._manager: Autoscalers | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _load(self, config: MainConfig) -> list[HorizontalPodAutoscaler]:
+        loaded = load_hpa_config(config.hpa_node, config.source, config.base_dir, self._gates)
+        return [h.hpa for h in loaded]
+
+    @property
+    def manager(self) -> Autoscalers:
+        if self._manager is None:
+            raise RuntimeError("the HPA controller is not running (start it first)")
+        return self._manager
+
+    @property
+    def cluster(self) -> SimulatedCluster | None:
+        return self._exporters.cluster if self._exporters is not None else None
+
+    async def start(self) -> None:
+        cluster = self.cluster
+        period = self._controller.sync_period_ms
+        manager = Autoscalers(
+            ClusterWorkloads(cluster),
+            metrics_provider(cluster, period),
+            self._events,
+            self._controller,
+        )
+        manager.apply_config(self._hpas, self._clock.now_ms())
+        self._manager = manager
+        self._task = asyncio.get_running_loop().create_task(manager.run(self._clock))
+
+    async def reload(self, config: MainConfig) -> None:
+        hpas = self._load(config)
+        self.manager.apply_config(hpas, self._clock.now_ms())
+        self._hpas = hpas
+
+    async def stop(self) -> None:
+        manager, self._manager = self._manager, None
+        task, self._task = self._task, None
+        if manager is not None:
+            manager.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class Scrape:
@@ -389,6 +478,7 @@ class Web:
         scrape: Scrape,
         alerting: Alerting | None,
         rules: Rules | None,
+        autoscaling: Autoscaling | None,
         remote: RemoteWritePart,
         clock: Clock,
         config: MainConfig,
@@ -400,6 +490,7 @@ class Web:
         self._scrape = scrape
         self._alerting = alerting
         self._rules = rules
+        self._autoscaling = autoscaling
         self._clock = clock
         self._config = config
         self._reload = reload
@@ -429,7 +520,8 @@ class Web:
             corruption_count=(lambda: len(db.corrupt_blocks)) if db is not None else lambda: 0,
         )
         receiver = RemoteWriteReceiver(storage.appender) if s.remote.write_receiver else None
-        if db is None or self._rules is None or self._alerting is None:  # agent mode
+        hpa = self._autoscaling
+        if db is None or self._rules is None or self._alerting is None or hpa is None:  # agent
             return build_app(
                 registry,
                 clock=self._clock,
@@ -444,6 +536,7 @@ class Web:
         registry.register(RulesCollector(self._rules.manager.groups))
         registry.register(NotifierCollector(self._alerting.notifier))
         api = LocalQueryAPI(db.querier, clock=self._clock)
+        hpas, cluster = hpa.manager, hpa.cluster
         return build_app(
             registry,
             clock=self._clock,
@@ -464,6 +557,8 @@ class Web:
             rules=RulesHandlers(self._rules.manager, self._alerting.notifier),
             web_config=s.web_config,
             limits=s.limits,
+            kube=KubeHandlers(hpas, cluster, hpas.events, s.feature_gates),
+            hpa_view=HPAView(hpas, cluster, hpas.events),
             remote_write=receiver,
             remote_read=RemoteReadHandler(
                 db.querier,

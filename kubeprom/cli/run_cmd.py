@@ -18,8 +18,10 @@ from typing import Any
 from kubeprom.cli.server import Server
 from kubeprom.cli.settings import RemoteFlags, RuleFlags, ServerSettings
 from kubeprom.clock import RealClock
+from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.errors import KubepromError
-from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.hpa import ControllerConfig
+from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig, load_web_config
@@ -117,6 +119,7 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_QUEUE_CAPACITY,
         help="alerts queued per Alertmanager; the oldest are dropped beyond it (default: 10000)",
     )
+    _add_hpa_flags(p)
     p.add_argument(
         "--agent",
         "--enable-feature=agent",
@@ -160,6 +163,114 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _add_hpa_flags(p: Any) -> None:
+    """kube-controller-manager's HPA flags, with its names and defaults."""
+    g = p.add_argument_group("HPA controller (kube-controller-manager's flags)")
+    d = ControllerConfig()
+    for flag, default, text in (
+        ("sync-period", d.sync_period_ms, "how often every HPA is synced"),
+        (
+            "downscale-stabilization",
+            d.downscale_stabilization_window_ms,
+            "how far back the controller looks for the highest recommendation to scale down to",
+        ),
+        (
+            "cpu-initialization-period",
+            d.cpu_initialization_period_ms,
+            "after a pod starts, how long its CPU samples may be skipped",
+        ),
+        (
+            "initial-readiness-delay",
+            d.initial_readiness_delay_ms,
+            "after a pod starts, how long readiness changes count as its first readiness",
+        ),
+    ):
+        g.add_argument(
+            f"--horizontal-pod-autoscaler-{flag}",
+            dest=f"hpa_{flag.replace('-', '_')}",
+            default=format_duration_ms(default),
+            metavar="DURATION",
+            help=f"{text} (default: {format_duration_ms(default)})",
+        )
+    g.add_argument(
+        "--horizontal-pod-autoscaler-tolerance",
+        dest="hpa_tolerance",
+        type=_tolerance,
+        default=d.tolerance,
+        help=f"the minimum change from 1.0 of the desired-to-actual metric ratio for the "
+        f"controller to scale (default: {d.tolerance})",
+    )
+    g.add_argument(
+        "--feature-gates",
+        dest="feature_gates",
+        default="",
+        metavar="GATE=BOOL,...",
+        help="HPAConfigurableTolerance (default true), HPAScaleToZero (false), "
+        "PodLevelResources (true)",
+    )
+
+
+_GATES = ("HPAConfigurableTolerance", "HPAScaleToZero", "PodLevelResources")
+
+
+def feature_gates(text: str) -> dict[str, bool]:
+    """``--feature-gates``: ``Name=true,Other=false``; raises KubepromError for an unknown
+    gate or a value that is not a boolean, as kube-controller-manager refuses them."""
+    out: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if name not in _GATES:
+            raise KubepromError(f"--feature-gates: unrecognized feature gate: {name}")
+        if not sep or value.lower() not in ("true", "false"):
+            raise KubepromError(
+                f"--feature-gates: invalid value of {name}={value}, err: strconv.ParseBool: "
+                f'parsing "{value}": invalid syntax'
+            )
+        out[name] = value.lower() == "true"
+    return out
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def hpa_settings(args: argparse.Namespace) -> tuple[ControllerConfig, FeatureGates]:
+    """The controller's settings and the API server's feature gates the flags give."""
+    gates = feature_gates(args.feature_gates)
+    sync = _duration_ms(args.hpa_sync_period, "--horizontal-pod-autoscaler-sync-period")
+    if sync <= 0:
+        raise KubepromError("--horizontal-pod-autoscaler-sync-period: must be positive")
+    config = ControllerConfig(
+        tolerance=args.hpa_tolerance,
+        cpu_initialization_period_ms=_duration_ms(
+            args.hpa_cpu_initialization_period,
+            "--horizontal-pod-autoscaler-cpu-initialization-period",
+        ),
+        initial_readiness_delay_ms=_duration_ms(
+            args.hpa_initial_readiness_delay,
+            "--horizontal-pod-autoscaler-initial-readiness-delay",
+        ),
+        downscale_stabilization_window_ms=_duration_ms(
+            args.hpa_downscale_stabilization,
+            "--horizontal-pod-autoscaler-downscale-stabilization",
+        ),
+        sync_period_ms=sync,
+        configurable_tolerance=gates.get("HPAConfigurableTolerance", True),
+        pod_level_resources=gates.get("PodLevelResources", True),
+    )
+    api_gates = FeatureGates(
+        hpa_scale_to_zero=gates.get("HPAScaleToZero", False),
+        hpa_configurable_tolerance=gates.get("HPAConfigurableTolerance", True),
+    )
+    return config, api_gates
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -192,6 +303,12 @@ _FLAG_NAMES = {
     "for_grace_period": "rules.alert.for-grace-period",
     "resend_delay": "rules.alert.resend-delay",
     "notification_queue_capacity": "alertmanager.notification-queue-capacity",
+    "hpa_sync_period": "horizontal-pod-autoscaler-sync-period",
+    "hpa_tolerance": "horizontal-pod-autoscaler-tolerance",
+    "hpa_downscale_stabilization": "horizontal-pod-autoscaler-downscale-stabilization",
+    "hpa_cpu_initialization_period": "horizontal-pod-autoscaler-cpu-initialization-period",
+    "hpa_initial_readiness_delay": "horizontal-pod-autoscaler-initial-readiness-delay",
+    "feature_gates": "feature-gates",
     "agent": "agent",
     "remote_write_receiver": "web.enable-remote-write-receiver",
     "remote_read_sample_limit": "storage.remote.read-sample-limit",
@@ -228,6 +345,7 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
     """The server settings the flags give; raises KubepromError for a bad flag value."""
     retention_ms = _duration_ms(args.retention_time, "--retention-time")
     host, port = _listen(args.listen)
+    hpa, gates = hpa_settings(args)
     return ServerSettings(
         config_path=args.config,
         data=args.data,
@@ -251,6 +369,8 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
             resend_delay_ms=_duration_ms(args.resend_delay, "--rules.alert.resend-delay"),
             notification_queue_capacity=args.notification_queue_capacity,
         ),
+        hpa=hpa,
+        feature_gates=gates,
         remote=RemoteFlags(
             agent=args.agent,
             write_receiver=args.remote_write_receiver,

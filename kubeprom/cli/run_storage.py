@@ -83,3 +83,7 @@ def check_agent_config(config: MainConfig) -> None:
         raise KubepromError(f"{where}: field alerting is not allowed in agent mode")
     if config.rule_files:
         raise KubepromError(f"{where}: field rule_files is not allowed in agent mode")
+    if config.hpa_node is not None:  # the HPA API is served beside the query API
+        raise KubepromError(
+            f"{where}: field horizontal_pod_autoscalers is not allowed in agent mode"
+        )

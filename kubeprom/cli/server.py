@@ -13,13 +13,15 @@ list backwards. Today's parts::
     scrape       discovery + scrape loops into the store           (reloads)
     notifier     alerts to Alertmanager, a bounded queue each      (reloads)
     rules        recording and alerting rule groups on the clock   (reloads)
+    hpa          the HPA controller, every sync period on the clock (reloads)
     web          the HTTP API, /metrics, /federate, /-/reload      (reloads)
 
 ``notifier`` carries the alerts the ``rules`` send, so it starts before them and stops after
 them. ``remote-write`` reads the store's WAL, so it starts after the store and stops before
 it closes, after every part that appends (it reads the WAL to its end while it flushes).
-In agent mode there are no ``notifier`` and ``rules``. The part to come: ``hpa`` scales the
-simulated cluster, so it stops before the exporters. As in Prometheus' ``main.go``, the rule
+In agent mode there are no ``notifier``, ``rules`` and ``hpa``. ``hpa`` scales the
+simulated cluster, so it stops before the exporters; the web server serves its objects, so
+it starts after it. As in Prometheus' ``main.go``, the rule
 manager stops before the scrape manager ("to ensure we don't trigger any false positive
 alerts for rules using absent()"), the scrapers stop before the store closes (no writes to
 a closed store), and the web server stops first and starts last, so the server reports
@@ -36,6 +38,7 @@ import logging
 
 from kubeprom.cli.parts import (
     Alerting,
+    Autoscaling,
     Compaction,
     Exporters,
     RemoteWritePart,
@@ -52,6 +55,7 @@ from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.lifecycle import Component, Lifecycle
+from kubeprom.model.events import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,8 @@ class Server:
         self.remote_write = RemoteWritePart(
             self.store, clock, self.config, settings.remote.flush_deadline_ms
         )
-        self.exporters = Exporters(spec, clock) if spec is not None else None
+        self.events = EventLog()
+        self.exporters = Exporters(spec, clock, self.events) if spec is not None else None
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
         self.alerting = None if agent else Alerting(settings.rules, self.config, clock)
         self.rules = (
@@ -107,12 +112,25 @@ class Server:
             if self.alerting is None
             else Rules(self.store, self.alerting, clock, settings.rules, self.config)
         )
+        self.autoscaling = (
+            None
+            if agent
+            else Autoscaling(
+                self.exporters,
+                self.events,
+                clock,
+                settings.hpa,
+                settings.feature_gates,
+                self.config,
+            )
+        )
         self.web = Web(
             settings,
             self.store,
             self.scrape,
             self.alerting,
             self.rules,
+            self.autoscaling,
             self.remote_write,
             clock,
             self.config,
@@ -126,6 +144,7 @@ class Server:
             self.alerting,
             self.scrape,
             self.rules,
+            self.autoscaling,
             self.web,
         ]
         self.lifecycle: Lifecycle[MainConfig] = Lifecycle(in_start_order(parts))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kubeprom.config.hpa_spec import FeatureGates
+from kubeprom.hpa import ControllerConfig
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig
@@ -48,6 +50,8 @@ class ServerSettings:
     query_max_queued: int = 100
     query_timeout_s: float = 120.0
     rules: RuleFlags = field(default_factory=RuleFlags)
+    hpa: ControllerConfig = field(default_factory=ControllerConfig)
+    feature_gates: FeatureGates = field(default_factory=FeatureGates)
     remote: RemoteFlags = field(default_factory=RemoteFlags)
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""

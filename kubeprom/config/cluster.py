@@ -30,6 +30,17 @@ Nodes and Deployments are written the way Kubernetes users write them; each Depl
                     readinessProbe: {initialDelaySeconds: 5}
           startup_delay: 2s    # scheduled -> Running
           load: {type: diurnal, base_rps: 50, amplitude_rps: 30, period: 24h}
+      resource_quotas:         # ResourceQuota objects, as Kubernetes users write them
+        - metadata: {name: compute, namespace: default}
+          spec:
+            hard: {pods: "20", requests.cpu: "4", requests.memory: 8Gi, limits.cpu: "8"}
+
+A Deployment's ``spec.selector`` (``matchLabels`` / ``matchExpressions``) must select its
+template's labels; without one the template's labels are the selector. Pods it removes
+terminate for ``terminationGracePeriodSeconds`` (30 s by default) before they are gone.
+A quota limits ``pods``, ``requests.cpu``, ``requests.memory``, ``limits.cpu`` and
+``limits.memory`` (``cpu`` and ``memory`` mean the ``requests.*`` ones); pods beyond it are
+not created, as the API server's quota admission refuses them.
 
 Load types and their fields (times are durations since the cluster started)::
 
@@ -57,7 +68,9 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kubeprom.model.quantity import Quantity
 from kubeprom.model.quantity import parse_quantity as exact_quantity
+from kubeprom.model.selectors import Requirement
 
 _QUANTITY_RE = re.compile(
     r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
@@ -65,6 +78,18 @@ _QUANTITY_RE = re.compile(
 )
 DEFAULT_PODS_PER_NODE = 110  # the kubelet's default --max-pods
 DEFAULT_STARTUP_DELAY_S = 2.0
+DEFAULT_TERMINATION_GRACE_S = 30.0  # terminationGracePeriodSeconds' default
+#: What a ResourceQuota may limit here (``cpu``/``memory`` are Kubernetes' aliases of the
+#: ``requests.*`` names, tracked separately as there).
+QUOTA_RESOURCES = (
+    "cpu",
+    "limits.cpu",
+    "limits.memory",
+    "memory",
+    "pods",
+    "requests.cpu",
+    "requests.memory",
+)
 DEFAULT_TICK_S = 1.0
 DEFAULT_OVERHEAD_CPU = 0.05
 DEFAULT_OVERHEAD_MEMORY = 256.0 * 2**20
@@ -147,6 +172,9 @@ class ContainerSpec:
 
 @dataclass(frozen=True, slots=True)
 class DeploymentSpec:
+    """A Deployment; ``selector`` is ``spec.selector`` as requirements (the template's labels
+    when not written). Removed pods terminate for ``termination_grace_s`` before they go."""
+
     namespace: str
     name: str
     replicas: int
@@ -155,6 +183,18 @@ class DeploymentSpec:
     labels: dict[str, str] = field(default_factory=dict)
     pod_labels: dict[str, str] = field(default_factory=dict)
     startup_delay_s: float = DEFAULT_STARTUP_DELAY_S
+    selector: tuple[Requirement, ...] = ()
+    termination_grace_s: float = DEFAULT_TERMINATION_GRACE_S
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceQuotaSpec:
+    """A namespace's ``ResourceQuota``: ``hard`` limits by resource name, sorted by name,
+    as exact quantities (messages print them as the API server does)."""
+
+    namespace: str
+    name: str
+    hard: tuple[tuple[str, Quantity], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +213,7 @@ class ClusterSpec:
 
     nodes: tuple[NodeSpec, ...]
     deployments: tuple[DeploymentSpec, ...]
+    resource_quotas: tuple[ResourceQuotaSpec, ...] = ()
     seed: int = 0
     tick_s: float = DEFAULT_TICK_S
     warm_start: bool = True

@@ -19,6 +19,7 @@ from kubeprom.config.cluster import (
     DEFAULT_OVERHEAD_MEMORY,
     DEFAULT_PODS_PER_NODE,
     DEFAULT_STARTUP_DELAY_S,
+    DEFAULT_TERMINATION_GRACE_S,
     DEFAULT_TICK_S,
     ClusterSpec,
     ContainerSpec,
@@ -28,6 +29,11 @@ from kubeprom.config.cluster import (
     NodeSpec,
     Resources,
     parse_quantity,
+)
+from kubeprom.config.cluster_objects import (
+    parse_load_csv,
+    parse_resource_quotas,
+    parse_selector,
 )
 from kubeprom.config.nodes import compose
 from kubeprom.errors import ConfigError
@@ -125,6 +131,10 @@ class ClusterParser:
             )
         return text
 
+    def subdomain(self, node: _Node, path: str) -> str:
+        """A name that may contain dots (RFC 1123 subdomain), as most object names."""
+        return self.name(node, path, _DNS_SUBDOMAIN)
+
     def integer(self, node: _Node, path: str, minimum: int = 0) -> int:
         text = self.string(node, path)
         try:
@@ -181,7 +191,7 @@ class ClusterParser:
 
     # ---- the document --------------------------------------------------------------------
     def cluster(self, node: _Node, path: str) -> ClusterSpec:
-        allowed = {"seed", "tick", "warm_start", "nodes", "deployments"}
+        allowed = {"seed", "tick", "warm_start", "nodes", "deployments", "resource_quotas"}
         f = self.mapping(node, path, "cluster", allowed, ("nodes",))
         seed = self.integer(f["seed"], f"{path}.seed") if "seed" in f else 0
         tick = self.duration(f["tick"], f"{path}.tick") if "tick" in f else DEFAULT_TICK_S
@@ -211,7 +221,12 @@ class ClusterParser:
                 )
             names.add((dep.namespace, dep.name))
             deployments.append(dep)
-        return ClusterSpec(tuple(nodes), tuple(deployments), seed, tick, warm, self.source)
+        quotas = (
+            parse_resource_quotas(self, f["resource_quotas"], path)
+            if "resource_quotas" in f
+            else ()
+        )
+        return ClusterSpec(tuple(nodes), tuple(deployments), quotas, seed, tick, warm, self.source)
 
     def nodes(self, node: _Node, path: str) -> list[NodeSpec]:
         allowed = {"name", "count", "name_prefix", "capacity", "allocatable", "overhead", "labels"}
@@ -282,6 +297,7 @@ class ClusterParser:
             else "default"
         )
         labels = self.labels(meta["labels"], f"{path}.metadata.labels") if "labels" in meta else {}
+        self.annotations(meta, f"{path}.metadata")
         spec = self.mapping(
             f["spec"],
             f"{path}.spec",
@@ -303,6 +319,16 @@ class ClusterParser:
             )
             if "labels" in tmeta:
                 pod_labels = self.labels(tmeta["labels"], f"{tpath}.metadata.labels")
+            self.annotations(tmeta, f"{tpath}.metadata")
+        selector = parse_selector(self, spec, f"{path}.spec", pod_labels)
+        for key in ("strategy", "minReadySeconds"):
+            if key in spec:
+                raise self.err(
+                    spec[key],
+                    f"{path}.spec.{key}",
+                    f"field {key!r} is not supported: pods are replaced one by one only by "
+                    "scaling (the simulated cluster has no rollouts)",
+                )
         pspec = self.mapping(
             tmpl["spec"],
             f"{tpath}.spec",
@@ -310,6 +336,14 @@ class ClusterParser:
             {"containers", "restartPolicy", "terminationGracePeriodSeconds"},
             ("containers",),
         )
+        grace = DEFAULT_TERMINATION_GRACE_S
+        if "terminationGracePeriodSeconds" in pspec:
+            grace = float(
+                self.integer(
+                    pspec["terminationGracePeriodSeconds"],
+                    f"{tpath}.spec.terminationGracePeriodSeconds",
+                )
+            )
         if "restartPolicy" in pspec:
             policy = self.string(pspec["restartPolicy"], f"{tpath}.spec.restartPolicy")
             if policy != "Always":
@@ -342,8 +376,22 @@ class ClusterParser:
             else DEFAULT_STARTUP_DELAY_S
         )
         return DeploymentSpec(
-            ns, name, replicas, tuple(containers), load, labels, pod_labels, startup
+            ns,
+            name,
+            replicas,
+            tuple(containers),
+            load,
+            labels,
+            pod_labels,
+            startup,
+            selector,
+            grace,
         )
+
+    def annotations(self, meta: dict[str, _Node], path: str) -> None:
+        """Annotations are checked (a mapping of strings) and have no effect on the model."""
+        if "annotations" in meta:
+            self.labels(meta["annotations"], f"{path}.annotations")
 
     def container(self, node: _Node, path: str) -> ContainerSpec:
         allowed = {
@@ -443,7 +491,7 @@ class ClusterParser:
             elif key == "loop":
                 values["loop"] = self.boolean(value, f"{path}.loop")
             elif key == "file":
-                times, rps = self.csv(value, f"{path}.file")
+                times, rps = parse_load_csv(self, value, f"{path}.file")
                 values["csv_times_s"], values["csv_rps"] = times, rps
             else:
                 values[_RPS_ATTR[key]] = self.number(value, f"{path}.{key}")
@@ -459,56 +507,6 @@ class ClusterParser:
                 raise self.err(f[key], f"{path}.{key}", f"{key} must be greater than 0s")
         return LoadSpec(**values)  # type: ignore[arg-type]
 
-    def csv(self, node: _Node, path: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        name = self.string(node, path)
-        file = Path(name)
-        if not file.is_absolute() and self.base_dir is not None:
-            file = self.base_dir / file
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise self.err(
-                node, path, f"cannot read load file {str(file)!r}: {err.strerror}"
-            ) from err
-        times: list[float] = []
-        rps: list[float] = []
-        for lineno, line in enumerate(lines, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            cells = [c.strip() for c in text.split(",")]
-            if lineno == 1 and not _is_number(cells[0]):
-                continue  # a header row such as "time_s,rps"
-            if len(cells) != 2:
-                raise ConfigError(
-                    f"expected 2 columns 'time_s,rps', got {len(cells)}",
-                    file=str(file),
-                    line=lineno,
-                )
-            try:
-                t, r = float(cells[0]), float(cells[1])
-            except ValueError:
-                raise ConfigError(
-                    f"cannot parse row {text!r}: expected two numbers", file=str(file), line=lineno
-                ) from None
-            if not (math.isfinite(t) and math.isfinite(r)) or t < 0 or r < 0:
-                raise ConfigError(
-                    f"time and rps must be finite and >= 0, got {text!r}",
-                    file=str(file),
-                    line=lineno,
-                )
-            if times and t <= times[-1]:
-                raise ConfigError(
-                    f"time {cells[0]!r} is not after the previous row's",
-                    file=str(file),
-                    line=lineno,
-                )
-            times.append(t)
-            rps.append(r)
-        if not times:
-            raise self.err(node, path, f"load file {str(file)!r} has no rows")
-        return tuple(times), tuple(rps)
-
 
 def is_null(node: _Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
@@ -520,14 +518,6 @@ def _kind(node: _Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     return "null" if is_null(node) else f"{node.value!r}"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _fmt(value: float) -> str:

@@ -62,6 +62,11 @@ def parse_manifests(text: str, source: str) -> list[LoadedHPA]:
     return [ManifestReader(source).document(node) for node in compose_all(text, source)]
 
 
+def parse_manifest_node(node: yaml.Node, source: str) -> LoadedHPA:
+    """One HPA written inline in another YAML file (positions are that file's)."""
+    return ManifestReader(source).document(node)
+
+
 def go_json_float(value: float) -> str:
     """The text Go's ``encoding/json`` writes for a float64 (``0.05``, ``1e-7``, ``1e+21``)."""
     if value != 0 and (abs(value) < 1e-6 or abs(value) >= 1e21):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from kubeprom.model.quantity import Quantity
+from kubeprom.model.selectors import Op, Requirement, check_key, check_value
 
 DEFAULT_CPU_UTILIZATION = 80  # autoscaling.DefaultCPUUtilization
 DEFAULT_NAMESPACE = "default"
@@ -55,6 +56,39 @@ class LabelSelector:
 
     match_labels: tuple[tuple[str, str], ...] = ()
     match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+
+    def requirements(self) -> tuple[Requirement, ...]:
+        """``metav1.LabelSelectorAsSelector``: the requirements this selector states.
+
+        Raises ValueError for an unknown operator, a bad key or value, a set operator
+        without values or an existence operator with values.
+        """
+        out = []
+        for key, value in self.match_labels:
+            check_key(key)
+            check_value(value)
+            out.append(Requirement(key, Op.EQUALS, (value,)))
+        for expr in self.match_expressions:
+            op = _OPERATORS.get(expr.operator)
+            if op is None:
+                raise ValueError(f'"{expr.operator}" is not a valid label selector operator')
+            check_key(expr.key)
+            if op in (Op.IN, Op.NOT_IN) and not expr.values:
+                raise ValueError("for 'in', 'notin' operators, values set can't be empty")
+            if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and expr.values:
+                raise ValueError("values set must be empty for exists and does not exist")
+            for v in expr.values:
+                check_value(v)
+            out.append(Requirement(expr.key, op, tuple(expr.values)))
+        return tuple(out)
+
+
+_OPERATORS = {
+    "In": Op.IN,
+    "NotIn": Op.NOT_IN,
+    "Exists": Op.EXISTS,
+    "DoesNotExist": Op.DOES_NOT_EXIST,
+}
 
 
 @dataclass(frozen=True, slots=True)

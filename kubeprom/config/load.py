@@ -5,7 +5,8 @@ line and column (1-based) of the offending node and the field, e.g.
 ``kubeprom.yml:3:20: global.scrape_interval: unknown unit 'x' in duration '5x'``.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
-node (with positions) for :mod:`kubeprom.config.cluster`.
+node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:`` is
+kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class MainConfig:
     alerting: AlertingConfig = AlertingConfig()
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write: tuple[RemoteWriteConfig, ...] = ()
+    hpa_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
@@ -110,7 +112,15 @@ class MainConfig:
 
 
 _TOP_FIELDS = frozenset(
-    {"global", "scrape_configs", "rule_files", "alerting", "remote_write", "cluster"}
+    {
+        "global",
+        "scrape_configs",
+        "rule_files",
+        "alerting",
+        "remote_write",
+        "cluster",
+        "horizontal_pod_autoscalers",
+    }
 )
 _GLOBAL_FIELDS = frozenset(
     {
@@ -252,6 +262,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         alerting=_parse_alerting(f) if "alerting" in f else AlertingConfig(),
         cluster_node=f.get("cluster"),
         remote_write=parse_remote_writes(f, base_dir),
+        hpa_node=f.get("horizontal_pod_autoscalers"),
         base_dir=base_dir,
     )
 

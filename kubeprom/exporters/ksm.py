@@ -94,10 +94,14 @@ class KubeStateMetricsCollector:
                 fams[name].add_metric(key, float(value))
             available = d.available_replicas >= d.spec_replicas
             reason = "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable"
-            for cond, state, why in (
+            conditions = [
                 ("Available", available, reason),
                 ("Progressing", True, "NewReplicaSetAvailable"),
-            ):
+            ]
+            if d.replica_failure is not None:
+                # FailedCreate is not among kube-state-metrics' allowed reasons: "unknown".
+                conditions.append(("ReplicaFailure", True, "unknown"))
+            for cond, state, why in conditions:
                 for status in _STATUSES:
                     value = _flag(status == ("true" if state else "false"))
                     condition.add_metric([*key, why, cond, status], value)
@@ -105,24 +109,102 @@ class KubeStateMetricsCollector:
         yield condition
 
     def _hpas(self) -> Iterator[Metric]:
-        fams = {
-            "spec_max_replicas": "Upper limit for the number of pods that can be set by the "
-            "autoscaler; cannot be smaller than MinReplicas.",
-            "spec_min_replicas": "Lower limit for the number of pods that can be set by the "
-            "autoscaler, default 1.",
-            "status_current_replicas": "Current number of replicas of pods managed by this "
-            "autoscaler.",
-            "status_desired_replicas": "Desired number of replicas of pods managed by this "
-            "autoscaler.",
+        """``internal/store/horizontalpodautoscaler.go``, in its family order; labels as
+        with ``--metric-labels-allowlist=horizontalpodautoscalers=[*]``, no annotations."""
+        prefix = "kube_horizontalpodautoscaler_"
+        info = gauge(
+            prefix + "info",
+            "Information about this autoscaler.",
+            (*_HPA, "scaletargetref_api_version", "scaletargetref_kind", "scaletargetref_name"),
+        )
+        plain = {
+            name: gauge(prefix + name, help_, _HPA)
+            for name, help_ in (
+                (
+                    "metadata_generation",
+                    _S + "The generation observed by the HorizontalPodAutoscaler controller.",
+                ),
+                (
+                    "spec_max_replicas",
+                    _S + "Upper limit for the number of pods that can be set by the autoscaler; "
+                    "cannot be smaller than MinReplicas.",
+                ),
+                (
+                    "spec_min_replicas",
+                    _S + "Lower limit for the number of pods that can be set by the autoscaler, "
+                    "default 1.",
+                ),
+            )
         }
-        out = {k: gauge(f"kube_horizontalpodautoscaler_{k}", _S + v, _HPA) for k, v in fams.items()}
+        target = ("metric_name", "metric_target_type", "container")
+        spec_metric = gauge(
+            prefix + "spec_target_metric",
+            "The metric specifications used by this autoscaler when calculating the desired "
+            "replica count.",
+            (*_HPA, *target),
+        )
+        tolerance = {
+            direction: gauge(
+                f"{prefix}spec_behavior_scale_{direction}_tolerance",
+                "The tolerance on the ratio between the current and desired metric value below "
+                f"which no scale {direction} occurs.",
+                _HPA,
+            )
+            for direction in ("down", "up")
+        }
+        status_metric = gauge(
+            prefix + "status_target_metric",
+            _S + "The current metric status used by this autoscaler when calculating the "
+            "desired replica count.",
+            (*_HPA, *target),
+        )
+        current = gauge(
+            prefix + "status_current_replicas",
+            _S + "Current number of replicas of pods managed by this autoscaler.",
+            _HPA,
+        )
+        desired = gauge(
+            prefix + "status_desired_replicas",
+            _S + "Desired number of replicas of pods managed by this autoscaler.",
+            _HPA,
+        )
+        labels = GaugeMetricFamily(
+            prefix + "labels", _S + "Kubernetes labels converted to Prometheus labels."
+        )
+        condition = gauge(
+            prefix + "status_condition",
+            _S + "The condition of this autoscaler.",
+            (*_HPA, "condition", "status"),
+        )
+        created = gauge(prefix + "created", "Unix creation timestamp", _HPA)
         for h in self.cluster.hpas():
             key = [h.namespace, h.name]
-            out["spec_max_replicas"].add_metric(key, float(h.max_replicas))
-            out["spec_min_replicas"].add_metric(key, float(h.min_replicas))
-            out["status_current_replicas"].add_metric(key, float(h.current_replicas))
-            out["status_desired_replicas"].add_metric(key, float(h.desired_replicas))
-        yield from out.values()
+            info.add_metric([*key, h.target_api_version, h.target_kind, h.target_name], 1.0)
+            plain["metadata_generation"].add_metric(key, float(h.generation))
+            plain["spec_max_replicas"].add_metric(key, float(h.max_replicas))
+            plain["spec_min_replicas"].add_metric(key, float(h.min_replicas))
+            for m in h.spec_metrics:
+                spec_metric.add_metric([*key, m.metric_name, m.target_type, m.container], m.value)
+            if h.scale_down_tolerance is not None:
+                tolerance["down"].add_metric(key, h.scale_down_tolerance)
+            if h.scale_up_tolerance is not None:
+                tolerance["up"].add_metric(key, h.scale_up_tolerance)
+            for m in h.status_metrics:
+                status_metric.add_metric([*key, m.metric_name, m.target_type, m.container], m.value)
+            current.add_metric(key, float(h.current_replicas))
+            desired.add_metric(key, float(h.desired_replicas))
+            if h.labels:
+                extra = {
+                    f"label_{_LABEL_UNSAFE.sub('_', k)}": v for k, v in sorted(h.labels.items())
+                }
+                labels.add_sample(prefix + "labels", dict(zip(_HPA, key, strict=True)) | extra, 1.0)
+            for type_, status in h.conditions:
+                for s in _STATUSES:
+                    condition.add_metric([*key, type_, s], _flag(s == status))
+            if h.created_s is not None:
+                created.add_metric(key, h.created_s)
+        yield from (info, *plain.values(), spec_metric, tolerance["down"], tolerance["up"])
+        yield from (status_metric, current, desired, labels, condition, created)
 
     def _nodes(self) -> Iterator[Metric]:
         info = gauge(
@@ -212,6 +294,7 @@ class KubeStateMetricsCollector:
             (*_POD, "owner_kind", "owner_name", "owner_is_controller"),
         )
         created = gauge("kube_pod_created", _S + "Unix creation timestamp", _POD)
+        deletion = gauge("kube_pod_deletion_timestamp", "Unix deletion timestamp", _POD)
         start_time = gauge(
             "kube_pod_start_time", _S + "Start time in unix timestamp for a pod.", _POD
         )
@@ -253,6 +336,8 @@ class KubeStateMetricsCollector:
             )
             owner.add_metric([*key, p.owner_kind, p.owner_name, "true"], 1.0)
             created.add_metric(key, p.created_s)
+            if p.deletion_s is not None:
+                deletion.add_metric(key, p.deletion_s)
             if p.started_s is not None:
                 start_time.add_metric(key, p.started_s)
             for name in PodPhase:
@@ -269,7 +354,8 @@ class KubeStateMetricsCollector:
                 qos.add_metric([*key, klass], _flag(p.qos.value == klass))
             policy.add_metric([*key, "Always"], 1.0)
             c.add(key, node, p)
-        yield from (info, owner, created, start_time, phase, ready, scheduled, unschedulable)
+        yield from (info, owner, created, deletion, start_time, phase, ready, scheduled)
+        yield unschedulable
         yield from (qos, policy, pod_labels)
         yield from c.families()
 

@@ -18,16 +18,25 @@ from kubeprom.exporters.load import rps_at
 from kubeprom.exporters.state import CPU, PERIODS, RX, THROTTLED_PERIODS, THROTTLED_S, TX
 from kubeprom.exporters.views import (
     ContainerInfo,
+    ContainerUsage,
     DeploymentInfo,
     NodeInfo,
     PodInfo,
     PodPhase,
+    PodState,
     QoSClass,
     Usage,
 )
+from kubeprom.model.selectors import format_selector
 
 if TYPE_CHECKING:
-    from kubeprom.exporters.cluster import SimulatedCluster, _Container, _Deployment, _Node, _Pod
+    from kubeprom.exporters.cluster import SimulatedCluster
+    from kubeprom.exporters.records import (
+        ContainerRecord,
+        DeploymentRecord,
+        NodeRecord,
+        PodRecord,
+    )
 
 #: Anonymous memory as a share of the working set (the rest is active page cache).
 RSS_FRACTION = 0.85
@@ -59,7 +68,7 @@ def usage(counters: NDArray[np.float64], memory: float, rx: float = 0.0, tx: flo
     )
 
 
-def node_info(cluster: SimulatedCluster, node: _Node) -> NodeInfo:
+def node_info(cluster: SimulatedCluster, node: NodeRecord) -> NodeInfo:
     i = node.index
     counters = np.zeros(RX)
     counters[CPU] = cluster.node_cpu_seconds[i]
@@ -82,11 +91,11 @@ def node_info(cluster: SimulatedCluster, node: _Node) -> NodeInfo:
     )
 
 
-def pod_cgroup(pod: _Pod) -> str:
+def pod_cgroup(pod: PodRecord) -> str:
     return f"{_QOS_CGROUP[pod.dep.qos]}/pod{pod.uid}"
 
 
-def pod_info(cluster: SimulatedCluster, pod: _Pod) -> PodInfo:
+def pod_info(cluster: SimulatedCluster, pod: PodRecord) -> PodInfo:
     table = cluster.table
     cgroup = pod_cgroup(pod)
     bound = pod.node >= 0
@@ -118,10 +127,18 @@ def pod_info(cluster: SimulatedCluster, pod: _Pod) -> PodInfo:
         created_s=pod.created_s,
         scheduled_s=pod.scheduled_s,
         started_s=pod.scheduled_s,
-        labels={**pod.dep.spec.pod_labels, "pod-template-hash": pod.dep.rs_name.rsplit("-")[-1]},
+        labels=dict(pod_labels(pod.dep)),
         containers=containers,
         usage=pod_usage,
+        deletion_s=pod.deleting_since_s,
+        ready_changed_s=pod.ready_changed_s,
+        schedule_message=pod.schedule_message,
     )
+
+
+def pod_labels(dep: DeploymentRecord) -> dict[str, str]:
+    """A Deployment's pod labels, with the ReplicaSet's ``pod-template-hash``."""
+    return {**dep.spec.pod_labels, "pod-template-hash": dep.rs_name.rsplit("-")[-1]}
 
 
 def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
@@ -129,7 +146,7 @@ def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
 
 
 def _container_info(
-    cluster: SimulatedCluster, c: _Container, pod_cgroup_path: str, bound: bool
+    cluster: SimulatedCluster, c: ContainerRecord, pod_cgroup_path: str, bound: bool
 ) -> ContainerInfo:
     """A container's view; before its pod is bound to a node it has no status yet."""
     table = cluster.table
@@ -157,8 +174,9 @@ def _container_info(
     )
 
 
-def deployment_info(cluster: SimulatedCluster, dep: _Deployment) -> DeploymentInfo:
+def deployment_info(cluster: SimulatedCluster, dep: DeploymentRecord) -> DeploymentInfo:
     ready = sum(1 for p in dep.pods if p.ready)
+    failing = dep.failure is not None
     return DeploymentInfo(
         namespace=dep.spec.namespace,
         name=dep.spec.name,
@@ -173,4 +191,62 @@ def deployment_info(cluster: SimulatedCluster, dep: _Deployment) -> DeploymentIn
         available_replicas=ready,
         updated_replicas=len(dep.pods),
         current_rps=rps_at(dep.spec.load, cluster.tick_start_s - cluster.start_s),
+        uid=dep.uid,
+        selector=format_selector(dep.spec.selector),
+        terminating_replicas=len(dep.terminating),
+        replica_failure=dep.failure,
+        replica_failure_s=dep.failure_since_s if failing else None,
+    )
+
+
+def pod_states(cluster: SimulatedCluster, namespace: str) -> list[PodState]:
+    """The pods of a namespace, terminating ones included, in creation order."""
+    out = []
+    for dep in cluster._deps:
+        if dep.spec.namespace != namespace:
+            continue
+        labels = pod_labels(dep)
+        for p in (*dep.pods, *dep.terminating):
+            started = p.node >= 0 and all(c.instance > 0 for c in p.containers)
+            out.append(
+                PodState(
+                    namespace,
+                    p.name,
+                    labels,
+                    PodPhase.RUNNING if started else PodPhase.PENDING,
+                    p.ready,
+                    p.node >= 0,
+                    p.deleting_since_s is not None,
+                    p.scheduled_s,
+                    p.ready_changed_s,
+                    dep.spec.containers,
+                )
+            )
+    return out
+
+
+def container_usage(cluster: SimulatedCluster) -> ContainerUsage:
+    """Every running container's cumulative CPU and working set at :attr:`now_s`, as
+    columns (what the kubelets' ``/metrics/resource`` would report)."""
+    if cluster._usage_key != cluster._rows_version:
+        rows = np.flatnonzero(cluster.table.running[: cluster.table.size])
+        owners = [cluster._row_owner[r] for r in rows.tolist()]
+        cluster._usage_rows = (
+            rows,
+            np.array([p.dep.spec.namespace for p, _ in owners], dtype=np.str_),
+            np.array([p.name for p, _ in owners], dtype=np.str_),
+            np.array([c.spec.name for _, c in owners], dtype=np.str_),
+            np.array([c.started_s or 0.0 for _, c in owners], dtype=np.float64),
+        )
+        cluster._usage_key = cluster._rows_version
+    rows, namespaces, pods, containers, started = cluster._usage_rows
+    return ContainerUsage(
+        t_s=cluster.now_s,
+        namespace=namespaces,
+        pod=pods,
+        container=containers,
+        key=cluster.table.key[rows].copy(),
+        started_s=started,
+        cpu_seconds=cluster.table.counters[rows, CPU].copy(),
+        memory_bytes=cluster.table.memory[rows].copy(),
     )

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from kubeprom.config.cluster import Resources
+import numpy as np
+from numpy.typing import NDArray
+
+from kubeprom.config.cluster import ContainerSpec, Resources
 
 
 class PodPhase(StrEnum):
@@ -117,6 +120,9 @@ class PodInfo:
     labels: dict[str, str]
     containers: tuple[ContainerInfo, ...]
     usage: Usage
+    deletion_s: float | None = None  # deletionTimestamp: terminating since
+    ready_changed_s: float | None = None  # the Ready condition's lastTransitionTime
+    schedule_message: str = ""  # why the scheduler found no node (unschedulable pods)
 
     @property
     def owner_kind(self) -> str:
@@ -140,15 +146,69 @@ class DeploymentInfo:
     available_replicas: int
     updated_replicas: int
     current_rps: float
+    uid: str = ""
+    selector: str = ""  # spec.selector as labels.Selector.String() prints it
+    terminating_replicas: int = 0
+    replica_failure: str | None = None  # ReplicaFailure=True (FailedCreate) message
+    replica_failure_s: float | None = None
 
     @property
     def unavailable_replicas(self) -> int:
         return max(self.spec_replicas - self.available_replicas, 0)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class PodState:
+    """What a controller lists of a pod (cheaper than :class:`PodInfo`): labels, phase,
+    readiness and its transition time, deletion, start (``status.startTime``: when it was
+    bound) and the containers' specs."""
+
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    phase: PodPhase
+    ready: bool
+    bound: bool
+    deleting: bool
+    start_s: float | None
+    ready_changed_s: float | None
+    containers: tuple[ContainerSpec, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ContainerUsage:
+    """Every running container at ``t_s``, as columns: where it runs, a ``key`` that changes
+    when the container restarts, its start, cumulative CPU (core-seconds) and working set
+    (bytes). Arrays are owned by the snapshot."""
+
+    t_s: float
+    namespace: NDArray[np.str_]
+    pod: NDArray[np.str_]
+    container: NDArray[np.str_]
+    key: NDArray[np.uint64]
+    started_s: NDArray[np.float64]
+    cpu_seconds: NDArray[np.float64]
+    memory_bytes: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    """One ``kube_horizontalpodautoscaler_{spec,status}_target_metric`` sample: the metric's
+    name, ``value`` / ``utilization`` / ``average``, the container (ContainerResource)."""
+
+    metric_name: str
+    target_type: str
+    value: float
+    container: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class HPAStatus:
-    """What kube-state-metrics shows of an autoscaling/v2 HorizontalPodAutoscaler."""
+    """What kube-state-metrics shows of an autoscaling/v2 HorizontalPodAutoscaler.
+
+    ``conditions`` are (type, status) with status ``true``/``false``/``unknown``; tolerances
+    are the behavior's, None when not written.
+    """
 
     namespace: str
     name: str
@@ -159,6 +219,15 @@ class HPAStatus:
     desired_replicas: int
     target_kind: str = "Deployment"
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    target_api_version: str = ""
+    generation: int = 1
+    created_s: float | None = None
+    spec_metrics: tuple[MetricValue, ...] = ()
+    status_metrics: tuple[MetricValue, ...] = ()
+    conditions: tuple[tuple[str, str], ...] = ()
+    scale_up_tolerance: float | None = None
+    scale_down_tolerance: float | None = None
 
 
 class ClusterView(Protocol):

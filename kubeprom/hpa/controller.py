@@ -215,9 +215,9 @@ def _selector_error(sync: _Sync, inputs: SyncInputs, selector: str) -> str | Non
         sync.condition(ConditionType.SCALING_ACTIVE, False, "InvalidSelector", message)
         return message
     if len(inputs.selecting_hpas) > 1:
-        hpas = " ".join(
-            "{" + " ".join(reversed(k.split("/", 1))) + "}" for k in inputs.selecting_hpas
-        )
+        # selectors.Key prints as namespace/name (kubectl describe shows
+        # "[default/a default/b]").
+        hpas = " ".join(inputs.selecting_hpas)
         message = f"pods by selector {selector} are controlled by multiple HPAs: [{hpas}]"
         sync.event(EventType.WARNING, "AmbiguousSelector", message)
         sync.condition(ConditionType.SCALING_ACTIVE, False, "AmbiguousSelector", message)

@@ -25,7 +25,7 @@ import numpy as np
 from kubeprom.config.hpa_spec import CrossVersionObjectReference, LabelSelector
 from kubeprom.hpa.pods import PodSamples
 from kubeprom.model.goarith import wrap64
-from kubeprom.model.selectors import Op, Requirement, check_key, check_value
+from kubeprom.model.selectors import Requirement
 
 DEFAULT_WINDOW_MS = (
     60_000  # the custom metrics API's default window (metricServerDefaultMetricWindow)
@@ -195,40 +195,10 @@ class StaticMetricsSource:
         return values
 
 
-_OPERATORS = {
-    "In": Op.IN,
-    "NotIn": Op.NOT_IN,
-    "Exists": Op.EXISTS,
-    "DoesNotExist": Op.DOES_NOT_EXIST,
-}
-
-
 def selector_requirements(selector: LabelSelector | None) -> tuple[Requirement, ...]:
-    """``metav1.LabelSelectorAsSelector``: the requirements of a metric selector.
-
-    Raises ValueError for an unknown operator, a bad key or value, a set operator without
-    values or an existence operator with values.
-    """
-    if selector is None:
-        return ()
-    out = []
-    for key, value in selector.match_labels:
-        check_key(key)
-        check_value(value)
-        out.append(Requirement(key, Op.EQUALS, (value,)))
-    for expr in selector.match_expressions:
-        op = _OPERATORS.get(expr.operator)
-        if op is None:
-            raise ValueError(f'"{expr.operator}" is not a valid label selector operator')
-        check_key(expr.key)
-        if op in (Op.IN, Op.NOT_IN) and not expr.values:
-            raise ValueError("for 'in', 'notin' operators, values set can't be empty")
-        if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and expr.values:
-            raise ValueError("values set must be empty for exists and does not exist")
-        for v in expr.values:
-            check_value(v)
-        out.append(Requirement(expr.key, op, tuple(expr.values)))
-    return tuple(out)
+    """``metav1.LabelSelectorAsSelector``: the requirements of a metric selector (none for
+    no selector); raises ValueError as :meth:`LabelSelector.requirements` does."""
+    return () if selector is None else selector.requirements()
 
 
 def describe_selector(selector: LabelSelector | None) -> str:

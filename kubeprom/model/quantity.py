@@ -337,3 +337,37 @@ def decimal_si(mantissa: int, exponent: int) -> str:
 def milli_text(milli: int) -> str:
     """The canonical text of a milli-value (``1500`` -> ``1500m``, ``2000`` -> ``2``)."""
     return decimal_si(milli, -3)
+
+
+def format_quantity(value: Fraction | int, fmt: QuantityFormat) -> str:
+    """``Quantity.String()`` of an exact value in a format: the canonical text apimachinery
+    prints (``1536Mi``, ``1500m``, ``2``, ``1e3``).
+
+    As ``CanonicalizeBytes`` does, a binary value below 1024 in magnitude or not a whole
+    number is shown in DecimalSI; a whole binary value takes the largest power-of-1024
+    suffix that divides it. Decimal values below nano are rounded up to nano.
+    """
+    value = Fraction(value)
+    if fmt is QuantityFormat.BINARY_SI and abs(value) >= 1024 and value.denominator == 1:
+        amount, exponent = int(value), 0
+        while exponent < len(_BINARY_NAMES) - 1 and amount % 1024 == 0:
+            amount //= 1024
+            exponent += 1
+        return f"{amount}{_BINARY_NAMES[exponent]}"
+    nano = value * 10**9
+    units = nano.numerator // nano.denominator
+    if units * nano.denominator != nano.numerator:
+        units += 1  # round up to nano, as inf.Dec's rounding does for display
+    if fmt is QuantityFormat.DECIMAL_EXPONENT:
+        mantissa, exponent = canonical(units, _NANO)
+        return f"{mantissa}e{exponent}" if exponent else str(mantissa)
+    sign = "-" if units < 0 else ""
+    return sign + decimal_si(abs(units), _NANO)
+
+
+def canonical_text(q: Quantity) -> str:
+    """What the API server prints for a parsed quantity (``0.5`` -> ``500m``)."""
+    return format_quantity(q.value, q.format)
+
+
+_BINARY_NAMES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")

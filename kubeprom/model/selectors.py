@@ -105,3 +105,20 @@ def parse_label_selector(text: str) -> tuple[Requirement, ...]:
 def matches(requirements: tuple[Requirement, ...], labels: Mapping[str, str]) -> bool:
     """Whether ``labels`` satisfies every requirement (the empty selector matches all)."""
     return all(r.matches(labels) for r in requirements)
+
+
+def format_selector(requirements: tuple[Requirement, ...]) -> str:
+    """``labels.Selector.String()``: requirements sorted by key (stable), comma-joined, set
+    values sorted (``app=web,tier in (a,b),!canary``); the empty selector is ``""``."""
+    parts = []
+    for r in sorted(requirements, key=lambda r: r.key):
+        match r.op:
+            case Op.EQUALS | Op.NOT_EQUALS:
+                parts.append(f"{r.key}{r.op.value}{r.values[0]}")
+            case Op.IN | Op.NOT_IN:
+                parts.append(f"{r.key} {r.op.value} ({','.join(sorted(r.values))})")
+            case Op.EXISTS:
+                parts.append(r.key)
+            case Op.DOES_NOT_EXIST:
+                parts.append(f"!{r.key}")
+    return ",".join(parts)

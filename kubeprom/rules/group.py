@@ -113,6 +113,7 @@ class Group:
         self._refs: list[dict[Labels, int]] = [{} for _ in rules]
         self._prev: list[I64Array] = [_EMPTY_REFS for _ in rules]
         self._stale: list[I64Array] = []  # series of an older configuration to mark stale
+        self._epoch = 0  # the store's series epoch the kept refs were last checked at
         self._stop = asyncio.Event()
 
     @property
@@ -190,8 +191,24 @@ class Group:
         if alerts and o.notify is not None:
             o.notify(rule.query_text, alerts)
 
+    def _drop_dead_refs(self, app: Appender) -> None:
+        """After the store collected series, forget the refs that died with them."""
+        epoch = app.series_epoch()
+        if epoch == self._epoch:
+            return
+        self._epoch = epoch
+        for cache in self._refs:
+            if cache:
+                refs = np.fromiter(cache.values(), np.int64, len(cache))
+                for lab, ok in zip(list(cache), app.live(refs).tolist(), strict=True):
+                    if not ok:
+                        del cache[lab]
+        self._prev = [p[app.live(p)] if p.size else p for p in self._prev]
+        self._stale = [s[app.live(s)] for s in self._stale if s.size]
+
     def _append(self, i: int, rule: Rule, vec: Vector, t_ms: int) -> None:
         app = self.options.appender()
+        self._drop_dead_refs(app)
         cache = self._refs[i]
         if len(cache) > 2 * len(vec) + _REF_CACHE_SLACK:
             cache.clear()

@@ -64,6 +64,7 @@ class TargetHealth:
 class _Cache:
     refs: dict[bytes, int] = field(default_factory=dict)
     metadata: dict[str, MetricMetadata] = field(default_factory=dict)
+    epoch: int = 0  # the store's series epoch the refs were last checked at
 
 
 class ScrapeLoop:
@@ -106,6 +107,7 @@ class ScrapeLoop:
         opts = self.options
         started_ns = self._clock.monotonic_ns()
         app = self._appender()
+        self._drop_dead_refs(app)
         scraped = kept = added = 0
         error = ""
         try:
@@ -134,6 +136,27 @@ class ScrapeLoop:
         h.failures += bool(error)
         if error:
             log.debug("scrape failed target=%s err=%s", self.url, error)
+
+    def _drop_dead_refs(self, app: Appender) -> None:
+        """After the store collected series, forget the refs that died with them: a series
+        text seen again gets a new ref (as Prometheus' scrape cache re-resolves it)."""
+        epoch = app.series_epoch()
+        if epoch == self._cache.epoch:
+            return
+        self._cache.epoch = epoch
+        cache = self._cache.refs
+        if cache:
+            refs = np.fromiter(cache.values(), np.int64, len(cache))
+            kept = refs != _DROPPED
+            alive = np.ones(len(refs), dtype=bool)
+            alive[kept] = app.live(refs[kept])
+            for text, ok in zip(list(cache), alive.tolist(), strict=True):
+                if not ok:
+                    del cache[text]
+        if self._prev_refs.size:
+            self._prev_refs = self._prev_refs[app.live(self._prev_refs)]
+        if self._report_refs is not None and not app.live(self._report_refs).all():
+            self._report_refs = None
 
     def _append_body(
         self, app: Appender, t_ms: int, body: bytes, content_type: str

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kubeprom.errors import StorageError
 from kubeprom.model.labels import Labels, validate_labels
@@ -249,3 +250,10 @@ class AgentAppender:
     def rollback(self) -> None:
         self._batches = []
         self._metadata = {}
+
+    def series_epoch(self) -> int:
+        return 0  # the agent never garbage-collects series
+
+    def live(self, refs: I64Array) -> NDArray[np.bool_]:
+        refs = np.asarray(refs, dtype=np.int64)
+        return (refs >= 0) & (refs < self._db.num_series)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
@@ -91,6 +92,16 @@ class Appender(Protocol):
 
     def rollback(self) -> None:
         """Drop the staged samples (created series stay)."""
+        ...
+
+    def series_epoch(self) -> int:
+        """Changes whenever the store garbage-collected series, so refs handed out before
+        may be dead: a dead ref never comes back and appends to it are refused (counted
+        out of bounds). A writer that keeps refs checks them with :meth:`live` then."""
+        ...
+
+    def live(self, refs: I64Array) -> NDArray[np.bool_]:
+        """Which refs still name a series."""
         ...
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
@@ -98,3 +99,9 @@ class HeadAppender:
     def rollback(self) -> None:
         self._batches = []
         self._metadata = {}
+
+    def series_epoch(self) -> int:
+        return self._writer.head.removed_series
+
+    def live(self, refs: I64Array) -> NDArray[np.bool_]:
+        return self._writer.head.live(np.asarray(refs, dtype=np.int64))

@@ -29,6 +29,7 @@ from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
+from kubeprom.model.samples import I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType
 from kubeprom.tsdb.appender import Batch, DBStats, HeadAppender
 from kubeprom.tsdb.block import Block, write_block
@@ -177,20 +178,26 @@ class DB:
             records = self._wal().replay()
         head = self.head
         n_records = 0
+        # A series the log recreated under a new ref (it was collected, then came back
+        # while an older checkpoint was being replayed) keeps the ref it has: map the new.
+        remap: dict[int, int] = {}
         for rec in records:
             n_records += 1
             if isinstance(rec, SeriesRecord):
-                head.create_with_ref(rec.ref, rec.labels)
+                ref = head.create_with_ref(rec.ref, rec.labels)
+                if ref != rec.ref:
+                    remap[rec.ref] = ref
             elif isinstance(rec, SamplesRecord):
-                ok, _ = head.check(rec.t_ms, rec.refs, rec.values)
-                head.apply(rec.t_ms, rec.refs[ok], rec.values[ok])
+                refs = _remapped(rec.refs, remap)
+                ok, _ = head.check(rec.t_ms, refs, rec.values)
+                head.apply(rec.t_ms, refs[ok], rec.values[ok])
             elif isinstance(rec, MultiSamplesRecord):
-                head.apply_many(rec.refs, rec.t, rec.values)
+                head.apply_many(_remapped(rec.refs, remap), rec.t, rec.values)
             elif isinstance(rec, MetadataRecord):
                 for name, type_, help_, unit in rec.entries:
                     head.metadata[name] = MetricMetadata(MetricType(type_), help_, unit)
             elif isinstance(rec, TombstonesRecord):
-                head.add_tombstones(rec.refs, rec.mint, rec.maxt)
+                head.add_tombstones(_remapped(rec.refs, remap), rec.mint, rec.maxt)
         if n_records:
             log.info(
                 "replayed WAL records=%d series=%d samples=%d",
@@ -264,13 +271,21 @@ class DB:
         return written
 
     def _checkpoint(self) -> None:
-        """Rewrite the WAL as the head's current content, dropping persisted samples."""
+        """Collect the series with no sample left in the head, then rewrite the WAL as the
+        head's current content: live series only, persisted samples dropped."""
         wal = self._wal()
         head = self.head
         with self._commit_lock, head.lock:
+            removed = head.gc()
+            if removed:
+                log.info(
+                    "head series garbage-collected series=%d live=%d", removed, head.num_series
+                )
             index = head.index
+            refs = index.all_ids().tolist()
             records: list[Record] = [
-                SeriesRecord(ref, index.labels(ref)) for ref in range(len(index))
+                SeriesRecord(ref, labels)
+                for ref, labels in zip(refs, index.labels_list(refs), strict=True)
             ]
             if head.metadata:
                 records.append(
@@ -414,6 +429,18 @@ class DB:
             self.wal = None
         for b in self.blocks_snapshot():
             b.close()
+
+
+def _remapped(refs: I64Array, remap: dict[int, int]) -> I64Array:
+    """``refs`` with the replay's remapped refs replaced (unchanged when there are none)."""
+    if not remap:
+        return refs
+    old = np.fromiter(remap, dtype=np.int64, count=len(remap))
+    new = np.fromiter(remap.values(), dtype=np.int64, count=len(remap))
+    order = np.argsort(old)
+    old, new = old[order], new[order]
+    pos = np.minimum(np.searchsorted(old, refs), len(old) - 1)
+    return np.where(old[pos] == refs, new[pos], refs)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

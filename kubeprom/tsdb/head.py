@@ -7,6 +7,12 @@ slots) or time crosses a block boundary, every non-empty row is *sealed*: encode
 compressed :class:`FrameSet` slab and the rows are reset. Compaction later moves whole
 block ranges of slabs to disk.
 
+Series are named by refs that are never reused; the per-series arrays are indexed by slot
+(see :mod:`.index`). :meth:`Head.gc` drops the series that have no sample left in the head
+(Prometheus' head garbage collection after truncation): their slots close up, their refs
+die for good. An append to a dead ref is refused (counted as out of bounds), so a writer
+holding one re-resolves it by labels; :attr:`Head.gc_epoch` tells writers when to check.
+
 All public methods take the head's lock, so queries running in worker threads see a
 consistent state.
 """
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.typing import NDArray
 
 from kubeprom.model.csr import clip_time, offsets_from_counts
 from kubeprom.model.labels import Labels, validate_labels
@@ -76,6 +83,7 @@ class Head:
         self.cnt: I64Array  # filled slots per row
         self.last_t: I64Array  # newest timestamp per series (MIN_TIME: none)
         self.last_v: F64Array  # newest value per series (duplicate detection)
+        self._born: I64Array  # the gc epoch each slot's series was created in
         self._scratch: I64Array  # reused by check() to find repeated refs
         self._cap = 0
         self._alloc(_INITIAL_CAPACITY)
@@ -84,6 +92,8 @@ class Head:
         self.mint = 2**63 - 1
         self.maxt = MIN_TIME
         self.num_samples = 0
+        self.gc_epoch = 0  # bumped by every gc() that removed series
+        self.removed_series = 0  # series garbage-collected so far
 
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -95,13 +105,16 @@ class Head:
         last_t = np.full(cap, MIN_TIME, dtype=np.int64)
         last_v = np.zeros(cap, dtype=np.float64)
         scratch = np.zeros(cap, dtype=np.int64)
+        born = np.zeros(cap, dtype=np.int64)
         if self._cap:
             n = self._cap
             rows_dt[:n], row_base[:n] = self.rows_dt, self.row_base
             rows_v[:n], cnt[:n] = self.rows_v, self.cnt
             last_t[:n], last_v[:n] = self.last_t, self.last_v
+            born[:n] = self._born
         self.rows_dt, self.row_base, self.rows_v, self.cnt = rows_dt, row_base, rows_v, cnt
         self.last_t, self.last_v, self._scratch = last_t, last_v, scratch
+        self._born = born  # the gc epoch a slot's series was created in
         self._cap = cap
 
     # ---- series -------------------------------------------------------------------------
@@ -117,23 +130,63 @@ class Head:
                 return ref, False
             if len(self.index) >= self._cap:
                 self._alloc(self._cap * 2)
+            self._born[len(self.index)] = self.gc_epoch
             return self.index.add(labels), True
 
-    def create_with_ref(self, ref: int, labels: Labels) -> None:
-        """Recreate a series with a known ref (WAL replay); refs arrive densely in order."""
+    def create_with_ref(self, ref: int, labels: Labels) -> int:
+        """Recreate a series with a known ref (WAL replay); refs arrive in increasing order.
+
+        Returns the ref the series lives under: ``ref``, or the ref it already has when the
+        log recreated a collected series under a new ref (the caller maps one to the other).
+        Raises ValueError for a ref older than the newest one.
+        """
         with self.lock:
             existing = self.index.get(labels)
             if existing is not None:
-                if existing != ref:
-                    raise ValueError(f"series {labels} replayed as ref {ref}, known as {existing}")
-                return
-            if ref != len(self.index):
-                raise ValueError(
-                    f"series ref {ref} replayed out of order (next is {len(self.index)})"
+                return existing
+            if len(self.index) >= self._cap:
+                self._alloc(self._cap * 2)
+            self._born[len(self.index)] = self.gc_epoch
+            self.index.add_with_ref(ref, labels)
+            return ref
+
+    def live(self, refs: I64Array) -> NDArray[np.bool_]:
+        """Which refs still name a series (a collected one never comes back)."""
+        with self.lock:
+            alive = self.index.slots(refs)[1]
+        return np.ones(len(refs), dtype=np.bool_) if alive is None else alive
+
+    def gc(self) -> int:
+        """Drop every series with no sample left in the head: all of its samples are older
+        than ``min_valid_t`` (persisted in blocks and truncated), or it never had one since
+        the collection before. Returns how many were dropped."""
+        with self.lock:
+            n = len(self.index)
+            has_samples = self.last_t[:n] != MIN_TIME
+            persisted = has_samples & (self.last_t[:n] < self.min_valid_t) & (self.cnt[:n] == 0)
+            empty = ~has_samples & (self._born[:n] < self.gc_epoch)
+            dead = np.flatnonzero(persisted | empty)
+            self.gc_epoch += 1
+            if dead.size == 0:
+                return 0
+            dead_refs = self.index.remove(dead)
+            keep = np.ones(n, dtype=np.bool_)
+            keep[dead] = False
+            k = int(keep.sum())
+            for arr in (self.rows_dt, self.row_base, self.rows_v, self.cnt, self.last_t):
+                arr[:k] = arr[:n][keep]
+            for farr in (self.last_v,):
+                farr[:k] = farr[:n][keep]
+            self._born[:k] = self._born[:n][keep]
+            self.cnt[k:n] = 0
+            self.last_t[k:n] = MIN_TIME
+            if self.tombstones:
+                stale = set(dead_refs.tolist())
+                self.tombstones = Tombstones(
+                    {r: iv for r, iv in self.tombstones.series.items() if r not in stale}
                 )
-            if ref >= self._cap:
-                self._alloc(max(self._cap * 2, ref + 1))
-            self.index.add(labels)
+            self.removed_series += int(dead.size)
+            return int(dead.size)
 
     # ---- appending ----------------------------------------------------------------------
     def check(self, t_ms: int, refs: I64Array, values: F64Array) -> tuple[I64Array, AppendStats]:
@@ -151,21 +204,32 @@ class Head:
         if t_ms < self.min_valid_t:
             stats.out_of_bounds = n
             return np.empty(0, dtype=np.int64), stats
-        if int(refs.min()) < 0 or int(refs.max()) >= len(self.index):
-            raise ValueError("append with an unknown series ref")
-        # The first occurrence of each ref wins: scatter positions in reverse order.
-        pos = np.arange(n, dtype=np.int64)
-        self._scratch[refs[::-1]] = pos[::-1]
-        first = self._scratch[refs] == pos
-        last_t = self.last_t[refs]
+        with self.lock:
+            try:
+                slots, alive = self.index.slots(refs)
+            except ValueError:
+                raise ValueError("append with an unknown series ref") from None
+            # The first occurrence of each live ref wins: scatter positions in reverse order.
+            pos = np.arange(n, dtype=np.int64)
+            dead = 0 if alive is None else int(n - np.count_nonzero(alive))
+            if alive is None or dead == 0:
+                self._scratch[slots[::-1]] = pos[::-1]
+                first = self._scratch[slots] == pos
+            else:
+                live_slots, live_pos = slots[alive], pos[alive]
+                self._scratch[live_slots[::-1]] = live_pos[::-1]
+                first = np.zeros(n, dtype=np.bool_)
+                first[alive] = self._scratch[live_slots] == live_pos
+            last_t = self.last_t[slots]
+            same_bits = values.view(np.uint64) == self.last_v[slots].view(np.uint64)
         newer = t_ms > last_t
         same_t = t_ms == last_t
-        same_bits = values.view(np.uint64) == self.last_v[refs].view(np.uint64)
         ok = newer & first
         stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
         stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
-            n - np.count_nonzero(first)
+            n - dead - np.count_nonzero(first)
         )
+        stats.out_of_bounds = dead  # collected series: beyond the head's range for good
         stats.appended = int(np.count_nonzero(ok))
         return np.flatnonzero(ok), stats
 
@@ -176,21 +240,26 @@ class Head:
         with self.lock:
             if self._open_mint != MIN_TIME and t_ms >= self._seal_at:
                 self.seal()
-            c = self.cnt[refs]
+            slots, alive = self.index.slots(refs)
+            if alive is not None and not alive.all():  # collected since checked: dropped
+                slots, values = slots[alive], values[alive]
+                if slots.size == 0:
+                    return
+            c = self.cnt[slots]
             if int(c.max()) >= self.chunk_samples:
                 self.seal()
-                c = self.cnt[refs]
-            base = np.where(c == 0, t_ms, self.row_base[refs])
+                c = self.cnt[slots]
+            base = np.where(c == 0, t_ms, self.row_base[slots])
             if t_ms - int(base.min()) > _MAX_ROW_SPAN_MS:
                 self.seal()
-                c = self.cnt[refs]
-                base = np.full(len(refs), t_ms, dtype=np.int64)
-            self.row_base[refs] = base
-            self.rows_dt[refs, c] = t_ms - base
-            self.rows_v[refs, c] = values
-            self.cnt[refs] = c + 1
-            self.last_t[refs] = t_ms
-            self.last_v[refs] = values
+                c = self.cnt[slots]
+                base = np.full(len(slots), t_ms, dtype=np.int64)
+            self.row_base[slots] = base
+            self.rows_dt[slots, c] = t_ms - base
+            self.rows_v[slots, c] = values
+            self.cnt[slots] = c + 1
+            self.last_t[slots] = t_ms
+            self.last_v[slots] = values
             if self._open_mint == MIN_TIME:
                 self._open_mint = t_ms
                 self._seal_at = (t_ms // self.block_range_ms + 1) * self.block_range_ms
@@ -198,7 +267,7 @@ class Head:
                 self._open_mint = min(self._open_mint, t_ms)
             self.mint = min(self.mint, t_ms)
             self.maxt = max(self.maxt, t_ms)
-            self.num_samples += len(refs)
+            self.num_samples += len(slots)
 
     def apply_many(self, refs: I64Array, t: I64Array, values: F64Array) -> AppendStats:
         """Append samples with arbitrary timestamps (WAL checkpoints), grouped by timestamp."""
@@ -238,13 +307,14 @@ class Head:
         with self.lock:
             if not rising.all() or int(t.min()) < self.min_valid_t:
                 return None
-            if np.any(t[first] <= self.last_t[ids]):
+            slots, alive = self.index.slots(ids)
+            if (alive is not None and not alive.all()) or np.any(t[first] <= self.last_t[slots]):
                 return None
             self.seal()  # the open rows hold older samples: keep slabs in time order
             fs = FrameSet.build(ids, t, values, offsets, cache=self.cache)
             self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
-            self.last_t[ids] = t[last]
-            self.last_v[ids] = values[last]
+            self.last_t[slots] = t[last]
+            self.last_v[slots] = values[last]
             self.mint = min(self.mint, int(t.min()))
             self.maxt = max(self.maxt, int(t.max()))
             self.num_samples += len(t)
@@ -257,18 +327,18 @@ class Head:
             if live.size == 0:
                 return
             t, v, offsets = self._open_samples(live, self.chunk_samples)
-            fs = FrameSet.build(live, t, v, offsets, cache=self.cache)
+            fs = FrameSet.build(self.index.refs(live), t, v, offsets, cache=self.cache)
             self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
             self.cnt[live] = 0
             self._open_mint = MIN_TIME
             self._merge_slabs()
 
-    def _open_samples(self, ids: I64Array, width: int) -> tuple[I64Array, F64Array, I64Array]:
-        """CSR of the open rows of ``ids`` (all with count > 0), ``width`` >= their counts."""
-        counts = self.cnt[ids]
+    def _open_samples(self, slots: I64Array, width: int) -> tuple[I64Array, F64Array, I64Array]:
+        """CSR of the open rows of ``slots`` (all with count > 0), ``width`` >= their counts."""
+        counts = self.cnt[slots]
         mask = np.arange(width)[None, :] < counts[:, None]
-        t = (self.rows_dt[ids, :width] + self.row_base[ids, None])[mask]
-        v = self.rows_v[ids, :width][mask]
+        t = (self.rows_dt[slots, :width] + self.row_base[slots, None])[mask]
+        v = self.rows_v[slots, :width][mask]
         return t, v, offsets_from_counts(counts)
 
     def _merge_slabs(self) -> None:
@@ -313,7 +383,10 @@ class Head:
         """
         with self.lock:
             refs = np.asarray(refs, dtype=np.int64)
-            highs = np.minimum(self.last_t[refs], maxt)
+            slots, alive = self.index.slots(refs)
+            if alive is not None:
+                refs, slots = refs[alive], slots[alive]
+            highs = np.minimum(self.last_t[slots], maxt)
             lows = np.full(refs.shape, max(mint, self.mint, self.min_valid_t), dtype=np.int64)
             keep = highs >= lows
             refs, lows, highs = refs[keep], lows[keep], highs[keep]
@@ -328,10 +401,14 @@ class Head:
     def _read_open(self, ids: I64Array, mint: int, maxt: int) -> Part:
         if self._open_mint == MIN_TIME or ids.size == 0:
             return Part.empty()
-        ids = ids[self.cnt[ids] > 0]
+        slots, alive = self.index.slots(ids)
+        has = self.cnt[slots] > 0
+        if alive is not None:
+            has &= alive
+        ids, slots = ids[has], slots[has]
         if ids.size == 0:
             return Part.empty()
-        t, v, off = self._open_samples(ids, int(self.cnt[ids].max()))
+        t, v, off = self._open_samples(slots, int(self.cnt[slots].max()))
         t, v, off = clip_time(t, v, off, mint, maxt)
         return Part(ids, t, v, off).drop_empty()
 

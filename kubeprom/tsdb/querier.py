@@ -38,17 +38,29 @@ class _Source(Protocol):
 
 
 class _HeadSource:
+    """The head as a source. The head may collect series between two calls (the store's
+    compaction runs in another thread): ``read`` takes the labels of what it read under the
+    same lock, and ``labels_list`` of selected ids skips the ones collected meanwhile."""
+
     def __init__(self, head: Head) -> None:
         self._head = head
+        self._read: tuple[I64Array, list[Labels]] | None = None
 
     def select(self, matchers: Sequence[Matcher]) -> I64Array:
         return self._head.select_ids(matchers)
 
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
-        return self._head.read(ids, mint, maxt)
+        with self._head.lock:
+            part = self._head.read(ids, mint, maxt)
+            self._read = (part.ids, self._head.index.labels_list(part.ids.tolist()))
+        return part
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
-        return self._head.index.labels_list(ids)
+        refs = np.asarray(ids, dtype=np.int64)
+        if self._read is not None and np.array_equal(self._read[0], refs):
+            return self._read[1]
+        with self._head.lock:
+            return self._head.index.labels_list(refs[self._head.live(refs)].tolist())
 
     def label_names(self) -> list[str]:
         return self._head.index.label_names()

@@ -22,7 +22,9 @@ from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.envelope import error
 from kubeprom.web.federate import FederateHandler
+from kubeprom.web.hpa_view import HPAView
 from kubeprom.web.keys import CLOCK_KEY
+from kubeprom.web.kube import KubeHandlers
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
@@ -102,6 +104,8 @@ def build_app(
     rules: RulesHandlers | None = None,
     web_config: WebConfig | None = None,
     limits: HTTPLimits | None = None,
+    kube: KubeHandlers | None = None,
+    hpa_view: HPAView | None = None,
     remote_write: RemoteWriteReceiver | None = None,
     remote_read: RemoteReadHandler | None = None,
     agent: bool = False,
@@ -146,6 +150,10 @@ def build_app(
         (admin or AdminHandlers(None)).add_routes(app)
         if rules is not None:
             rules.add_routes(app)
+        if kube is not None:
+            kube.add_routes(app)
+        if hpa_view is not None:
+            hpa_view.add_routes(app)
         status_routes.add_routes(app, with_rules=rules is None)
     if remote_write is not None:
         remote_write.add_routes(app)

@@ -216,6 +216,11 @@ class PrometheusClient:
         self.timeout_s = timeout_s
         self.transport = ClientTransport(http_config or HTTPClientConfig(), user_agent=user_agent)
 
+    @property
+    def url_authorization(self) -> str | None:
+        """The ``Authorization`` header the URL's ``user:password@`` asks for, if any."""
+        return self._url_auth
+
     # ---- QueryAPI ------------------------------------------------------------------------------
     def instant(self, expr: str, t_ms: int) -> QueryResult:
         return self._query("query", expr, [("query", expr), ("time", format_time(t_ms))])

@@ -62,6 +62,7 @@ def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path
         "notifier",
         "scrape",
         "rules",
+        "hpa",
         "web",
     ]
     serve_only = Server(_settings(tmp_path, _config(tmp_path, EMPTY)), VirtualClock(T0_MS))
@@ -72,6 +73,7 @@ def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path
         "notifier",
         "scrape",
         "rules",
+        "hpa",
         "web",
     ]
     assert not (tmp_path / "data").exists()  # nothing opens before start

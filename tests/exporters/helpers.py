@@ -40,10 +40,14 @@ def deployment(
     )
 
 
-def cluster(*deployments: str, nodes: str = NODE, header: str = "seed: 1") -> ClusterSpec:
-    """A cluster spec from deployment items (see :func:`deployment`)."""
+def cluster(
+    *deployments: str, nodes: str = NODE, header: str = "seed: 1", quotas: str = ""
+) -> ClusterSpec:
+    """A cluster spec from deployment items (see :func:`deployment`) and, when given, a
+    ``resource_quotas`` list in flow style."""
     deps = "\n".join(f"    {d}" for d in deployments) or "    []"
-    return spec(f"cluster:\n  {header}\n  nodes: [{nodes}]\n  deployments:\n{deps}\n")
+    extra = f"  resource_quotas: {quotas}\n" if quotas else ""
+    return spec(f"cluster:\n  {header}\n  nodes: [{nodes}]\n  deployments:\n{deps}\n{extra}")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from kubeprom.exporters.targets import (
     resource_target,
     wants_openmetrics,
 )
-from kubeprom.exporters.views import HPAStatus
+from kubeprom.exporters.views import HPAStatus, MetricValue
 from kubeprom.scraper.exposition import ACCEPT_HEADER, parse_text
 from tests.support.procs import require_binary
 from tests.support.shared import shared_path
@@ -385,7 +385,28 @@ def _promtool() -> str:
 def test_promtool_check_metrics_passes(sim: SimulatedCluster, target: str) -> None:
     promtool = _promtool()
     c = _cluster()
-    c.set_hpa(HPAStatus("default", "web", "web", 1, 10, 2, 4))
+    c.set_hpa(
+        HPAStatus(
+            "default",
+            "web",
+            "web",
+            1,
+            10,
+            2,
+            4,
+            labels={"team": "a", "app.kubernetes.io/name": "web"},
+            target_api_version="apps/v1",
+            created_s=1_700_000_000.0,
+            spec_metrics=(MetricValue("cpu", "utilization", 50.0),),
+            status_metrics=(
+                MetricValue("cpu", "utilization", 45.0),
+                MetricValue("cpu", "average", 0.045),
+            ),
+            conditions=(("AbleToScale", "true"), ("ScalingActive", "false")),
+            scale_up_tolerance=0.05,
+            scale_down_tolerance=0.1,
+        )
+    )
     body, _ = ClusterExporters(c).render(target, False)
     result = subprocess.run(
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False

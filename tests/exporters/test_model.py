@@ -301,9 +301,13 @@ def test_scale_adds_and_removes_pods() -> None:
     info = c.deployment("default", "web")
     assert (info.spec_replicas, info.replicas, info.ready_replicas, info.generation) == (5, 5, 2, 2)
     assert len({p.name for p in c.pods()}) == 5
-    c.scale("default", "web", 2)  # the new, not-ready pods go first
+    c.scale("default", "web", 2)  # the new, not-ready pods go first: they terminate
+    assert {p.name for p in c.pods() if p.deletion_s is None} == ready
+    assert c.deployment("default", "web").replicas == 2
+    c.advance_to(T0 + 30)  # the default grace period: the terminating pods are gone
     assert {p.name for p in c.pods()} == ready
     c.scale("default", "web", 0)
+    c.advance_to(T0 + 60)
     assert c.pods() == []
     assert c.deployment("default", "web").generation == 4
     with pytest.raises(KubepromError, match="deployment default/nope not found"):

@@ -178,7 +178,7 @@ def test_selector_problems_stop_the_sync() -> None:
     assert active is not None
     assert (active.reason, active.message) == (
         "AmbiguousSelector",
-        "pods by selector app=web are controlled by multiple HPAs: [{web default} {other default}]",
+        "pods by selector app=web are controlled by multiple HPAs: [default/web default/other]",
     )
     bad = replace(inputs(2, 900), scale=Scale(2, 2, "app in (web"))
     result = reconcile(hpa(), new_state(2), bad, NOW)

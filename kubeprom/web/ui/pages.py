@@ -32,7 +32,7 @@ PAGES = {
     "/alerts": Page("Alerts", "alerts", "Alerts"),
     "/config": Page("Configuration", "config", "Config"),
     "/flags": Page("Command-line flags", "flags", "Flags"),
-    "/hpa": Page("Horizontal Pod Autoscalers", "hpa", "HPAs"),
+    "/hpa": Page("Horizontal Pod Autoscalers", "hpa", "HPAs", UPLOT),
     "/query": Page("Query", "query", "Query", UPLOT),
     "/rules": Page("Rule health", "rules", "Rules"),
     "/status": Page("Runtime & build information", "status", "Status"),

@@ -85,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     argv = [
         sys.executable, "-m", "kubeprom.cli.main", "run",
         "--config", str(fast_config(tmp / "kubeprom.yml")), "--data", str(tmp / "data"),
-        "--listen", f"127.0.0.1:{port}",
+        "--listen", f"127.0.0.1:{port}", "--horizontal-pod-autoscaler-sync-period=1s",
     ]  # fmt: skip
     with running(argv, f"{base}/-/ready", tmp / "server.log"):
         wait_for_top(base, tmp / "server.log")

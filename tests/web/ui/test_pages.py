@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import subprocess
 import sys
@@ -196,11 +197,104 @@ def test_top_is_kubeprom_top(page: Any, server: Server) -> None:
     ]
 
 
-def test_hpa_page_says_the_controller_has_not_landed(page: Any, server: Server) -> None:
-    page.goto(server.base + "/hpa")
-    page.wait_for_selector("body[data-ready]")
-    assert "No HPA controller in this kubeprom yet." in page.locator(".alert.info").inner_text()
-    screenshot(page, "hpa")
+HPAS = "/kubeprom/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+# min = max = the Deployment's replicas: the HPA syncs and decides, the cluster (shared by the
+# session's other tests) keeps its pods.
+API_HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "api", "namespace": "default"},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+        "minReplicas": 2,
+        "maxReplicas": 2,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 50},
+                },
+            },
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "memory",
+                    "target": {"type": "AverageValue", "averageValue": "100Mi"},
+                },
+            },
+        ],
+    },
+}
+
+
+def call(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def synced_hpa(base: str) -> dict[str, Any]:
+    """The HPA as /ui/api/hpa serves it once it has synced twice (the server syncs every
+    second); polls the server as the fixtures do."""
+    deadline = time.monotonic() + 60
+    while True:
+        (hpa,) = call("GET", base + "/ui/api/hpa")["data"]["hpas"]
+        if len(hpa["history"]) >= 2 and hpa["metrics"][0]["current"] is not None:
+            return hpa  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, hpa
+        time.sleep(0.2)
+
+
+def test_hpa_page(page: Any, server: Server) -> None:
+    data = open_page(page, server, "/hpa", "/ui/api/hpa")
+    assert data["hpas"] == []
+    assert "No HorizontalPodAutoscaler" in page.locator(".alert.info").inner_text()
+    call("POST", server.base + HPAS, API_HPA)
+    try:
+        synced_hpa(server.base)
+        data = open_page(page, server, "/hpa", "/ui/api/hpa")
+        (hpa,) = data["hpas"]
+        section = page.locator("section[data-hpa='default/api']")
+        assert section.locator("h2").inner_text() == "default/api Deployment/api"
+        assert section.locator("[data-targets]").inner_text() == hpa["targets"]
+        assert re.fullmatch(r"cpu: \d+%/50%, memory: \d+(Mi|Ki|)/100Mi", hpa["targets"])
+        metrics = cells(section.locator("table[data-metrics]"))
+        # (HTML collapses describe's double space)
+        assert metrics == [
+            [" ".join(m["name"].split()), m["text"], "Resource"] for m in hpa["metrics"]
+        ]
+        assert [m["name"] for m in hpa["metrics"]] == [
+            "resource cpu on pods  (as a percentage of request)",
+            "resource memory on pods",
+        ]
+        conditions = cells(section.locator("table[data-conditions]"))
+        assert [r[:3] for r in conditions] == [
+            [c["type"], c["status"], c["reason"]] for c in hpa["conditions"]
+        ]
+        assert [r[0] for r in conditions] == ["AbleToScale", "ScalingActive", "ScalingLimited"]
+        # Replicas over time: the current and desired series, drawn by uPlot.
+        plot = section.locator("[data-replicas='api']")
+        plot.locator("canvas").first.wait_for()
+        assert plot.get_attribute("data-series") == "2"
+        assert plot.locator(".legend button").all_inner_texts() == [
+            "current replicas",
+            "desired replicas",
+        ]
+        assert section.locator("dd").nth(2).inner_text() == "2 current, 2 desired"
+        # The decisions, newest first, each with the decision record's lines.
+        shown = section.locator("details[data-decision]")
+        assert shown.count() == len(hpa["decisions"]) > 0
+        newest = hpa["decisions"][-1]
+        assert shown.first.get_attribute("data-decision") == str(newest["t_ms"])
+        assert shown.first.locator("pre").inner_text() == "\n".join(newest["lines"])
+        scale = section.locator("dl.kv").nth(1).inner_text()
+        assert "Deployment replicas\n2 (spec 2, ready 2, terminating 0)" in scale
+        screenshot(page, "hpa")
+    finally:
+        call("DELETE", server.base + HPAS + "/api")
 
 
 def test_no_request_leaves_the_host(page: Any, server: Server, recorder: Recorder) -> None:

@@ -76,8 +76,12 @@ async def test_a_page_preloads_every_module_it_imports(client: Client) -> None:
     body = await (await client.get("/hpa")).text()
     assert re.findall(r'rel="modulepreload" href="/ui/static/([^"]+)"', body) == [
         "app.js",
+        "api.js",
         "dom.js",
+        "format.js",
+        "query/graph.js",
     ]
+    assert '<script defer src="/ui/vendor/uPlot.iife.min.js">' in body  # the replicas chart
 
 
 def test_the_pages_are_prometheus_paths_plus_top_and_hpa() -> None:
