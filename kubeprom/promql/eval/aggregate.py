@@ -20,7 +20,7 @@ from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.limit_hash import ratio_offset
 from kubeprom.promql.functions.kahan import kahan_sum_parts
 from kubeprom.promql.options import Compat
-from kubeprom.promql.steps import compact
+from kubeprom.promql.steps import METADATA_LABELS, compact
 from kubeprom.promql.types import BoolArray
 from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
@@ -65,9 +65,11 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     param: F64Array | None = None
     if e.param is not None and op != "count_values":
         param = ev.eval_scalar(e.param, ts).values
-    inp = ev.eval_vector(e.expr, ts)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
-        return select_k(ev, e, inp, _required(op, param))
+        return select_k(ev, e, ev.eval_vector(e.expr, ts), _required(op, param))
+    # The output keeps only grouping labels: pending name removals need no label rewrite.
+    by_metadata = any(n in METADATA_LABELS for n in e.grouping)
+    inp = (ev.eval_vector if by_metadata else ev.eval_vector_for_grouping)(e.expr, ts)
     gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
     n_groups, n_steps = len(glabels), len(ts)
     if op == "quantile":
