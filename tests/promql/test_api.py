@@ -164,7 +164,9 @@ def test_subquery_and_at_modifiers(store: MemStore) -> None:
         ("count by (__name__) (abs(up_total))", {"{}"}),
     ],
 )
-def test_aggregation_over_names_pending_removal(store: MemStore, query: str, want: set[str]) -> None:
+def test_aggregation_over_names_pending_removal(
+    store: MemStore, query: str, want: set[str]
+) -> None:
     res = LocalQueryAPI(lambda: store).instant(query, 300_000)
     assert {str(x) for x in res.labels} == want
 
