@@ -181,3 +181,29 @@ def test_aggregation_input_still_refuses_series_the_name_removal_merges() -> Non
         api.instant('sum by (job) (rate({__name__=~"x_total|y_total"}[5m]))', 290_000)
     with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
         api.instant('sum without () (abs({__name__=~"x_total|y_total"}))', 290_000)
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ("sum(rate(nope_total[5m]))", 0),
+        ("nope * on (job) group_left up_total", 0),
+        ("up_total * on (job) group_left nope", 0),
+        ("up_total and nope", 0),
+        ("nope and up_total", 0),
+        ("up_total unless nope", 3),
+        ("nope or up_total", 3),
+        ("nope > 1", 0),
+        ("quantile by (job) (0.5, nope)", 0),
+        ("absent(nope)", 1),
+    ],
+)
+def test_empty_operands(store: MemStore, query: str, want: int) -> None:
+    assert len(LocalQueryAPI(lambda: store).instant(query, 300_000)) == want
+
+
+def test_empty_operands_keep_their_warnings(store: MemStore) -> None:
+    res = LocalQueryAPI(lambda: store).instant("quantile(2, nope)", 300_000)
+    assert res.warnings == (
+        "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)",
+    )

@@ -70,10 +70,12 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     # The output keeps only grouping labels: pending name removals need no label rewrite.
     by_metadata = any(n in METADATA_LABELS for n in e.grouping)
     inp = (ev.eval_vector if by_metadata else ev.eval_vector_for_grouping)(e.expr, ts)
-    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
-    n_groups, n_steps = len(glabels), len(ts)
     if op == "quantile":
         _check_quantile(ev, e, _required(op, param))
+    if not inp.labels:
+        return Matrix.empty(len(ts))
+    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
+    n_groups, n_steps = len(glabels), len(ts)
     v2_stddev = Compat.V2_STDDEV in ev.options.compat
     values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
     drop = np.zeros(n_groups, dtype=bool)
