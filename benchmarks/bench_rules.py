@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from kubeprom.clock import RealClock
-from kubeprom.config.cluster import load_cluster_config
+from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.server import ExporterServer
 
@@ -97,7 +97,7 @@ async def main() -> None:
     assert spec is not None
     clock = RealClock()
     tmp = Path(tempfile.mkdtemp(prefix="bench_rules_"))
-    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now()), clock=clock) as server:
+    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now_ms() / 1000), clock=clock) as server:
         jobs: dict[tuple[str, str], list[str]] = {}
         for t in server.targets():
             jobs.setdefault((t.job, t.metrics_path), []).append(t.address)
