@@ -21,8 +21,9 @@ Compare = Callable[[F64Array, F64Array], BoolArray]
 
 
 # Samples (windows x longest window) per chunk of a column-wise Kahan pass: a float64
-# temporary is then 2 MiB, so the handful of them stays in the CPU cache.
-COLUMN_BUDGET = 1 << 18
+# temporary is then 512 KiB: the handful of them stays in the CPU cache and adds little
+# to the peak memory of a query.
+COLUMN_BUDGET = 1 << 16
 
 
 def sum_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
