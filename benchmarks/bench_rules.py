@@ -97,7 +97,8 @@ async def main() -> None:
     assert spec is not None
     clock = RealClock()
     tmp = Path(tempfile.mkdtemp(prefix="bench_rules_"))
-    async with ExporterServer(SimulatedCluster(spec, start_s=clock.now_ms() / 1000), clock=clock) as server:
+    cluster = SimulatedCluster(spec, start_s=clock.now_ms() / 1000)
+    async with ExporterServer(cluster, clock=clock) as server:
         jobs: dict[tuple[str, str], list[str]] = {}
         for t in server.targets():
             jobs.setdefault((t.job, t.metrics_path), []).append(t.address)
