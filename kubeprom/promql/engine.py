@@ -196,11 +196,22 @@ def name_removal_is_harmless(v: InstantSteps) -> bool:
     if not v.drop_name.all():
         return False
     labels = v.labels
-    names = {lab.flat[1] if lab.flat[:1] == ("__name__",) else lab.name for lab in labels}
-    if len(names) > 1 or len(set(labels)) != len(labels):
-        return False
-    # A value spelled like the label name only sends the caller down the slow path.
-    return not any("__type__" in lab.flat or "__unit__" in lab.flat for lab in labels)
+    names = {_plain_name(lab.flat) for lab in labels}
+    return len(names) <= 1 and None not in names and len(set(labels)) == len(labels)
+
+
+def _plain_name(flat: tuple[str, ...]) -> str | None:
+    """The metric name of a label set without ``__type__``/``__unit__``, else None.
+
+    Names sort, so after a leading ``__name__`` a next name above ``__unit__`` (every
+    lower-case name) rules both out; anything else is checked name by name.
+    """
+    if flat[:1] == ("__name__",) and (len(flat) == 2 or flat[2] > "__unit__"):
+        return flat[1]
+    names = flat[0::2]
+    if "__type__" in names or "__unit__" in names:
+        return None
+    return flat[names.index("__name__") * 2 + 1] if "__name__" in names else ""
 
 
 def negate(v: Value) -> Value:

@@ -419,7 +419,8 @@ class Block:
         return lab
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
-        return [self.labels(i) for i in ids]
+        known = self._labels
+        return [lab if (lab := known[i]) is not None else self.labels(i) for i in ids]
 
     def _build_postings(self) -> dict[str, dict[str, I64Array]]:
         names = self._pairs[0::2]

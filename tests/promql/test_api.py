@@ -208,3 +208,14 @@ def test_empty_operands_keep_their_warnings(store: MemStore) -> None:
     assert res.warnings == (
         "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)",
     )
+
+
+def test_aggregation_input_with_type_labels_takes_the_removal_path() -> None:
+    """``__type__`` goes with the name: two series that differ only in it are one group."""
+    q = MemStore()
+    t = np.arange(0, 300_000, 15_000, dtype=np.int64)
+    for typ in ("counter", "gauge"):
+        q.add(lab(__name__="x_total", __type__=typ, job="a"), t, np.arange(len(t), dtype=float))
+    api = LocalQueryAPI(lambda: q)
+    with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
+        api.instant("sum without () (abs(x_total))", 290_000)
