@@ -9,6 +9,7 @@ must hold ``np.errstate(all="ignore")`` because NaN and Inf are ordinary sample 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -109,20 +110,90 @@ def variance_over_time(flat: Flat, stddev: bool) -> tuple[F64Array, BoolArray]:
     return out, present
 
 
-def _regression_sums(ch: Chunk, origin: I64Array) -> tuple[F64Array, F64Array, F64Array, F64Array]:
-    """The four Kahan sums of linearRegression (x, y, xy, x²) for every window of a chunk."""
+@dataclass(frozen=True, slots=True)
+class _Prefix:
+    """Prefix sums over a Flat's samples that answer per-window questions in O(1):
+    timestamps (exact modulo 2**64, which window differences survive), the count of
+    values that are not small integers, and the sum of those integers."""
+
+    t: I64Array
+    not_small_int: I64Array
+    ints: I64Array
+    bound: float  # |value| at most this counts as a small integer
+
+    @staticmethod
+    def of(flat: Flat, longest: int) -> _Prefix:
+        # Any window of small integers then sums to at most 2**53 in magnitude: every
+        # partial sum is exact, so upstream's Kahan sum is the plain integer sum.
+        bound = float(2**53 // max(longest, 1))
+        v = flat.v
+        small = (v == np.trunc(v)) & (np.abs(v) <= bound)
+        return _Prefix(
+            t=_prefix(flat.t),
+            not_small_int=_prefix((~small).astype(np.int64)),
+            ints=_prefix(np.where(small, v, 0.0).astype(np.int64)),
+            bound=bound,
+        )
+
+
+def _prefix(x: I64Array) -> I64Array:
+    out = np.zeros(x.size + 1, dtype=np.int64)
+    np.cumsum(x, out=out[1:])
+    return out
+
+
+def _time_patterns(ch: Chunk, rel: I64Array, prefix: _Prefix, origin: I64Array) -> I64Array:
+    """For every window, a window with the same sample times relative to ``origin`` (itself
+    when none): regular scrapes make most windows share the x values of the regression.
+
+    Candidates agree in length, first and last offset and offset sum; each is then
+    compared sample by sample with its representative.
+    """
+    lo, n = ch.lo, ch.n
+    lanes = np.arange(n.size)
+    offset_sum = prefix.t[lo + n] - prefix.t[lo] - n * origin
+    keys = np.stack([n, rel[0], rel[n - 1, lanes], offset_sum], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    rep = first[inverse.reshape(-1)]
+    inside = np.arange(rel.shape[0])[:, None] < n[None, :]
+    differs = ((rel != rel[:, rep]) & inside).any(axis=0)
+    rep[differs] = lanes[differs]
+    out: I64Array = rep
+    return out
+
+
+def _regression_sums(
+    ch: Chunk, origin: I64Array, prefix: _Prefix
+) -> tuple[F64Array, F64Array, F64Array, F64Array]:
+    """The four Kahan sums of linearRegression (x, y, xy, x²) for every window of a chunk.
+
+    Windows with the same relative sample times share their x and x² sums, computed once;
+    a window of small integers has its y sum from prefix sums (exact, as upstream's is).
+    The rest are summed down the columns of a step-major matrix, all windows at once.
+    """
     idx = ch.column_index()
-    size = ch.ids.size
-    # Step-major addends (step, sum, window), summed down the columns all at once.
-    addends = np.empty((ch.max_len, 4, size))
-    xs, ys = addends[:, 0], addends[:, 1]
-    np.subtract(ch.flat.t[idx], origin[None, :], out=xs, casting="unsafe")
-    xs /= 1e3
-    np.take(ch.flat.v, idx, out=ys)
-    np.multiply(xs, ys, out=addends[:, 2])
-    np.multiply(xs, xs, out=addends[:, 3])
-    total, comp = kahan_sum_columns(addends.reshape(ch.max_len, 4 * size), np.tile(ch.n, 4))
-    sx, sy, sxy, sx2 = kahan_result(total, comp).reshape(4, size)
+    n = ch.n
+    rel = ch.flat.t[idx]
+    rel -= origin[None, :]
+    xs = rel / 1e3  # float64(t - origin) / 1e3, as upstream
+    rep = _time_patterns(ch, rel, prefix, origin)
+    reps, rep_pos = np.unique(rep, return_inverse=True)
+    x_reps = xs[:, reps]
+    x_sums = np.concatenate([x_reps, x_reps * x_reps], axis=1)
+    total, comp = kahan_sum_columns(x_sums, np.tile(n[reps], 2))
+    sx_r, sx2_r = kahan_result(total, comp).reshape(2, reps.size)
+    rep_pos = rep_pos.reshape(-1)
+    sx, sx2 = sx_r[rep_pos], sx2_r[rep_pos]
+
+    exact_y = prefix.not_small_int[ch.lo + n] == prefix.not_small_int[ch.lo]
+    ys = ch.flat.v[idx]
+    other = np.flatnonzero(~exact_y)
+    xy_y = np.concatenate([xs * ys, ys[:, other]], axis=1)
+    total, comp = kahan_sum_columns(xy_y, np.concatenate([n, n[other]]))
+    sums = kahan_result(total, comp)
+    sxy = sums[: n.size]
+    sy = (prefix.ints[ch.lo + n] - prefix.ints[ch.lo]).astype(np.float64)
+    sy[other] = sums[n.size :]
     return sx, sy, sxy, sx2
 
 
@@ -141,10 +212,11 @@ def linear_regression(
     # for every window from one pass over the samples.
     changed = np.zeros(v.size + 1, dtype=np.int64)
     np.cumsum(v[1:] != v[:-1], out=changed[2:])
-    for ch in chunks(flat, 2, COLUMN_BUDGET // 4):
+    prefix = _Prefix.of(flat, int(flat.n.max(initial=0)))
+    for ch in chunks(flat, 2, COLUMN_BUDGET // 2):
         origin = ch.times(0) if intercept_ms is None else intercept_ms[ch.ids]
         init_y = ch.values(0)
-        sx, sy, sxy, sx2 = _regression_sums(ch, origin)
+        sx, sy, sxy, sx2 = _regression_sums(ch, origin, prefix)
         const_y = changed[ch.lo + ch.n] == changed[ch.lo + 1]
         n = ch.n.astype(np.float64)
         cov_xy = sxy - sx * sy / n
