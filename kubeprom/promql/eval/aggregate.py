@@ -40,11 +40,35 @@ def assign_groups(
     labels: list[Labels], grouping: tuple[str, ...], without: bool
 ) -> tuple[I64Array, list[Labels]]:
     """Group id of each series (first-appearance order) and each group's labels."""
-    index: dict[Labels, int] = {}
-    gid = np.empty(len(labels), dtype=np.int64)
-    for i, lab in enumerate(labels):
-        gid[i] = index.setdefault(group_labels(lab, grouping, without), len(index))
-    return gid, list(index)
+    if without or not grouping:
+        index: dict[Labels, int] = {}
+        ids = [index.setdefault(group_labels(lab, grouping, without), len(index)) for lab in labels]
+        return np.array(ids, dtype=np.int64), list(index)
+    # ``by``: key series by their values of the grouping labels; build each group's label
+    # set once, not once per series.
+    names = tuple(sorted(set(grouping)))
+    by_values: dict[tuple[str, ...], int] = {}
+    ids = [
+        by_values.setdefault(tuple([value_of(lab.flat, n) for n in names]), len(by_values))
+        for lab in labels
+    ]
+    groups = [
+        Labels.from_flat(tuple(x for n, v in zip(names, key, strict=True) if v for x in (n, v)))
+        for key in by_values
+    ]
+    return np.array(ids, dtype=np.int64), groups
+
+
+def value_of(flat: tuple[str, ...], name: str) -> str:
+    """The value of label ``name`` in a flat ``(name, value, ...)`` tuple, or ``""``; the
+    tuple's own (C) search finds it, a value spelled like the name aside."""
+    try:
+        i = flat.index(name)
+    except ValueError:
+        return ""
+    if i % 2 == 0:
+        return flat[i + 1]
+    return Labels.from_flat(flat).get(name)
 
 
 def ranks_in_group(gid: I64Array) -> I64Array:
