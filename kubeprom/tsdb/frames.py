@@ -104,6 +104,14 @@ class FrameCache:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
+    def resize(self, max_bytes: int) -> None:
+        """Change the bound, dropping the least recently used frames beyond it."""
+        with self._lock:
+            self.max_bytes = max_bytes
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
     @property
     def size_bytes(self) -> int:
         return self._bytes
