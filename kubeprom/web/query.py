@@ -10,13 +10,16 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
+from itertools import repeat
 
+import numpy as np
 from aiohttp import web
 from multidict import MultiDict
 
 from kubeprom.clock import Clock, elapsed_s
 from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
 from kubeprom.model.gofmt import format_f
+from kubeprom.model.samples import F64Array
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import success_text
 from kubeprom.web.keys import request_clock
@@ -41,15 +44,27 @@ def format_time(t_ms: int) -> float | int:
     return t_ms // 1000 if t_ms % 1000 == 0 else t_ms / 1000
 
 
-def _values_text(values: list[float]) -> list[str]:
-    """``format_f`` of many values: ``repr`` for all, then the rare exponent and special forms
-    fixed (the common case stays in C)."""
-    out = list(map(repr, values))
-    for i, text in enumerate(out):
-        if text.endswith(".0"):
-            out[i] = text[:-2]
-        elif "e" in text or "n" in text:
-            out[i] = format_f(values[i])
+# Integral values below this print the same through ``str(int)`` as through ``format_f``
+# (``repr`` switches to exponents at 1e16; int64 holds them exactly).
+_INT_TEXT_LIMIT = 1e15
+
+
+def _values_text(values: F64Array) -> list[str]:
+    """``format_f`` of many values, the common cases in C: integers (bytes, counts) through
+    ``str(int)``; otherwise ``repr`` for all, ``.0`` stripped in one pass over the joined
+    text, and the rare exponent and special forms fixed one by one."""
+    with np.errstate(invalid="ignore"):
+        integral = (values == np.trunc(values)) & (np.abs(values) < _INT_TEXT_LIMIT)
+    integral &= ~np.signbit(values)  # -0.0 prints as "-0"; an int would lose the sign
+    if integral.all():
+        return list(map(str, values.astype(np.int64).tolist()))
+    floats = values.tolist()
+    joined = "\x00".join(map(repr, floats)).replace(".0\x00", "\x00")
+    if joined.endswith(".0"):
+        joined = joined[:-2]
+    out = joined.split("\x00")
+    if "e" in joined or "n" in joined:
+        out = [format_f(floats[i]) if "e" in t or "n" in t else t for i, t in enumerate(out)]
     return out
 
 
@@ -66,19 +81,20 @@ def result_text(r: QueryResult) -> str:
         result = f'[{format_time(int(r.t[0]))},"{format_f(float(r.v[0]))}"]'
         return f'{{"resultType":"scalar","result":{result}}}'
     times = {t: str(format_time(t)) for t in set(r.t.tolist())}  # steps repeat per series
-    ts = [times[t] for t in r.t.tolist()]
-    vs = _values_text(r.v.tolist())
+    ts = list(map(times.__getitem__, r.t.tolist()))
+    vs = _values_text(r.v)
     o = r.offsets.tolist()
     parts = []
     vector = r.result_type is ResultType.VECTOR
+    if not vector:
+        points = list(map("".join, zip(repeat("["), ts, repeat(',"'), vs, repeat('"]'))))
     for i, labels in enumerate(r.labels):
         metric = json.dumps(labels.to_dict(), ensure_ascii=False, separators=(",", ":"))
         a, b = o[i], o[i + 1]
         if vector:
             parts.append(f'{{"metric":{metric},"value":[{ts[a]},"{vs[a]}"]}}')
         else:
-            points = ",".join([f'[{t},"{v}"]' for t, v in zip(ts[a:b], vs[a:b], strict=True)])
-            parts.append(f'{{"metric":{metric},"values":[{points}]}}')
+            parts.append(f'{{"metric":{metric},"values":[{",".join(points[a:b])}]}}')
     return f'{{"resultType":"{r.result_type.value}","result":[{",".join(parts)}]}}'
 
 
