@@ -25,6 +25,9 @@ Compare = Callable[[F64Array, F64Array], BoolArray]
 # temporary is then 512 KiB: the handful of them stays in the CPU cache and adds little
 # to the peak memory of a query.
 COLUMN_BUDGET = 1 << 16
+# The regression's passes keep about ten such temporaries (times, x, y, products, TwoSum
+# terms) per chunk: smaller chunks that stay in L1/L2 measured 1.5x faster than 1 << 15.
+REGRESSION_BUDGET = 1 << 13
 
 
 def sum_over_time(flat: Flat) -> tuple[F64Array, BoolArray]:
@@ -188,7 +191,8 @@ def _regression_sums(
     exact_y = prefix.not_small_int[ch.lo + n] == prefix.not_small_int[ch.lo]
     ys = ch.flat.v[idx]
     other = np.flatnonzero(~exact_y)
-    xy_y = np.concatenate([xs * ys, ys[:, other]], axis=1)
+    np.multiply(xs, ys, out=xs)
+    xy_y = np.concatenate([xs, ys[:, other]], axis=1) if other.size else xs
     total, comp = kahan_sum_columns(xy_y, np.concatenate([n, n[other]]))
     sums = kahan_result(total, comp)
     sxy = sums[: n.size]
@@ -213,7 +217,7 @@ def linear_regression(
     changed = np.zeros(v.size + 1, dtype=np.int64)
     np.cumsum(v[1:] != v[:-1], out=changed[2:])
     prefix = _Prefix.of(flat, int(flat.n.max(initial=0)))
-    for ch in chunks(flat, 2, COLUMN_BUDGET // 2):
+    for ch in chunks(flat, 2, REGRESSION_BUDGET):
         origin = ch.times(0) if intercept_ms is None else intercept_ms[ch.ids]
         init_y = ch.values(0)
         sx, sy, sxy, sx2 = _regression_sums(ch, origin, prefix)
