@@ -69,7 +69,7 @@ async def test_a_query_cheap_last_time_runs_on_the_loop_and_an_expensive_one_in_
         ("cheap", False),  # never seen: a worker thread
         ("dear", False),
         ("cheap", True),
-        ("dear", False),  # 1 ms last time: not cheap
+        ("dear", False),  # the limit last time: not cheap
         ("cheap", True),
     ]
 
