@@ -35,6 +35,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_promql import dataset_and_store
+
 SHARED = Path(os.environ.get("KUBEPROM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 BENCH = SHARED / "bench"
 
@@ -50,18 +52,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path, Path]:
     work.mkdir(parents=True, exist_ok=True)
     tag = f"{args.series // 1000}k_{args.hours}h"
     ds, kp, prom = work / f"ds_{tag}", work / f"kp_{tag}", work / f"promtsdb_{tag}"
-    if not (ds / "dataset.json").exists():
-        subprocess.run(
-            [sys.executable, str(BENCH / "gen_dataset.py"), "--series", str(args.series),
-             "--hours", str(args.hours), "--out", str(ds), "--formats", "openmetrics"],
-            check=True,
-        )  # fmt: skip
-    if not kp.exists():
-        subprocess.run(
-            [sys.executable, "-m", "kubeprom.cli.main", "tsdb", "import",
-             str(ds / "data.om.txt"), "--data", str(kp), "--quiet"],
-            check=True,
-        )  # fmt: skip
+    dataset_and_store(BENCH, ds, kp, args.series, args.hours)
     if not prom.exists():
         subprocess.run(
             ["promtool", "tsdb", "create-blocks-from", "openmetrics",
