@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import csv
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -126,15 +125,7 @@ spec:
 
 def _block_index_mib(db: DB) -> float:
     """What the open blocks keep in memory of their indexes (arrays and symbols), MiB."""
-    total = 0
-    for b in db.blocks_snapshot():
-        total += sum(
-            a.nbytes
-            for a in (b._pairs, b._pair_off, b._frame_off, b.frames.frame_bounds)
-        )
-        total += b.frames.series_mint.nbytes + b.frames.series_maxt.nbytes
-        total += sum(sys.getsizeof(sym) for sym in b._symbols)
-        total += sys.getsizeof(b._labels) + sys.getsizeof(b._symbols)
+    total = sum(b.index_memory_bytes for b in db.blocks_snapshot())
     return total / 2**20
 
 

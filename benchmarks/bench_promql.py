@@ -54,14 +54,13 @@ def _run_queries_module() -> ModuleType:
     return mod
 
 
-def prepare(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    work = Path(args.work)
-    tag = f"{args.series // 1000}k_{args.hours}h"
-    ds, kp, prom = work / f"ds_{tag}", work / f"kp_{tag}", work / f"prom_{tag}"
+def dataset_and_store(bench: Path, ds: Path, kp: Path, series: int, hours: int) -> None:
+    """Generate the dataset into ``ds`` with ``bench``'s ``gen_dataset.py`` and import it into
+    the kubeprom store ``kp``; each step is skipped when its output already exists."""
     if not (ds / "dataset.json").exists():
         subprocess.run(
-            [sys.executable, str(BENCH / "gen_dataset.py"), "--series", str(args.series),
-             "--hours", str(args.hours), "--out", str(ds), "--formats", "openmetrics"],
+            [sys.executable, str(bench / "gen_dataset.py"), "--series", str(series),
+             "--hours", str(hours), "--out", str(ds), "--formats", "openmetrics"],
             check=True,
         )  # fmt: skip
     if not kp.exists():
@@ -70,6 +69,13 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path, Path]:
              str(ds / "data.om.txt"), "--data", str(kp), "--quiet"],
             check=True,
         )  # fmt: skip
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    work = Path(args.work)
+    tag = f"{args.series // 1000}k_{args.hours}h"
+    ds, kp, prom = work / f"ds_{tag}", work / f"kp_{tag}", work / f"prom_{tag}"
+    dataset_and_store(BENCH, ds, kp, args.series, args.hours)
     if args.prometheus and not (prom / "queries.json").exists():
         env = {"REPS": str(args.reps), "LOAD_RUNS": "1", "PATH": "/usr/bin:/bin"}
         subprocess.run(["bash", str(BENCH / "anchor_prometheus.sh"), str(ds), str(prom)],

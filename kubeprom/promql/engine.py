@@ -161,6 +161,17 @@ class QueryEvaluator:
             raise EvalError(f"expected instant vector, got {type_name(v)}")
         return v
 
+    def eval_vector_for_grouping(self, e: ast.Expr, ts: I64Array) -> InstantSteps:
+        v = self._eval(e, ts)
+        if not isinstance(v, InstantSteps):
+            raise EvalError(f"expected instant vector, got {type_name(v)}")
+        if self.options.delayed_name_removal or not v.drop_name.any():
+            return v
+        if name_removal_is_harmless(v):
+            # As if removed: the caller's grouping never keeps the name.
+            return InstantSteps(v.labels, v.values, v.present, np.zeros(len(v.labels), bool))
+        return merge_same_labels(cleanup_labels(v))
+
     def eval_scalar(self, e: ast.Expr, ts: I64Array) -> Scalar:
         v = self.eval(e, ts)
         if not isinstance(v, Scalar):
@@ -172,6 +183,35 @@ class QueryEvaluator:
         if not isinstance(v, RangeWindows):
             raise EvalError(f"expected range vector, got {type_name(v)}")
         return v
+
+
+def name_removal_is_harmless(v: InstantSteps) -> bool:
+    """Whether dropping the names ``v`` has pending leaves every row's labels distinct.
+
+    True when every row drops its name, all share one name, none has the other metadata
+    labels (``__type__``, ``__unit__``) and no two rows have the same labels: the removal
+    then merges nothing, so an aggregation that groups by labels other than these may group
+    the rows as they are and skip rewriting each label set.
+    """
+    if not v.drop_name.all():
+        return False
+    labels = v.labels
+    names = {_plain_name(lab.flat) for lab in labels}
+    return len(names) <= 1 and None not in names and len(set(labels)) == len(labels)
+
+
+def _plain_name(flat: tuple[str, ...]) -> str | None:
+    """The metric name of a label set without ``__type__``/``__unit__``, else None.
+
+    Names sort, so after a leading ``__name__`` a next name above ``__unit__`` (every
+    lower-case name) rules both out; anything else is checked name by name.
+    """
+    if flat[:1] == ("__name__",) and (len(flat) == 2 or flat[2] > "__unit__"):
+        return flat[1]
+    names = flat[0::2]
+    if "__type__" in names or "__unit__" in names:
+        return None
+    return flat[names.index("__name__") * 2 + 1] if "__name__" in names else ""
 
 
 def negate(v: Value) -> Value:

@@ -16,6 +16,7 @@ half-written block visible.
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
 import os
@@ -35,18 +36,25 @@ from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.frames import (
     FRAME_TARGET_SAMPLES,
     FrameCache,
     FrameSet,
     Part,
+    concat_parts,
     encode_frames,
 )
 from kubeprom.tsdb.postings import EMPTY_IDS
 from kubeprom.tsdb.tombstones import Tombstones
 
 INDEX_MAGIC = b"KPIX"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1: one slice covering the whole block
+# Frames cover at most this much of a block's time range, as Prometheus' chunks hold 120
+# samples (30 minutes at a 15 s interval): a query for the last few minutes decodes the
+# frames of one slice, not every sample of every series it selects.
+SLICE_MS = 30 * 60_000
 META_VERSION = 1
 CHUNKS_FILE = "chunks/000001"
 TOMBSTONES_FILE = "tombstones"
@@ -106,7 +114,7 @@ def _unpack_arrays(data: bytes, path: str) -> dict[str, np.ndarray]:
     if len(data) < _HEADER.size:
         raise CorruptionError("truncated index header", path=path)
     magic, version, crc = _HEADER.unpack_from(data)
-    if magic != INDEX_MAGIC or version != INDEX_VERSION:
+    if magic != INDEX_MAGIC or version not in _READABLE_VERSIONS:
         raise CorruptionError(
             f"not a kubeprom index (magic {magic!r}, version {version})", path=path
         )
@@ -122,6 +130,15 @@ def _unpack_arrays(data: bytes, path: str) -> dict[str, np.ndarray]:
         dt = np.dtype(dtype)
         out[name] = np.frombuffer(raw, dtype=dt, count=size, offset=pos)
         pos += dt.itemsize * size
+    if version == 1:
+        # One slice: every series, frames as they were.
+        n = int(out["series_mint"].size)
+        out["slice_bounds"] = np.array([MIN_TIME, MAX_TIME], dtype=np.int64)
+        out["slice_frames"] = np.array([0, int(out["frame_bounds"].size) - 1], dtype=np.int64)
+        out["slice_id_off"] = np.array([0, n], dtype=np.int64)
+        out["slice_ids"] = np.arange(n, dtype=np.int64)
+        out["slice_mint"], out["slice_maxt"] = out["series_mint"], out["series_maxt"]
+        out["slice_samples"] = np.array([-1], dtype=np.int64)  # unknown; meta.json has it
     return out
 
 
@@ -144,7 +161,15 @@ def write_block(
     order = sorted(range(len(labels)), key=labels.__getitem__)
     labels = [labels[i] for i in order]
     t, v, offsets = take_segments(t, v, offsets, np.asarray(order, dtype=np.int64))
-    frames, bounds = encode_frames(t, v, offsets, frame_samples)
+    slices = _slice(t, v, offsets, min_time, max_time)
+    frames: list[bytes] = []
+    frame_start, slice_frames, slice_id_off = [0], [0], [0]
+    for ids, st, sv, soff in slices.parts:
+        part_frames, bounds = encode_frames(st, sv, soff, frame_samples)
+        frames += part_frames
+        frame_start += (bounds[1:] + slice_id_off[-1]).tolist()
+        slice_frames.append(len(frames))
+        slice_id_off.append(slice_id_off[-1] + len(ids))
 
     symbols = sorted({s for lab in labels for s in lab.flat})
     sym_id = {s: i for i, s in enumerate(symbols)}
@@ -162,7 +187,14 @@ def write_block(
             "series_pair_off": pair_off,
             "series_mint": t[offsets[:-1]] if len(labels) else EMPTY_IDS,
             "series_maxt": t[offsets[1:] - 1] if len(labels) else EMPTY_IDS,
-            "frame_bounds": bounds,
+            "slice_bounds": slices.bounds,
+            "slice_frames": np.asarray(slice_frames, dtype=np.int64),
+            "slice_id_off": np.asarray(slice_id_off, dtype=np.int64),
+            "slice_samples": np.array([len(p[1]) for p in slices.parts], dtype=np.int64),
+            "slice_ids": _concat([p[0] for p in slices.parts]),
+            "slice_mint": _concat([p[1][p[3][:-1]] for p in slices.parts]),
+            "slice_maxt": _concat([p[1][p[3][1:] - 1] for p in slices.parts]),
+            "frame_bounds": np.asarray(frame_start, dtype=np.int64),
             "frame_off": frame_off,
         }
     )
@@ -178,6 +210,44 @@ def write_block(
     os.rename(tmp, final)
     _fsync_dir(Path(data_dir))
     return final
+
+
+@dataclass(frozen=True, slots=True)
+class _Slices:
+    """A block's samples cut into time slices: ``bounds`` (``S + 1`` times, ms) and per
+    slice the ids of the series with samples in it and those samples in CSR layout."""
+
+    bounds: I64Array
+    parts: list[tuple[I64Array, I64Array, F64Array, I64Array]]
+
+
+def _slice(t: I64Array, v: F64Array, offsets: I64Array, min_time: int, max_time: int) -> _Slices:
+    """Cut every series at the ``SLICE_MS`` boundaries after ``min_time``."""
+    n_slices = max(1, -(-(max_time - min_time) // SLICE_MS))
+    bounds = min_time + SLICE_MS * np.arange(n_slices + 1, dtype=np.int64)
+    bounds[-1] = max(int(bounds[-1]), max_time)
+    counts = np.diff(offsets)
+    if n_slices == 1 or t.size == 0:
+        return _Slices(bounds, [(np.arange(len(counts), dtype=np.int64), t, v, offsets)])
+    which = np.clip((t - min_time) // SLICE_MS, 0, n_slices - 1)
+    series = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    # Stable by slice, so each slice keeps series order and, inside a series, time order.
+    order = np.argsort(which.astype(np.uint16), kind="stable")
+    which, series, t, v = which[order], series[order], t[order], v[order]
+    slice_start = np.searchsorted(which, np.arange(n_slices + 1))
+    parts = []
+    for k in range(n_slices):
+        a, b = int(slice_start[k]), int(slice_start[k + 1])
+        if a == b:  # a gap in the data: the slice keeps its place, without frames
+            parts.append((EMPTY_IDS, EMPTY_IDS, np.empty(0), np.zeros(1, dtype=np.int64)))
+            continue
+        ids, first = np.unique(series[a:b], return_index=True)
+        parts.append((ids, t[a:b], v[a:b], np.append(first, b - a).astype(np.int64)))
+    return _Slices(bounds, parts)
+
+
+def _concat(arrays: list[I64Array]) -> I64Array:
+    return np.concatenate(arrays).astype(np.int64) if arrays else EMPTY_IDS
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -232,6 +302,7 @@ class Block:
             ) from err
         size = os.fstat(self._file.fileno()).st_size
         self._frame_off = arrays["frame_off"]
+        self._arrays_nbytes = sum(int(a.nbytes) for a in arrays.values())
         if size < int(self._frame_off[-1]):
             self._file.close()
             raise CorruptionError(
@@ -248,16 +319,27 @@ class Block:
         self._pair_off = arrays["series_pair_off"]
         self._labels: list[Labels | None] = [None] * meta.num_series
         self._postings: dict[str, dict[str, I64Array]] | None = None
-        ids = np.arange(meta.num_series, dtype=np.int64)
-        self.frames = FrameSet(
-            ids=ids,
-            series_mint=arrays["series_mint"],
-            series_maxt=arrays["series_maxt"],
-            frame_bounds=arrays["frame_bounds"],
-            load_frame=self._load_frame,
-            num_samples=meta.num_samples,
-            cache=cache,
-        )
+        self.series_mint: I64Array = arrays["series_mint"]
+        self.series_maxt: I64Array = arrays["series_maxt"]
+        # One FrameSet per time slice: (slice start, slice end exclusive, frames).
+        self.slices: list[tuple[int, int, FrameSet]] = []
+        bounds, sf, so = arrays["slice_bounds"], arrays["slice_frames"], arrays["slice_id_off"]
+        frame_start = arrays["frame_bounds"]
+        for k in range(len(bounds) - 1):
+            a, b = int(so[k]), int(so[k + 1])
+            f0, f1 = int(sf[k]), int(sf[k + 1])
+            if a == b:
+                continue
+            fs = FrameSet(
+                ids=arrays["slice_ids"][a:b],
+                series_mint=arrays["slice_mint"][a:b],
+                series_maxt=arrays["slice_maxt"][a:b],
+                frame_bounds=frame_start[f0 : f1 + 1] - a,
+                load_frame=functools.partial(self._load_frame_from, f0),
+                num_samples=max(int(arrays["slice_samples"][k]), 0) or meta.num_samples,
+                cache=cache,
+            )
+            self.slices.append((int(bounds[k]), int(bounds[k + 1]), fs))
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], cache: FrameCache | None = None) -> Block:
@@ -279,6 +361,9 @@ class Block:
             raise CorruptionError(f"malformed index: {err}", path=str(index_path)) from err
         return cls(p, meta, arrays, cache)
 
+    def _load_frame_from(self, first: int, i: int) -> bytes:
+        return self._load_frame(first + i)
+
     def _load_frame(self, i: int) -> bytes:
         a, b = int(self._frame_off[i]), int(self._frame_off[i + 1])
         if self._mm is None:  # an empty chunks file, or a block closed under a reader
@@ -291,10 +376,12 @@ class Block:
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
         """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones."""
         try:
-            part = self.frames.read(ids, mint, maxt)
+            parts = [
+                fs.read(ids, mint, maxt) for lo, hi, fs in self.slices if lo <= maxt and hi > mint
+            ]
         except CorruptionError as err:
             raise CorruptionError(str(err), path=str(self._chunks_path)) from err
-        return self.tombstones.apply(part)
+        return self.tombstones.apply(concat_parts(parts))
 
     def delete_series(self, ids: I64Array, mint: int, maxt: int) -> int:
         """Delete ``[mint, maxt]`` (inclusive, ms) of series ``ids`` by adding tombstones.
@@ -303,14 +390,13 @@ class Block:
         Prometheus does. The tombstones file is replaced atomically before this returns;
         returns the number of series tombstoned. Raises StorageError on I/O failure.
         """
-        fs = self.frames
         ids = np.asarray(ids, dtype=np.int64)
         ids = ids[(ids >= 0) & (ids < self.meta.num_series)]
-        ids = ids[(fs.series_maxt[ids] >= mint) & (fs.series_mint[ids] <= maxt)]
+        ids = ids[(self.series_maxt[ids] >= mint) & (self.series_mint[ids] <= maxt)]
         if ids.size == 0:
             return 0
-        lows = np.maximum(fs.series_mint[ids], mint)
-        highs = np.minimum(fs.series_maxt[ids], maxt)
+        lows = np.maximum(self.series_mint[ids], mint)
+        highs = np.minimum(self.series_maxt[ids], maxt)
         stones = self.tombstones.add(ids, lows, highs)
         tmp = self.path / f"{TOMBSTONES_FILE}.tmp"
         try:
@@ -334,7 +420,8 @@ class Block:
         return lab
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
-        return [self.labels(i) for i in ids]
+        known = self._labels
+        return [lab if (lab := known[i]) is not None else self.labels(i) for i in ids]
 
     def _build_postings(self) -> dict[str, dict[str, I64Array]]:
         names = self._pairs[0::2]
@@ -359,7 +446,7 @@ class Block:
         return self._postings
 
     def all_ids(self) -> I64Array:
-        return self.frames.ids
+        return np.arange(self.meta.num_series, dtype=np.int64)
 
     def label_values_of(self, name: str) -> Sequence[str]:
         return list(self._get_postings().get(name, ()))
@@ -369,6 +456,18 @@ class Block:
 
     def label_names(self) -> list[str]:
         return sorted(self._get_postings())
+
+    @property
+    def index_memory_bytes(self) -> int:
+        """What the open block keeps in memory of its index: the index arrays, the symbol
+        strings and the label-set cache's list (not the label sets it fills lazily)."""
+        symbols = sum(sys.getsizeof(sym) for sym in self._symbols)
+        return (
+            self._arrays_nbytes
+            + symbols
+            + sys.getsizeof(self._symbols)
+            + sys.getsizeof(self._labels)
+        )
 
     @property
     def size_bytes(self) -> int:

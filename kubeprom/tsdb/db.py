@@ -66,8 +66,23 @@ class Options:
     chunk_samples: int = DEFAULT_CHUNK_SAMPLES
     wal_segment_bytes: int = 128 << 20
     wal_fsync_interval_s: float | None = None
-    # Decoded frames kept for repeated queries (dashboards, rules); 0 disables the cache.
-    frame_cache_bytes: int = 32 << 20
+    # Decoded frames kept for repeated queries (dashboards, rules); 0 disables the cache,
+    # None sizes it by the store's series (see frame_cache_size).
+    frame_cache_bytes: int | None = None
+
+
+# The automatic frame cache holds about one 30-minute slice of every series at a 15 s
+# interval (120 samples of 16 bytes decoded): queries over recent data, the usual dashboard
+# and rule load, then decode nothing twice. Bounded so a tiny store still caches whole
+# frames and a huge one does not spend its memory on decoded copies.
+_CACHE_BYTES_PER_SERIES = 120 * 16
+_CACHE_MIN_BYTES = 16 << 20
+_CACHE_MAX_BYTES = 128 << 20
+
+
+def frame_cache_size(num_series: int) -> int:
+    """Bytes of the automatic decoded-frame cache for a store of ``num_series`` series."""
+    return min(max(num_series * _CACHE_BYTES_PER_SERIES, _CACHE_MIN_BYTES), _CACHE_MAX_BYTES)
 
 
 class DB:
@@ -79,7 +94,9 @@ class DB:
         self.clock: Clock = clock or RealClock()
         self.stats = DBStats()
         self.frame_cache = (
-            FrameCache(options.frame_cache_bytes) if options.frame_cache_bytes else None
+            FrameCache(options.frame_cache_bytes or frame_cache_size(0))
+            if options.frame_cache_bytes != 0
+            else None
         )
         self.head = Head(
             chunk_samples=options.chunk_samples,
@@ -145,6 +162,9 @@ class DB:
             self.blocks = found
         for gone in known.values():
             gone.close()
+        if self.frame_cache is not None and self.options.frame_cache_bytes is None:
+            series = max([self.head.num_series, *(b.meta.num_series for b in found)])
+            self.frame_cache.resize(frame_cache_size(series))
         newest_block_end = max((b.meta.max_time for b in found), default=MIN_TIME)
         self.head.min_valid_t = max(self.head.min_valid_t, newest_block_end)
 

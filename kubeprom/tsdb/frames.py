@@ -25,12 +25,37 @@ from kubeprom.tsdb import chunks
 FRAME_TARGET_SAMPLES = 1 << 15
 
 
-Decoded = tuple[I64Array, F64Array, I64Array, I64Array | None]
-"""One frame: (t, v, series offsets, time index). The time index is ``(series << 32) |
-(t - first t of the frame)``, ascending across the whole frame, so one ``searchsorted`` finds
-every series' window bounds; None when the frame spans too long for 32-bit offsets."""
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One decoded frame: values, series offsets and the times, in one of two forms.
+
+    Usually ``key`` is the time index ``(series << 32) | (t - base)``, ascending across the
+    whole frame, so one ``searchsorted`` finds every series' window bounds, and the times
+    are ``(key & 0xffffffff) + base``: not keeping them as well saves a third of the cache
+    (``t`` is then empty). A frame spanning too long for 32-bit offsets has no ``key`` and
+    keeps its times in ``t``.
+    """
+
+    v: F64Array
+    offsets: I64Array
+    key: I64Array | None
+    t: I64Array
+    base: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.v, self.offsets, self.key, self.t) if a is not None)
+
+    def times(self, idx: I64Array) -> I64Array:
+        """The timestamps of samples ``idx``."""
+        if self.key is None:
+            out: I64Array = self.t[idx]
+            return out
+        return (self.key[idx] & _OFFSET_MASK) + self.base
+
 
 _KEY_SPAN = 1 << 32
+_OFFSET_MASK = _KEY_SPAN - 1
 
 
 class FrameCache:
@@ -64,17 +89,25 @@ class FrameCache:
             return item[0]
 
     def put(self, key: tuple[int, int], value: Decoded) -> None:
-        arrays = [a for a in value if a is not None]
-        size = sum(a.nbytes for a in arrays)
+        size = value.nbytes
         if size > self.max_bytes:
             return
-        for a in arrays:
-            a.flags.writeable = False
+        for a in (value.v, value.offsets, value.key, value.t):
+            if a is not None:
+                a.flags.writeable = False
         with self._lock:
             if key in self._items:
                 return
             self._items[key] = (value, size)
             self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def resize(self, max_bytes: int) -> None:
+        """Change the bound, dropping the least recently used frames beyond it."""
+        with self._lock:
+            self.max_bytes = max_bytes
             while self._bytes > self.max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
@@ -157,7 +190,7 @@ class FrameSet:
             if hit is not None:
                 return hit
         t, v, offsets = chunks.decode_frame(self.load_frame(f))
-        decoded = (t, v, offsets, _time_index(t, offsets))
+        decoded = _decoded(t, v, offsets)
         if cache is not None:
             cache.put((self.cache_token, f), decoded)
         return decoded
@@ -216,11 +249,12 @@ class FrameSet:
             frames = np.unique(frame_of).tolist()
         ts, vs, counts = [], [], []
         for f in frames:
-            ft, fv, foff, key = self.decode(f)
+            d = self.decode(f)
+            key, foff = d.key, d.offsets
             local = (pos if frame_of is None else pos[frame_of == f]) - self.frame_bounds[f]
             # Only the samples inside [mint, maxt] are copied out of the frame.
             if key is not None:
-                base = int(ft[0]) - (int(key[0]) & (_KEY_SPAN - 1))  # the frame's min time
+                base = d.base
                 lo_t = min(max(mint - base, 0), _KEY_SPAN - 1)
                 hi_t = min(max(maxt - base, -1), _KEY_SPAN - 1)
                 seg = local << 32
@@ -228,23 +262,24 @@ class FrameSet:
                 hi = np.searchsorted(key, seg + hi_t, side="right") if hi_t >= 0 else lo
                 hi = np.maximum(hi, lo)  # an empty (or inverted) range selects nothing
             else:
-                lo = segment_bound(ft, foff[local], foff[local + 1], mint)
-                hi = segment_bound(ft, lo, foff[local + 1], maxt, right=True)
+                lo = segment_bound(d.t, foff[local], foff[local + 1], mint)
+                hi = segment_bound(d.t, lo, foff[local + 1], maxt, right=True)
             idx = gather_ranges(lo, hi - lo)
-            ts.append(ft[idx])
-            vs.append(fv[idx])
+            ts.append(d.times(idx))
+            vs.append(d.v[idx])
             counts.append(hi - lo)
         t, v = np.concatenate(ts), np.concatenate(vs)
         off = offsets_from_counts(np.concatenate(counts))
         return Part(self.ids[pos], t, v, off).drop_empty()
 
 
-def _time_index(t: I64Array, offsets: I64Array) -> I64Array | None:
+def _decoded(t: I64Array, v: F64Array, offsets: I64Array) -> Decoded:
     if t.size == 0 or int(t.max()) - int(t.min()) >= _KEY_SPAN:
-        return None
+        return Decoded(v, offsets, None, t, 0)
+    base = int(t.min())
     series = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-    key: I64Array = (series << 32) | (t - t.min())
-    return key
+    key: I64Array = (series << 32) | (t - base)
+    return Decoded(v, offsets, key, np.empty(0, dtype=np.int64), base)
 
 
 def merge_parts(parts: Sequence[Part]) -> Part:
@@ -281,6 +316,25 @@ def merge_parts(parts: Sequence[Part]) -> Part:
     last[:-1] = (seg[1:] != seg[:-1]) | (t[1:] != t[:-1])
     t, v, seg = t[last], v[last], seg[last]
     return Part(uniq, t, v, offsets_from_counts(np.bincount(seg, minlength=len(uniq))))
+
+
+def concat_parts(parts: Sequence[Part]) -> Part:
+    """Join parts that cover consecutive, disjoint time ranges (given in time order): each
+    series' pieces follow one another, so no sample needs comparing, only moving."""
+    parts = [p for p in parts if p.ids.size]
+    if len(parts) <= 1:
+        return parts[0] if parts else Part.empty()
+    ids = np.concatenate([p.ids for p in parts])
+    starts = np.concatenate([p.offsets[:-1] + base for p, base in _bases(parts)])
+    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+    order = np.argsort(ids, kind="stable")  # stable: each id's pieces stay in time order
+    sorted_ids = ids[order]
+    first = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    lengths = lengths[order]
+    idx = gather_ranges(starts[order], lengths)
+    t = np.concatenate([p.t for p in parts])[idx]
+    v = np.concatenate([p.v for p in parts])[idx]
+    return Part(sorted_ids[first], t, v, offsets_from_counts(np.add.reduceat(lengths, first)))
 
 
 def _bases(parts: Sequence[Part]) -> list[tuple[Part, int]]:

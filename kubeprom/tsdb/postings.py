@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import I64Array
@@ -39,7 +40,28 @@ def _union(arrays: list[I64Array]) -> I64Array:
         return EMPTY_IDS
     if len(arrays) == 1:
         return arrays[0]
-    return np.unique(np.concatenate(arrays))
+    ids = np.concatenate(arrays)
+    # A mark per id, not a sort: linear in the ids and their range.
+    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
+    seen[ids] = True
+    out: I64Array = np.flatnonzero(seen)
+    return out
+
+
+def _member(a: I64Array, b: I64Array) -> npt.NDArray[np.bool_]:
+    """Which ids of sorted ``a`` are in sorted ``b``: a binary search each, no sort."""
+    if b.size == 0:
+        return np.zeros(a.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(b, a), b.size - 1)
+    found: npt.NDArray[np.bool_] = b[pos] == a
+    return found
+
+
+def _intersect(a: I64Array, b: I64Array) -> I64Array:
+    if a.size > b.size:
+        a, b = b, a
+    out: I64Array = a[_member(a, b)]
+    return out
 
 
 def _matching_values(index: PostingsIndex, m: Matcher) -> I64Array:
@@ -71,12 +93,12 @@ def select_ids(index: PostingsIndex, matchers: Sequence[Matcher]) -> I64Array:
             subtract.append(_matching_values(index, _inverse(m)))
         else:
             ids = _matching_values(index, m)
-            result = ids if result is None else np.intersect1d(result, ids, assume_unique=True)
+            result = ids if result is None else _intersect(result, ids)
             if result.size == 0:
                 return EMPTY_IDS
     if result is None:
         result = index.all_ids()
     for ids in subtract:
         if ids.size:
-            result = np.setdiff1d(result, ids, assume_unique=True)
+            result = result[~_member(result, ids)]
     return result

@@ -24,7 +24,10 @@ from kubeprom.tsdb.postings import select_ids
 
 
 class _Source(Protocol):
-    """What the querier needs of a block or of the head."""
+    """What the querier needs of a block or of the head. ``in_label_order``: ids ascending
+    are label sets ascending (a block's, not the head's creation order)."""
+
+    in_label_order: bool
 
     def select(self, matchers: Sequence[Matcher]) -> I64Array: ...
 
@@ -41,6 +44,8 @@ class _HeadSource:
     """The head as a source. The head may collect series between two calls (the store's
     compaction runs in another thread): ``read`` takes the labels of what it read under the
     same lock, and ``labels_list`` of selected ids skips the ones collected meanwhile."""
+
+    in_label_order = False
 
     def __init__(self, head: Head) -> None:
         self._head = head
@@ -70,6 +75,8 @@ class _HeadSource:
 
 
 class _BlockSource:
+    in_label_order = True
+
     def __init__(self, block: Block) -> None:
         self._block = block
 
@@ -119,6 +126,7 @@ class StoreQuerier:
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
         parts: list[Part] = []
         labels: list[list[Labels]] = []
+        in_order = False
         for src in self._sources(mint, maxt):
             ids = src.select(matchers)
             if ids.size == 0:
@@ -127,8 +135,14 @@ class StoreQuerier:
             if part.ids.size:
                 parts.append(part)
                 labels.append(src.labels_list(part.ids.tolist()))
+                in_order = src.in_label_order
         if not parts:
             return SeriesSet.empty()
+        if len(parts) == 1 and in_order:
+            merged = parts[0]
+            merged.t.flags.writeable = False
+            merged.v.flags.writeable = False
+            return SeriesSet(labels[0], merged.t, merged.v, merged.offsets)
         if len(parts) == 1:
             merged, all_labels = parts[0], labels[0]
         else:

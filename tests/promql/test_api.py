@@ -154,3 +154,68 @@ def test_subquery_and_at_modifiers(store: MemStore) -> None:
     assert res.v.tolist() == [16.0]
     res = api.range('up_total{job="a"} @ end()', 0, 60_000, 30_000)
     assert next(res.series())[2].tolist() == [8.0, 8.0, 8.0]
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        # One metric name: dropping it merges nothing, the groups are the same either way.
+        ('sum by (job) (rate(up_total{job=~"a|b"}[5m]))', {'{job="a"}', '{job="b"}'}),
+        ("sum without (job) (abs(up_total))", {"{}"}),
+        ("count by (__name__) (abs(up_total))", {"{}"}),
+    ],
+)
+def test_aggregation_over_names_pending_removal(
+    store: MemStore, query: str, want: set[str]
+) -> None:
+    res = LocalQueryAPI(lambda: store).instant(query, 300_000)
+    assert {str(x) for x in res.labels} == want
+
+
+def test_aggregation_input_still_refuses_series_the_name_removal_merges() -> None:
+    q = MemStore()
+    t = np.arange(0, 300_000, 15_000, dtype=np.int64)
+    for name in ("x_total", "y_total"):
+        q.add(lab(__name__=name, job="a"), t, np.arange(len(t), dtype=float))
+    api = LocalQueryAPI(lambda: q)
+    with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
+        api.instant('sum by (job) (rate({__name__=~"x_total|y_total"}[5m]))', 290_000)
+    with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
+        api.instant('sum without () (abs({__name__=~"x_total|y_total"}))', 290_000)
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ("sum(rate(nope_total[5m]))", 0),
+        ("nope * on (job) group_left up_total", 0),
+        ("up_total * on (job) group_left nope", 0),
+        ("up_total and nope", 0),
+        ("nope and up_total", 0),
+        ("up_total unless nope", 3),
+        ("nope or up_total", 3),
+        ("nope > 1", 0),
+        ("quantile by (job) (0.5, nope)", 0),
+        ("absent(nope)", 1),
+    ],
+)
+def test_empty_operands(store: MemStore, query: str, want: int) -> None:
+    assert len(LocalQueryAPI(lambda: store).instant(query, 300_000)) == want
+
+
+def test_empty_operands_keep_their_warnings(store: MemStore) -> None:
+    res = LocalQueryAPI(lambda: store).instant("quantile(2, nope)", 300_000)
+    assert res.warnings == (
+        "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)",
+    )
+
+
+def test_aggregation_input_with_type_labels_takes_the_removal_path() -> None:
+    """``__type__`` goes with the name: two series that differ only in it are one group."""
+    q = MemStore()
+    t = np.arange(0, 300_000, 15_000, dtype=np.int64)
+    for typ in ("counter", "gauge"):
+        q.add(lab(__name__="x_total", __type__=typ, job="a"), t, np.arange(len(t), dtype=float))
+    api = LocalQueryAPI(lambda: q)
+    with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
+        api.instant("sum without () (abs(x_total))", 290_000)

@@ -49,3 +49,22 @@ def test_read_equals_a_naive_filter(data: st.DataObject, gap_scale: int, cached:
             for j, sid in enumerate(part.ids.tolist())
         }
         assert got == expected
+
+
+def test_cache_resize_drops_the_oldest_frames() -> None:
+    cache = FrameCache(1 << 20)
+    fs = FrameSet.build(
+        np.arange(4, dtype=np.int64),
+        np.tile(np.arange(1000, dtype=np.int64), 4),
+        np.ones(4000),
+        np.arange(0, 4001, 1000, dtype=np.int64),
+        target=1000,
+        cache=cache,
+    )
+    for f in range(4):
+        fs.decode(f)
+    assert cache.size_bytes == 4 * fs.decode(0).nbytes
+    cache.resize(2 * fs.decode(0).nbytes)
+    assert cache.size_bytes == 2 * fs.decode(0).nbytes
+    assert cache.get((fs.cache_token, 1)) is None  # the least recently used went first
+    assert cache.get((fs.cache_token, 3)) is not None

@@ -10,6 +10,7 @@ import pytest
 
 from kubeprom.model import Labels
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, BulkImporter, Options
+from kubeprom.tsdb.db import frame_cache_size
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -161,3 +162,16 @@ def test_size_retention_deletes_oldest_blocks_first(
         )
     finally:
         db.close()
+
+
+def test_automatic_frame_cache_follows_the_series(tmp_path: Path) -> None:
+    assert frame_cache_size(0) == 16 << 20
+    assert frame_cache_size(10_000) == 10_000 * 120 * 16
+    assert frame_cache_size(1_000_000) == 128 << 20
+    db = DB.open(tmp_path, Options())
+    assert db.frame_cache is not None
+    assert db.frame_cache.max_bytes == 16 << 20
+    db.close()
+    db = DB.open(tmp_path, Options(frame_cache_bytes=0))
+    assert db.frame_cache is None
+    db.close()

@@ -16,7 +16,7 @@ from kubeprom.model.gofmt import format_f
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.tsdb import DB, Options
 from kubeprom.web import build_app
-from kubeprom.web.query import QueryHandlers
+from kubeprom.web.query import QueryHandlers, _values_text
 
 
 @pytest.fixture
@@ -116,11 +116,20 @@ async def test_errors_use_prometheus_envelope(
     assert message in body["error"]
 
 
-def test_bulk_formatting_equals_one_by_one() -> None:
-    from kubeprom.web.query import _values_text
-
-    values = [1.0, 0.5, 1e21, 1.5e-7, float("nan"), float("inf"), -0.0, 1e16, 0.1, 2.0**60]
-    assert _values_text(values) == [format_f(v) for v in values]
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 0.5, 1e21, 1.5e-7, float("nan"), float("inf"), -0.0, 1e16, 0.1, 2.0**60],
+        [0.0, 1.0, 3.0, 1e15 - 1, 123456789.0, -5.0],  # all integral: the int path
+        [-0.0, 7.0],
+        [1e15, 999999999999999.0, -1e15, 2.5],
+        [],
+    ],
+    ids=["mixed", "integers", "negative-zero", "bounds", "empty"],
+)
+def test_bulk_formatting_equals_one_by_one(values: list[float]) -> None:
+    got = _values_text(np.array(values, dtype=np.float64))
+    assert got == [format_f(v) for v in values]
 
 
 async def test_limit_truncates_series_with_a_warning(client: TestClient) -> None:  # type: ignore[type-arg]

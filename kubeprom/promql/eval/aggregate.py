@@ -20,7 +20,7 @@ from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.limit_hash import ratio_offset
 from kubeprom.promql.functions.kahan import kahan_sum_parts
 from kubeprom.promql.options import Compat
-from kubeprom.promql.steps import compact
+from kubeprom.promql.steps import METADATA_LABELS, compact
 from kubeprom.promql.types import BoolArray
 from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
@@ -40,11 +40,35 @@ def assign_groups(
     labels: list[Labels], grouping: tuple[str, ...], without: bool
 ) -> tuple[I64Array, list[Labels]]:
     """Group id of each series (first-appearance order) and each group's labels."""
-    index: dict[Labels, int] = {}
-    gid = np.empty(len(labels), dtype=np.int64)
-    for i, lab in enumerate(labels):
-        gid[i] = index.setdefault(group_labels(lab, grouping, without), len(index))
-    return gid, list(index)
+    if without or not grouping:
+        index: dict[Labels, int] = {}
+        ids = [index.setdefault(group_labels(lab, grouping, without), len(index)) for lab in labels]
+        return np.array(ids, dtype=np.int64), list(index)
+    # ``by``: key series by their values of the grouping labels; build each group's label
+    # set once, not once per series.
+    names = tuple(sorted(set(grouping)))
+    by_values: dict[tuple[str, ...], int] = {}
+    ids = [
+        by_values.setdefault(tuple([value_of(lab.flat, n) for n in names]), len(by_values))
+        for lab in labels
+    ]
+    groups = [
+        Labels.from_flat(tuple(x for n, v in zip(names, key, strict=True) if v for x in (n, v)))
+        for key in by_values
+    ]
+    return np.array(ids, dtype=np.int64), groups
+
+
+def value_of(flat: tuple[str, ...], name: str) -> str:
+    """The value of label ``name`` in a flat ``(name, value, ...)`` tuple, or ``""``; the
+    tuple's own (C) search finds it, a value spelled like the name aside."""
+    try:
+        i = flat.index(name)
+    except ValueError:
+        return ""
+    if i % 2 == 0:
+        return flat[i + 1]
+    return Labels.from_flat(flat).get(name)
 
 
 def ranks_in_group(gid: I64Array) -> I64Array:
@@ -65,13 +89,17 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     param: F64Array | None = None
     if e.param is not None and op != "count_values":
         param = ev.eval_scalar(e.param, ts).values
-    inp = ev.eval_vector(e.expr, ts)
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
-        return select_k(ev, e, inp, _required(op, param))
-    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
-    n_groups, n_steps = len(glabels), len(ts)
+        return select_k(ev, e, ev.eval_vector(e.expr, ts), _required(op, param))
+    # The output keeps only grouping labels: pending name removals need no label rewrite.
+    by_metadata = any(n in METADATA_LABELS for n in e.grouping)
+    inp = (ev.eval_vector if by_metadata else ev.eval_vector_for_grouping)(e.expr, ts)
     if op == "quantile":
         _check_quantile(ev, e, _required(op, param))
+    if not inp.labels:
+        return Matrix.empty(len(ts))
+    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
+    n_groups, n_steps = len(glabels), len(ts)
     v2_stddev = Compat.V2_STDDEV in ev.options.compat
     values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
     drop = np.zeros(n_groups, dtype=bool)

@@ -78,11 +78,18 @@ def evaluate(ev: Evaluator, e: ast.Binary, ts: I64Array) -> Matrix | Scalar:
     rhs = ev.eval_vector(e.rhs, ts)
     matching = e.matching or ast.VectorMatching(ast.Card.ONE_TO_ONE, False, ())
     if e.op in ast.SET_OPS:
+        if e.op == "and" and not (lhs.labels and rhs.labels):
+            return Matrix.empty(len(ts))
         return set_op(e.op, lhs, rhs, matching)
+    no_fill = matching.fill_lhs is None and matching.fill_rhs is None
+    if no_fill and not (lhs.labels and rhs.labels):
+        return Matrix.empty(len(ts))  # nothing to match, so no match to complain about
     return vector_vector(ev, e, lhs, rhs, matching)
 
 
 def vector_scalar(ev: Evaluator, e: ast.Binary, vec: Matrix, s: Scalar, swap: bool) -> Matrix:
+    if not vec.labels:
+        return vec
     sv = s.values[None, :]
     if swap:
         value, keep = elem(e.op, np.broadcast_to(sv, vec.values.shape), vec.values)

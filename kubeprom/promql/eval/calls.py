@@ -5,6 +5,7 @@ the registry in ``kubeprom.promql.functions``."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -162,6 +163,9 @@ def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     idx = next((i for i, a in enumerate(e.args) if a.type is ast.ValueType.MATRIX), 0)
     windows = ev.eval_windows(e.args[idx], ts)
     others: list[Value] = [ev.eval(a, ts) for i, a in enumerate(e.args) if i != idx]
+    if not windows.labels:
+        # Upstream calls range functions series by series: nothing to call, nothing to say.
+        return InstantSteps.empty(len(ts))
     v2_rate = Compat.V2_RATE in ev.options.compat
     out, ann = functions.call_range(e.func, windows, others, ts, v2_rate=v2_rate)
     ev.merge(ann, e.args[idx].pos if e.args else e.pos)
@@ -174,8 +178,14 @@ def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
 
 
 def _non_counter_info(ev: Evaluator, e: ast.Call, w: RangeWindows, out: InstantSteps) -> None:
-    for lab in out.labels:
-        name = lab.name
+    if not out.labels:
+        return
+    inner = ast.unwrap_parens(e.args[0])
+    if isinstance(inner, ast.MatrixSel) and inner.selector.name:
+        names: Iterable[str] = (inner.selector.name,)  # every series has the selector's name
+    else:
+        names = dict.fromkeys(lab.name for lab in out.labels)
+    for name in names:
         if name and not name.endswith(_COUNTER_SUFFIXES):
             ev.info(
                 "metric might not be a counter, name does not end in "

@@ -62,6 +62,13 @@ class Evaluator(Protocol):
         """Evaluate an expression that must give an instant vector."""
         ...
 
+    def eval_vector_for_grouping(self, e: ast.Expr, ts: I64Array) -> InstantSteps:
+        """Like :meth:`eval_vector`, for a caller that keeps only labels other than the
+        metadata labels (an aggregation by grouping labels): a row may still carry the
+        ``__name__`` that :meth:`eval_vector` would have removed, when removing it would
+        have merged no rows; the caller must ignore it."""
+        ...
+
     def eval_scalar(self, e: ast.Expr, ts: I64Array) -> Scalar: ...
 
     def eval_windows(self, e: ast.Expr, ts: I64Array) -> RangeWindows:

@@ -71,37 +71,40 @@ def kahan_sum_parts(
     return out_total, out_comp, overflowed
 
 
-def kahan_sum_rows(x: F64Array, n: npt.NDArray[np.int64]) -> F64Array:
-    """``sum + compensation`` as upstream reports a Kahan sum (see :func:`kahan_sum_parts`);
-    an infinite sum is reported as is, its compensation having been reset to 0."""
-    total, comp, _ = kahan_sum_parts(x, n)
-    with np.errstate(invalid="ignore"):
-        out: F64Array = np.where(np.isinf(total), total, total + comp)
-    return out
+def kahan_sum_columns(x: F64Array, n: npt.NDArray[np.int64]) -> tuple[F64Array, F64Array]:
+    """Kahan sums down the columns of ``x`` (steps, lanes), each over its first ``n`` rows:
+    upstream's running sum and compensation after the last addend, bit for bit.
 
-
-def kahan_sum_steps(addends: F64Array, active: npt.NDArray[np.int64]) -> F64Array:
-    """Kahan sums of many lanes, one step at a time: ``addends`` is (steps, sums, lanes),
-    lanes sorted so that step ``k`` concerns the first ``active[k]`` of them.
-
-    Bit-exact with upstream: the compensation adds each addition's exact rounding error,
-    computed here with TwoSum (no branch on magnitudes, the same exact error). An
-    overflowed sum never becomes finite again, so upstream's compensation reset is applied
-    once at the end: an infinite sum is reported as is.
+    ``x`` is consumed (overwritten). Rows past a column's ``n`` may hold anything, NaN and
+    Inf included: a cumulative sum never looks ahead. Every lane needs ``n >= 1``. Both
+    cumulative sums run along axis 0, so each addition is one SIMD operation over all lanes.
+    The compensation adds each addition's exact rounding error, computed with TwoSum (no
+    branch on magnitudes; the same exact error as upstream's Fast2Sum). Once a sum overflows
+    upstream resets its compensation, and an overflowed sum never becomes finite again, so
+    callers report an infinite sum as is and need the compensation only where the sum is
+    finite. Callers hold ``np.errstate(all="ignore")``.
     """
-    shape = addends.shape[1:]
-    total, comp, t, b = np.zeros(shape), np.zeros(shape), np.empty(shape), np.empty(shape)
-    with np.errstate(invalid="ignore", over="ignore"):
-        for k in range(addends.shape[0]):
-            a = int(active[k])
-            inc, s, c, tk, bk = addends[k, :, :a], total[:, :a], comp[:, :a], t[:, :a], b[:, :a]
-            np.add(s, inc, out=tk)
-            np.subtract(tk, s, out=bk)
-            np.subtract(inc, bk, out=inc)  # the addends are consumed
-            np.subtract(tk, bk, out=bk)
-            np.subtract(s, bk, out=bk)
-            bk += inc
-            c += bk
-            s[...] = tk
-        out: F64Array = np.where(np.isinf(total), total, total + comp)
+    lanes = np.arange(x.shape[1])
+    last = n - 1
+    x[0] += 0.0  # upstream starts from +0.0, so a leading -0.0 adds up to +0.0
+    total = np.cumsum(x, axis=0)
+    if x.shape[0] == 1:
+        return total[0], np.zeros(x.shape[1])
+    # err[k - 1]: the exact error of total[k] = total[k - 1] + x[k]
+    before, inc, after = total[:-1], x[1:], total[1:]
+    b_virtual = after - before
+    err = after - b_virtual
+    np.subtract(before, err, out=err)
+    np.subtract(inc, b_virtual, out=b_virtual)
+    err += b_virtual
+    err[0] += 0.0  # upstream's compensation also starts from +0.0
+    np.cumsum(err, axis=0, out=err)
+    comp: F64Array = np.where(last >= 1, err[np.maximum(last - 1, 0), lanes], 0.0)
+    out: F64Array = total[last, lanes]
+    return out, comp
+
+
+def kahan_result(total: F64Array, comp: F64Array) -> F64Array:
+    """``sum + compensation`` as upstream reports a Kahan sum; an infinite sum as is."""
+    out: F64Array = np.where(np.isinf(total), total, total + comp)
     return out

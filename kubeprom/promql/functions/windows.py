@@ -104,6 +104,21 @@ class Chunk:
         out: I64Array = self.flat.t[self.sample_index(k)]
         return out
 
+    def column_index(self) -> I64Array:
+        """Sample indices as a (max_len, windows) matrix, window ``w``'s ``k``-th sample at
+        ``[k, w]``; past a window's end the indices run on into later samples (clipped to
+        the last one), which column-wise prefix computations never read."""
+        steps = np.arange(self.max_len, dtype=np.int64)[:, None]
+        idx: I64Array = np.minimum(self.lo[None, :] + steps, max(self.flat.v.size - 1, 0))
+        return idx
+
+    def subset(self, keep: BoolArray) -> Chunk:
+        """The windows where ``keep`` is True, still longest first."""
+        n = self.n[keep]
+        longest = int(n[0]) if n.size else 0
+        active = np.searchsorted(-n, -np.arange(longest, dtype=np.int64), side="left")
+        return Chunk(self.ids[keep], self.lo[keep], n, active.astype(np.int64), self.flat)
+
     def time_matrix(self) -> I64Array:
         """The chunk's sample times as a padded (windows, max_len) matrix (padding: 0)."""
         cols = np.arange(self.max_len, dtype=np.int64)

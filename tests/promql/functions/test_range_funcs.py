@@ -171,10 +171,13 @@ def test_matches_the_go_transcription(
     check(name, series, steps, range_ms, args, expected)
 
 
-@pytest.mark.parametrize("name", ["sum_over_time", "avg_over_time", "stddev_over_time", "deriv"])
+@pytest.mark.parametrize(
+    "name", ["sum_over_time", "avg_over_time", "stddev_over_time", "deriv", "predict_linear"]
+)
 def test_windows_longer_than_a_chunk(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunking and the longest-first order do not change results."""
     monkeypatch.setattr("kubeprom.promql.functions.windows.SEQUENTIAL_CHUNK", 3)
+    monkeypatch.setattr("kubeprom.promql.functions.range_stats.COLUMN_BUDGET", 50)
     rng = np.random.default_rng(7)
     series = [
         [(i * 1000 + int(rng.integers(0, 900)), float(rng.normal(1e6, 1e5))) for i in range(n)]
@@ -182,6 +185,26 @@ def test_windows_longer_than_a_chunk(name: str, monkeypatch: pytest.MonkeyPatch)
     ]
     args, expected = CASES[name]
     check(name, series, [10_000, 25_000, 39_999, 41_000], 20_000, args, expected)
+
+
+@pytest.mark.parametrize("name", ["sum_over_time", "avg_over_time", "deriv", "predict_linear"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenario(), budget=st.integers(1, 64))
+def test_column_sums_in_small_chunks(
+    name: str, case: tuple[list[Samples], list[int], int], budget: int
+) -> None:
+    """The column-wise Kahan sums give the same bits however the windows are chunked,
+    overflowing windows (avg_over_time's incremental mean) included."""
+    import kubeprom.promql.functions.range_stats as range_stats
+
+    series, steps, range_ms = case
+    args, expected = CASES[name]
+    original = range_stats.COLUMN_BUDGET
+    range_stats.COLUMN_BUDGET = budget
+    try:
+        check(name, series, steps, range_ms, args, expected)
+    finally:
+        range_stats.COLUMN_BUDGET = original
 
 
 def test_quantile_budget_splits_chunks(monkeypatch: pytest.MonkeyPatch) -> None:

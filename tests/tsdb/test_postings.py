@@ -1,0 +1,37 @@
+"""select_ids answers matchers exactly as checking every series' labels would."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeprom.model.labels import Labels
+from kubeprom.model.matchers import Matcher, MatchType
+from kubeprom.tsdb.index import HeadIndex
+from kubeprom.tsdb.postings import select_ids
+
+NAMES = ["a", "b", "c"]
+VALUES = ["", "x", "y", "xy", "z"]
+label_sets = st.lists(
+    st.dictionaries(st.sampled_from(NAMES), st.sampled_from(VALUES)).map(
+        lambda d: Labels({"__name__": "m", **d}.items())
+    ),
+    max_size=30,
+    unique=True,
+)
+matchers = st.builds(
+    Matcher,
+    st.sampled_from(list(MatchType)),
+    st.sampled_from(NAMES),
+    st.sampled_from([*VALUES, "x.*", ".+", "x|y"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(labels=label_sets, ms=st.lists(matchers, max_size=3))
+def test_matches_a_scan_of_every_series(labels: list[Labels], ms: list[Matcher]) -> None:
+    index = HeadIndex()
+    for lab in labels:
+        index.add(lab)
+    want = [i for i, lab in enumerate(labels) if all(m.matches(lab.get(m.name)) for m in ms)]
+    assert select_ids(index, ms).tolist() == want
