@@ -1,8 +1,8 @@
 """Go's formatting primitives, so text reads exactly as Prometheus (Go) writes it.
 
-One home for ``strconv.Quote`` (``%q``), ``strconv.FormatFloat`` (``%g``, ``%f``, ``'f'``) and
-Prometheus' float spellings built on them; durations and timestamps are in
-:mod:`kubeprom.model.timeutil`.
+One home for ``strconv.Quote`` (``%q``) and Go string-literal escapes (:func:`unescape`),
+``strconv.FormatFloat`` (``%g``, ``%f``, ``'f'``) and Prometheus' float spellings built on
+them; durations and timestamps are in :mod:`kubeprom.model.timeutil`.
 """
 
 from __future__ import annotations
@@ -149,3 +149,36 @@ def format_e(x: float) -> str:
     exp = dp - 1
     mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
     return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+
+
+_UNESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def unescape(body: str) -> str:
+    """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\" or i + 1 == len(body):
+            out += ch.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _UNESCAPES:
+            out += _UNESCAPES[nxt].encode()
+            i += 2
+        elif nxt == "x":
+            out.append(int(body[i + 2 : i + 4], 16))
+            i += 4
+        elif nxt in "uU":
+            width = 4 if nxt == "u" else 8
+            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode("utf-8")
+            i += 2 + width
+        elif nxt in "01234567":
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out += nxt.encode("utf-8", "surrogateescape")
+            i += 2
+    return out.decode("utf-8", "surrogateescape")

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubeprom.model.gofmt import format_f, format_g, format_openmetrics_float, quote
-from kubeprom.promql.lexer import unescape
+from kubeprom.model.gofmt import format_f, format_g, format_openmetrics_float, quote, unescape
 
 _FINITE = st.floats(allow_nan=False, allow_infinity=False)
 
