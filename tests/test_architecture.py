@@ -119,7 +119,13 @@ RULES = {
     # rules/, hpa/ and sim/ see PromQL and the store only through their seams. The in-memory
     # store (tsdb.memstore) is part of the storage seam for them: rule unit tests, HPA
     # dry runs and simulations load series into it and query it through promql.api.
-    "rules-through-the-seams": ("kubeprom.rules", "allow", [*SEAMS, "kubeprom.rules"]),
+    # rules also read the trees parse returns (what a rule reads: unit tests, backtests) and
+    # take the engine's settings (the unit-test engine's subquery step, 2.x windows).
+    "rules-through-the-seams": (
+        "kubeprom.rules",
+        "allow",
+        [*SEAMS, "kubeprom.promql.ast", "kubeprom.promql.options", "kubeprom.rules"],
+    ),
     "hpa-through-the-seams": ("kubeprom.hpa", "allow", [*SEAMS, "kubeprom.hpa"]),
     # sim also drives the simulated cluster and the scrape path in virtual time (in-process
     # fetches), and runs parts through the lifecycle; never the web server or the CLI.

@@ -19,8 +19,7 @@ from types import MappingProxyType
 
 from kubeprom.clock import Clock
 from kubeprom.errors import RuleFileError
-from kubeprom.model.labels import Labels
-from kubeprom.rules.alerting import AlertingRule
+from kubeprom.rules.alerting import AlertingRule, annotation_set
 from kubeprom.rules.group import Executor, Group, GroupOptions, inline
 from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rule import Rule
@@ -67,7 +66,7 @@ def build_rule(
             for_ms=spec.for_ms,
             keep_firing_for_ms=spec.keep_firing_for_ms,
             labels=labels,
-            annotations=Labels(spec.annotations.items()),
+            annotations=annotation_set(spec.annotations.items()),
             external_labels=settings.external_labels,
             external_url=settings.external_url,
             restored=restored,
