@@ -190,6 +190,8 @@ class Group:
             o.notify(rule.query_text, alerts)
 
     def _append(self, i: int, rule: Rule, vec: Vector, t_ms: int) -> None:
+        if not len(vec) and not self._prev[i].size:
+            return  # nothing to write and nothing to mark stale
         app = self.options.appender()
         cache = self._refs[i]
         if len(cache) > 2 * len(vec) + _REF_CACHE_SLACK:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import glob
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -56,11 +56,10 @@ from kubeprom.rules.unittest_diff import (
 )
 from kubeprom.rules.unittest_eval import (
     AlertSnapshot,
-    ClippedStore,
     EmptyAnswers,
+    GroupEvaluation,
     Schedule,
     StoreQuery,
-    TestEvaluation,
     range_blocker,
     schedule,
 )
@@ -69,8 +68,8 @@ from kubeprom.rules.unittest_file import (
     ExprTest,
     Pairs,
     Place,
-    TestFile,
-    TestGroup,
+    UnitTestFile,
+    UnitTestGroup,
     load_test_file,
 )
 from kubeprom.rules.unittest_lint import LintWarning, lint_group
@@ -176,6 +175,29 @@ class Runner:
     _plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = field(default_factory=dict)
 
     def run_file(self, path: str) -> FileResult:
+        prepared = self._prepare(path)
+        if isinstance(prepared, FileResult):
+            return prepared
+        tf, plan, notices = prepared
+        groups = tuple(self.run_group(tf, tg, plan) for tg in self._selected(tf))
+        return FileResult(path, groups, notices=tuple(notices))
+
+    def evaluations(
+        self, path: str, only: Container[int] | None = None
+    ) -> Iterator[tuple[UnitTestGroup, GroupEvaluation, str]]:
+        """Each runnable test group of a file (those whose index is in ``only``, if given)
+        with its evaluation and how it was evaluated (for looking inside: the stores, the
+        alert snapshots)."""
+        prepared = self._prepare(path)
+        if isinstance(prepared, FileResult):
+            raise ConfigError("; ".join(prepared.errors), file=path)
+        tf, plan, _ = prepared
+        for tg in self._selected(tf):
+            if (only is None or tg.index in only) and not self._problem(tg, plan):
+                ev, mode = self._evaluate(tf, tg, plan)
+                yield tg, ev, mode
+
+    def _prepare(self, path: str) -> tuple[UnitTestFile, _Plan, list[str]] | FileResult:
         try:
             tf = load_test_file(path, ignore_unknown_fields=self.options.ignore_unknown_fields)
         except ConfigError as err:
@@ -198,17 +220,15 @@ class Runner:
             if not matched:
                 notices.append(f"no file match pattern {pattern}")
             files += matched
-        plan = self._plan(tf, files)
-        pattern = "|".join(self.options.run)
-        run = re2.compile(pattern) if self.options.run else None
-        groups = tuple(
-            self.run_group(tf, tg, plan)
-            for tg in tf.tests
-            if run is None or run.search(tg.name) is not None
-        )
-        return FileResult(path, groups, notices=tuple(notices))
+        return tf, self._plan(tf, files), notices
 
-    def _plan(self, tf: TestFile, files: Sequence[str]) -> _Plan:
+    def _selected(self, tf: UnitTestFile) -> list[UnitTestGroup]:
+        if not self.options.run:
+            return list(tf.tests)
+        run = re2.compile("|".join(self.options.run))
+        return [tg for tg in tf.tests if run.search(tg.name) is not None]
+
+    def _plan(self, tf: UnitTestFile, files: Sequence[str]) -> _Plan:
         """The rule groups of a test file in evaluation order, analysed once for all test
         groups of the files that name the same rule files and order."""
         key = (tuple(files), tf.group_eval_order)
@@ -217,7 +237,7 @@ class Runner:
             plan = self._plans[key] = self._make_plan(tf, files)
         return plan
 
-    def _make_plan(self, tf: TestFile, files: Sequence[str]) -> _Plan:
+    def _make_plan(self, tf: UnitTestFile, files: Sequence[str]) -> _Plan:
         load_errors: list[str] = []
         specs: list[tuple[str, GroupSpec]] = []
         for path in files:
@@ -237,17 +257,23 @@ class Runner:
         return _Plan(ordered, plan, blocker or plan.cycle, "")
 
     # ---- one test group -------------------------------------------------------------------
-    def run_group(self, tf: TestFile, tg: TestGroup, plan: _Plan) -> GroupResult:
+    def run_group(self, tf: UnitTestFile, tg: UnitTestGroup, plan: _Plan) -> GroupResult:
         started = time.perf_counter()
-        problem = tg.input_error or _missing_alertname(tg) or plan.load_error
-        if not problem and any(HIST in s.items for s in tg.input_series):
-            problem = "native histogram input series are not supported by kubeprom"
+        problem = self._problem(tg, plan)
         if problem:
             return self._stopped(tg, (problem,), started)
         ev, mode = self._evaluate(tf, tg, plan)
         return self._check(tf, tg, ev, mode, started)
 
-    def _stopped(self, tg: TestGroup, errors: tuple[str, ...], started: float) -> GroupResult:
+    @staticmethod
+    def _problem(tg: UnitTestGroup, plan: _Plan) -> str:
+        """What keeps a test group from being evaluated at all, or ``""``."""
+        problem = tg.input_error or _missing_alertname(tg) or plan.load_error
+        if not problem and any(HIST in s.items for s in tg.input_series):
+            problem = "native histogram input series are not supported by kubeprom"
+        return problem
+
+    def _stopped(self, tg: UnitTestGroup, errors: tuple[str, ...], started: float) -> GroupResult:
         asserts = tuple(
             AssertionResult(
                 ALERT_TEST, i, t.place, t.eval_ms, t.alertname, Verdict.ERROR, errors[0]
@@ -268,7 +294,9 @@ class Runner:
             time.perf_counter() - started,
         )
 
-    def _evaluate(self, tf: TestFile, tg: TestGroup, plan: _Plan) -> tuple[TestEvaluation, str]:
+    def _evaluate(
+        self, tf: UnitTestFile, tg: UnitTestGroup, plan: _Plan
+    ) -> tuple[GroupEvaluation, str]:
         blocker = plan.blocker
         if not blocker:
             ev = self._setup(tf, tg, plan.ordered)
@@ -283,34 +311,34 @@ class Runner:
         return ev, f"steps ({blocker})"
 
     def _setup(
-        self, tf: TestFile, tg: TestGroup, ordered: list[tuple[str, GroupSpec]]
-    ) -> TestEvaluation:
+        self, tf: UnitTestFile, tg: UnitTestGroup, ordered: list[tuple[str, GroupSpec]]
+    ) -> GroupEvaluation:
         start = tg.start_ms or 0
         ei = tf.evaluation_interval_ms
         grid = Grid(start, ei, tg.max_eval_ms // ei + 1)
         store = MemStore()
         inputs = _input_samples(tg, grid.end_ms)
-        store.load(inputs)
         engine = test_engine(self.options.engine, ei)
         empty = self._empty.get(engine)
         if empty is None:
             empty = self._empty[engine] = EmptyAnswers(engine)
-        query = StoreQuery(ClippedStore(store), engine, empty)
+        query = StoreQuery(store, engine, empty)
         compare: dict[int, set[str]] = {}
         for t in tg.alert_tests:
             compare.setdefault(t.eval_ms // ei, set()).add(t.alertname)
-        return TestEvaluation(
+        return GroupEvaluation(
             self._groups(tg, ordered, store, query),
             store,
             query,
             grid,
             {k: frozenset(v) for k, v in compare.items()},
+            inputs=inputs,
             known=set(inputs),
         )
 
     def _groups(
         self,
-        tg: TestGroup,
+        tg: UnitTestGroup,
         ordered: list[tuple[str, GroupSpec]],
         store: MemStore,
         query: StoreQuery,
@@ -336,7 +364,7 @@ class Runner:
 
     # ---- checking --------------------------------------------------------------------------
     def _check(
-        self, tf: TestFile, tg: TestGroup, ev: TestEvaluation, mode: str, started: float
+        self, tf: UnitTestFile, tg: UnitTestGroup, ev: GroupEvaluation, mode: str, started: float
     ) -> GroupResult:
         ei = tf.evaluation_interval_ms
         results: list[AssertionResult] = []
@@ -352,7 +380,7 @@ class Runner:
                         t.eval_ms,
                         t.alertname,
                         Verdict.ERROR,
-                        ev.errors[0],
+                        ev.errors[-1],
                     )
                 )
                 continue
@@ -362,10 +390,10 @@ class Runner:
                 alert_messages.append((t.eval_ms, i, res.message))
         messages = [m for _, _, m in sorted(alert_messages)] + ev.errors
         for i, e in enumerate(tg.expr_tests):
-            if ev.errors:
+            if ev.error_step is not None:
                 results.append(
                     AssertionResult(
-                        EXPR_TEST, i, e.place, e.eval_ms, e.expr, Verdict.ERROR, ev.errors[0]
+                        EXPR_TEST, i, e.place, e.eval_ms, e.expr, Verdict.ERROR, ev.errors[-1]
                     )
                 )
                 continue
@@ -386,7 +414,7 @@ class Runner:
         )
 
     def _check_alert(
-        self, tg: TestGroup, t: AlertTest, i: int, ev: TestEvaluation, k: int
+        self, tg: UnitTestGroup, t: AlertTest, i: int, ev: GroupEvaluation, k: int
     ) -> AssertionResult:
         start = ev.grid.start_ms
         found = ev.snapshots.get((k, t.alertname), [])
@@ -418,7 +446,7 @@ class Runner:
         )
 
     def _check_expr(
-        self, tf: TestFile, tg: TestGroup, e: ExprTest, i: int, ev: TestEvaluation
+        self, tf: UnitTestFile, tg: UnitTestGroup, e: ExprTest, i: int, ev: GroupEvaluation
     ) -> AssertionResult:
         def fail(message: str, changes: Sequence[Change] = ()) -> AssertionResult:
             return AssertionResult(
@@ -484,10 +512,10 @@ class _Plan:
     load_error: str
 
 
-def _missing_alertname(tg: TestGroup) -> str:
+def _missing_alertname(tg: UnitTestGroup) -> str:
     for t in tg.alert_tests:
         if not t.alertname:
-            where = f" (in TestGroup {tg.name})" if tg.name else ""
+            where = f" (in UnitTestGroup {tg.name})" if tg.name else ""
             return (
                 "an item under alert_rule_test misses required attribute alertname at "
                 f"eval_time {format_duration_ms(t.eval_ms)}{where}"
@@ -495,7 +523,7 @@ def _missing_alertname(tg: TestGroup) -> str:
     return ""
 
 
-def _input_samples(tg: TestGroup, till_ms: int) -> dict[Labels, tuple[I64Array, F64Array]]:
+def _input_samples(tg: UnitTestGroup, till_ms: int) -> dict[Labels, tuple[I64Array, F64Array]]:
     """Each input series' samples at or before ``till_ms`` (a later series of the same
     labels replaces an earlier one)."""
     out: dict[Labels, tuple[I64Array, F64Array]] = {}

@@ -6,17 +6,19 @@ evaluation_interval`` up to the latest ``eval_time``, appends the input samples 
 firing alerts after the step at or before their ``eval_time``. Input samples after the last
 step are never loaded, so ``promql_expr_test`` queries do not see them either.
 
-:meth:`TestEvaluation.run_steps` does exactly that with kubeprom's groups
-(:meth:`~kubeprom.rules.group.Group.evaluate`) over a :class:`MemStore` whose reads are clipped
-at ``ts``. :meth:`TestEvaluation.run_range` gets the same store and alert states with one
-range query per rule: recording rules write their whole output (staleness markers included)
-before the next rule runs, and each alerting rule's state machine
-(:class:`~kubeprom.rules.alerting.AlertingRule`, templates and all) steps through the range
-result, only at the steps where it has a result or an active alert. That equals the
-step-by-step evaluation when no rule reads what a rule evaluated after it writes, no
-expression looks past its evaluation time (negative offsets, ``@``), and no template
-queries; :func:`range_blocker` says when that does not hold. Anything the range evaluation
-cannot reproduce exactly (a rule error, colliding output series, a limit) raises
+:meth:`GroupEvaluation.run_steps` does exactly that with kubeprom's groups
+(:meth:`~kubeprom.rules.group.Group.evaluate`) over a :class:`MemStore` that the input
+samples are appended to step by step. :meth:`GroupEvaluation.run_range` gets the same store
+and alert states with about one range query per rule, in dependency order: a recording rule
+writes its whole output (staleness markers included) before the rules that read it run, and
+each alerting rule's state machine (:class:`~kubeprom.rules.alerting.AlertingRule`,
+templates and all) steps through its range result, only at the steps where it has a result
+or an active alert. A rule that reads what is written after it at a step (a later rule,
+itself, a rule with a larger query offset) steps through the grid over a view of the store
+that hides what was not yet written (:class:`DelayedView`). Expressions that look past their
+evaluation time (negative offsets, ``@``) and templates that query are evaluated step by step
+(:func:`range_blocker`); anything else the range evaluation cannot reproduce exactly (a rule
+error, colliding output series, a limit, rules reading each other) raises
 :class:`~kubeprom.rules.rangeeval.RangeUnsupported`, and the caller evaluates step by step.
 
 Both answer an expression none of whose selectors matches a series in the store from
@@ -27,7 +29,7 @@ rule file read nothing a given test loads.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -54,7 +56,7 @@ from kubeprom.rules.rangeeval import (
 from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rule import Rule
 from kubeprom.rules.rulefmt import RuleSpec
-from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, SeriesSet
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, SeriesSet
 from kubeprom.tsdb.memstore import MemStore
 
 Series = Mapping[Labels, tuple[I64Array, F64Array]]
@@ -127,45 +129,13 @@ def cut(res: QueryResult, end_ms: int) -> QueryResult:
     return replace(res, labels=labels, t=res.t[keep], v=res.v[keep], offsets=offsets)
 
 
-class ClippedStore:
-    """A :class:`MemStore` read as if it held only samples at or before ``till_ms``
-    (promtool's lazy loading)."""
-
-    def __init__(self, store: MemStore) -> None:
-        self.store = store
-        self.till_ms = MAX_TIME
-
-    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
-        return self.store.select(matchers, mint, min(maxt, self.till_ms))
-
-    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
-        return self.store.series(matchers, mint, min(maxt, self.till_ms))
-
-    def label_names(
-        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
-    ) -> list[str]:
-        return self.store.label_names(matchers, mint, min(maxt, self.till_ms))
-
-    def label_values(
-        self,
-        name: str,
-        matchers: Sequence[Matcher] = (),
-        mint: int = MIN_TIME,
-        maxt: int = MAX_TIME,
-    ) -> list[str]:
-        return self.store.label_values(name, matchers, mint, min(maxt, self.till_ms))
-
-    def metadata(self) -> dict[str, list[MetricMetadata]]:
-        return self.store.metadata()
-
-
 class StoreQuery:
     """:class:`QueryAPI` over a test's store that answers expressions reading nothing the
     store holds from :class:`EmptyAnswers`."""
 
-    def __init__(self, clipped: ClippedStore, options: EngineOptions, empty: EmptyAnswers):
-        self.clipped = clipped
-        self.api = LocalQueryAPI(lambda: clipped, options)
+    def __init__(self, store: MemStore, options: EngineOptions, empty: EmptyAnswers):
+        self.store = store
+        self.api = LocalQueryAPI(lambda: store, options)
         self.empty = empty
         self._names: frozenset[str] = frozenset()
         self._num_series = -1
@@ -178,7 +148,7 @@ class StoreQuery:
             return False
         if info.opaque:
             return False
-        store = self.clipped.store
+        store = self.store
         n = store.head.num_series
         if n != self._num_series:
             self._names = frozenset(store.label_values(METRIC_NAME))
@@ -200,6 +170,45 @@ class StoreQuery:
         if self.reads_nothing(expr):
             return self.empty.range(expr, start_ms, end_ms, step_ms)
         return self.api.range(expr, start_ms, end_ms, step_ms)
+
+
+class _Pending:
+    """Input samples in time order, handed out step by step (promtool's lazy loading)."""
+
+    def __init__(self, labels: list[Labels], rows: I64Array, t: I64Array, v: F64Array) -> None:
+        self.labels, self.rows, self.t, self.v = labels, rows, t, v
+        self.next = 0
+
+    def take(self, till_ms: int) -> dict[Labels, tuple[I64Array, F64Array]]:
+        end = int(np.searchsorted(self.t, till_ms, side="right"))
+        a, self.next = self.next, end
+        out: dict[Labels, tuple[I64Array, F64Array]] = {}
+        rows = self.rows[a:end]
+        for r in np.unique(rows).tolist():
+            pick = a + np.nonzero(rows == r)[0]
+            out[self.labels[r]] = (self.t[pick], self.v[pick])
+        return out
+
+
+def _by_time(inputs: Series) -> _Pending:
+    labels = list(inputs)
+    counts = [len(inputs[lab][0]) for lab in labels]
+    rows = np.repeat(np.arange(len(labels), dtype=np.int64), counts)
+    t = np.concatenate([inputs[lab][0] for lab in labels]) if labels else np.empty(0, np.int64)
+    v = np.concatenate([inputs[lab][1] for lab in labels]) if labels else np.empty(0, np.float64)
+    order = np.argsort(t, kind="stable")
+    return _Pending(labels, rows[order], t[order], v[order])
+
+
+def _rejection(stats: AppendStats) -> str:
+    """The error an append with these rejections gives (storage's words), or ``""``."""
+    if stats.out_of_order:
+        return "out of order sample"
+    if stats.duplicate:
+        return "duplicate sample for timestamp"
+    if stats.out_of_bounds:
+        return "out of bounds"
+    return ""
 
 
 class _Replay:
@@ -224,7 +233,7 @@ class _Replay:
 def range_blocker(rules: Sequence[RuleSpec]) -> str:
     """Why these rules cannot be evaluated one at a time over the whole range, or ``""``
     when they can (rules reading rules evaluated after them are handled by
-    :meth:`TestEvaluation.run_range`)."""
+    :meth:`GroupEvaluation.run_range`)."""
     for rule in rules:
         if reads(rule.expr).looks_ahead:
             return f"rule {rule.name!r} uses a negative offset or @"
@@ -278,9 +287,15 @@ def schedule(rules: Sequence[tuple[str, str, str]]) -> Schedule:
 
 
 class DelayedView:
-    """The store as a rule sees it at one step when some series are written by rules
-    evaluated after it: ``delayed`` maps those series to their rule's query offset, and
-    their samples at or after ``at_ms`` minus that offset are hidden."""
+    """The store as a rule sees it at the step ``at_ms`` when some series are written later
+    than their timestamps say: ``delayed`` maps those series to ``lag_ms``, and only their
+    samples at or before ``at_ms - lag_ms`` are seen.
+
+    A rule evaluated after the reader at each step, with query offset ``o``, has not yet
+    written its sample at ``at_ms - o``: its lag is ``o + 1``. One evaluated before the
+    reader but with a larger query offset has written exactly up to ``at_ms - o``: lag
+    ``o``.
+    """
 
     def __init__(self, store: MemStore, delayed: Mapping[Labels, int]) -> None:
         self.store = store
@@ -295,7 +310,7 @@ class DelayedView:
         if not ss.labels or min(cuts) == MAX_TIME:
             return ss
         counts = np.diff(ss.offsets)
-        keep = ss.t < np.repeat(np.asarray(cuts, dtype=np.int64), counts)
+        keep = ss.t <= np.repeat(np.asarray(cuts, dtype=np.int64), counts)
         seg = np.repeat(np.arange(len(ss.labels), dtype=np.int64), counts)
         new_counts = np.bincount(seg[keep], minlength=len(ss.labels)).astype(np.int64)
         alive = new_counts > 0
@@ -327,7 +342,7 @@ class DelayedView:
 
 
 @dataclass
-class TestEvaluation:
+class GroupEvaluation:
     """One test group's groups evaluated over ``grid`` (the absolute evaluation times).
 
     ``compare_steps`` maps a step index to the alert names compared after it. After a run,
@@ -341,16 +356,27 @@ class TestEvaluation:
     query: StoreQuery
     grid: Grid
     compare_steps: Mapping[int, frozenset[str]]
+    inputs: Series = field(default_factory=dict)  # every input sample up to the last step
     known: set[Labels] = field(default_factory=set)  # every series in the store
     snapshots: Snapshots = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     error_step: int | None = None
 
     # ---- step by step (promtool's loop) ----------------------------------------------------
-    def run_steps(self, after_step: Callable[[int], None] | None = None) -> None:
-        clipped = self.query.clipped
+    def run_steps(self) -> None:
+        """promtool's loop: at each step the input samples up to it are appended (a rejected
+        one is an error of the test group, and the groups skip that step, as in promtool),
+        then every group is evaluated; a rule error stops the evaluation after the step."""
+        pending = _by_time(self.inputs)
         for k, ts in enumerate(self.grid.times().tolist()):
-            clipped.till_ms = ts
+            due = pending.take(ts)
+            if due:
+                stats = self.store.load(due)
+                rejected = _rejection(stats)
+                if rejected:
+                    self.errors.append(rejected)
+                    self._snapshot_all(k)
+                    continue
             errors = []
             for g in self.groups:
                 g.evaluate(ts)
@@ -361,12 +387,10 @@ class TestEvaluation:
                     if r.last_error
                 ]
             if errors:
-                self.errors, self.error_step = errors, k
+                self.errors += errors
+                self.error_step = k
                 break
             self._snapshot_all(k)
-            if after_step is not None:
-                after_step(k)
-        clipped.till_ms = MAX_TIME
 
     def _snapshot_all(self, k: int) -> None:
         names = self.compare_steps.get(k)
@@ -390,23 +414,27 @@ class TestEvaluation:
         """Raises RangeUnsupported when the result would differ from :meth:`run_steps`.
 
         Rules are computed in :func:`schedule` order. A rule that may read only rules
-        evaluated before it (or reads nothing the store has) is one range query; one that
-        reads a rule evaluated after it (or itself) steps through the grid with those rules'
-        series cut where that rule had not yet written them.
+        evaluated before it with no larger query offset (or reads nothing the store has) is
+        one range query; one that reads itself, a rule evaluated after it, or one before it
+        with a larger query offset steps through the grid with those rules' series cut where
+        they had not been written yet.
         """
         if plan.cycle:
             raise RangeUnsupported(plan.cycle)
+        self.store.load(self.inputs)
         placed = [(g, r) for g in self.groups for r in g.rules]
         deps = plan.deps
         written: dict[int, list[Labels]] = {}
         for p in plan.order:
             g, rule = placed[p]
-            later = {q for q in deps[p] if q >= p}
-            if later and (p in later or not self.query.reads_nothing(rule.expr)):
+            lags = {q: self._lag(placed[q][0], q, g, p) for q in deps[p]}
+            if p in deps[p] or (
+                any(lag >= 0 for lag in lags.values()) and not self.query.reads_nothing(rule.expr)
+            ):
                 delayed = {
-                    lab: placed[q][0].query_offset_ms
+                    lab: lags[q]
                     for q, labs in written.items()
-                    if q >= p
+                    if lags.get(q, -1) >= 0
                     for lab in labs
                 }
                 written[p] = self._stepwise(g, rule, delayed)
@@ -421,6 +449,16 @@ class TestEvaluation:
                 written[p] = self._write(recorded(rule, pts, g.limit), grid)
             elif isinstance(rule, AlertingRule):
                 written[p] = self._alerts(g, rule, pts, grid)
+
+    @staticmethod
+    def _lag(writer: Group, q: int, reader: Group, p: int) -> int:
+        """How far behind its timestamps rule ``q`` has written when rule ``p`` reads
+        (:class:`DelayedView`), or -1 when a range query sees exactly what ``p`` would."""
+        if q >= p:
+            return writer.query_offset_ms + 1
+        if writer.query_offset_ms > reader.query_offset_ms:
+            return writer.query_offset_ms
+        return -1
 
     def _wanted(self, rule: Rule) -> list[int]:
         return [k for k, names in self.compare_steps.items() if rule.name in names]

@@ -125,7 +125,7 @@ class ExprTest:
 
 
 @dataclass(frozen=True, slots=True)
-class TestGroup:
+class UnitTestGroup:
     """One entry of ``tests``. ``start_ms`` None: the Unix epoch (no ``start_timestamp``).
     ``input_error`` is a series that does not parse (the group fails with it)."""
 
@@ -154,26 +154,26 @@ class TestGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class TestFile:
+class UnitTestFile:
     """A test file. ``rule_files`` are the patterns joined to the file's directory."""
 
     path: str
     rule_files: tuple[str, ...]
     evaluation_interval_ms: int
     group_eval_order: tuple[str, ...]
-    tests: tuple[TestGroup, ...]
+    tests: tuple[UnitTestGroup, ...]
     fuzzy_compare: bool
     group_eval_order_place: Place | None = None
     rule_file_places: tuple[Place, ...] = field(default=())
 
 
-def load_test_file(path: str, *, ignore_unknown_fields: bool = False) -> TestFile:
+def load_test_file(path: str, *, ignore_unknown_fields: bool = False) -> UnitTestFile:
     """Read and parse a test file; raises ConfigError (or OSError when unreadable)."""
     text = Path(path).read_text(encoding="utf-8")
     return parse_test_file(text, path, ignore_unknown_fields=ignore_unknown_fields)
 
 
-def parse_test_file(text: str, path: str, *, ignore_unknown_fields: bool = False) -> TestFile:
+def parse_test_file(text: str, path: str, *, ignore_unknown_fields: bool = False) -> UnitTestFile:
     root = compose(text, path) or compose("{}", path)
     if root is None:  # "{}" always composes to a mapping
         raise ConfigError("empty test file", file=path)
@@ -191,7 +191,7 @@ def parse_test_file(text: str, path: str, *, ignore_unknown_fields: bool = False
     interval = f.duration_ms("evaluation_interval") or DEFAULT_EVALUATION_INTERVAL_MS
     tests = tuple(r.group(node, sub, i, interval) for i, (sub, node) in enumerate(f.items("tests")))
     order_node = f.get("group_eval_order")
-    return TestFile(
+    return UnitTestFile(
         path=path,
         rule_files=tuple(patterns),
         evaluation_interval_ms=interval,
@@ -216,7 +216,7 @@ class _Reader:
             known = known | {str(k.value) for k, _ in node.value}
         return Fields(node, self.path, path, type_name, known)
 
-    def group(self, node: yaml.Node, path: str, index: int, default_ms: int) -> TestGroup:
+    def group(self, node: yaml.Node, path: str, index: int, default_ms: int) -> UnitTestGroup:
         f = self.fields(node, path, "main.testGroup", _GROUP_FIELDS)
         interval = f.duration_ms("interval") or default_ms
         start_ms = None
@@ -236,7 +236,7 @@ class _Reader:
                     input_error = f"{self.path}:{err.line}: {err.message}"
                 continue
             series.append(InputSeries(text, values, labels, tuple(items), self.place(snode)))
-        return TestGroup(
+        return UnitTestGroup(
             index=index,
             name=f.string("name"),
             interval_ms=interval,
@@ -376,8 +376,8 @@ __all__ = [
     "InputSeries",
     "Pairs",
     "Place",
-    "TestFile",
-    "TestGroup",
+    "UnitTestFile",
+    "UnitTestGroup",
     "go_yaml_float",
     "load_test_file",
     "parse_test_file",

@@ -25,7 +25,7 @@ from kubeprom.rules.alerting import AlertingRule
 from kubeprom.rules.exprinfo import by_metric_name, reads, selected
 from kubeprom.rules.group import Group
 from kubeprom.rules.recording import RecordingRule
-from kubeprom.rules.unittest_file import Place, TestFile, TestGroup
+from kubeprom.rules.unittest_file import Place, UnitTestFile, UnitTestGroup
 
 AFTER_LAST_SAMPLE = "after-last-sample"
 UNREAD_SERIES = "unread-series"
@@ -45,7 +45,7 @@ class LintWarning:
 class _Reads:
     """Which input series an expression reads, through recording rules."""
 
-    def __init__(self, tg: TestGroup, groups: Sequence[Group]) -> None:
+    def __init__(self, tg: UnitTestGroup, groups: Sequence[Group]) -> None:
         self.inputs = by_metric_name(s.labels for s in tg.input_series)
         self.recording = [r for g in groups for r in g.rules if isinstance(r, RecordingRule)]
         self._memo: dict[tuple[str, bool], tuple[set[Labels], bool]] = {}
@@ -74,7 +74,7 @@ class _Reads:
         return out, absent
 
 
-def lint_group(tf: TestFile, tg: TestGroup, groups: Sequence[Group]) -> list[LintWarning]:
+def lint_group(tf: UnitTestFile, tg: UnitTestGroup, groups: Sequence[Group]) -> list[LintWarning]:
     """The lint warnings of one test group, in file order."""
     out: list[LintWarning] = []
     times: dict[Labels, tuple[int, int]] = {}
