@@ -11,6 +11,7 @@ the two ways a ``for`` that does not match the test shows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -104,7 +105,7 @@ def samples_text(samples: Sequence[SampleView]) -> str:
     if not samples:
         return "nil"
     return ", ".join(
-        f"{braced(s.labels)} {s.histogram or format_e(s.value).upper()}" for s in samples
+        f"{braced(s.labels)} {s.histogram or format_e(s.value).replace('e', 'E')}" for s in samples
     )
 
 
@@ -222,8 +223,8 @@ def _shared(a: Pairs, b: Pairs) -> Pairs:
 
 
 def sample_changes(exp: Sequence[SampleView], got: Sequence[SampleView]) -> list[Change]:
-    """What differs between expected and got samples (values compared as given: the caller
-    left out the ones that matched)."""
+    """What differs between expected and got samples (the caller left out the ones that
+    matched, so a pair whose values print alike is a NaN, which never matches)."""
     pairs, missing, unexpected = _match(list(exp), list(got))
     out: list[Change] = []
     for e, g in pairs:
@@ -231,6 +232,9 @@ def sample_changes(exp: Sequence[SampleView], got: Sequence[SampleView]) -> list
         out += _pair_changes("label", subject, e.labels, g.labels)
         if _value_text(e) != _value_text(g):
             out.append(Change("value", subject, "", _value_text(e), _value_text(g)))
+        elif math.isnan(e.value):
+            note = "NaN never equals NaN"
+            out.append(Change("value", subject, "", "NaN", "NaN", note))
     out += [Change("missing", braced(e.labels), want=_value_text(e)) for e in missing]
     out += [Change("unexpected", braced(g.labels), got=_value_text(g)) for g in unexpected]
     return out
@@ -289,4 +293,6 @@ def render_changes(
                 f"{indent}    {green}+ {label}{reset}"
                 + _mark(c.got, c.want or "", green, color and c.want is not None)
             )
+        if c.note:
+            lines.append(f"{indent}    {dim}({c.note}){reset}")
     return lines

@@ -37,10 +37,14 @@ class Totals:
 
     def line(self, seconds: float) -> str:
         return (
-            f"{self.passed} of {self.assertions} assertions passed, {self.failed} failed "
-            f"({self.groups} test groups in {self.files} files, {self.warnings} lint "
-            f"warnings) in {seconds:.2f}s"
+            f"{self.passed} of {_n(self.assertions, 'assertion')} passed, {self.failed} failed "
+            f"({_n(self.groups, 'test group')} in {_n(self.files, 'file')}, "
+            f"{_n(self.warnings, 'lint warning')}) in {seconds:.2f}s"
         )
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
 
 
 def totals(results: Sequence[FileResult]) -> Totals:
