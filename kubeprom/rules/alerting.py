@@ -132,7 +132,7 @@ class AlertingRule(Rule):
         vec = query_vector(query, self.expr, t_ms - query_offset_ms)
         found: dict[Labels, Alert] = {}
         for lab, value in zip(vec.labels, vec.values.tolist(), strict=True):
-            labels, annotations = self._instance(lab, value, t_ms, query)
+            labels, annotations = self.instance(lab, value, t_ms, query)
             if labels in found:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
@@ -184,7 +184,7 @@ class AlertingRule(Rule):
             raise RuleEvalError(f"exceeded limit of {limit} with {n_active} alerts")
         return Vector(out_labels, np.array(out_values, dtype=np.float64))
 
-    def _instance(
+    def instance(
         self, sample: Labels, value: float, t_ms: int, query: QueryAPI
     ) -> tuple[Labels, Labels]:
         """The alert labels and annotations for one result sample."""

@@ -58,20 +58,29 @@ def build_rule(
 ) -> Rule:
     """The rule a parsed spec describes; ``restored`` False holds back ALERTS series until
     the group restored the ``for`` state."""
-    labels = rule_labels(group, spec)
     if spec.kind is RuleKind.ALERTING:
-        return AlertingRule(
-            spec.alert,
-            spec.expr,
-            for_ms=spec.for_ms,
-            keep_firing_for_ms=spec.keep_firing_for_ms,
-            labels=labels,
-            annotations=annotation_set(spec.annotations.items()),
-            external_labels=settings.external_labels,
-            external_url=settings.external_url,
-            restored=restored,
-        )
-    return RecordingRule(spec.record, spec.expr, labels)
+        return build_alerting(group, spec, settings, restored=restored)
+    return build_recording(group, spec)
+
+
+def build_recording(group: GroupSpec, spec: RuleSpec) -> RecordingRule:
+    return RecordingRule(spec.record, spec.expr, rule_labels(group, spec))
+
+
+def build_alerting(
+    group: GroupSpec, spec: RuleSpec, settings: RuleSettings, *, restored: bool
+) -> AlertingRule:
+    return AlertingRule(
+        spec.alert,
+        spec.expr,
+        for_ms=spec.for_ms,
+        keep_firing_for_ms=spec.keep_firing_for_ms,
+        labels=rule_labels(group, spec),
+        annotations=annotation_set(spec.annotations.items()),
+        external_labels=settings.external_labels,
+        external_url=settings.external_url,
+        restored=restored,
+    )
 
 
 def load_groups(
