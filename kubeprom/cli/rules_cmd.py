@@ -106,7 +106,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             return remote
 
     try:
-        result = Backtest(query, querier, options).run(args.files)
+        result = Backtest(query, querier, options, local=db is not None).run(args.files)
     finally:
         if db is not None:
             db.close()

@@ -27,9 +27,9 @@ import numpy as np
 from kubeprom.errors import KubepromError, RuleFileError
 from kubeprom.model.csr import gather_ranges
 from kubeprom.model.labels import METRIC_NAME, Labels
-from kubeprom.model.samples import I64Array
+from kubeprom.model.samples import STALE_NAN, I64Array
 from kubeprom.model.timeutil import format_rfc3339
-from kubeprom.promql.api import LocalQueryAPI, QueryAPI
+from kubeprom.promql.api import LocalQueryAPI, QueryAPI, QueryResult, ResultType
 from kubeprom.promql.options import EngineOptions
 from kubeprom.rules.alerting import (
     ALERT_FOR_STATE_METRIC_NAME,
@@ -38,8 +38,8 @@ from kubeprom.rules.alerting import (
     AlertingRule,
 )
 from kubeprom.rules.alertstates import Episodes, episodes
-from kubeprom.rules.backtest_source import ShadowQuerier
-from kubeprom.rules.exprinfo import reads
+from kubeprom.rules.backtest_source import MAX_CACHED_REACH_MS, SelectionCache, ShadowQuerier
+from kubeprom.rules.exprinfo import reach_ms, reads, required
 from kubeprom.rules.manager import RuleSettings, build_alerting, build_recording
 from kubeprom.rules.rangeeval import (
     Grid,
@@ -49,6 +49,7 @@ from kubeprom.rules.rangeeval import (
     recorded,
     with_staleness,
 )
+from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rulefmt import GroupSpec, RuleSpec, load_rule_file
 from kubeprom.rules.unittest_eval import schedule
 from kubeprom.tsdb.api import Querier
@@ -112,16 +113,33 @@ class BacktestResult:
 
 
 @dataclass
-class _Placed:
+class _Run:
+    """One rule being backtested: its place, its grid (query times: shifted back by the
+    group's query offset), and what it has gathered so far."""
+
     file: str
     group: GroupSpec
     spec: RuleSpec
     step_ms: int
+    grid: Grid
+    rule: RecordingRule | AlertingRule
+    parts: list[Points] = field(default_factory=list)
+    carry: set[Labels] = field(default_factory=set)  # recorded series present at the last step
+    written: set[Labels] = field(default_factory=set)
+    error: str = ""
+    seconds: float = 0.0
 
 
 class Backtest:
-    """Runs a backtest over ``query`` (any Prometheus-compatible query API) and, for rules
-    reading recorded series, the raw samples of ``querier``."""
+    """Runs a backtest.
+
+    ``query`` answers the rules (any Prometheus-compatible query API); ``querier`` gives the
+    raw samples of the same history, read by kubeprom's engine for rules that read what the
+    backtest records. With ``local`` (a local store), kubeprom's engine answers every rule:
+    a chunk of time at a time, each selection read from the store once per chunk, and a
+    rule whose required input does not exist in the chunk is not evaluated at all
+    (:func:`~kubeprom.rules.exprinfo.required`).
+    """
 
     def __init__(
         self,
@@ -129,115 +147,165 @@ class Backtest:
         querier: Callable[[], Querier],
         options: BacktestOptions,
         engine: EngineOptions | None = None,
+        *,
+        local: bool = False,
     ) -> None:
         self.query = query
         self.querier = querier
         self.options = options
         self.engine = engine or EngineOptions()
+        self.local = local
         self.overlay = MemStore()
         self.recorded_names: set[str] = set()
         self.alerts_read = False
 
     def run(self, files: Sequence[str]) -> BacktestResult:
-        placed: list[_Placed] = []
+        o = self.options
+        if o.end_ms < o.start_ms:
+            raise RuleFileError("the backtest's end is before its start")
+        runs: list[_Run] = []
+        settings = RuleSettings(external_labels=o.external_labels, external_url=o.external_url)
         for path in files:
             rule_file, errors = load_rule_file(path)
             if errors:
                 raise errors[0]
             for g in rule_file.groups:
-                step = self.options.step_ms or g.interval_ms or DEFAULT_INTERVAL_MS
-                placed += [_Placed(path, g, r, step) for r in g.rules]
-        if self.options.end_ms < self.options.start_ms:
-            raise RuleFileError("the backtest's end is before its start")
+                step = o.step_ms or g.interval_ms or DEFAULT_INTERVAL_MS
+                grid = Grid(o.start_ms, step, (o.end_ms - o.start_ms) // step + 1)
+                for r in g.rules:
+                    rule: RecordingRule | AlertingRule = (
+                        build_alerting(g, r, settings, restored=True)
+                        if r.alert
+                        else build_recording(g, r)
+                    )
+                    shifted = grid.shifted(-(g.query_offset_ms or 0))
+                    runs.append(_Run(path, g, r, step, shifted, rule))
         self.alerts_read = any(
-            reads(p.spec.expr).may_read_output(n)
-            for p in placed
+            reads(r.spec.expr).may_read_output(n)
+            for r in runs
             for n in (ALERT_METRIC_NAME, ALERT_FOR_STATE_METRIC_NAME)
         )
-        recording = [p for p in placed if p.spec.record]
-        alerting = [p for p in placed if p.spec.alert]
-        outcomes = [self._record(p) for p in self._ordered(recording)]
-        outcomes += [self._alert(p) for p in self._ordered(alerting)]
-        by_rule = {(o.file, o.group, o.name, o.kind): o for o in outcomes}
-        ordered = [by_rule[(p.file, p.group.name, p.spec.name, p.spec.kind.value)] for p in placed]
-        return BacktestResult(self.options.start_ms, self.options.end_ms, tuple(ordered))
+        recording = [r for r in runs if r.spec.record]
+        alerting = [r for r in runs if r.spec.alert]
+        ordered = self._ordered(recording) + self._ordered(alerting)
+        chunk_ms = max(1, o.chunk_steps) * min(
+            (r.step_ms for r in runs), default=DEFAULT_INTERVAL_MS
+        )
+        lo = o.start_ms
+        while lo <= o.end_ms:
+            hi = min(lo + chunk_ms - 1, o.end_ms)
+            self._chunk(ordered, lo, hi)
+            lo = hi + 1
+        outcomes = {id(r): self._finish(r) for r in ordered}
+        return BacktestResult(o.start_ms, o.end_ms, tuple(outcomes[id(r)] for r in runs))
 
     @staticmethod
-    def _ordered(rules: list[_Placed]) -> list[_Placed]:
-        plan = schedule([(p.spec.record, p.spec.alert, p.spec.expr) for p in rules])
-        return [rules[i] for i in plan.order] if not plan.cycle else rules
+    def _ordered(runs: list[_Run]) -> list[_Run]:
+        plan = schedule([(r.spec.record, r.spec.alert, r.spec.expr) for r in runs])
+        return [runs[i] for i in plan.order] if not plan.cycle else runs
 
-    def _grid(self, p: _Placed) -> Grid:
-        o = self.options
-        n = (o.end_ms - o.start_ms) // p.step_ms + 1
-        return Grid(o.start_ms, p.step_ms, n)
+    # ---- one chunk of time ---------------------------------------------------------------------
+    def _chunk(self, runs: list[_Run], lo: int, hi: int) -> None:
+        """Evaluate every rule at its evaluation times in ``[lo, hi]``."""
+        cache = SelectionCache(self.querier(), lo - MAX_CACHED_REACH_MS, hi) if self.local else None
+        for run in runs:
+            if run.error:
+                continue
+            started = time.perf_counter()
+            offset = run.group.query_offset_ms or 0
+            g = run.grid
+            first = max(0, -(-(lo - offset - g.start_ms) // g.step_ms))
+            last = min(g.n - 1, (hi - offset - g.start_ms) // g.step_ms)
+            if first > last:
+                continue
+            try:
+                pts = self._evaluate(run, first, last, cache)
+                if isinstance(run.rule, RecordingRule):
+                    self._write(run, recorded(run.rule, pts, run.group.limit), first, last)
+                else:
+                    run.parts.append(pts)
+            except (KubepromError, RangeUnsupported) as err:
+                run.error = str(err)
+            run.seconds += time.perf_counter() - started
 
-    def _api(self, expr: str) -> QueryAPI:
-        """The source, or the engine over the source and the overlay when ``expr`` reads
-        what the backtest records."""
-        info = reads(expr)
-        if not any(info.may_read_output(n) for n in self.recorded_names):
+    def _evaluate(self, run: _Run, first: int, last: int, cache: SelectionCache | None) -> Points:
+        g = run.grid
+        start = g.start_ms + first * g.step_ms
+        end = g.start_ms + last * g.step_ms
+        expr = run.spec.expr
+        if cache is not None and self._input_missing(expr, start, end, cache):
+            return points(QueryResult(ResultType.MATRIX), g)
+        return points(self._api(expr, cache).range(expr, start, end, g.step_ms), g)
+
+    def _input_missing(self, expr: str, start: int, end: int, cache: SelectionCache) -> bool:
+        """Whether a selector the result needs selects no series around ``[start, end]``."""
+        reach = reach_ms(expr, self.engine.lookback_ms)
+        if reach is None:
+            return False
+        for sel in required(expr):
+            name = sel.metric_name
+            shadowed = name is not None and name in self.recorded_names
+            if self.overlay.has_series(sel.matchers):
+                continue
+            if shadowed or not cache.has_series(sel.matchers, start - reach, end):
+                return True
+        return False
+
+    def _api(self, expr: str, cache: SelectionCache | None) -> QueryAPI:
+        """The engine over the store (through the chunk's cache) and the overlay, or the
+        source itself for a rule that reads nothing recorded (the ``--server`` case)."""
+        base: Callable[[], Querier] = (lambda: cache) if cache is not None else self.querier
+        if cache is None and not any(reads(expr).may_read_output(n) for n in self.recorded_names):
             return self.query
-        shadow = ShadowQuerier(self.querier, self.overlay, frozenset(self.recorded_names))
+        shadow = ShadowQuerier(base, self.overlay, frozenset(self.recorded_names))
         return LocalQueryAPI(lambda: shadow, self.engine)
 
-    def _points(self, p: _Placed) -> tuple[Points, Grid]:
-        """The rule's result over its grid (queried at ``t - query_offset``)."""
-        grid = self._grid(p).shifted(-(p.group.query_offset_ms or 0))
-        api = self._api(p.spec.expr)
-        parts = []
-        chunk = max(1, self.options.chunk_steps)
-        for first in range(0, grid.n, chunk):
-            sub = Grid(
-                grid.start_ms + first * grid.step_ms, grid.step_ms, min(chunk, grid.n - first)
-            )
-            res = api.range(p.spec.expr, sub.start_ms, sub.end_ms, sub.step_ms)
-            parts.append(points(res, grid))
-        return _concat(parts), grid
+    def _write(self, run: _Run, out: Points, first: int, last: int) -> None:
+        """A recording rule's output for steps ``first..last`` into the overlay, with the
+        staleness markers of series that stopped at ``first`` (they were present at the
+        last step of the chunk before)."""
+        present_first = {out.labels[r] for r in out.rows[out.steps == first].tolist()}
+        gone = sorted(run.carry - present_first)
+        series = with_staleness(out, run.grid, stop=last + 1)
+        t_first = run.grid.start_ms + first * run.grid.step_ms
+        for lab in gone:
+            t, v = series.get(lab, (np.empty(0, np.int64), np.empty(0)))
+            series[lab] = (np.insert(t, 0, t_first), np.insert(v, 0, STALE_NAN))
+        if series:
+            self.overlay.load(series)
+            self.recorded_names.add(run.spec.record)
+        run.written.update(out.labels[r] for r in np.unique(out.rows).tolist())
+        run.carry = {out.labels[r] for r in out.rows[out.steps == last].tolist()}
 
-    def _record(self, p: _Placed) -> RuleOutcome:
+    # ---- after the last chunk ------------------------------------------------------------------
+    def _finish(self, run: _Run) -> RuleOutcome:
+        if isinstance(run.rule, RecordingRule):
+            return self._outcome(run, series=len(run.written))
         started = time.perf_counter()
-        rule = build_recording(p.group, p.spec)
-        try:
-            pts, grid = self._points(p)
-            out = recorded(rule, pts, p.group.limit)
-        except (KubepromError, RangeUnsupported) as err:
-            return self._outcome(p, "recording", error=str(err), started=started)
-        if len(out):
-            self.overlay.load(with_staleness(out, grid))
-            self.recorded_names.add(p.spec.record)
-        return self._outcome(p, "recording", series=len(out.labels), started=started)
+        if not run.error:
+            try:
+                outcome = self._alert(run, run.rule)
+            except (KubepromError, RangeUnsupported) as err:
+                run.error = str(err)
+            else:
+                run.seconds += time.perf_counter() - started
+                return outcome
+        return self._outcome(run)
 
-    def _settings(self) -> RuleSettings:
-        return RuleSettings(
-            external_labels=self.options.external_labels, external_url=self.options.external_url
-        )
-
-    def _alert(self, p: _Placed) -> RuleOutcome:
-        started = time.perf_counter()
-        rule = build_alerting(p.group, p.spec, self._settings(), restored=True)
-        try:
-            pts, grid = self._points(p)
-            ids, id_labels = _identities(rule, pts, grid, self.query)
-            ep = episodes(
-                ids, pts.steps, grid.n, grid.step_ms, rule.for_ms, rule.keep_firing_for_ms
-            )
-            limit = p.group.limit
-            if limit > 0 and len(ep) and int(ep.active_counts(grid.n).max()) > limit:
-                raise RangeUnsupported(f"exceeded limit of {limit} with more alerts")
-        except (KubepromError, RangeUnsupported) as err:
-            return self._outcome(p, "alerting", error=str(err), started=started)
+    def _alert(self, run: _Run, rule: AlertingRule) -> RuleOutcome:
+        grid = run.grid
+        pts = _concat(run.parts) if run.parts else points(QueryResult(ResultType.MATRIX), grid)
+        ids, id_labels = _identities(rule, pts, grid, self.query)
+        ep = episodes(ids, pts.steps, grid.n, grid.step_ms, rule.for_ms, rule.keep_firing_for_ms)
+        limit = run.group.limit
+        if limit > 0 and len(ep) and int(ep.active_counts(grid.n).max()) > limit:
+            raise RangeUnsupported(f"exceeded limit of {limit} with more alerts")
         if self.alerts_read and len(ep):
-            for pts_out in (
-                alerts_points(ep, id_labels),
-                for_state_points(ep, id_labels, grid),
-            ):
+            for pts_out in (alerts_points(ep, id_labels), for_state_points(ep, id_labels, grid)):
                 self.overlay.load(with_staleness(pts_out, grid))
             self.recorded_names |= {ALERT_METRIC_NAME, ALERT_FOR_STATE_METRIC_NAME}
         found = self._episodes(rule, pts, grid, ep, id_labels, ids)
-        return self._outcome(
-            p, "alerting", series=len(id_labels), episodes=tuple(found), started=started
-        )
+        return self._outcome(run, series=len(id_labels), episodes=tuple(found))
 
     def _episodes(
         self,
@@ -249,7 +317,7 @@ class Backtest:
         ids: I64Array,
     ) -> list[Episode]:
         """Each episode with its annotations at the step it fired (or became pending)."""
-        times = grid.times() + self._grid_offset(grid)
+        times = grid.times() + (self.options.start_ms - grid.start_ms)
         at = np.where(ep.fired >= 0, ep.fired, ep.active)
         key = ids * grid.n + pts.steps
         order = np.argsort(key, kind="stable")
@@ -280,30 +348,19 @@ class Backtest:
             )
         return out
 
-    def _grid_offset(self, grid: Grid) -> int:
-        """Grids are shifted back by the query offset; alerts live at evaluation times."""
-        return self.options.start_ms - grid.start_ms
-
     def _outcome(
-        self,
-        p: _Placed,
-        kind: str,
-        *,
-        started: float,
-        series: int = 0,
-        episodes: tuple[Episode, ...] = (),
-        error: str = "",
+        self, run: _Run, *, series: int = 0, episodes: tuple[Episode, ...] = ()
     ) -> RuleOutcome:
         return RuleOutcome(
-            p.spec.name,
-            kind,
-            p.group.name,
-            p.file,
-            p.step_ms,
+            run.spec.name,
+            run.spec.kind.value,
+            run.group.name,
+            run.file,
+            run.step_ms,
             series,
             episodes,
-            error,
-            time.perf_counter() - started,
+            run.error,
+            run.seconds,
         )
 
 

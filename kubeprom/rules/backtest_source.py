@@ -23,6 +23,10 @@ from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql.api import QueryAPI, ResultType
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, Querier, SeriesSet
 
+# A chunk's selections are read once from this long before the chunk: enough for the
+# 5m lookback, a day-long range selector and its offset; longer reaches are not cached.
+MAX_CACHED_REACH_MS = 26 * 3_600_000
+
 # A range-vector query reads this much history at a time (a day of 15 s samples is 5760
 # per series; Prometheus refuses queries over 50 million samples).
 RAW_WINDOW_MS = 6 * 3_600_000
@@ -163,3 +167,51 @@ class ShadowQuerier:
 
     def metadata(self) -> dict[str, list[MetricMetadata]]:
         return {**self.base().metadata(), **self.overlay.metadata()}
+
+
+class SelectionCache:
+    """A querier's selections over ``[lo, hi]``, each read once and cut to what a query
+    asks; selections outside the window go to the querier. For one chunk of a backtest."""
+
+    def __init__(self, base: Querier, lo: int, hi: int) -> None:
+        self.base = base
+        self.lo, self.hi = lo, hi
+        self._sets: dict[tuple[Matcher, ...], SeriesSet] = {}
+        self._has: dict[tuple[tuple[Matcher, ...], int, int], bool] = {}
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
+        if mint < self.lo or maxt > self.hi:
+            return self.base.select(matchers, mint, maxt)
+        key = tuple(matchers)
+        ss = self._sets.get(key)
+        if ss is None:
+            ss = self._sets[key] = self.base.select(matchers, self.lo, self.hi)
+        return _clip(ss, mint, maxt)
+
+    def has_series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> bool:
+        """Whether any series matches in ``[mint, maxt]`` (by the index where it can)."""
+        key = (tuple(matchers), mint, maxt)
+        found = self._has.get(key)
+        if found is None:
+            found = self._has[key] = bool(self.base.label_values(METRIC_NAME, matchers, mint, maxt))
+        return found
+
+    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
+        return self.select(matchers, mint, maxt).labels
+
+    def label_names(
+        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
+    ) -> list[str]:
+        return self.base.label_names(matchers, mint, maxt)
+
+    def label_values(
+        self,
+        name: str,
+        matchers: Sequence[Matcher] = (),
+        mint: int = MIN_TIME,
+        maxt: int = MAX_TIME,
+    ) -> list[str]:
+        return self.base.label_values(name, matchers, mint, maxt)
+
+    def metadata(self) -> dict[str, list[MetricMetadata]]:
+        return self.base.metadata()

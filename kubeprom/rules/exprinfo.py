@@ -18,6 +18,25 @@ from kubeprom.promql import ast
 from kubeprom.promql.parse import parse
 
 ALERTS_NAMES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+# Functions whose result is empty when their vector (or range-vector) argument is: the
+# per-series ones. Not absent*, vector, scalar, time and the date functions without an
+# argument (they default to vector(time())), nor info (it reads series of its own).
+_EMPTY_IN_EMPTY_OUT = frozenset(
+    {
+        "abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time", "ceil",
+        "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time",
+        "day_of_month", "day_of_week", "day_of_year", "days_in_month", "deg", "delta",
+        "deriv", "double_exponential_smoothing", "exp", "floor", "histogram_avg",
+        "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_stddev",
+        "histogram_stdvar", "histogram_sum", "holt_winters", "hour", "idelta", "increase",
+        "irate", "label_join", "label_replace", "last_over_time", "ln", "log10", "log2",
+        "mad_over_time", "max_over_time", "min_over_time", "minute", "month",
+        "predict_linear", "present_over_time", "quantile_over_time", "rad", "rate",
+        "resets", "round", "sgn", "sin", "sinh", "sort", "sort_by_label",
+        "sort_by_label_desc", "sort_desc", "sqrt", "stddev_over_time", "stdvar_over_time",
+        "sum_over_time", "tan", "tanh", "timestamp", "year",
+    }
+)  # fmt: skip
 # Functions whose absence checks are the point: the series they read are expected to stop.
 _ABSENCE_FUNCS = frozenset({"absent", "absent_over_time"})
 
@@ -137,3 +156,78 @@ def by_metric_name(series: Iterable[Labels]) -> dict[str, list[Labels]]:
     for lab in series:
         out.setdefault(lab.name, []).append(lab)
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def required(expr: str) -> tuple[Selector, ...]:
+    """Selectors of ``expr`` such that, if any of them selects no series, the result is
+    empty: what a backtest checks to skip a rule whose input does not exist."""
+    return tuple(_required(parse(expr)))
+
+
+def _required(e: ast.Expr) -> list[Selector]:
+    if isinstance(e, ast.VectorSel):
+        return [Selector(e.matchers)]
+    if isinstance(e, ast.MatrixSel):
+        return [Selector(e.selector.matchers)]
+    if isinstance(e, ast.Paren | ast.Unary | ast.Subquery):
+        return _required(e.expr)
+    if isinstance(e, ast.Aggregate):
+        return _required(e.expr)
+    if isinstance(e, ast.Call):
+        if e.func not in _EMPTY_IN_EMPTY_OUT:
+            return []
+        return [
+            s
+            for a in e.args
+            if a.type in (ast.ValueType.VECTOR, ast.ValueType.MATRIX)
+            for s in _required(a)
+        ]
+    if isinstance(e, ast.Binary):
+        lhs_vec = e.lhs.type is ast.ValueType.VECTOR
+        rhs_vec = e.rhs.type is ast.ValueType.VECTOR
+        m = e.matching
+        if m is not None and (m.fill_lhs is not None or m.fill_rhs is not None):
+            return []
+        if lhs_vec and rhs_vec:
+            if e.op == "or":
+                right = set(_required(e.rhs))
+                return [s for s in _required(e.lhs) if s in right]
+            if e.op == "unless":
+                return _required(e.lhs)
+            return _required(e.lhs) + _required(e.rhs)
+        if lhs_vec:
+            return _required(e.lhs)
+        if rhs_vec:
+            return _required(e.rhs)
+    return []
+
+
+@functools.lru_cache(maxsize=4096)
+def reach_ms(expr: str, lookback_ms: int) -> int | None:
+    """How far before its evaluation time ``expr`` reads (ranges, offsets, subqueries and
+    the lookback), or None when it reads at times of its own (``@``) or after (a negative
+    offset)."""
+
+    def reach(e: ast.Expr) -> int | None:
+        if isinstance(e, ast.VectorSel):
+            if e.at is not None or e.offset_ms < 0:
+                return None
+            return e.offset_ms + lookback_ms
+        if isinstance(e, ast.MatrixSel):
+            inner = reach(e.selector)
+            return None if inner is None else inner - lookback_ms + e.range_ms
+        if isinstance(e, ast.Subquery):
+            if e.at is not None or e.offset_ms < 0:
+                return None
+            inner = reach(e.expr)
+            return None if inner is None else inner + e.range_ms + e.offset_ms
+        found = 0
+        for c in ast.children(e):
+            r = reach(c)
+            if r is None:
+                return None
+            found = max(found, r)
+        return found
+
+    return reach(parse(expr))

@@ -99,15 +99,19 @@ def recorded(rule: RecordingRule, pts: Points, limit: int) -> Points:
     return Points(out_labels, rows, pts.steps, pts.values)
 
 
-def with_staleness(pts: Points, grid: Grid) -> dict[Labels, tuple[I64Array, F64Array]]:
+def with_staleness(
+    pts: Points, grid: Grid, stop: int | None = None
+) -> dict[Labels, tuple[I64Array, F64Array]]:
     """Each row's samples at the grid's times, plus a staleness marker at the first step
-    after each run of steps it was present at (if that step is on the grid), sorted by time."""
+    after each run of steps it was present at, if that step is before ``stop`` (default:
+    the grid's end; a chunk of a grid stops at its own end), sorted by time."""
+    stop = grid.n if stop is None else stop
     order = np.lexsort((pts.steps, pts.rows))
     rows, steps, values = pts.rows[order], pts.steps[order], pts.values[order]
     follows = np.zeros(len(rows), dtype=bool)
     if len(rows) > 1:
         follows[:-1] = (rows[1:] == rows[:-1]) & (steps[1:] == steps[:-1] + 1)
-    stale = ~follows & (steps + 1 < grid.n)
+    stale = ~follows & (steps + 1 < stop)
     rows = np.concatenate([rows, rows[stale]])
     steps = np.concatenate([steps, steps[stale] + 1])
     values = np.concatenate([values, np.full(int(stale.sum()), STALE_NAN)])

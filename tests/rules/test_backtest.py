@@ -5,7 +5,8 @@ the data; the backtest evaluates a range query per rule and the vectorised state
 Every alert's state and ``activeAt`` at every step, and the annotations when it fired, must
 agree: recording rules feeding alerts, ``for``, ``keep_firing_for``, templated labels (one
 depending on ``$value``), a group query offset, gaps and staleness markers in the data, and
-range queries cut into chunks. Reading raw samples through a query API (``--server``)
+range queries cut into chunks (the local engine evaluates every rule a chunk at a time).
+Reading raw samples through a query API (``--server``)
 gives the same as reading the store (``--data``) when the data has no staleness markers.
 """
 
@@ -151,20 +152,23 @@ def rules(tmp_path: Path) -> Path:
     return path
 
 
-def run(series: Any, rules: Path, *, chunk: int = 1440, remote: bool = False) -> BacktestResult:
+def run(
+    series: Any, rules: Path, *, chunk: int = 1440, remote: bool = False, local: bool = False
+) -> BacktestResult:
     store = MemStore()
     store.load(series)
     query = LocalQueryAPI(lambda: store)
     source = QueryAPIQuerier(query) if remote else store
     options = BacktestOptions(0, N * STEP, 0, chunk_steps=chunk)
-    return Backtest(query, lambda: source, options).run([str(rules)])
+    return Backtest(query, lambda: source, options, local=local).run([str(rules)])
 
 
+@pytest.mark.parametrize("local", [False, True], ids=["query-api", "local"])
 @pytest.mark.parametrize("seed", range(6))
-def test_same_as_stepping_the_groups(seed: int, rules: Path) -> None:
+def test_same_as_stepping_the_groups(seed: int, local: bool, rules: Path) -> None:
     series = data(seed, stale=seed % 2 == 1)
     want = stepped(series, rules)
-    got = unrolled(run(series, rules, chunk=37))
+    got = unrolled(run(series, rules, chunk=37, local=local))
     assert got["states"] == want["states"]
     assert got["fired"] == want["fired"]
     assert len({k[0] for k in want["states"]}) >= 3  # several alerts were active
