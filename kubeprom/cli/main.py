@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from kubeprom.cli import (
     check_cmd,
     exporter_cmd,
+    hpa_cmd,
     query_cmd,
     rules_cmd,
     run_cmd,
@@ -24,7 +25,17 @@ from kubeprom.cli import (
 )
 from kubeprom.errors import KubepromError
 
-COMMANDS = (check_cmd, exporter_cmd, query_cmd, rules_cmd, run_cmd, test_cmd, top_cmd, tsdb_cmd)
+COMMANDS = (
+    check_cmd,
+    exporter_cmd,
+    hpa_cmd,
+    query_cmd,
+    rules_cmd,
+    run_cmd,
+    test_cmd,
+    top_cmd,
+    tsdb_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -156,6 +156,8 @@ _UNESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", 
 
 def unescape(body: str) -> str:
     """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
+    if "\\" not in body:
+        return body
     out = bytearray()
     i = 0
     while i < len(body):

@@ -88,7 +88,10 @@ def parse_series(line: str, no: int) -> tuple[Labels, list[Item]]:
 
 
 def parse_labels(text: str, no: int) -> Labels:
-    """A series description without values (``parser.ParseMetric``)."""
+    """A series description without values (``parser.ParseMetric``); empty text is the
+    empty label set."""
+    if not text.strip():
+        return Labels()
     labels, items = parse_series(text, no)
     if items:
         raise FormatError(f"invalid series description {text!r}: unexpected values", line=no)
