@@ -83,6 +83,7 @@ RULES = {
             "kubeprom.sim",
             "kubeprom.top",
             "kubeprom.web",
+            "kubeprom.remote",
         ],
     ),
     "model-is-the-bottom": ("kubeprom.model", "allow", ["kubeprom.errors", "kubeprom.model"]),
@@ -92,6 +93,21 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    # remote write reads the store's WAL from the side, never its head, querier or blocks
+    "remote-reads-the-wal": (
+        "kubeprom.remote",
+        "allow",
+        [
+            "kubeprom.__version__",
+            "kubeprom.clock",
+            "kubeprom.config",
+            "kubeprom.errors",
+            "kubeprom.model",
+            "kubeprom.remote",
+            "kubeprom.tsdb.wal",
+            "kubeprom.tsdb.walcodec",
+        ],
+    ),
     # config (the http_config and its TLS transport included) is shared by every layer
     "config-is-low": (
         "kubeprom.config",
@@ -357,6 +373,18 @@ EXPORTS = {
         "Series",
         "SeriesRef",
         "SeriesSet",
+    ],
+    "kubeprom.remote": [
+        "HTTPWriteClient",
+        "Position",
+        "PositionFile",
+        "ProtocolError",
+        "QueueManager",
+        "RemoteWrite",
+        "RemoteWriteCollector",
+        "SeriesEncoder",
+        "WALWatcher",
+        "WriteClient",
     ],
 }
 
