@@ -21,7 +21,7 @@ from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql.api import QueryAPI, ResultType
-from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, Querier, SeriesSet
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, MetricMetadata, Querier, SelectView, SeriesSet
 
 # A chunk's selections are read once from this long before the chunk: enough for the
 # 5m lookback, a day-long range selector and its offset; longer reaches are not cached.
@@ -169,24 +169,27 @@ class ShadowQuerier:
         return {**self.base().metadata(), **self.overlay.metadata()}
 
 
-class SelectionCache:
-    """A querier's selections over ``[lo, hi]``, each read once and cut to what a query
-    asks; selections outside the window go to the querier. For one chunk of a backtest."""
+class SelectionCache(SelectView):
+    """A querier's selections within ``[lo, hi]``, each read once up to ``hi`` and cut to
+    what a query asks; selections outside the window go to the querier. For one chunk of
+    a backtest."""
 
     def __init__(self, base: Querier, lo: int, hi: int) -> None:
-        self.base = base
+        super().__init__(base)
         self.lo, self.hi = lo, hi
-        self._sets: dict[tuple[Matcher, ...], SeriesSet] = {}
+        self._sets: dict[tuple[Matcher, ...], tuple[int, SeriesSet]] = {}
         self._has: dict[tuple[tuple[Matcher, ...], int, int], bool] = {}
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
         if mint < self.lo or maxt > self.hi:
             return self.base.select(matchers, mint, maxt)
         key = tuple(matchers)
-        ss = self._sets.get(key)
-        if ss is None:
-            ss = self._sets[key] = self.base.select(matchers, self.lo, self.hi)
-        return _clip(ss, mint, maxt)
+        held = self._sets.get(key)
+        if held is None or mint < held[0]:
+            # From where the query starts, not from ``lo``: most selections reach back a
+            # lookback, not a day, and reading the day before every chunk doubled the reads.
+            held = self._sets[key] = (mint, self.base.select(matchers, mint, self.hi))
+        return _clip(held[1], mint, maxt)
 
     def has_series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> bool:
         """Whether any series matches in ``[mint, maxt]`` (by the index where it can)."""
@@ -195,23 +198,3 @@ class SelectionCache:
         if found is None:
             found = self._has[key] = bool(self.base.label_values(METRIC_NAME, matchers, mint, maxt))
         return found
-
-    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
-        return self.select(matchers, mint, maxt).labels
-
-    def label_names(
-        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
-    ) -> list[str]:
-        return self.base.label_names(matchers, mint, maxt)
-
-    def label_values(
-        self,
-        name: str,
-        matchers: Sequence[Matcher] = (),
-        mint: int = MIN_TIME,
-        maxt: int = MAX_TIME,
-    ) -> list[str]:
-        return self.base.label_values(name, matchers, mint, maxt)
-
-    def metadata(self) -> dict[str, list[MetricMetadata]]:
-        return self.base.metadata()

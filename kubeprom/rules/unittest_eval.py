@@ -56,7 +56,7 @@ from kubeprom.rules.rangeeval import (
 from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rule import Rule
 from kubeprom.rules.rulefmt import RuleSpec
-from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, SeriesSet
+from kubeprom.tsdb.api import MAX_TIME, AppendStats, SelectView, SeriesSet
 from kubeprom.tsdb.memstore import MemStore
 
 Series = Mapping[Labels, tuple[I64Array, F64Array]]
@@ -286,7 +286,7 @@ def schedule(rules: Sequence[tuple[str, str, str]]) -> Schedule:
     return Schedule(tuple(order), tuple(deps))
 
 
-class DelayedView:
+class DelayedView(SelectView):
     """The store as a rule sees it at the step ``at_ms`` when some series are written later
     than their timestamps say: ``delayed`` maps those series to ``lag_ms``, and only their
     samples at or before ``at_ms - lag_ms`` are seen.
@@ -298,12 +298,12 @@ class DelayedView:
     """
 
     def __init__(self, store: MemStore, delayed: Mapping[Labels, int]) -> None:
-        self.store = store
+        super().__init__(store)
         self.delayed = delayed
         self.at_ms = MAX_TIME
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
-        ss = self.store.select(matchers, mint, maxt)
+        ss = self.base.select(matchers, mint, maxt)
         cuts = [
             self.at_ms - self.delayed[lab] if lab in self.delayed else MAX_TIME for lab in ss.labels
         ]
@@ -319,26 +319,6 @@ class DelayedView:
         np.cumsum(new_counts[alive], out=offsets[1:])
         labels = [lab for lab, ok in zip(ss.labels, alive.tolist(), strict=True) if ok]
         return SeriesSet(labels, t, v, offsets)
-
-    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
-        return self.select(matchers, mint, maxt).labels
-
-    def label_names(
-        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
-    ) -> list[str]:
-        return self.store.label_names(matchers, mint, maxt)
-
-    def label_values(
-        self,
-        name: str,
-        matchers: Sequence[Matcher] = (),
-        mint: int = MIN_TIME,
-        maxt: int = MAX_TIME,
-    ) -> list[str]:
-        return self.store.label_values(name, matchers, mint, maxt)
-
-    def metadata(self) -> dict[str, list[MetricMetadata]]:
-        return self.store.metadata()
 
 
 @dataclass
