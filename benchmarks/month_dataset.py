@@ -7,7 +7,9 @@ gigabytes, so this builds one day with its ``build()`` (values, jittered scrape 
 writes that day 30 times, a day apart, straight into blocks with kubeprom's bulk importer:
 the same day's values repeat (counters restart each day, which ``rate`` takes as resets).
 
-    python benchmarks/month_dataset.py --out /tmp/month --series 10000 --days 30
+    python benchmarks/month_dataset.py --out /tmp/month --series 10000 --days 30 [--resume]
+
+``--resume`` keeps the day blocks a cut-off build already wrote and builds the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ def generator(shared: Path) -> ModuleType:
     return module
 
 
-def build(out: Path, series: int, days: int, end: str, shared: Path) -> dict[str, object]:
+def built_days(out: Path) -> dict[int, int]:
+    """Samples per day block already in ``out`` (by its start), from a build that was cut off."""
+    metas = (json.loads(p.read_text()) for p in out.glob("*/meta.json"))
+    return {int(m["minTime"]): int(m["stats"]["numSamples"]) for m in metas}
+
+
+def build(
+    out: Path, series: int, days: int, end: str, shared: Path, resume: bool = False
+) -> dict[str, object]:
     gen = generator(shared)
     args = argparse.Namespace(series=series, hours=24.0, interval="15s", seed=42, end=end)
     started = time.perf_counter()
@@ -60,8 +70,12 @@ def build(out: Path, series: int, days: int, end: str, shared: Path) -> dict[str
     shift0 = first_day - int(info["start_ms"])
     per_slice = 480  # two hours of 15 s steps per add()
     samples = 0
+    done = built_days(out) if resume else {}
     for day in range(days):
         lo = first_day + day * DAY_MS
+        if lo in done:  # its block was written whole before the build stopped
+            samples += done[lo]
+            continue
         for a in range(0, values.shape[1], per_slice):
             sl = slice(a, a + per_slice)
             rows, cols = np.nonzero(alive[:, sl])
@@ -95,8 +109,10 @@ def main() -> None:
     ap.add_argument(
         "--shared", type=Path, default=Path(os.environ.get("KUBEPROM_SHARED", "../shared"))
     )
+    ap.add_argument("--resume", action="store_true", help="keep the day blocks already in --out")
     args = ap.parse_args()
-    print(json.dumps(build(args.out, args.series, args.days, args.end, args.shared), indent=1))
+    meta = build(args.out, args.series, args.days, args.end, args.shared, args.resume)
+    print(json.dumps(meta, indent=1))
 
 
 if __name__ == "__main__":
