@@ -135,7 +135,13 @@ RULES = {
     # rules/, hpa/ and sim/ see PromQL and the store only through their seams. The in-memory
     # store (tsdb.memstore) is part of the storage seam for them: rule unit tests, HPA
     # dry runs and simulations load series into it and query it through promql.api.
-    "rules-through-the-seams": ("kubeprom.rules", "allow", [*SEAMS, "kubeprom.rules"]),
+    # rules also read the trees parse returns (what a rule reads: unit tests, backtests) and
+    # take the engine's settings (the unit-test engine's subquery step, 2.x windows).
+    "rules-through-the-seams": (
+        "kubeprom.rules",
+        "allow",
+        [*SEAMS, "kubeprom.promql.ast", "kubeprom.promql.options", "kubeprom.rules"],
+    ),
     # prometheus-adapter's query templates are Go text/template: the engine rules/ has.
     "hpa-through-the-seams": (
         "kubeprom.hpa",

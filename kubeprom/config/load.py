@@ -20,6 +20,11 @@ from types import MappingProxyType
 
 import yaml
 
+from kubeprom.config.http_client import (
+    HTTP_CLIENT_FIELDS,
+    HTTPClientConfig,
+    parse_http_client_config,
+)
 from kubeprom.config.nodes import Fields, compose, error, scalar_str
 from kubeprom.config.relabel import RelabelConfig, parse_relabel_configs
 from kubeprom.config.remote import RemoteWriteConfig, parse_remote_writes
@@ -70,7 +75,8 @@ class GlobalConfig:
 
 @dataclass(frozen=True, slots=True)
 class AlertmanagerConfig:
-    """One ``alerting.alertmanagers`` entry (static targets only)."""
+    """One ``alerting.alertmanagers`` entry (static targets only). ``http`` holds its
+    inlined ``http_config`` (basic_auth, authorization, tls_config, ...)."""
 
     scheme: str = "http"
     path_prefix: str = ""
@@ -79,6 +85,7 @@ class AlertmanagerConfig:
     static_configs: tuple[StaticConfig, ...] = ()
     relabel_configs: tuple[RelabelConfig, ...] = ()
     alert_relabel_configs: tuple[RelabelConfig, ...] = ()
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +198,18 @@ _ALERTMANAGER_FIELDS = frozenset(
 )
 
 
-def _parse_alerting(f: Fields) -> AlertingConfig:
+def _parse_alerting(f: Fields, base_dir: str | None) -> AlertingConfig:
     fields = {"alertmanagers", "alert_relabel_configs"}
     a = Fields(f.at("alerting"), f.source, "alerting", "config.AlertingConfig", fields)
     managers = []
     for path, node in a.items("alertmanagers"):
-        m = Fields(node, f.source, path, "config.AlertmanagerConfig", _ALERTMANAGER_FIELDS)
+        m = Fields(
+            node,
+            f.source,
+            path,
+            "config.AlertmanagerConfig",
+            _ALERTMANAGER_FIELDS | HTTP_CLIENT_FIELDS,
+        )
         version = m.string("api_version", "v2")
         if version != "v2":
             raise m.fail(
@@ -215,6 +228,7 @@ def _parse_alerting(f: Fields) -> AlertingConfig:
                 alert_relabel_configs=parse_relabel_configs(
                     m, "alert_relabel_configs", "Alertmanager alert relabeling rule"
                 ),
+                http=parse_http_client_config(m, Path(base_dir) if base_dir else None),
             )
         )
     return AlertingConfig(
@@ -259,7 +273,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         scrape_configs=tuple(scrape_configs),
         text=text,
         rule_files=tuple(rule_files),
-        alerting=_parse_alerting(f) if "alerting" in f else AlertingConfig(),
+        alerting=_parse_alerting(f, base_dir) if "alerting" in f else AlertingConfig(),
         cluster_node=f.get("cluster"),
         remote_write=parse_remote_writes(f, base_dir),
         hpa_node=f.get("horizontal_pod_autoscalers"),

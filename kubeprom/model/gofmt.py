@@ -2,10 +2,10 @@
 
 One home for each of them:
 
-- ``strconv``: :func:`quote` (``%q``), :func:`quote_ascii`, :func:`quote_rune`,
-  :func:`can_backquote`, :func:`format_float` (``FormatFloat``, every format) with the
-  shortcuts :func:`format_g`, :func:`format_f`, :func:`format_e`, :func:`parse_float`
-  (``ParseFloat``) and :func:`underscore_ok`.
+- ``strconv``: :func:`quote` (``%q``), Go string-literal escapes (:func:`unescape`),
+  :func:`quote_ascii`, :func:`quote_rune`, :func:`can_backquote`, :func:`format_float`
+  (``FormatFloat``, every format) with the shortcuts :func:`format_g`, :func:`format_f`,
+  :func:`format_e`, :func:`parse_float` (``ParseFloat``) and :func:`underscore_ok`.
 - Prometheus' float spelling of ``le``/``quantile``: :func:`format_openmetrics_float`.
 - ``strings.ToLower``/``ToUpper`` (simple case mappings): :func:`to_lower`, :func:`to_upper`;
   ``regexp.QuoteMeta``: :func:`quote_meta`; ``internal/fmtsort``'s key order:
@@ -377,3 +377,38 @@ def fmtsort_key(k: object) -> tuple[int, object]:
     if isinstance(k, int | float):
         return (1, k)
     return (2, str(k))
+
+
+_UNESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def unescape(body: str) -> str:
+    """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
+    if "\\" not in body:
+        return body
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\" or i + 1 == len(body):
+            out += ch.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _UNESCAPES:
+            out += _UNESCAPES[nxt].encode()
+            i += 2
+        elif nxt == "x":
+            out.append(int(body[i + 2 : i + 4], 16))
+            i += 4
+        elif nxt in "uU":
+            width = 4 if nxt == "u" else 8
+            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode("utf-8")
+            i += 2 + width
+        elif nxt in "01234567":
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out += nxt.encode("utf-8", "surrogateescape")
+            i += 2
+    return out.decode("utf-8", "surrogateescape")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kubeprom.model.gofmt import unescape
+
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+|\#[^\n]*)
@@ -128,41 +130,6 @@ def top_level(tokens: list[Token], lo: int, hi: int) -> list[int]:
         if tok.kind == "op" and tok.text in OPEN:
             depth += 1
     return out
-
-
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-
-
-def unescape(body: str) -> str:
-    """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
-    if "\\" not in body:
-        return body
-    out = bytearray()
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch != "\\" or i + 1 == len(body):
-            out += ch.encode("utf-8", "surrogateescape")
-            i += 1
-            continue
-        nxt = body[i + 1]
-        if nxt in _ESCAPES:
-            out += _ESCAPES[nxt].encode()
-            i += 2
-        elif nxt == "x":
-            out.append(int(body[i + 2 : i + 4], 16))
-            i += 4
-        elif nxt in "uU":
-            width = 4 if nxt == "u" else 8
-            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode("utf-8")
-            i += 2 + width
-        elif nxt in "01234567":
-            out.append(int(body[i + 1 : i + 4], 8))
-            i += 4
-        else:
-            out += nxt.encode("utf-8", "surrogateescape")
-            i += 2
-    return out.decode("utf-8", "surrogateescape")
 
 
 def string_value(token_text: str) -> str:

@@ -29,17 +29,12 @@ import numpy as np
 from kubeprom.errors import FormatError, KubepromError, ParseError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array, is_stale
+from kubeprom.model.series_notation import HIST
 from kubeprom.promql import ast
 from kubeprom.promql.api import LocalQueryAPI, QueryResult, ResultType
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
-from kubeprom.promql.promqltest_format import (
-    HIST,
-    Clear,
-    Eval,
-    Load,
-    parse_file,
-)
+from kubeprom.promql.promqltest_format import Clear, Eval, Load, parse_file
 from kubeprom.tsdb.memstore import MemStore
 
 EPSILON = 1e-6

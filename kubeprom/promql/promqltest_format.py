@@ -13,14 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from kubeprom.errors import FormatError
+from kubeprom.model.gofmt import unescape
 from kubeprom.model.labels import Labels
-from kubeprom.model.samples import STALE_NAN
+from kubeprom.model.series_notation import HIST, Item, parse_series
 from kubeprom.model.timeutil import parse_duration_ms
-from kubeprom.promql.lexer import unescape
-
-# A value position: a float, ``None`` for an omitted one, HIST for a native histogram.
-HIST = object()
-Item = float | None | object
 
 _LOAD = re.compile(r"^load(?:_(with_nhcb))?\s+(.+?)$")
 _INSTANT = re.compile(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
@@ -33,8 +29,6 @@ _NUM = (
     r"[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN]"
     r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 )
-_SEQ = re.compile(rf"^({_NUM})(?:([+-])({_NUM}))?x(\d+)$")
-_ONE = re.compile(rf"^{_NUM}$")
 
 
 def duration(text: str, line: int) -> int:
@@ -282,92 +276,6 @@ def _go_unquote(text: str, line: int) -> str:
     raise FormatError(
         "expected string literal not valid - check that the string is correctly quoted", line=line
     )
-
-
-_IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*|"(?:[^"\\]|\\.)*")\s*=\s*"((?:[^"\\]|\\.)*)"\s*')
-
-
-def parse_series(line: str, no: int) -> tuple[Labels, list[Item]]:
-    """A series line: ``name{a="b"} items...`` -> labels and value positions."""
-    pairs: dict[str, str] = {}
-    i = 0
-    m = _IDENT.match(line)
-    if m is not None and not line.startswith("{"):
-        pairs["__name__"] = m.group()
-        i = m.end()
-    if i < len(line) and line[i] == "{":
-        i += 1
-        while True:
-            while i < len(line) and line[i] in " \t,":
-                i += 1
-            if i < len(line) and line[i] == "}":
-                i += 1
-                break
-            lm = _LABEL.match(line, i)
-            if lm is None:
-                if line.startswith('"', i):
-                    end = line.index('"', i + 1)
-                    pairs["__name__"] = unescape(line[i + 1 : end])
-                    i = end + 1
-                    continue
-                raise FormatError(f"invalid series description {line!r}", line=no)
-            name = lm.group(1)
-            if name.startswith('"'):
-                name = unescape(name[1:-1])
-            pairs[name] = unescape(lm.group(2))
-            i = lm.end()
-    if not pairs and i == 0:
-        raise FormatError(f"invalid series description {line!r}", line=no)
-    return Labels(pairs.items()), parse_items(line[i:], no)
-
-
-def _split_items(text: str) -> list[str]:
-    """Whitespace-separated items, keeping ``{{...}}`` histogram literals whole."""
-    items: list[str] = []
-    cur = ""
-    depth = 0
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        if ch in " \t" and depth == 0:
-            if cur:
-                items.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur:
-        items.append(cur)
-    return items
-
-
-def parse_items(text: str, no: int) -> list[Item]:
-    out: list[Item] = []
-    for item in _split_items(text):
-        if item == "_":
-            out.append(None)
-        elif item.startswith("_x"):
-            out += [None] * int(item[2:])
-        elif item == "stale":
-            out.append(STALE_NAN)
-        elif item.startswith("{{"):
-            m = re.search(r"\}\}x(\d+)$", item)
-            out += [HIST] * (int(m.group(1)) + 1 if m else 1)
-        elif _ONE.match(item):
-            out.append(float(item))
-        else:
-            m = _SEQ.match(item)
-            if m is None:
-                raise FormatError(f"invalid value {item!r}", line=no)
-            start, sign, inc, times = m.groups()
-            value = float(start)
-            step = 0.0 if inc is None else float(inc) * (-1 if sign == "-" else 1)
-            for _ in range(int(times) + 1):
-                out.append(value)
-                value += step
-    return out
 
 
 def is_nan_item(item: Item) -> bool:

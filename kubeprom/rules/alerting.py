@@ -15,7 +15,7 @@ sample over steps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -26,7 +26,7 @@ from kubeprom.promql.api import QueryAPI, QueryResult
 from kubeprom.rules.rule import Rule, RuleEvalError, Vector, query_vector
 from kubeprom.rules.templating import (
     AlertData,
-    CompiledTemplate,
+    compiled_template,
     expand_or_error_text,
     has_actions,
 )
@@ -39,6 +39,12 @@ ALERT_NAME_LABEL = "alertname"
 ALERT_STATE_LABEL = "alertstate"
 
 RESOLVED_RETENTION_MS = 15 * 60_000  # how long resolved alerts are kept and re-sent
+
+
+def annotation_set(pairs: Iterable[tuple[str, str]]) -> Labels:
+    """Annotations as Prometheus keeps them: sorted by name, and unlike labels an empty
+    value is kept (an annotation that expands to nothing is still there)."""
+    return Labels.from_flat(tuple(x for n, v in sorted(pairs) for x in (n, v)))
 
 
 class AlertState(StrEnum):
@@ -115,7 +121,7 @@ class AlertingRule(Rule):
         self._static_annotations = not any(has_actions(v) for _, v in annotations)
         # Parsed once per rule, expanded per alert.
         self._templates = {
-            text: CompiledTemplate(text, name)
+            text: compiled_template(text, name)
             for _, text in (*labels, *annotations)
             if has_actions(text)
         }
@@ -126,7 +132,7 @@ class AlertingRule(Rule):
         vec = query_vector(query, self.expr, t_ms - query_offset_ms)
         found: dict[Labels, Alert] = {}
         for lab, value in zip(vec.labels, vec.values.tolist(), strict=True):
-            labels, annotations = self._instance(lab, value, t_ms, query)
+            labels, annotations = self.instance(lab, value, t_ms, query)
             if labels in found:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
@@ -178,7 +184,7 @@ class AlertingRule(Rule):
             raise RuleEvalError(f"exceeded limit of {limit} with {n_active} alerts")
         return Vector(out_labels, np.array(out_values, dtype=np.float64))
 
-    def _instance(
+    def instance(
         self, sample: Labels, value: float, t_ms: int, query: QueryAPI
     ) -> tuple[Labels, Labels]:
         """The alert labels and annotations for one result sample."""
@@ -202,7 +208,7 @@ class AlertingRule(Rule):
                 return text
             return expand_or_error_text(template, data, run_query)
 
-        annotations = Labels((n, expand(v)) for n, v in self.annotations)
+        annotations = annotation_set((n, expand(v)) for n, v in self.annotations)
         return self._labels_for(sample, expand), annotations
 
     def _labels_for(self, sample: Labels, expand: Callable[[str], str]) -> Labels:

@@ -207,6 +207,8 @@ class Group:
         self._stale = [s[app.live(s)] for s in self._stale if s.size]
 
     def _append(self, i: int, rule: Rule, vec: Vector, t_ms: int) -> None:
+        if not len(vec) and not self._prev[i].size:
+            return  # nothing to write and nothing to mark stale
         app = self.options.appender()
         self._drop_dead_refs(app)
         cache = self._refs[i]

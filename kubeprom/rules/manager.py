@@ -19,8 +19,7 @@ from types import MappingProxyType
 
 from kubeprom.clock import Clock
 from kubeprom.errors import RuleFileError
-from kubeprom.model.labels import Labels
-from kubeprom.rules.alerting import AlertingRule
+from kubeprom.rules.alerting import AlertingRule, annotation_set
 from kubeprom.rules.group import Executor, Group, GroupOptions, inline
 from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rule import Rule
@@ -59,20 +58,29 @@ def build_rule(
 ) -> Rule:
     """The rule a parsed spec describes; ``restored`` False holds back ALERTS series until
     the group restored the ``for`` state."""
-    labels = rule_labels(group, spec)
     if spec.kind is RuleKind.ALERTING:
-        return AlertingRule(
-            spec.alert,
-            spec.expr,
-            for_ms=spec.for_ms,
-            keep_firing_for_ms=spec.keep_firing_for_ms,
-            labels=labels,
-            annotations=Labels(spec.annotations.items()),
-            external_labels=settings.external_labels,
-            external_url=settings.external_url,
-            restored=restored,
-        )
-    return RecordingRule(spec.record, spec.expr, labels)
+        return build_alerting(group, spec, settings, restored=restored)
+    return build_recording(group, spec)
+
+
+def build_recording(group: GroupSpec, spec: RuleSpec) -> RecordingRule:
+    return RecordingRule(spec.record, spec.expr, rule_labels(group, spec))
+
+
+def build_alerting(
+    group: GroupSpec, spec: RuleSpec, settings: RuleSettings, *, restored: bool
+) -> AlertingRule:
+    return AlertingRule(
+        spec.alert,
+        spec.expr,
+        for_ms=spec.for_ms,
+        keep_firing_for_ms=spec.keep_firing_for_ms,
+        labels=rule_labels(group, spec),
+        annotations=annotation_set(spec.annotations.items()),
+        external_labels=settings.external_labels,
+        external_url=settings.external_url,
+        restored=restored,
+    )
 
 
 def load_groups(

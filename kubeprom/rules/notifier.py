@@ -29,11 +29,13 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from kubeprom.clock import Clock, RealClock, elapsed_s
+from kubeprom.config.http_client import HTTPClientConfig
+from kubeprom.config.http_transport import ClientTransport
 from kubeprom.config.load import AlertmanagerConfig, MainConfig
 from kubeprom.config.relabel import RelabelConfig
 from kubeprom.config.relabeling import process
 from kubeprom.config.scrape import check_target_address
-from kubeprom.errors import KubepromError
+from kubeprom.errors import ConfigError, KubepromError
 from kubeprom.model.labels import Labels
 from kubeprom.model.timeutil import format_rfc3339_milli
 from kubeprom.rules.alerting import Alert
@@ -49,8 +51,9 @@ class NotifyError(KubepromError):
     """An Alertmanager did not accept a batch of alerts."""
 
 
-Post = Callable[[str, bytes, float], Awaitable[None]]
-"""POSTs a JSON body to a URL within a timeout (s); raises NotifyError on any failure."""
+Post = Callable[[str, bytes, float, HTTPClientConfig], Awaitable[None]]
+"""POSTs a JSON body to a URL within a timeout (s), with the Alertmanager set's
+``http_config`` (credentials, TLS); raises NotifyError on any failure."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ class SendLoop:
             return
         started = self._clock.monotonic_ns()
         try:
-            await self._post(self.url, payload(batch), self.cfg.timeout_ms / 1000)
+            await self._post(self.url, payload(batch), self.cfg.timeout_ms / 1000, self.cfg.http)
         except NotifyError as err:
             log.error(
                 "error sending alerts alertmanager=%s count=%d err=%s", self.url, len(batch), err
@@ -355,19 +358,36 @@ class Notifier:
 
 
 class HTTPPost:
-    """:data:`Post` over aiohttp: one session, created on first use."""
+    """:data:`Post` over aiohttp: a session per ``http_config`` (its TLS context), created on
+    first use; the ``Authorization`` header is built per request, so credentials kept in
+    files are re-read (Prometheus' behaviour for rotated secrets)."""
 
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[HTTPClientConfig, tuple[aiohttp.ClientSession, ClientTransport]] = {}
 
-    async def __call__(self, url: str, body: bytes, timeout_s: float) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": "kubeprom", "Content-Type": "application/json"}
-            )
+    async def __call__(
+        self, url: str, body: bytes, timeout_s: float, http: HTTPClientConfig
+    ) -> None:
         try:
-            async with self._session.post(
-                url, data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            found = self._sessions.get(http)
+            if found is None:
+                transport = ClientTransport(http, user_agent="kubeprom")
+                connector = aiohttp.TCPConnector(ssl=transport.ssl_context)
+                session = aiohttp.ClientSession(
+                    connector=connector, headers={"Content-Type": "application/json"}
+                )
+                found = self._sessions[http] = (session, transport)
+            session, transport = found
+            headers = transport.headers()
+        except ConfigError as err:  # a TLS file or a secret file that cannot be read
+            raise NotifyError(f"Post {url!r}: {err}") from err
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=http.follow_redirects,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as resp:
                 await resp.read()
                 if resp.status // 100 != 2:
@@ -376,6 +396,6 @@ class HTTPPost:
             raise NotifyError(f"Post {url!r}: {err or type(err).__name__}") from err
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = self._sessions, {}
+        for session, _ in sessions.values():
+            await session.close()

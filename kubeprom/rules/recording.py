@@ -22,17 +22,18 @@ class RecordingRule(Rule):
         self._set = {METRIC_NAME: name, **labels.to_dict()}
         self._out: dict[Labels, Labels] = {}
 
+    def output_labels(self, labels: Labels) -> Labels:
+        """The series a result sample with ``labels`` is recorded as."""
+        o = self._out.get(labels)
+        if o is None:
+            o = self._out[labels] = labels.with_labels(self._set)
+        return o
+
     def evaluate(self, t_ms: int, query_offset_ms: int, query: QueryAPI, limit: int) -> Vector:
         vec = query_vector(query, self.expr, t_ms - query_offset_ms)
-        cache = self._out
-        if len(cache) > 2 * len(vec) + _CACHE_SLACK:
-            cache.clear()
-        out = []
-        for lab in vec.labels:
-            o = cache.get(lab)
-            if o is None:
-                o = cache[lab] = lab.with_labels(self._set)
-            out.append(o)
+        if len(self._out) > 2 * len(vec) + _CACHE_SLACK:
+            self._out.clear()
+        out = [self.output_labels(lab) for lab in vec.labels]
         if len(set(out)) != len(out):
             raise RuleEvalError(
                 "vector contains metrics with the same labelset after applying rule labels"

@@ -7,6 +7,7 @@ A rule's step is ``evaluate(t_ms, query_offset_ms, query, limit)``: it queries a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -51,6 +52,7 @@ def query_vector(query: QueryAPI, expr: str, t_ms: int) -> Vector:
     raise RuleEvalError("rule result is not a vector or scalar")
 
 
+@functools.lru_cache(maxsize=4096)
 def expr_string(expr: str) -> str:
     """The expression as Prometheus prints it on one line (``Expr.String()``) where the
     parser's pretty form fits on one line; else the expression as written, trimmed."""

@@ -10,6 +10,7 @@ rule's query seam to the ``query`` template function.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,18 @@ class CompiledTemplate:
         )
 
 
+# Rule files are loaded again on every reload and, by the unit-test runner, once per test
+# group; a parsed template is immutable (its regex cache only speeds it up), so rules with
+# the same text and name share one.
+TEMPLATE_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def compiled_template(text: str, alert_name: str) -> CompiledTemplate:
+    """The :class:`CompiledTemplate` of ``text`` in alert ``alert_name``, parsed once."""
+    return CompiledTemplate(text, alert_name)
+
+
 def expand_or_error_text(template: CompiledTemplate, data: AlertData, query: QueryFn) -> str:
     """What Prometheus stores: the expansion, or ``<error expanding template: ...>``."""
     try:
@@ -122,6 +135,7 @@ __all__ = [
     "CompiledTemplate",
     "QueryFn",
     "check_alert_template",
+    "compiled_template",
     "expand_or_error_text",
     "has_actions",
 ]

@@ -175,3 +175,34 @@ class Querier(Protocol):
     def metadata(self) -> dict[str, list[MetricMetadata]]:
         """Known HELP/TYPE/UNIT per metric name."""
         ...
+
+
+class SelectView:
+    """A querier that reads ``base`` through its own :meth:`select` (which a subclass
+    changes); label names, values and metadata are the base's."""
+
+    def __init__(self, base: Querier) -> None:
+        self.base = base
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
+        return self.base.select(matchers, mint, maxt)
+
+    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
+        return self.select(matchers, mint, maxt).labels
+
+    def label_names(
+        self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
+    ) -> list[str]:
+        return self.base.label_names(matchers, mint, maxt)
+
+    def label_values(
+        self,
+        name: str,
+        matchers: Sequence[Matcher] = (),
+        mint: int = MIN_TIME,
+        maxt: int = MAX_TIME,
+    ) -> list[str]:
+        return self.base.label_values(name, matchers, mint, maxt)
+
+    def metadata(self) -> dict[str, list[MetricMetadata]]:
+        return self.base.metadata()

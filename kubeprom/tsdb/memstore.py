@@ -129,6 +129,11 @@ class MemStore:
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         return self._querier.series(matchers, mint, maxt)
 
+    def has_series(self, matchers: Sequence[Matcher]) -> bool:
+        """Whether any series matches, from the label index alone (no samples are read; a
+        series counts even if it has no samples)."""
+        return bool(self.head.select_ids(matchers).size)
+
     def label_names(
         self, matchers: Sequence[Matcher] = (), mint: int = MIN_TIME, maxt: int = MAX_TIME
     ) -> list[str]:

@@ -26,8 +26,8 @@ from kubeprom.model.gofmt import (
     quote_rune,
     to_lower,
     to_upper,
+    unescape,
 )
-from kubeprom.promql.lexer import unescape
 
 _FINITE = st.floats(allow_nan=False, allow_infinity=False)
 

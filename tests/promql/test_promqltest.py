@@ -10,8 +10,9 @@ import pytest
 from kubeprom.cli.main import main
 from kubeprom.errors import FormatError
 from kubeprom.model import STALE_NAN, Labels, is_stale
+from kubeprom.model.series_notation import parse_items, parse_series
 from kubeprom.promql import promqltest
-from kubeprom.promql.promqltest_format import parse_file, parse_items, parse_series
+from kubeprom.promql.promqltest_format import parse_file
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,75 @@
+"""``kubeprom rules backtest`` of the kubernetes-mixin rules over a month of history.
+
+Backtests ``prometheus_rules.yaml`` and ``prometheus_alerts.yaml`` of
+``../shared/conformance/rules/kubernetes-mixin`` over the whole range of a data directory
+built by ``benchmarks/month_dataset.py`` (~10,000 series, 15 s samples, 30 days), as a fresh
+``kubeprom`` process, and prints its wall and CPU time, the slowest rules, and what the
+backtest found (alerts ever active, episodes).
+
+    python benchmarks/month_dataset.py --out /tmp/month --days 30
+    KUBEPROM_SHARED=/work/shared python benchmarks/bench_backtest.py --data /tmp/month
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(os.environ.get("KUBEPROM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+MIXIN = SHARED / "conformance" / "rules" / "kubernetes-mixin"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--data", required=True, type=Path)
+    ap.add_argument("--step", default="", help="evaluation interval (default: the groups' own, 1m)")
+    args = ap.parse_args()
+    meta = json.loads((args.data / "month.json").read_text())
+    start_s = meta["start_ms"] // 1000
+    end_s = meta["end_ms"] // 1000 - 60
+    argv = [
+        sys.executable, "-m", "kubeprom.cli.main", "rules", "backtest",
+        str(MIXIN / "prometheus_rules.yaml"), str(MIXIN / "prometheus_alerts.yaml"),
+        "--data", str(args.data), "--start", str(start_s), "--end", str(end_s), "-o", "json",
+        *(["--step", args.step] if args.step else []),
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    p = subprocess.run(argv, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_mb = after.ru_maxrss / 1024
+    if p.returncode not in (0, 1):
+        raise SystemExit(p.stderr)
+    report = json.loads(p.stdout)
+    rules = report["rules"]
+    alerting = [r for r in rules if r["type"] == "alerting"]
+    active = [r for r in alerting if r["episodes"]]
+    episodes = sum(len(r["episodes"]) for r in alerting)
+    fired = sum(1 for r in alerting for e in r["episodes"] if e["fired_at"])
+    print(
+        f"data: {meta['series']:,} series, {meta['samples']:,} samples over {meta['days']} days "
+        f"({report['start']} to {report['end']})"
+    )
+    print(f"rules: {len(rules) - len(alerting)} recording, {len(alerting)} alerting")
+    print(f"wall {wall:.1f}s, cpu {cpu:.1f}s, peak rss {peak_mb:.0f} MiB, exit {p.returncode}")
+    print(f"alerts ever active: {len(active)}, episodes: {episodes} ({fired} fired)")
+    print("slowest rules:")
+    for r in sorted(rules, key=lambda r: -r["seconds"])[:8]:
+        print(f"  {r['seconds']:7.2f}s  {r['type']:9}  {r['name']}  ({r['series']} series)")
+    errors = [r for r in rules if r["error"]]
+    for r in errors:
+        print(f"  error: {r['name']}: {r['error']}")
+
+
+if __name__ == "__main__":
+    main()
