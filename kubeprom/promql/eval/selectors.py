@@ -50,7 +50,10 @@ def search(ss: SeriesSet, q: I64Array, *, side: str) -> I64Array:
 
 def select(ev: Evaluator, sel: ast.VectorSel, mint: int, maxt: int) -> SeriesSet:
     ev.check_timeout()
-    return ev.querier.select(list(sel.matchers), mint, maxt)
+    ss = ev.querier.select(list(sel.matchers), mint, maxt)
+    for text in ss.warnings:  # storage warnings (e.g. a quarantined chunk) travel as they are
+        ev.annotations.warn(text)
+    return ss
 
 
 def latest(ev: Evaluator, ss: SeriesSet, eff: I64Array) -> tuple[I64Array, BoolArray]:
