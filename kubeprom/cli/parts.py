@@ -23,6 +23,7 @@ from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import StorageError
 from kubeprom.exporters import ExporterServer, ServedTarget, SimulatedCluster
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.promql.options import EngineOptions
 from kubeprom.rules.alerting import Alert
 from kubeprom.rules.group import GroupOptions
 from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
@@ -347,7 +348,9 @@ class Web:
             storage_retention=s.storage_retention,
             corruption_count=lambda: len(db.corrupt_blocks),
         )
-        api = LocalQueryAPI(db.querier, clock=self._clock)
+        # The engine stops a query at its own deadline too, not only the HTTP wait.
+        engine = EngineOptions(timeout_s=s.query_timeout_s, max_samples=s.query_max_samples)
+        api = LocalQueryAPI(db.querier, engine, clock=self._clock)
         return build_app(
             registry,
             clock=self._clock,

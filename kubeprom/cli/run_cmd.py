@@ -20,6 +20,7 @@ from kubeprom.cli.settings import RuleFlags, ServerSettings
 from kubeprom.clock import RealClock
 from kubeprom.errors import KubepromError
 from kubeprom.model.timeutil import parse_duration_ms
+from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig, load_web_config
@@ -72,6 +73,13 @@ def add_parser(sub: Any) -> None:
         type=_non_negative,
         default=100,
         help="queries waiting for a slot before more get 503 (default: 100)",
+    )
+    p.add_argument(
+        "--query.max-samples",
+        dest="query_max_samples",
+        type=_positive,
+        default=DEFAULT_MAX_SAMPLES,
+        help="most samples a query may hold in memory at once (default: 50000000)",
     )
     p.add_argument(
         "--query.timeout",
@@ -152,6 +160,7 @@ _FLAG_NAMES = {
     "enable_admin_api": "web.enable-admin-api",
     "query_max_concurrency": "query.max-concurrency",
     "query_max_queued": "query.max-queued",
+    "query_max_samples": "query.max-samples",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
     "external_url": "web.external-url",
@@ -201,6 +210,7 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         admin_api=args.enable_admin_api,
         query_max_concurrency=args.query_max_concurrency,
         query_max_queued=args.query_max_queued,
+        query_max_samples=args.query_max_samples,
         query_timeout_s=_duration_ms(args.query_timeout, "--query.timeout") / 1000,
         rules=RuleFlags(
             external_url=args.external_url.rstrip("/"),

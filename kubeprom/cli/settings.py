@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig
@@ -36,6 +37,7 @@ class ServerSettings:
     query_max_concurrency: int = 20
     query_max_queued: int = 100
     query_timeout_s: float = 120.0
+    query_max_samples: int = DEFAULT_MAX_SAMPLES
     rules: RuleFlags = field(default_factory=RuleFlags)
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""

@@ -1,7 +1,9 @@
 """``/api/v1/query`` and ``/api/v1/query_range`` in Prometheus' JSON shapes.
 
-Queries run in worker threads (the store is thread-safe) so a slow query never stalls
-scraping; at most ``max_concurrency`` run at once and the rest wait their turn.
+Queries run in a thread pool of their own, ``max_concurrency`` threads (the store is
+thread-safe), apart from the default pool that labels, series, federation, password checks
+and compaction use: slow queries never starve those, and a slow query never stalls scraping.
+At most ``max_concurrency`` run at once and the rest wait their turn.
 """
 
 from __future__ import annotations
@@ -9,13 +11,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 from multidict import MultiDict
 
 from kubeprom.clock import Clock, elapsed_s
-from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
+from kubeprom.errors import (
+    APIError,
+    ErrorType,
+    EvalError,
+    ParseError,
+    QueryCanceled,
+    QueryTimeout,
+    StorageError,
+    TooManySamples,
+)
 from kubeprom.model.gofmt import format_f
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import success_text
@@ -32,6 +46,18 @@ __all__ = [
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+@runtime_checkable
+class CancellableQueryAPI(QueryAPI, Protocol):
+    """A QueryAPI whose queries can be stopped from another thread (``LocalQueryAPI``)."""
+
+    def cancellable(self, cancel: threading.Event) -> QueryAPI:
+        """The same API whose queries stop at their next check once ``cancel`` is set."""
+        ...
+
+
+Job = Callable[[QueryAPI], QueryResult]
 
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' safety limit on range query resolution
 
@@ -97,13 +123,15 @@ def _respond(r: QueryResult, limit: int) -> web.Response:
 class QueryHandlers:
     """The two query endpoints over one :class:`QueryAPI`.
 
-    At most ``max_concurrency`` queries evaluate at once; up to ``max_queued`` more wait
-    for a slot, and a query arriving when the queue is full gets 503 ``unavailable`` at once.
-    The timeout (the ``timeout`` parameter, capped by ``default_timeout_s``) covers the wait
-    and the evaluation. A query that times out keeps its slot until its worker thread
-    finishes, so timed-out queries cannot pile up past ``max_concurrency`` threads. The
-    default ``time`` of an instant query is "now" on the app's clock, which also times the
-    queue wait and the evaluation for the metrics.
+    At most ``max_concurrency`` queries evaluate at once, in a pool of as many threads; up
+    to ``max_queued`` more wait for a slot, and a query arriving when the queue is full gets
+    503 ``unavailable`` at once. The timeout (the ``timeout`` parameter, capped by
+    ``default_timeout_s``) covers the wait and the evaluation. A query whose client stops
+    waiting (timeout, disconnect) is canceled: its evaluation stops at its next check, when
+    the API supports it (:class:`CancellableQueryAPI`). It keeps its slot until its worker
+    thread finishes, so abandoned queries cannot pile up past ``max_concurrency`` threads.
+    The default ``time`` of an instant query is "now" on the app's clock, which also times
+    the queue wait and the evaluation for the metrics. :meth:`close` stops the pool.
     """
 
     def __init__(
@@ -121,10 +149,19 @@ class QueryHandlers:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._waiting = 0
         self.metrics: QueryMetrics | None = None
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="kubeprom-query")
 
-    async def _run(
-        self, fn: Callable[[], QueryResult], timeout_s: float, clock: Clock
-    ) -> QueryResult:
+    def close(self) -> None:
+        """Stop the query threads (queries still running finish first, unobserved)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _call(self, job: Job, cancel: threading.Event) -> QueryResult:
+        api = self.api
+        if isinstance(api, CancellableQueryAPI):
+            api = api.cancellable(cancel)
+        return job(api)
+
+    async def _run(self, job: Job, timeout_s: float, clock: Clock) -> QueryResult:
         m = self.metrics
         if self._slots.locked() and self._waiting >= self.max_queued:
             if m is not None:
@@ -137,6 +174,7 @@ class QueryHandlers:
         if m is not None:
             m.in_flight.inc()
         queued_ns = clock.monotonic_ns()
+        cancel = threading.Event()
         try:
             async with asyncio.timeout(timeout_s):
                 self._waiting += 1
@@ -145,9 +183,10 @@ class QueryHandlers:
                 finally:
                     self._waiting -= 1
                 started_ns = clock.monotonic_ns()
-                job = asyncio.ensure_future(asyncio.to_thread(fn))
-                job.add_done_callback(self._finished)
-                result = await asyncio.shield(job)
+                loop = asyncio.get_running_loop()
+                running = loop.run_in_executor(self._pool, self._call, job, cancel)
+                running.add_done_callback(self._finished)
+                result = await asyncio.shield(running)
             if m is not None:
                 m.queue_time.observe((started_ns - queued_ns) / 1e9)
                 m.inner_eval.observe(elapsed_s(clock, started_ns))
@@ -160,9 +199,14 @@ class QueryHandlers:
             raise APIError(ErrorType.BAD_DATA, f'invalid parameter "query": {err}') from err
         except QueryTimeout as err:
             raise APIError(ErrorType.TIMEOUT, str(err)) from err
+        except QueryCanceled as err:
+            raise APIError(ErrorType.CANCELED, str(err)) from err
         except (EvalError, TooManySamples) as err:
             raise APIError(ErrorType.EXECUTION, str(err)) from err
+        except StorageError as err:  # Prometheus' ErrStorage: internal, 500
+            raise APIError(ErrorType.INTERNAL, str(err)) from err
         finally:
+            cancel.set()  # whatever ended the wait, the evaluation need not go on
             if m is not None:
                 m.in_flight.dec()
 
@@ -189,7 +233,7 @@ class QueryHandlers:
                 'invalid parameter "query": 1:1: parse error: no expression found in input',
             )
         limit = limit_param(p)
-        r = await self._run(lambda: self.api.instant(query, t_ms), timeout_s, clock)
+        r = await self._run(lambda api: api.instant(query, t_ms), timeout_s, clock)
         return _respond(r, limit)
 
     async def query_range(self, request: web.Request) -> web.Response:
@@ -223,12 +267,17 @@ class QueryHandlers:
             )
         limit = limit_param(p)
         r = await self._run(
-            lambda: self.api.range(query, start, end, step), timeout_s, request_clock(request)
+            lambda api: api.range(query, start, end, step), timeout_s, request_clock(request)
         )
         return _respond(r, limit)
 
     def add_routes(self, app: web.Application, metrics: QueryMetrics | None = None) -> None:
         self.metrics = metrics
+
+        async def close(_app: web.Application) -> None:
+            self.close()
+
+        app.on_cleanup.append(close)
         for path, handler in (
             ("/api/v1/query", self.query),
             ("/api/v1/query_range", self.query_range),

@@ -24,6 +24,8 @@ from kubeprom.promql.steps import compact
 from kubeprom.promql.types import BoolArray
 from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
+# Python loops over distinct values check the query's limits this often.
+_CHECK_EVERY = 1 << 16
 _MAX_INT64_F = 9223372036854774784.0
 _MIN_INT64_F = -9223372036854775808.0
 
@@ -298,10 +300,13 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     group_of_pair = np.empty(len(pairs), dtype=np.int64)
     texts = [format_f(float(v)) for v in uniq_vals.tolist()]
     for k, key in enumerate(pairs.tolist()):
+        if k % _CHECK_EVERY == 0:
+            ev.check_size(len(out) * n_steps)
         r, vid = divmod(int(key), max(len(uniq_vals), 1))
         lab = inp.labels[r].with_labels({label: texts[vid]})
         g = group_labels(lab, grouping, e.without)
         group_of_pair[k] = out.setdefault(g, len(out))
+    ev.check_size(len(out) * n_steps)
     values = np.zeros((len(out), n_steps))
     if len(rows):
         np.add.at(values, (group_of_pair[pair_of_sample.reshape(-1)], cols), 1.0)

@@ -87,6 +87,7 @@ def vector_with_times(
         return InstantSteps.empty(0), np.empty((0, 0), dtype=np.int64)
     closed = int(ev.options.closed_windows)
     ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1 - closed, int(eff.max()))
+    ev.check_size(len(ss.labels) * len(eff))
     idx, valid = latest(ev, ss, eff)
     keep = valid.any(axis=1)
     rows = np.nonzero(keep)[0]
@@ -128,6 +129,7 @@ def windows_over(ev: Evaluator, ss: SeriesSet, eff: I64Array, range_ms: int) -> 
         ss = SeriesSet(
             [ss.labels[i] for i in rows], ss.t[idx], ss.v[idx], offsets_from_counts(lengths)
         )
+    ev.check_size(len(ss.labels) * len(eff))
     hi = search(ss, eff, side="right")
     side = "left" if ev.options.closed_windows else "right"
     lo = search(ss, eff - np.int64(range_ms), side=side)
