@@ -11,6 +11,8 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -51,6 +53,10 @@ from kubeprom.web import (
 log = logging.getLogger(__name__)
 
 COMPACTION_INTERVAL_MS = 60_000  # Prometheus' DB.run compacts once a minute
+# Threads for large scrape bodies: one huge target keeps one busy, the others stay free.
+SCRAPE_THREADS = 4
+
+T = TypeVar("T")
 
 
 class Store:
@@ -164,6 +170,7 @@ class Scrape:
         self._config = config
         self._fetch: HTTPFetcher | None = None
         self._service: ScrapeService | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def service(self) -> ScrapeService:
@@ -175,9 +182,22 @@ class Scrape:
         served = self._exporters.targets() if self._exporters is not None else []
         return cluster_groups(served, sd.role)
 
+    def _offload(self, fn: Callable[[], T]) -> Awaitable[T]:
+        """Runs a large scrape's decompression, parsing and appending in the scrape pool."""
+        if self._pool is None:
+            raise RuntimeError("scraping is not running (start it first)")
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
     async def start(self) -> None:
         fetch = HTTPFetcher()
-        service = ScrapeService(self._store.db.appender, self._clock, fetch, cluster=self._discover)
+        self._pool = ThreadPoolExecutor(SCRAPE_THREADS, thread_name_prefix="kubeprom-scrape")
+        service = ScrapeService(
+            self._store.db.appender,
+            self._clock,
+            fetch,
+            cluster=self._discover,
+            offload=self._offload,
+        )
         try:
             service.apply(self._config)
         except BaseException:
@@ -197,6 +217,9 @@ class Scrape:
             await service.stop()
         if fetch is not None:
             await fetch.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 Reload = Callable[[], Awaitable[None]]

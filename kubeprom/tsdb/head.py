@@ -156,14 +156,17 @@ class Head:
             return np.empty(0, dtype=np.int64), stats
         if int(refs.min()) < 0 or int(refs.max()) >= len(self.index):
             raise ValueError("append with an unknown series ref")
-        # The first occurrence of each ref wins: scatter positions in reverse order.
+        # The first occurrence of each ref wins: scatter positions in reverse order. The
+        # scratch array is shared, and appenders run in several threads (scrapes, rules).
         pos = np.arange(n, dtype=np.int64)
-        self._scratch[refs[::-1]] = pos[::-1]
-        first = self._scratch[refs] == pos
-        last_t = self.last_t[refs]
+        with self.lock:
+            self._scratch[refs[::-1]] = pos[::-1]
+            first = self._scratch[refs] == pos
+            last_t = self.last_t[refs]
+            last_v = self.last_v[refs]
         newer = t_ms > last_t
         same_t = t_ms == last_t
-        same_bits = values.view(np.uint64) == self.last_v[refs].view(np.uint64)
+        same_bits = values.view(np.uint64) == last_v.view(np.uint64)
         ok = newer & first
         stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
         stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
