@@ -238,9 +238,10 @@ class ParseError(PromQLError):
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """Prometheus' rendering: 1-based line, and the column in UTF-8 bytes (Go's offsets)."""
     before = text[:offset]
     line = before.count("\n") + 1
-    col = offset - (before.rfind("\n") + 1) + 1
+    col = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogatepass")) + 1
     return line, col
 
 

@@ -136,6 +136,12 @@ RULES = {
             "kubeprom.sim",
         ],
     ),
+    # The web UI reads what it shows through the query seam and the HTTP API, never the store.
+    "ui-reads-through-the-api": (
+        "kubeprom.web.ui",
+        "forbid",
+        ["kubeprom.cli", "kubeprom.exporters", "kubeprom.scraper", "kubeprom.tsdb"],
+    ),
 }
 
 

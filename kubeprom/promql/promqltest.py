@@ -98,9 +98,7 @@ class Options:
     at_variants: bool = True
     range_mode: bool = True
     # Upstream's promqltest runs with delayed name removal (promqltest/test.go).
-    engine: EngineOptions = field(
-        default_factory=lambda: EngineOptions(delayed_name_removal=True)
-    )
+    engine: EngineOptions = field(default_factory=lambda: EngineOptions(delayed_name_removal=True))
 
 
 def almost_equal(a: float, b: float, epsilon: float = EPSILON) -> bool:

@@ -31,6 +31,7 @@ from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
 from kubeprom.web.targets import TargetsView, targets_handler
+from kubeprom.web.ui import UI
 from kubeprom.web.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,6 @@ class HTTPLimits:
     max_line_bytes: int = 64 << 10  # request line: long GET queries fit
     max_field_bytes: int = 16 << 10  # one header
     max_headers: int = 100
-
-
-_INDEX = """kubeprom: a Prometheus-compatible monitoring server.
-
-API:     /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels, ...
-Status:  /api/v1/status/buildinfo, /api/v1/targets, /metrics, /-/healthy, /-/ready
-"""
-
-
-async def index(request: web.Request) -> web.Response:
-    """No web UI yet: the root says where the API is (clients probe ``/`` for liveness)."""
-    return web.Response(text=_INDEX)
 
 
 async def healthy(request: web.Request) -> web.Response:
@@ -153,7 +142,6 @@ def build_app(
         add_headers(app, web_config.headers)
     app[REGISTRY_KEY] = registry
     app[CLOCK_KEY] = clock
-    app.router.add_get("/", index)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -174,6 +162,7 @@ def build_app(
     if rules is not None:
         rules.add_routes(app)
     status_routes.add_routes(app, with_rules=rules is None)
+    UI(query.api if query is not None else None, clock).add_routes(app)  # pages, `/` -> /query
     return app
 
 
