@@ -166,7 +166,7 @@ class LocalQueryAPI:
         annotation positions)."""
         ev = self._evaluator(query, t_ms, t_ms, 0)
         ts = np.array([t_ms], dtype=np.int64)
-        value = ev.eval(tree, ts)
+        value = ev.evaluate(tree, ts)
         return self._result(ev, value, ts, range_query=False)
 
     def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
@@ -195,7 +195,7 @@ class LocalQueryAPI:
             )
         ev = self._evaluator(query, start_ms, end_ms, step_ms)
         ts = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = ev.eval(tree, ts)
+        value = ev.evaluate(tree, ts)
         return self._result(ev, value, ts, range_query=True)
 
     def _result(

@@ -20,6 +20,7 @@ from kubeprom.errors import EvalError, QueryCanceled, QueryTimeout, TooManySampl
 from kubeprom.errors import _line_col as line_col
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.checkpoint import checking
 from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.steps import cleanup_labels, merge_same_labels
@@ -140,6 +141,13 @@ class QueryEvaluator:
         return base - np.int64(offset_ms)
 
     # ---- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, e: ast.Expr, ts: I64Array) -> Value:
+        """The whole query: :meth:`eval` with this query's checks installed as the thread's
+        :func:`~kubeprom.promql.checkpoint.checkpoint`, so the loops of range functions and
+        aggregations stop at the deadline, on cancellation or past a limit too."""
+        with checking(self.check_timeout):
+            return self.eval(e, ts)
 
     def eval(self, e: ast.Expr, ts: I64Array) -> Value:
         v = self._eval(e, ts)

@@ -209,28 +209,45 @@ class DB:
     def commit_batches(
         self, batches: list[Batch], metadata: dict[str, MetricMetadata]
     ) -> AppendStats:
-        """HeadWriter: check the batches again, apply them and log them to the WAL."""
+        """HeadWriter: check the batches again, log them to the WAL, then apply them.
+
+        Samples reach the WAL before the head, so a query never sees a sample a crash could
+        lose. A batch is checked against the head as the batches before it leave it: when
+        it shares a series with batches checked but not yet applied, those are logged and
+        applied first.
+        """
         wal = self._wal()
         total = AppendStats()
         with self._commit_lock:
-            accepted: list[Batch] = []
-            for t_ms, refs, values in batches:
-                ok, stats = self.head.check(t_ms, refs, values)
-                if len(ok) != len(refs):
-                    refs, values = refs[ok], values[ok]
-                self.head.apply(t_ms, refs, values)
-                accepted.append((t_ms, refs, values))
-                total.add(stats)
             series, self._pending_series = self._pending_series, []
             if metadata:
                 wal.log_metadata([(n, m.type.value, m.help, m.unit) for n, m in metadata.items()])
                 self.head.metadata.update(metadata)
-            if not accepted and series:
-                wal.log_series(series)
-            for i, (t_ms, refs, values) in enumerate(accepted):
-                wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+            checked: list[Batch] = []
+            for t_ms, refs, values in batches:
+                if checked and np.isin(refs, np.concatenate([b[1] for b in checked])).any():
+                    self._log_and_apply(checked, series)
+                    checked, series = [], []
+                ok, stats = self.head.check(t_ms, refs, values)
+                if len(ok) != len(refs):
+                    refs, values = refs[ok], values[ok]
+                checked.append((t_ms, refs, values))
+                total.add(stats)
+            self._log_and_apply(checked, series)
         self.stats.count(total, appended=True)
         return total
+
+    def _log_and_apply(self, batches: list[Batch], series: list[SeriesRecord]) -> None:
+        """Log checked batches (and the series created for them) then store them."""
+        wal = self._wal()
+        if not batches:
+            if series:
+                wal.log_series(series)
+            return
+        for i, (t_ms, refs, values) in enumerate(batches):
+            wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+        for t_ms, refs, values in batches:
+            self.head.apply(t_ms, refs, values)
 
     def register_series(self, ref: int, labels: Labels) -> None:
         """HeadWriter: log a created series with the next commit."""

@@ -248,7 +248,6 @@ class FrameSet:
         off = offsets_from_counts(np.concatenate(counts))
         return Part(self.ids[pos], t, v, off).drop_empty()
 
-
     def quarantined_in(self, want: I64Array, mint: int, maxt: int) -> list[int]:
         """The quarantined frames a :meth:`read` of these ids and times leaves out."""
         if not self.quarantined or want.size == 0 or self.ids.size == 0:

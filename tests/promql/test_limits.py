@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 from kubeprom.errors import QueryCanceled, TooManySamples
 from kubeprom.model import Labels, Matcher
 from kubeprom.promql import EngineOptions, LocalQueryAPI, QueryResult
+from kubeprom.promql.checkpoint import checking, checkpoint
 from kubeprom.promql.eval import subquery
+from kubeprom.promql.functions.range_stats import sum_over_time
+from kubeprom.promql.functions.windows import Flat
+from kubeprom.promql.types import RangeWindows
 from kubeprom.tsdb.api import SeriesSet
 from kubeprom.tsdb.memstore import MemStore
 
@@ -57,6 +61,7 @@ def peak_bytes() -> Iterator[list[int]]:
 def test_a_subquery_grid_beyond_max_samples_is_refused_before_allocation(query: str) -> None:
     """``[100y:1ms]`` is 3.2e12 steps: refused at once, nothing allocated for it."""
     api = LocalQueryAPI(lambda: store_of(2, 10))
+    api.instant("count_over_time(x[1m:1s])", 0)  # one-time set-up is not the query's
     tracemalloc.start()
     try:
         with pytest.raises(TooManySamples, match=TOO_MANY):
@@ -68,9 +73,10 @@ def test_a_subquery_grid_beyond_max_samples_is_refused_before_allocation(query: 
 
 
 def test_a_long_subquery_holds_its_points_against_max_samples() -> None:
-    """The inner selector's samples accumulate slice by slice: 2 x 300,000 > 500,000 (one
-    series of 240,000 fits, with its 240,000 windowed samples)."""
-    api = LocalQueryAPI(lambda: store_of(2, 10), EngineOptions(max_samples=500_000))
+    """The inner result's points accumulate slice by slice: 2 x 300,000 > 800,000 with the
+    inner selector's samples (one series' 240,000 points fits, with the selector's 240,000
+    samples and the 240,000 in the outer windows)."""
+    api = LocalQueryAPI(lambda: store_of(2, 10), EngineOptions(max_samples=800_000))
     with pytest.raises(TooManySamples, match=TOO_MANY):
         api.instant("count_over_time(x[5m:1ms])", 5 * MINUTE)
     one = api.instant("count_over_time(x{i='0'}[4m:1ms])", 4 * MINUTE)
@@ -181,3 +187,55 @@ def test_an_uncanceled_cancellable_api_answers_as_before() -> None:
     api = LocalQueryAPI(lambda: store)
     same = api.cancellable(threading.Event())
     assert same.instant("sum(x)", 300_000).v.tolist() == api.instant("sum(x)", 300_000).v.tolist()
+
+
+def test_a_sequential_pass_over_a_long_window_stops_at_a_checkpoint() -> None:
+    """One window of 100,000 samples is a 100,000-iteration loop in sum_over_time; the
+    query's check runs every EVERY iterations inside it, so a deadline stops it there."""
+    store = MemStore()
+    t = np.arange(100_000, dtype=np.int64)
+    store.add(Labels.from_dict({"__name__": "x"}), t, np.ones(len(t)))
+    api = LocalQueryAPI(lambda: store)
+    windows = api.instant("x[1h]", 100_000)
+    flat = Flat.of(
+        RangeWindows(
+            windows.labels, windows.t, windows.v, windows.offsets,
+            np.array([[0]]), np.array([[100_000]]), np.array([100_000]), 3_600_000,
+        )
+    )  # fmt: skip
+    calls = 0
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise QueryCanceled("query was canceled in query execution")
+
+    with checking(check), pytest.raises(QueryCanceled):
+        sum_over_time(flat)
+    assert calls == 3  # stopped at the third checkpoint, 2 x EVERY samples in
+    with checking(lambda: None):
+        assert sum_over_time(flat)[0].tolist() == [100_000.0]
+
+
+class CheckpointOnSelect:
+    """A querier that cancels the query and then reaches a checkpoint, as a loop would."""
+
+    def __init__(self, inner: MemStore, cancel: threading.Event) -> None:
+        self.inner = inner
+        self.cancel = cancel
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
+        self.cancel.set()
+        checkpoint()
+        return self.inner.select(matchers, mint, maxt)
+
+
+def test_the_evaluator_installs_its_checks_as_the_checkpoint() -> None:
+    cancel = threading.Event()
+    querier = CheckpointOnSelect(store_of(1, 10), cancel)
+    api = LocalQueryAPI(lambda: querier).cancellable(cancel)  # type: ignore[arg-type, return-value]
+    with pytest.raises(QueryCanceled) as err:
+        api.instant("x", 60_000)
+    assert err.traceback[-2].name == "checkpoint"
+    checkpoint()  # outside a query: no check installed, nothing happens

@@ -15,6 +15,7 @@ from kubeprom.model.gofmt import format_f, format_g, quote
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.checkpoint import EVERY, checkpoint
 from kubeprom.promql.eval import group_state
 from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.limit_hash import ratio_offset
@@ -24,8 +25,6 @@ from kubeprom.promql.steps import compact
 from kubeprom.promql.types import BoolArray
 from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps the old name
 
-# Python loops over distinct values check the query's limits this often.
-_CHECK_EVERY = 1 << 16
 _MAX_INT64_F = 9223372036854774784.0
 _MIN_INT64_F = -9223372036854775808.0
 
@@ -136,6 +135,8 @@ def reduce(
     order = np.argsort(ranks, kind="stable")
     bounds = np.searchsorted(ranks[order], np.arange(int(ranks.max(initial=-1)) + 2))
     for r in range(len(bounds) - 1):
+        if r % EVERY == 0:
+            checkpoint()  # one pass per rank: a group of a million series loops a million times
         rows = order[bounds[r] : bounds[r + 1]]
         state.add(gid[rows], inp.values[rows], pres[rows])
     return state.result(), present
@@ -300,7 +301,7 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     group_of_pair = np.empty(len(pairs), dtype=np.int64)
     texts = [format_f(float(v)) for v in uniq_vals.tolist()]
     for k, key in enumerate(pairs.tolist()):
-        if k % _CHECK_EVERY == 0:
+        if k % EVERY == 0:
             ev.check_size(len(out) * n_steps)
         r, vid = divmod(int(key), max(len(uniq_vals), 1))
         lab = inp.labels[r].with_labels({label: texts[vid]})

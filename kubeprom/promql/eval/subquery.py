@@ -3,10 +3,11 @@ every outer window at once, then window the result like a range selector.
 
 The grid's length is known before anything is allocated: one longer than the query's
 ``max_samples`` is refused at once (``count_over_time(vector(1)[100y:1ms])`` would need
-3 * 10^12 steps). A long grid is evaluated in slices, each turned into the points it
-holds before the next is evaluated, so temporaries stay small and the deadline and the
-samples the inner selectors hold (which accumulate against ``max_samples``) are checked
-slice by slice. PromQL evaluates every step on its own, so slicing changes no value.
+3 * 10^12 steps). The inner result's points count against ``max_samples``, as
+Prometheus counts a subquery's points. A long grid is evaluated in slices, each turned into
+the points it holds before the next is evaluated, so temporaries stay small and the
+deadline and the samples held are checked slice by slice. PromQL evaluates every step on
+its own, so slicing changes no value.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from kubeprom.tsdb.api import SeriesSet
 
 # Grids up to this many steps are evaluated whole (the common case: [1h:1m] is 60 steps).
 SLICE_STEPS = 1 << 14
-# Longer grids are cut into slices of about this many values (series x steps) each.
-SLICE_CELLS = 1 << 22
+# Longer grids are cut into slices of at most SLICE_STEPS steps and about this many values
+# (series x steps) each.
+SLICE_CELLS = 1 << 20
 
 
 def inner_grid(first_after: int, last: int, step_ms: int) -> tuple[int, int]:
@@ -53,6 +55,7 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
     if n <= SLICE_STEPS:
         grid = start + np.arange(n, dtype=np.int64) * step
         ss = _points(ev.eval(e.expr, grid), grid)
+        ev.hold(ss.num_samples)
     else:
         ss = _sliced(ev, e.expr, start, n, step)
     return windows_over(ev, ss, eff, e.range_ms)
@@ -67,10 +70,11 @@ def _sliced(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> Ser
         count = min(width, n - done)
         grid = start + (done + np.arange(count, dtype=np.int64)) * step
         piece = _points(ev.eval(expr, grid), grid)
+        ev.hold(piece.num_samples)  # kept until the outer function has run
         pieces.append(piece)
         done += count
         # Size the next slice by the series this one had, so temporaries stay bounded.
-        width = max(256, SLICE_CELLS // max(1, len(piece.labels)))
+        width = min(SLICE_STEPS, max(256, SLICE_CELLS // max(1, len(piece.labels))))
     return _concat(pieces)
 
 

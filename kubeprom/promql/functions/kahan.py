@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubeprom.model.samples import F64Array
+from kubeprom.promql.checkpoint import EVERY, checkpoint
 
 
 def kahan_inc(inc: F64Array, total: F64Array, comp: F64Array) -> tuple[F64Array, F64Array]:
@@ -93,6 +94,8 @@ def kahan_sum_steps(addends: F64Array, active: npt.NDArray[np.int64]) -> F64Arra
     total, comp, t, b = np.zeros(shape), np.zeros(shape), np.empty(shape), np.empty(shape)
     with np.errstate(invalid="ignore", over="ignore"):
         for k in range(addends.shape[0]):
+            if k % EVERY == 0:
+                checkpoint()
             a = int(active[k])
             inc, s, c, tk, bk = addends[k, :, :a], total[:, :a], comp[:, :a], t[:, :a], b[:, :a]
             np.add(s, inc, out=tk)
