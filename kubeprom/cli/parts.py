@@ -53,8 +53,9 @@ from kubeprom.web import (
 log = logging.getLogger(__name__)
 
 COMPACTION_INTERVAL_MS = 60_000  # Prometheus' DB.run compacts once a minute
-# Threads for large scrape bodies: one huge target keeps one busy, the others stay free.
-SCRAPE_THREADS = 4
+# Threads for large scrape bodies: one huge target keeps one busy, the other stays free. Each
+# may hold a body up to the body size limit, so few.
+SCRAPE_THREADS = 2
 
 T = TypeVar("T")
 

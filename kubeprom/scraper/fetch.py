@@ -36,6 +36,7 @@ Fetch = Callable[[str, float, int], Awaitable[FetchResult]]
 _READ_BYTES = 1 << 16
 # Decompressed a chunk at a time, so the size limit and the deadline are checked between.
 _INFLATE_BYTES = 1 << 20
+_GZIP_MIN_BYTES = 18  # a 10-byte header, an empty deflate stream, crc32 and size
 
 
 class BodyTooLarge(ScrapeError):
@@ -113,6 +114,12 @@ def decoded_body(result: FetchResult, limit: int, check: Callable[[], None]) -> 
         return result.body
     if encoding != "gzip":
         raise ScrapeError(f"unsupported Content-Encoding {encoding!r}")
+    # A gzip member ends with its inflated size modulo 2^32: a body whose last member alone
+    # is larger than the limit is refused before anything is inflated. (A member lying about
+    # its size is still stopped by the limit below.)
+    body = result.body
+    if limit and len(body) >= _GZIP_MIN_BYTES and int.from_bytes(body[-4:], "little") > limit:
+        raise BodyTooLarge(limit)
     out: list[bytes] = []
     size = 0
     data = result.body

@@ -8,6 +8,8 @@
 * ``/bomb``    a gzip member that inflates to 320 MiB of ``#`` (a comment line)
 * ``/dups``    one series repeated 100,000 times
 * ``/ingest``  200 counters whose value is the number of times this URL was scraped
+* ``/arrivals`` JSON: the wall-clock times (s) at which ``/normal`` and ``/ingest`` were asked
+  for, so a soak can measure scrape lateness from the target's side
 
 The large bodies (``huge``, ``bomb``, ``dups``) are built at start, only those named when
 any are (they take seconds); it then serves until killed.
@@ -46,9 +48,11 @@ class Targets:
         if "dups" in bodies:
             self.dups = "".join(f"dup_metric {k}\n" for k in range(DUPLICATES)).encode()
         self.scrapes = {"normal": 0, "ingest": 0}
+        self.arrived: dict[str, list[float]] = {"normal": [], "ingest": []}
 
     async def normal(self, request: web.Request) -> web.Response:
         self.scrapes["normal"] += 1
+        self.arrived["normal"].append(time.time())
         n = self.scrapes["normal"]
         lines = [f'normal_gauge{{i="{i}"}} {i}' for i in range(50)]
         lines += [f'normal_total{{i="{i}"}} {n * (i + 1)}' for i in range(50)]
@@ -70,9 +74,14 @@ class Targets:
 
     async def ingest(self, request: web.Request) -> web.Response:
         self.scrapes["ingest"] += 1
+        self.arrived["ingest"].append(time.time())
         n = self.scrapes["ingest"]
         text = "".join(f'ingest_total{{i="{i}"}} {n}\n' for i in range(200))
         return web.Response(text=text, content_type="text/plain")
+
+
+    async def arrivals(self, request: web.Request) -> web.Response:
+        return web.json_response(self.arrived)
 
 
 def main() -> None:
@@ -86,6 +95,7 @@ def main() -> None:
         ("/bomb", t.bomb_body),
         ("/dups", t.dups_body),
         ("/ingest", t.ingest),
+        ("/arrivals", t.arrivals),
     ):
         app.router.add_get(path, handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

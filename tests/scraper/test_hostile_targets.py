@@ -309,3 +309,20 @@ async def test_large_bodies_are_processed_on_the_offload_runner(db: DB) -> None:
         assert len(threads) == offloaded
     assert threads[0] != threading.current_thread().name
     assert len(stored(db, "big")) == 20_000
+
+
+def test_a_gzip_body_declaring_more_than_the_limit_is_refused_before_inflating() -> None:
+    body = gzip.compress(b"#" * (3 << 20))
+    checks = 0
+
+    def check() -> None:
+        nonlocal checks
+        checks += 1
+
+    with pytest.raises(Exception, match=f"^body size limit exceeded: more than {1 << 20} bytes$"):
+        decoded_body(FetchResult(body, TEXT, "gzip"), 1 << 20, check)
+    assert checks == 0  # not one chunk inflated
+    liar = body[:-4] + (100).to_bytes(4, "little")  # claims 100 bytes
+    with pytest.raises(Exception, match=r"^body size limit exceeded"):
+        decoded_body(FetchResult(liar, TEXT, "gzip"), 1 << 20, check)
+    assert checks == 1

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import tracemalloc
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from kubeprom.errors import QueryCanceled
@@ -19,6 +23,7 @@ from kubeprom.promql.api import LocalQueryAPI, QueryAPI, QueryResult, ResultType
 from kubeprom.tsdb import DB, MemStore, Options
 from kubeprom.tsdb.block import write_block
 from kubeprom.web import QueryHandlers, SeriesHandlers, build_app
+from kubeprom.web.params import decode_form
 
 
 class BlockingAPI:
@@ -157,3 +162,45 @@ async def test_a_corrupt_chunk_answers_500_then_the_rest_with_a_warning(tmp_path
             assert warning.endswith("; its samples are left out (quarantined)")
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("padding", [0, 200_000], ids=["small-form", "large-form-in-a-thread"])
+async def test_form_bodies_large_and_small_decode_alike(padding: int) -> None:
+    """A url-encoded body past INLINE_FORM_BYTES is decoded off the event loop, the same."""
+    store = MemStore()
+    app = build_app(CollectorRegistry(), query=QueryHandlers(LocalQueryAPI(lambda: store)))
+    async with TestClient(TestServer(app)) as c:
+        r = await c.post(
+            "/api/v1/query",
+            data={"query": "vector(1) + 1", "time": "10", "pad": "%" * padding},
+        )
+        assert r.status == 200
+        assert (await r.json())["data"]["result"] == [{"metric": {}, "value": [10, "2"]}]
+
+
+FORM_ALPHABET = st.sampled_from(
+    ["a", "Z", "0", "=", "&", "+", "%", "%2", "%41", "%zz", "%2B", "%26", "%3D", "%E2%82%AC",
+     "%ff", "%C3", "é", " ", "~", "\t", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(st.lists(FORM_ALPHABET, max_size=30).map("".join))
+def test_decode_form_equals_parse_qsl(body: str) -> None:
+    """kubeprom's url-encoded form decoding gives what aiohttp's (parse_qsl) gives."""
+    raw = body.encode("utf-8")
+    want = parse_qsl(raw.rstrip().decode("utf-8"), keep_blank_values=True, errors="replace")
+    assert decode_form(raw) == want
+
+
+def test_decode_form_of_a_4_mib_query_of_escapes_stays_small() -> None:
+    body = urlencode({"query": 'up{job=~"' + "a|" * (2 << 20) + 'b"}', "time": "1"}).encode()
+    tracemalloc.start()
+    try:
+        pairs = decode_form(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [name for name, _ in pairs] == ["query", "time"]
+    assert pairs[0][1].count("|") == 2 << 20
+    assert peak < 20 * len(body)  # parse_qsl needs about 120 bytes per escape

@@ -7,14 +7,14 @@ The grid's length is known before anything is allocated: one longer than the que
 Prometheus counts a subquery's points. A long grid is evaluated in slices, each turned into
 the points it holds before the next is evaluated, so temporaries stay small and the
 deadline and the samples held are checked slice by slice. PromQL evaluates every step on
-its own, so slicing changes no value.
+its own, so slicing changes no value; the inner series are ordered by labels either way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kubeprom.model.csr import offsets_from_counts
+from kubeprom.model.csr import offsets_from_counts, take_segments
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
@@ -58,7 +58,7 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
         ev.hold(ss.num_samples)
     else:
         ss = _sliced(ev, e.expr, start, n, step)
-    return windows_over(ev, ss, eff, e.range_ms)
+    return windows_over(ev, _by_labels(ss), eff, e.range_ms)
 
 
 def _sliced(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> SeriesSet:
@@ -97,6 +97,16 @@ def _points(value: Value, grid: I64Array) -> SeriesSet:
     offsets = np.zeros(len(value.labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return SeriesSet(list(value.labels), grid[cols], value.values[rows, cols], offsets)
+
+
+def _by_labels(ss: SeriesSet) -> SeriesSet:
+    """The series sorted by labels: one order however the grid was sliced (Prometheus'
+    order here is a Go map's, i.e. none)."""
+    order = sorted(range(len(ss.labels)), key=ss.labels.__getitem__)
+    if order == list(range(len(order))):
+        return ss
+    t, v, offsets = take_segments(ss.t, ss.v, ss.offsets, np.asarray(order, dtype=np.int64))
+    return SeriesSet([ss.labels[i] for i in order], t, v, offsets)
 
 
 def _concat(pieces: list[SeriesSet]) -> SeriesSet:
