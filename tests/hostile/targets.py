@@ -79,7 +79,6 @@ class Targets:
         text = "".join(f'ingest_total{{i="{i}"}} {n}\n' for i in range(200))
         return web.Response(text=text, content_type="text/plain")
 
-
     async def arrivals(self, request: web.Request) -> web.Response:
         return web.json_response(self.arrived)
 
