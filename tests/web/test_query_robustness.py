@@ -204,3 +204,15 @@ def test_decode_form_of_a_4_mib_query_of_escapes_stays_small() -> None:
     assert [name for name, _ in pairs] == ["query", "time"]
     assert pairs[0][1].count("|") == 2 << 20
     assert peak < 20 * len(body)  # parse_qsl needs about 120 bytes per escape
+
+
+@pytest.mark.parametrize("query", ["up offset NaN", "up offset -nan"])
+async def test_a_native_parser_panic_is_a_400(query: str) -> None:
+    """promql-parser panics (Rust) on a NaN offset; the panic is a bad_data answer, found by
+    the soak's random queries (Prometheus takes Go's integer conversion of NaN instead)."""
+    app = build_app(CollectorRegistry(), query=QueryHandlers(LocalQueryAPI(lambda: MemStore())))
+    async with TestClient(TestServer(app)) as c:
+        r = await c.get("/api/v1/query", params={"query": query, "time": "1"})
+        body = await r.json()
+    assert (r.status, body["errorType"]) == (400, "bad_data")
+    assert body["error"].startswith('invalid parameter "query": 1:1: parse error: cannot parse')
