@@ -101,6 +101,13 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except Exception as err:  # the HTTP edge: whatever a handler did wrong, answer in form
         log.exception("internal error path=%s", request.path)
         return _internal(request, f"internal error: {type(err).__name__}: {err}")
+    except BaseException as err:
+        # A Rust panic in a native library arrives as pyo3's PanicException, which derives
+        # from BaseException; it is a failed request, not a reason to stop serving.
+        if type(err).__name__ != "PanicException":
+            raise
+        log.exception("native panic path=%s", request.path)
+        return _internal(request, f"internal error: {type(err).__name__}: {err}")
 
 
 def _internal(request: web.Request, message: str) -> web.Response:

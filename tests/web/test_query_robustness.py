@@ -216,3 +216,31 @@ async def test_a_native_parser_panic_is_a_400(query: str) -> None:
         body = await r.json()
     assert (r.status, body["errorType"]) == (400, "bad_data")
     assert body["error"].startswith('invalid parameter "query": 1:1: parse error: cannot parse')
+
+
+class PanicException(BaseException):
+    """Stands for pyo3_runtime.PanicException, a Rust panic crossing into Python."""
+
+
+class PanickingAPI:
+    def instant(self, expr: str, t_ms: int) -> QueryResult:
+        raise PanicException("index out of bounds")
+
+    def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        raise PanicException("index out of bounds")
+
+
+async def test_a_native_panic_anywhere_is_a_500_in_the_envelope() -> None:
+    app = build_app(CollectorRegistry(), query=QueryHandlers(PanickingAPI()))
+    async with TestClient(TestServer(app)) as c:
+        r = await c.get("/api/v1/query", params={"query": "1", "time": "1"})
+        assert (r.status, await r.json()) == (
+            500,
+            {
+                "status": "error",
+                "errorType": "internal",
+                "error": "internal error: PanicException: index out of bounds",
+            },
+        )
+        r = await c.get("/api/v1/query", params={"query": "1", "time": "1"})
+        assert r.status == 500  # the server goes on
