@@ -12,10 +12,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kubeprom.cli import check_cmd, exporter_cmd, query_cmd, run_cmd, test_cmd, top_cmd, tsdb_cmd
+from kubeprom.cli import (
+    check_cmd,
+    exporter_cmd,
+    hpa_cmd,
+    query_cmd,
+    run_cmd,
+    test_cmd,
+    top_cmd,
+    tsdb_cmd,
+)
 from kubeprom.errors import KubepromError
 
-COMMANDS = (check_cmd, exporter_cmd, query_cmd, run_cmd, test_cmd, top_cmd, tsdb_cmd)
+COMMANDS = (check_cmd, exporter_cmd, hpa_cmd, query_cmd, run_cmd, test_cmd, top_cmd, tsdb_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

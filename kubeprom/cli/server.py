@@ -5,7 +5,10 @@ through a :class:`~kubeprom.lifecycle.Lifecycle` in :data:`START_ORDER`; stoppin
 list backwards. Today's parts::
 
     store        open the data directory (replay the WAL)   ...  flush the WAL, close
-    compaction   persist full head ranges every minute on the clock
+                 (``--agent``: the WAL-only store)
+    compaction   persist full head ranges every minute on the clock (agent: checkpoint
+                 the WAL every 2 h)
+    remote-write a queue per remote_write entry reading the WAL    (reloads)
     exporters    the simulated cluster's HTTP exporters (when the config has ``cluster:``)
     scrape       discovery + scrape loops into the store           (reloads)
     notifier     alerts to Alertmanager, a bounded queue each      (reloads)
@@ -13,8 +16,9 @@ list backwards. Today's parts::
     web          the HTTP API, /metrics, /federate, /-/reload      (reloads)
 
 ``notifier`` carries the alerts the ``rules`` send, so it starts before them and stops after
-them. The parts to come have their places in the order: ``remote-write`` reads the store's
-WAL, so it starts after the store and stops before it closes; ``hpa`` scales the
+them. ``remote-write`` reads the store's WAL, so it starts after the store and stops before
+it closes, after every part that appends (it reads the WAL to its end while it flushes).
+In agent mode there are no ``notifier`` and ``rules``. The part to come: ``hpa`` scales the
 simulated cluster, so it stops before the exporters. As in Prometheus' ``main.go``, the rule
 manager stops before the scrape manager ("to ensure we don't trigger any false positive
 alerts for rules using absent()"), the scrapers stop before the store closes (no writes to
@@ -30,7 +34,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kubeprom.cli.parts import Alerting, Compaction, Exporters, Rules, Scrape, Store, Web
+from kubeprom.cli.parts import (
+    Alerting,
+    Compaction,
+    Exporters,
+    RemoteWritePart,
+    Rules,
+    Scrape,
+    Store,
+    Web,
+)
+from kubeprom.cli.run_storage import check_agent_config
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
@@ -55,10 +69,13 @@ START_ORDER = (
 """Every part's place, built or to come; a server runs the ones it has in this order."""
 
 
-def load_config(path: str | None) -> MainConfig:
-    """The main configuration, with its ``cluster:`` section validated (positions kept)."""
+def load_config(path: str | None, *, agent: bool = False) -> MainConfig:
+    """The main configuration, with its ``cluster:`` section validated (positions kept);
+    with ``agent``, also Prometheus' agent-mode checks."""
     config = load_main_config(path)
     load_cluster_config(path)
+    if agent:
+        check_agent_config(config)
     return config
 
 
@@ -72,20 +89,31 @@ class Server:
     def __init__(self, settings: ServerSettings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
+        agent = settings.remote.agent
         self.config = load_main_config(settings.config_path)
+        if agent:
+            check_agent_config(self.config)
         spec = load_cluster_config(settings.config_path)
-        self.store = Store(settings.data, settings.store, clock)
+        self.store = Store(settings.data, settings.store, clock, agent=agent)
         self.compaction = Compaction(self.store, clock)
+        self.remote_write = RemoteWritePart(
+            self.store, clock, self.config, settings.remote.flush_deadline_ms
+        )
         self.exporters = Exporters(spec, clock) if spec is not None else None
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
-        self.alerting = Alerting(settings.rules, self.config)
-        self.rules = Rules(self.store, self.alerting, clock, settings.rules, self.config)
+        self.alerting = None if agent else Alerting(settings.rules, self.config)
+        self.rules = (
+            None
+            if self.alerting is None
+            else Rules(self.store, self.alerting, clock, settings.rules, self.config)
+        )
         self.web = Web(
             settings,
             self.store,
             self.scrape,
             self.alerting,
             self.rules,
+            self.remote_write,
             clock,
             self.config,
             self.reload,
@@ -93,6 +121,7 @@ class Server:
         parts: list[Component | None] = [
             self.store,
             self.compaction,
+            self.remote_write,
             self.exporters,
             self.alerting,
             self.scrape,
@@ -123,7 +152,7 @@ class Server:
             if self._stopping:
                 raise KubepromError("cannot reload: the server is shutting down")
             try:
-                config = load_config(self.settings.config_path)
+                config = load_config(self.settings.config_path, agent=self.settings.remote.agent)
                 await self.lifecycle.reload(config)
             except KubepromError as err:
                 self.web.reloaded(success=False)
