@@ -1,5 +1,6 @@
 """Every kind of file in a data directory damaged under a live ``kubeprom run`` (issue 11):
-WAL segment, WAL checkpoint, block chunks, index, meta.json and tombstones.
+WAL segment, WAL checkpoint, block chunks, index, meta.json (unreadable, and counts that
+would size gigabytes), tombstones and a remote-write queue's position file.
 
 Each time the server starts, answers ``up`` within UP_LATENCY_S, serves what the damage did
 not touch, answers queries over the damaged range with data or Prometheus' error envelope
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.model import Labels, Matcher, MatchType
 from kubeprom.tsdb import DB, BulkImporter, Options
-from tests.hostile.live import Live, live_server
+from tests.hostile.live import Live, live_server, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +33,8 @@ scrape_configs:
   - job_name: self
     static_configs: [{targets: ["{self}"]}]
 """
+# Nothing listens on the discard port: the queue retries, and reads the WAL all the while.
+DEAD_RECEIVER = "http://127.0.0.1:9/api/v1/write"
 # Three 2 h blocks of imported history ending 6 h ago; tombstones in the middle one.
 HISTORY_SERIES = 3
 
@@ -89,13 +93,31 @@ def garbage_tombstones(data: Path) -> None:
     (block / "tombstones").write_bytes(b"\x00garbage")
 
 
+def meta_counts(data: Path) -> None:
+    """The issue's case: counts that would have start-up allocate gigabytes."""
+    meta = blocks(data)[2] / "meta.json"
+    doc = json.loads(meta.read_text())
+    doc["stats"] = {**doc.get("stats", {}), "numSeries": 1e9, "numSamples": 10**15}
+    meta.write_text(json.dumps(doc))
+
+
+def remote_write_position(data: Path) -> None:
+    path = data / "remote_write" / f"{RemoteWriteConfig(url=DEAD_RECEIVER).config_hash()}.json"
+    path.parent.mkdir()
+    # A segment that exists: a position in a deleted one is moved on before it is read.
+    segment = int(max((data / "wal").glob("0*")).name)
+    path.write_text(f'{{"segment": {segment}, "offset": -5}}')
+
+
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "wal-segment": lambda d: flip_middle(max((d / "wal").glob("0*"))),
     "wal-checkpoint": lambda d: flip_middle(only(list((d / "wal").glob("checkpoint.*")))),
     "chunks": lambda d: flip_middle(blocks(d)[0] / "chunks" / "000001"),
     "index": lambda d: flip_middle(blocks(d)[1] / "index"),
     "meta.json": lambda d: (blocks(d)[2] / "meta.json").write_text('{"ulid": 1e999'),
+    "meta.json-counts": meta_counts,
     "tombstones": garbage_tombstones,
+    "remote-write-position": remote_write_position,
 }  # fmt: skip
 
 
@@ -120,6 +142,16 @@ def counts(live: Live) -> dict[str, float]:
     return out
 
 
+def samples_read(live: Live) -> float:
+    _, text = live.get("/metrics")
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("prometheus_wal_watcher_records_read_total{")
+        and 'type="samples"' in line
+    )
+
+
 def test_undamaged_directory_serves_everything(
     tmp_path: Path, pristine: tuple[Path, dict[str, int]]
 ) -> None:
@@ -137,15 +169,23 @@ def test_a_damaged_file_never_takes_the_server_down(
     data, want = pristine
     shutil.copytree(data, tmp_path / "data")
     DAMAGE[kind](tmp_path / "data")
-    with live_server(tmp_path, CONFIG, ["--retention-time", "100y"]) as live:
+    config = CONFIG
+    if kind == "remote-write-position":
+        config += f"remote_write:\n  - url: {DEAD_RECEIVER}\n"
+    with live_server(tmp_path, config, ["--retention-time", "100y"]) as live:
         got = counts(live)
         # What lives elsewhere is served whole; the damaged part at most is missing.
         if kind in ("chunks", "index", "meta.json", "tombstones"):
             assert got["recent"] == want["recent"]
             assert 0 < got["hist"] < want["hist"]
+        elif kind in ("meta.json-counts", "remote-write-position"):
+            assert got == want
         else:
             assert got["hist"] == want["hist"]
             assert 0 < got["recent"] <= want["recent"]
+        if kind == "remote-write-position":
+            # The queue ignored the file and tails the WAL: the self-scrapes' samples.
+            wait_until("the queue reads samples", lambda: samples_read(live) > 0)
         _, runtime = live.get("/api/v1/status/runtimeinfo")
         if kind in ("index", "meta.json", "tombstones"):
             assert runtime["data"]["corruptionCount"] == 1
