@@ -28,8 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.procs import free_port, wait_http
+from tests.support.procs import free_port, stop, wait_http
 
+# Every live server scrapes itself each second; the tests add their jobs below it.
+SELF_SCRAPE = """
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: self
+    static_configs: [{targets: ["{self}"]}]
+"""
 UP_LATENCY_S = 2.0
 PEAK_RSS_BYTES = 1 << 30
 REPO = Path(__file__).resolve().parents[2]
@@ -133,10 +142,10 @@ def watching_up(live: Live, every_s: float = 0.1) -> Iterator[UpWatch]:
     """Ask ``up`` every ``every_s`` during the block; afterwards assert every answer came
     within UP_LATENCY_S."""
     watch = UpWatch()
-    stop = threading.Event()
+    done = threading.Event()
 
     def run() -> None:
-        while not stop.is_set():
+        while not done.is_set():
             try:
                 started = time.monotonic()
                 latency = live.up_latency_s()
@@ -144,14 +153,14 @@ def watching_up(live: Live, every_s: float = 0.1) -> Iterator[UpWatch]:
                 watch.latencies.append(latency)
             except (OSError, AssertionError) as err:
                 watch.errors.append(repr(err))
-            stop.wait(every_s)
+            done.wait(every_s)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield watch
     finally:
-        stop.set()
+        done.set()
         thread.join(UP_LATENCY_S * 10)
     assert watch.errors == []
     assert len(watch.latencies) >= 1
@@ -192,16 +201,6 @@ def live_server(
         yield live
     finally:
         stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextmanager

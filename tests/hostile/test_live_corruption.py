@@ -21,18 +21,12 @@ import pytest
 from kubeprom.config.remote import RemoteWriteConfig
 from kubeprom.model import Labels, Matcher, MatchType
 from kubeprom.tsdb import DB, BulkImporter, Options
-from tests.hostile.live import Live, live_server, wait_until
+from tests.hostile.live import SELF_SCRAPE, Live, live_server, wait_until
 
 pytestmark = pytest.mark.slow
 
 HOUR_MS = 3_600_000
-CONFIG = """
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: self
-    static_configs: [{targets: ["{self}"]}]
-"""
+CONFIG = SELF_SCRAPE
 # Nothing listens on the discard port: the queue retries, and reads the WAL all the while.
 DEAD_RECEIVER = "http://127.0.0.1:9/api/v1/write"
 # Three 2 h blocks of imported history ending 6 h ago; tombstones in the middle one.

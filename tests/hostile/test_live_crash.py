@@ -15,23 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.live import Live, live_server, target_process, wait_until
+from tests.hostile.live import SELF_SCRAPE, Live, live_server, target_process, wait_until
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: self
-    static_configs: [{targets: ["{self}"]}]
+CONFIG = (
+    SELF_SCRAPE
+    + """\
   - job_name: ingest
     metrics_path: /ingest
     scrape_interval: 200ms
     scrape_timeout: 200ms
     static_configs: [{targets: ["TARGETS"]}]
 """
+)
 ROUNDS = 3
 SERIES = 200
 

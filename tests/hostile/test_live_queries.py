@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from kubeprom.model import Labels
 from kubeprom.tsdb import BulkImporter
 from tests.hostile.live import (
+    SELF_SCRAPE,
     UP_LATENCY_S,
     Live,
     live_server,
@@ -32,17 +33,14 @@ from tests.hostile.live import (
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: self
-    static_configs: [{targets: ["{self}"]}]
+CONFIG = (
+    SELF_SCRAPE
+    + """\
   - job_name: normal
     metrics_path: /normal
     static_configs: [{targets: ["TARGETS"]}]
 """
+)
 
 # The issue's slow query, on one series with an hour of 1 s samples (imported before the
 # server starts): 3.6 million inner steps, minutes of work.

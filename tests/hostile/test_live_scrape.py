@@ -18,17 +18,20 @@ import pytest
 
 from kubeprom.model import Labels
 from kubeprom.tsdb import BulkImporter
-from tests.hostile.live import Live, live_server, target_process, wait_until, watching_up
+from tests.hostile.live import (
+    SELF_SCRAPE,
+    Live,
+    live_server,
+    target_process,
+    wait_until,
+    watching_up,
+)
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: self
-    static_configs: [{targets: ["{self}"]}]
+CONFIG = (
+    SELF_SCRAPE
+    + """\
   - job_name: normal
     metrics_path: /normal
     static_configs: [{targets: ["TARGETS"]}]
@@ -52,6 +55,7 @@ scrape_configs:
     scrape_timeout: 4s
     static_configs: [{targets: ["TARGETS"]}]
 """
+)
 
 HOUR_MS = 3_600_000
 
@@ -132,17 +136,14 @@ def import_history(data: Path, now_ms: int) -> int:
     return 2 * len(t)
 
 
-FUTURE_ONLY = """
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: self
-    static_configs: [{targets: ["{self}"]}]
+FUTURE_ONLY = (
+    SELF_SCRAPE
+    + """\
   - job_name: future
     metrics_path: /future
     static_configs: [{targets: ["TARGETS"]}]
 """
+)
 
 
 def test_a_future_stamped_target_deletes_no_block(tmp_path: Path, targets: str) -> None:

@@ -24,22 +24,7 @@ from kubeprom.tsdb import DB, MemStore, Options
 from kubeprom.tsdb.block import write_block
 from kubeprom.web import QueryHandlers, SeriesHandlers, build_app
 from kubeprom.web.params import decode_form
-
-
-class BlockingAPI:
-    """A QueryAPI whose queries wait until released (and count how many have started)."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.started = threading.Semaphore(0)
-
-    def instant(self, expr: str, t_ms: int) -> QueryResult:
-        self.started.release()
-        self.release.wait(30)
-        return QueryResult(ResultType.SCALAR, t=np.array([1000]), v=np.array([1.0]))
-
-    def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        raise NotImplementedError
+from tests.support.blocking_api import BlockingAPI
 
 
 async def test_busy_query_threads_leave_labels_and_series_answering() -> None:
