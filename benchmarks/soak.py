@@ -20,7 +20,7 @@ Reported (progress every 10 s on the terminal, a table at the end):
   are a 500; must be 0
 * scrape lateness: from the healthy target's side, how much later than one interval after
   the previous one each scrape arrived (p99, max) and scrapes missed
-* peak RSS of the server (``VmHWM``)
+* peak RSS of the server (``VmHWM``), and its RSS at the end (``VmRSS``)
 * samples lost: samples a query once returned (a 200-series counter scraped every 200 ms,
   and the imported history) that a later query no longer returns; must be 0
 """
@@ -121,6 +121,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     crashes: list[str] = field(default_factory=list)
     peak_rss: int = 0
+    rss: int = 0  # VmRSS at the last check: a peak that falls back is not a leak
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -149,6 +150,8 @@ class Server:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     self.peak_rss = max(self.peak_rss, int(line.split()[1]) * 1024)
+                elif line.startswith("VmRSS:"):
+                    self.rss = int(line.split()[1]) * 1024
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -467,7 +470,8 @@ def progress(soak: Soak, elapsed: float) -> str:
             f"normal={len(soak.normal.latencies)} hostile={len(soak.hostile.latencies)}",
             f"bad_envelopes={len(bad_envelopes(soak))}",
             f"lateness_p99={late99:.3f}s max={late_max:.3f}s missed={missed}",
-            f"peak_rss={soak.server.peak_rss >> 20}MiB ingest_seen={len(soak.seen_ingest)}",
+            f"peak_rss={soak.server.peak_rss >> 20}MiB rss={soak.server.rss >> 20}MiB",
+            f"ingest_seen={len(soak.seen_ingest)}",
         ]
     )
 
@@ -497,6 +501,7 @@ def summarize(soak: Soak, final: set[tuple[str, float]], history: int) -> dict[s
         "scrape_lateness_max_s": late_max,
         "scrapes_missed": missed,
         "peak_rss_bytes": soak.server.peak_rss,
+        "final_rss_bytes": soak.server.rss,
         "ingest_samples_seen": len(soak.seen_ingest),
         "ingest_samples_lost": lost_ingest,
         "history_samples_imported": soak.history,
@@ -527,7 +532,10 @@ def table(s: dict[str, Any]) -> str:
             "healthy 1 s target: scrapes, lateness p99 / max, missed",
             f"{s['scrapes_of_healthy_target']:,}: {lateness}, {s['scrapes_missed']} missed",
         ),
-        ("peak RSS", f"{s['peak_rss_bytes'] / 2**20:.0f} MiB"),
+        (
+            "RSS: peak / at the end",
+            f"{s['peak_rss_bytes'] / 2**20:.0f} / {s['final_rss_bytes'] / 2**20:.0f} MiB",
+        ),
         ("samples lost (must be 0)", lost),
     ]
     return "\n".join(["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
