@@ -381,7 +381,8 @@ class Soak:
         if gaps.size == 0:
             return 0.0, 0.0, 0, len(times)
         late = np.maximum(gaps - NORMAL_INTERVAL_S, 0.0)
-        missed = int(np.sum(np.floor(gaps / NORMAL_INTERVAL_S + 0.5) - 1))
+        # A gap under half an interval (a scrape early after a late one) misses nothing.
+        missed = int(np.sum(np.maximum(np.floor(gaps / NORMAL_INTERVAL_S + 0.5) - 1, 0)))
         return float(np.quantile(late, 0.99)), float(late.max()), missed, len(times)
 
 
