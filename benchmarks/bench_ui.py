@@ -251,5 +251,6 @@ def main() -> None:
     )
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
+
 if __name__ == "__main__":
     main()

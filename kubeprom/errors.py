@@ -287,6 +287,7 @@ class CorruptionError(StorageError):
     """Data on disk fails its checksum or does not follow the format."""
 
     def __init__(self, message: str, *, path: str) -> None:
+        self.message = message
         self.path = path
         super().__init__(f"{path}: {message}")
 

@@ -396,9 +396,7 @@ class Generator:
             regex = r.choice(("(.*)", "(.+)-(.*)", "([^.]+)\\.(.*)", "(ip|node)-(.*)", ".*", ""))
             repl = r.choice(("$1", "$2", "${1}_x", "", "prefix-$1"))
             q = go_quote
-            return (
-                f"label_replace({inner}, {q(dst, r)}, {q(repl, r)}, {q(src, r)}, {q(regex, r)})"
-            )
+            return f"label_replace({inner}, {q(dst, r)}, {q(repl, r)}, {q(src, r)}, {q(regex, r)})"
         srcs = ", ".join(go_quote(s, r) for s in r.sample(names, k=min(2, len(names))))
         sep = go_quote(r.choice(("-", "", ",", "\\")), r)
         return f"label_join({inner}, {go_quote(dst, r)}, {sep}, {srcs})"

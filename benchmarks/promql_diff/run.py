@@ -129,9 +129,7 @@ class Progress:
             return
         self.last = now
         bad = sum(n for c, n in counts.items() if c.startswith(DISAGREE))
-        three = sum(
-            n for c, n in counts.items() if c.startswith(THREE_X) or c == SELF_INCONSISTENT
-        )
+        three = sum(n for c, n in counts.items() if c.startswith(THREE_X) or c == SELF_INCONSISTENT)
         line = (
             f"{self.label}: {done}/{self.total}  agree {counts[AGREE] + counts[AGREE_ERRORS]}"
             f"  classified {three}  disagree {bad}  {now - self.t0:.0f}s"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -31,6 +32,7 @@ from kubeprom.hpa import ControllerConfig
 from kubeprom.hpa.manager import Autoscalers, MetricsProvider
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.promql.options import EngineOptions
 from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
 from kubeprom.rules.alerting import Alert
@@ -63,6 +65,12 @@ from kubeprom.web.kube import KubeHandlers
 from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 log = logging.getLogger(__name__)
+
+# Threads for large scrape bodies: one huge target keeps one busy, the other stays free. Each
+# may hold a body up to the body size limit, so few.
+SCRAPE_THREADS = 2
+
+T = TypeVar("T")
 
 
 class Store:
@@ -324,6 +332,7 @@ class Scrape:
         self._config = config
         self._fetch: HTTPFetcher | None = None
         self._service: ScrapeService | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def service(self) -> ScrapeService:
@@ -335,9 +344,22 @@ class Scrape:
         served = self._exporters.targets() if self._exporters is not None else []
         return cluster_groups(served, sd.role)
 
+    def _offload(self, fn: Callable[[], T]) -> Awaitable[T]:
+        """Runs a large scrape's decompression, parsing and appending in the scrape pool."""
+        if self._pool is None:
+            raise RuntimeError("scraping is not running (start it first)")
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
     async def start(self) -> None:
         fetch = HTTPFetcher()
-        service = ScrapeService(self._store.appender, self._clock, fetch, cluster=self._discover)
+        self._pool = ThreadPoolExecutor(SCRAPE_THREADS, thread_name_prefix="kubeprom-scrape")
+        service = ScrapeService(
+            self._store.appender,
+            self._clock,
+            fetch,
+            cluster=self._discover,
+            offload=self._offload,
+        )
         try:
             service.apply(self._config)
         except BaseException:
@@ -357,6 +379,9 @@ class Scrape:
             await service.stop()
         if fetch is not None:
             await fetch.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 Reload = Callable[[], Awaitable[None]]
@@ -548,7 +573,9 @@ class Web:
             )
         registry.register(RulesCollector(self._rules.manager.groups))
         registry.register(NotifierCollector(self._alerting.notifier))
-        api = LocalQueryAPI(db.querier, clock=self._clock)
+        # The engine stops a query at its own deadline too, not only the HTTP wait.
+        engine = EngineOptions(timeout_s=s.query_timeout_s, max_samples=s.query_max_samples)
+        api = LocalQueryAPI(db.querier, engine, clock=self._clock)
         hpas, cluster = hpa.manager, hpa.cluster
         return build_app(
             registry,

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import logging
 import signal
+import sys
 from typing import Any
 
 from kubeprom.cli.server import Server
@@ -23,6 +24,7 @@ from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.errors import KubepromError
 from kubeprom.hpa import ControllerConfig
 from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
+from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig, load_web_config
@@ -75,6 +77,13 @@ def add_parser(sub: Any) -> None:
         type=_non_negative,
         default=100,
         help="queries waiting for a slot before more get 503 (default: 100)",
+    )
+    p.add_argument(
+        "--query.max-samples",
+        dest="query_max_samples",
+        type=_positive,
+        default=DEFAULT_MAX_SAMPLES,
+        help="most samples a query may hold in memory at once (default: 50000000)",
     )
     p.add_argument(
         "--query.timeout",
@@ -297,6 +306,7 @@ _FLAG_NAMES = {
     "enable_admin_api": "web.enable-admin-api",
     "query_max_concurrency": "query.max-concurrency",
     "query_max_queued": "query.max-queued",
+    "query_max_samples": "query.max-samples",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
     "external_url": "web.external-url",
@@ -358,6 +368,7 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         admin_api=args.enable_admin_api,
         query_max_concurrency=args.query_max_concurrency,
         query_max_queued=args.query_max_queued,
+        query_max_samples=args.query_max_samples,
         query_timeout_s=_duration_ms(args.query_timeout, "--query.timeout") / 1000,
         rules=RuleFlags(
             external_url=args.external_url.rstrip("/"),
@@ -432,7 +443,15 @@ def one_malloc_arena() -> bool:
     return bool(mallopt(_M_ARENA_MAX, 1))
 
 
+# How long a thread holds the GIL while another waits for it (Python's default: 5 ms). The
+# event loop serves the API and the scrapes in short bursts between system calls and waits
+# this long for each one while query and scrape threads compute; 1 ms keeps ``up`` answering
+# quickly under six slow queries, for a few percent of their throughput.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 def run(args: argparse.Namespace) -> int:
     one_malloc_arena()  # before any thread starts
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     asyncio.run(serve(args))
     return 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.hpa import ControllerConfig
+from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
 from kubeprom.web import HTTPLimits, WebConfig
@@ -49,6 +50,7 @@ class ServerSettings:
     query_max_concurrency: int = 20
     query_max_queued: int = 100
     query_timeout_s: float = 120.0
+    query_max_samples: int = DEFAULT_MAX_SAMPLES
     rules: RuleFlags = field(default_factory=RuleFlags)
     hpa: ControllerConfig = field(default_factory=ControllerConfig)
     feature_gates: FeatureGates = field(default_factory=FeatureGates)

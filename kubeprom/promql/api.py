@@ -12,6 +12,7 @@ bad parameters, evaluation failures), :class:`TooManySamples`, :class:`QueryTime
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -124,6 +125,8 @@ class LocalQueryAPI:
     """:class:`QueryAPI` over a local store: ``querier_factory()`` is called per query.
 
     ``clock`` measures the query timeout (``options.timeout_s``); the real clock by default.
+    Queries stop with :class:`~kubeprom.errors.QueryCanceled` at their next check once
+    ``cancel`` is set (see :meth:`cancellable`).
     """
 
     def __init__(
@@ -132,10 +135,16 @@ class LocalQueryAPI:
         options: EngineOptions | None = None,
         *,
         clock: Clock | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self._querier_factory = querier_factory
         self.options = options or EngineOptions()
         self.clock: Clock = clock or RealClock()
+        self._cancel = cancel
+
+    def cancellable(self, cancel: threading.Event) -> LocalQueryAPI:
+        """The same API whose queries stop once ``cancel`` is set (from any thread)."""
+        return LocalQueryAPI(self._querier_factory, self.options, clock=self.clock, cancel=cancel)
 
     def _evaluator(self, query: str, start: int, end: int, step: int) -> QueryEvaluator:
         return QueryEvaluator(
@@ -146,6 +155,7 @@ class LocalQueryAPI:
             end_ms=end,
             step_ms=step,
             clock=self.clock,
+            cancel=self._cancel,
         )
 
     def instant(self, expr: str, t_ms: int) -> QueryResult:
@@ -156,7 +166,7 @@ class LocalQueryAPI:
         annotation positions)."""
         ev = self._evaluator(query, t_ms, t_ms, 0)
         ts = np.array([t_ms], dtype=np.int64)
-        value = ev.eval(tree, ts)
+        value = ev.evaluate(tree, ts)
         return self._result(ev, value, ts, range_query=False)
 
     def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
@@ -185,7 +195,7 @@ class LocalQueryAPI:
             )
         ev = self._evaluator(query, start_ms, end_ms, step_ms)
         ts = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = ev.eval(tree, ts)
+        value = ev.evaluate(tree, ts)
         return self._result(ev, value, ts, range_query=True)
 
     def _result(

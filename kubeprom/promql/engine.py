@@ -11,13 +11,16 @@ query; not task-safe.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from kubeprom.clock import Clock
-from kubeprom.errors import EvalError, QueryTimeout, TooManySamples
+from kubeprom.errors import EvalError, QueryCanceled, QueryTimeout, TooManySamples
 from kubeprom.errors import _line_col as line_col
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.checkpoint import checking
 from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.steps import cleanup_labels, merge_same_labels
@@ -40,7 +43,9 @@ class QueryEvaluator:
 
     ``start_ms``/``end_ms`` are the query's own range (what ``@ start()`` / ``@ end()``
     mean, also inside subqueries). Raises :class:`EvalError`, :class:`TooManySamples` or
-    :class:`QueryTimeout`; warnings and infos accumulate in ``annotations``.
+    :class:`QueryTimeout`; warnings and infos accumulate in ``annotations``. Setting
+    ``cancel`` (from any thread) makes the next check raise :class:`QueryCanceled`: the
+    HTTP API sets it when the client's wait ends, so abandoned work stops too.
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class QueryEvaluator:
         end_ms: int,
         step_ms: int,
         clock: Clock,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.querier: Querier = querier
         self.options = options
@@ -65,12 +71,28 @@ class QueryEvaluator:
         self.peak_samples = 0
         self._clock = clock
         self._deadline_ns = clock.monotonic_ns() + round(options.timeout_s * 1e9)
+        self._cancel = cancel
 
     # ---- limits and annotations ------------------------------------------------------------
 
     def check_timeout(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise QueryCanceled(f"query was canceled in {ENV}")
         if self._clock.monotonic_ns() > self._deadline_ns:
             raise QueryTimeout(f"query timed out in {ENV}")
+
+    def check_size(self, cells: int) -> None:
+        """Refuse a block of ``cells`` values (series x steps) before it is allocated.
+
+        Values are held densely, one per series and step, so no block may hold more than
+        the query's ``max_samples``, whatever share of it is present. Also checks the
+        deadline: every large allocation is a point where work can stop.
+        """
+        if cells > self.options.max_samples:
+            raise TooManySamples(
+                f"query processing would load too many samples into memory in {ENV}"
+            )
+        self.check_timeout()
 
     def hold(self, n: int) -> None:
         """Account for ``n`` samples now held in memory (negative to release them)."""
@@ -119,6 +141,13 @@ class QueryEvaluator:
         return base - np.int64(offset_ms)
 
     # ---- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, e: ast.Expr, ts: I64Array) -> Value:
+        """The whole query: :meth:`eval` with this query's checks installed as the thread's
+        :func:`~kubeprom.promql.checkpoint.checkpoint`, so the loops of range functions and
+        aggregations stop at the deadline, on cancellation or past a limit too."""
+        with checking(self.check_timeout):
+            return self.eval(e, ts)
 
     def eval(self, e: ast.Expr, ts: I64Array) -> Value:
         v = self._eval(e, ts)

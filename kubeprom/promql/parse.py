@@ -78,6 +78,15 @@ def parse(query: str) -> ast.Expr:
     except ValueError as err:
         message, start = _explain(str(err), query)
         raise ParseError(message, query=query, start=start, end=start) from err
+    except BaseException as err:
+        # A Rust panic inside promql-parser (``up offset NaN``: "cannot convert float
+        # seconds to Duration") arrives as pyo3's PanicException, a BaseException; it must
+        # not escape the query edge. Anything else (KeyboardInterrupt...) goes on.
+        if type(err).__name__ != "PanicException":
+            raise
+        raise ParseError(
+            f"cannot parse this query: {err}", query=query, start=0, end=len(query)
+        ) from err
     conv = _Converter(query, tokens)
     try:
         tree = conv.expr(native, 0, len(conv.tokens))

@@ -33,10 +33,13 @@ class PositionFile:
     def load(self) -> Position | None:
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
-            self.saved = Position(int(doc["segment"]), int(doc["offset"]))
+            segment, offset = int(doc["segment"]), int(doc["offset"])
+            if segment < 0 or offset < 0:  # a damaged file: no WAL read starts there
+                raise ValueError(f"negative position segment={segment} offset={offset}")
+            self.saved = Position(segment, offset)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, OverflowError) as err:
             log.warning("ignoring unreadable remote write position file=%s err=%s", self.path, err)
             return None
         return self.saved

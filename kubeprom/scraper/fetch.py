@@ -2,11 +2,18 @@
 
 A :data:`Fetch` takes the URL, the timeout and the body size limit and returns the body and
 its content type, or raises :class:`ScrapeError` with the reason Prometheus would give.
+
+The HTTP fetcher does not decompress: aiohttp would do it inside the event loop, where a
+gzip bomb stalls every other scrape and the API, past any timeout. It returns the body as
+sent with its ``Content-Encoding``, and :func:`decoded_body` decompresses it where the body
+is parsed (off the event loop), in bounded chunks, checking the decompressed size against
+the body size limit and the caller's deadline as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -20,12 +27,24 @@ from kubeprom.scraper.exposition import ACCEPT_HEADER
 class FetchResult:
     body: bytes
     content_type: str
+    content_encoding: str = ""  # "gzip": ``body`` is still compressed
 
 
 Fetch = Callable[[str, float, int], Awaitable[FetchResult]]
 """``fetch(url, timeout_s, body_size_limit_bytes)``; a limit of 0 means unlimited."""
 
 _READ_BYTES = 1 << 16
+# Decompressed a chunk at a time, so the size limit and the deadline are checked between.
+_INFLATE_BYTES = 1 << 20
+_GZIP_MIN_BYTES = 18  # a 10-byte header, an empty deflate stream, crc32 and size
+
+
+class BodyTooLarge(ScrapeError):
+    """The body, fetched or decompressed, passed the body size limit (Prometheus counts
+    these in ``prometheus_target_scrapes_exceeded_body_size_limit_total``)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body size limit exceeded: more than {limit} bytes")
 
 
 class HTTPFetcher:
@@ -43,6 +62,7 @@ class HTTPFetcher:
                     "User-Agent": self._user_agent,
                     "Accept-Encoding": "gzip",
                 },
+                auto_decompress=False,
             )
         try:
             async with asyncio.timeout(timeout_s):
@@ -55,7 +75,11 @@ class HTTPFetcher:
                         body = await _read_limited(resp, body_limit)
                     else:
                         body = await resp.read()
-                    return FetchResult(body, resp.headers.get("Content-Type", ""))
+                    return FetchResult(
+                        body,
+                        resp.headers.get("Content-Type", ""),
+                        resp.headers.get("Content-Encoding", "").strip().lower(),
+                    )
         except TimeoutError as err:
             raise ScrapeError(f"Get {url!r}: context deadline exceeded") from err
         except aiohttp.ClientError as err:
@@ -73,6 +97,46 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     async for chunk in resp.content.iter_chunked(_READ_BYTES):
         size += len(chunk)
         if size > limit:
-            raise ScrapeError(f"body size limit exceeded: more than {limit} bytes")
+            raise BodyTooLarge(limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def decoded_body(result: FetchResult, limit: int, check: Callable[[], None]) -> bytes:
+    """The body of ``result`` decompressed: at most ``limit`` bytes (0: no limit), with
+    ``check()`` called after each chunk (it raises to stop, e.g. at the scrape deadline).
+
+    ``identity`` and no encoding return the body as it is; ``gzip`` (several members too,
+    as Go's reader takes them) is inflated; anything else is an error, as in Prometheus.
+    """
+    encoding = result.content_encoding
+    if encoding in ("", "identity"):
+        return result.body
+    if encoding != "gzip":
+        raise ScrapeError(f"unsupported Content-Encoding {encoding!r}")
+    # A gzip member ends with its inflated size modulo 2^32: a body whose last member alone
+    # is larger than the limit is refused before anything is inflated. (A member lying about
+    # its size is still stopped by the limit below.)
+    body = result.body
+    if limit and len(body) >= _GZIP_MIN_BYTES and int.from_bytes(body[-4:], "little") > limit:
+        raise BodyTooLarge(limit)
+    out: list[bytes] = []
+    size = 0
+    data = result.body
+    try:
+        while data:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            while data and not inflater.eof:
+                chunk = inflater.decompress(data, _INFLATE_BYTES)
+                data = inflater.unconsumed_tail
+                size += len(chunk)
+                if limit and size > limit:
+                    raise BodyTooLarge(limit)
+                out.append(chunk)
+                check()
+            if not inflater.eof:
+                raise ScrapeError("gzip: unexpected EOF")
+            data = inflater.unused_data
+    except zlib.error as err:
+        raise ScrapeError(f"gzip: {err}") from err
+    return b"".join(out)

@@ -5,13 +5,26 @@
 a series ref through the scrape cache and appends the whole body with one batch call; label
 parsing, target labels and metric relabeling happen only for series texts the cache has not
 seen.
+
+Hostile targets (issue 11): the scrape timeout covers decompression and parsing, not only
+the request; a body is decompressed in bounded chunks up to the body size limit (kubeprom's
+:data:`DEFAULT_BODY_LIMIT_BYTES` when the job sets none); the sample limit and the label
+limits are checked before any new series is created, and without metric relabeling the
+sample limit stops the parse itself; a body larger than :data:`OFFLOAD_BYTES` is decompressed,
+parsed and appended on ``offload`` (a worker thread in the server), so it stalls neither the
+API nor other targets. As in Prometheus, samples stamped more than ``MAX_AHEAD_MS`` after
+now are refused and counted as out of bounds, and a series repeated within one scrape keeps
+its first sample and counts the rest as duplicates; neither fails the scrape.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -20,15 +33,49 @@ from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
 from kubeprom.model.labels import METRIC_NAME, Labels, validate_labels
 from kubeprom.model.samples import STALE_NAN, I64Array
 from kubeprom.scraper.exposition import MISSING, content_type_format, parse_text
-from kubeprom.scraper.fetch import Fetch
-from kubeprom.tsdb.api import Appender, MetricMetadata
+from kubeprom.scraper.fetch import BodyTooLarge, Fetch, FetchResult, decoded_body
+from kubeprom.tsdb.api import MAX_AHEAD_MS, Appender, AppendStats, MetricMetadata
 
 log = logging.getLogger(__name__)
 
 _DROPPED = -1  # cache value for series texts that metric relabeling drops
+_NEW = -2  # placeholder while a scrape decides whether its new series may be created
 _EMPTY_REFS: I64Array = np.empty(0, dtype=np.int64)
 
+# Prometheus has no limit by default; a body larger than this (after decompression) fails
+# the scrape unless the job sets body_size_limit, so one target cannot take all memory.
+DEFAULT_BODY_LIMIT_BYTES = 256 << 20
+# Bodies larger than this (as fetched) are processed on the offload runner.
+OFFLOAD_BYTES = 256 << 10
+
 RelabelFn = Callable[[Labels], Labels | None]
+
+T = TypeVar("T")
+
+
+class Offload(Protocol):
+    """Runs a blocking function elsewhere (a worker thread) and awaits its result."""
+
+    def __call__(self, fn: Callable[[], T]) -> Awaitable[T]: ...
+
+
+class ScrapeCounters:
+    """Prometheus' process-wide scrape counters (``prometheus_target_scrapes_*``), shared by
+    the loops of one manager; safe to update from worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sample_out_of_bounds = 0
+        self.sample_out_of_order = 0
+        self.sample_duplicate_timestamp = 0
+        self.exceeded_sample_limit = 0
+        self.exceeded_body_size_limit = 0
+        self.exceeded_label_limits = 0
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +130,8 @@ class ScrapeLoop:
         *,
         offset_ms: int = 0,
         clock: Clock | None = None,
+        offload: Offload | None = None,
+        counters: ScrapeCounters | None = None,
     ) -> None:
         self.labels = target_labels
         self.url = url
@@ -91,6 +140,8 @@ class ScrapeLoop:
         self._appender = appender
         self.offset_ms = offset_ms
         self._clock: Clock = clock or RealClock()
+        self._offload = offload
+        self.counters = counters or ScrapeCounters()
         self.health = TargetHealth()
         self._cache = _Cache()
         self._prev_refs: I64Array = _EMPTY_REFS  # series appended at scrape time last scrape
@@ -106,19 +157,27 @@ class ScrapeLoop:
         """Scrape at ``t_ms`` and append everything (samples, staleness, report series)."""
         opts = self.options
         started_ns = self._clock.monotonic_ns()
+        deadline_ns = started_ns + opts.timeout_ms * 1_000_000
         app = self._appender()
         self._drop_dead_refs(app)
         scraped = kept = added = 0
         error = ""
+        limit = opts.body_size_limit or DEFAULT_BODY_LIMIT_BYTES
         try:
-            result = await self._fetch(self.url, opts.timeout_ms / 1000, opts.body_size_limit)
-            scraped, kept, added, cur_refs = self._append_body(
-                app, t_ms, result.body, result.content_type
-            )
+            result = await self._fetch(self.url, opts.timeout_ms / 1000, limit)
+            work = functools.partial(self._process, app, t_ms, result, limit, deadline_ns)
+            if self._offload is not None and len(result.body) > OFFLOAD_BYTES:
+                scraped, kept, added, cur_refs = await self._offload(work)
+            else:
+                scraped, kept, added, cur_refs = work()
         except (ScrapeError, ExpositionError) as err:
             error = str(err)
             app.rollback()
             cur_refs = _EMPTY_REFS
+            if isinstance(err, BodyTooLarge):
+                self.counters.add(exceeded_body_size_limit=1)
+            elif isinstance(err, _LimitError) and err.counter:
+                self.counters.add(**{err.counter: 1})
         # Series the previous scrape had and this one lacks end now (all of them on failure).
         gone = np.setdiff1d(self._prev_refs, cur_refs, assume_unique=True)
         if gone.size:
@@ -158,43 +217,107 @@ class ScrapeLoop:
         if self._report_refs is not None and not app.live(self._report_refs).all():
             self._report_refs = None
 
-    def _append_body(
-        self, app: Appender, t_ms: int, body: bytes, content_type: str
+    def _process(
+        self, app: Appender, t_ms: int, result: FetchResult, limit: int, deadline_ns: int
     ) -> tuple[int, int, int, I64Array]:
-        """Returns (samples scraped, samples kept, series added, refs appended at ``t_ms``)."""
+        """Decompress, parse and append a fetched body, within the scrape's deadline."""
+
+        def check() -> None:
+            if self._clock.monotonic_ns() > deadline_ns:
+                raise ScrapeError(
+                    f"scrape of {self.url!r} exceeded its timeout of "
+                    f"{self.options.timeout_ms / 1000:g}s while decompressing or parsing "
+                    "(context deadline exceeded)"
+                )
+
+        body = decoded_body(result, limit, check)
+        return self._append_body(app, t_ms, body, result.content_type, check)
+
+    def _append_body(
+        self,
+        app: Appender,
+        t_ms: int,
+        body: bytes,
+        content_type: str,
+        check: Callable[[], None] = lambda: None,
+    ) -> tuple[int, int, int, I64Array]:
+        """Returns (samples scraped, samples kept, series added, refs appended at ``t_ms``).
+
+        Nothing is created or appended unless every limit holds: new series texts get their
+        final labels (target labels, relabeling, label limits) first, the samples kept are
+        counted against the sample limit, and only then are their series created.
+        """
+        opts = self.options
         cache = self._cache.refs
+        sample_limit = opts.sample_limit
+        early_limit = sample_limit if opts.metric_relabel is None else 0
+
+        def progress(rows: int) -> None:
+            if early_limit and rows > early_limit:
+                raise _LimitError(
+                    f"sample limit exceeded: at least {rows} samples, limit {early_limit}",
+                    "exceeded_sample_limit",
+                )
+            check()
+
         parsed = parse_text(
             body,
             openmetrics=content_type_format(content_type) == "openmetrics",
             source=self.url,
             known=cache.keys(),
+            progress=progress,
         )
+        check()
+        fresh = {
+            text: self._final_labels(labels)
+            for text, labels in parsed.labels.items()
+            if text not in cache
+        }
+        for text, labels in fresh.items():
+            cache[text] = _DROPPED if labels is None else _NEW
+        refs = np.fromiter(map(cache.__getitem__, parsed.series), np.int64, len(parsed.series))
+        keep = refs != _DROPPED
+        kept = int(np.count_nonzero(keep))
+        if sample_limit and kept > sample_limit:
+            for text, labels in fresh.items():
+                if labels is not None:
+                    del cache[text]  # never created: decided again next scrape
+            raise _LimitError(
+                f"sample limit exceeded: {kept} samples, limit {sample_limit}",
+                "exceeded_sample_limit",
+            )
         added = 0
-        for text, labels in parsed.labels.items():
-            if text not in cache:
-                cache[text] = self._new_series(app, labels)
-                added += 1
+        try:
+            for text, labels in fresh.items():
+                if labels is not None:
+                    cache[text] = app.ref(labels)
+                    added += 1
+        finally:  # a placeholder must never outlive this scrape
+            for text, labels in fresh.items():
+                if labels is not None and cache.get(text) == _NEW:
+                    del cache[text]
+        if added:
+            refs = np.fromiter(map(cache.__getitem__, parsed.series), np.int64, len(refs))
         for name, meta in parsed.metadata.items():
             if self._cache.metadata.get(name) != meta:
                 self._cache.metadata[name] = meta
                 app.append_metadata(name, meta)
-        refs = np.fromiter(map(cache.__getitem__, parsed.series), np.int64, len(parsed.series))
         values = parsed.values
-        keep = refs != _DROPPED
-        kept = int(np.count_nonzero(keep))
-        if self.options.sample_limit and kept > self.options.sample_limit:
-            raise _LimitError(
-                f"sample limit exceeded: {kept} samples, limit {self.options.sample_limit}"
-            )
         ts = parsed.timestamps_ms
-        if self.options.honor_timestamps:
+        if opts.honor_timestamps:
             explicit = keep & (ts != MISSING)
             now = keep & ~explicit
         else:
             explicit = np.zeros(len(refs), dtype=bool)
             now = keep
         cur = refs[now]
-        app.append(t_ms, cur, values[now])
+        stats = app.append(t_ms, cur, values[now])
+        # Prometheus refuses samples more than 10 minutes ahead of now (its scrape
+        # appender's maxAheadTime) and counts them as out of bounds.
+        ahead = explicit & (ts > self._clock.now_ms() + MAX_AHEAD_MS)
+        if ahead.any():
+            stats.out_of_bounds += int(np.count_nonzero(ahead))
+            explicit &= ~ahead
         if explicit.any():
             # Series with their own timestamps (e.g. kubelet /metrics/resource) are appended at
             # them and take no part in staleness, as in Prometheus.
@@ -203,7 +326,8 @@ class ScrapeLoop:
             e_refs, e_ts, e_vals = e_refs[order], e_ts[order], e_vals[order]
             cuts = np.flatnonzero(np.diff(e_ts)) + 1
             for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(e_ts)].tolist(), strict=True):
-                app.append(int(e_ts[a]), e_refs[a:b], e_vals[a:b])
+                stats.add(app.append(int(e_ts[a]), e_refs[a:b], e_vals[a:b]))
+        self._count(stats)
         # Keep the cache from growing with series that vanished long ago.
         if len(cache) > 2 * len(parsed.series) + 1000:
             live = set(parsed.series)
@@ -211,40 +335,61 @@ class ScrapeLoop:
                 del cache[text]
         return len(refs), kept, added, np.unique(cur)
 
-    def _new_series(self, app: Appender, scraped: Labels) -> int:
-        """Target labels, honor_labels, metric relabeling and limits for a new series text."""
+    def _count(self, stats: AppendStats) -> None:
+        """Rejected samples, counted and logged as Prometheus' scrape loop does."""
+        if not (stats.out_of_bounds or stats.out_of_order or stats.duplicate):
+            return
+        self.counters.add(
+            sample_out_of_bounds=stats.out_of_bounds,
+            sample_out_of_order=stats.out_of_order,
+            sample_duplicate_timestamp=stats.duplicate,
+        )
+        for n, what in (
+            (stats.out_of_order, "out-of-order samples"),
+            (stats.duplicate, "samples with different value but same timestamp"),
+            (stats.out_of_bounds, "samples that are too old or are too far into the future"),
+        ):
+            if n:
+                log.warning("error on ingesting %s target=%s num_dropped=%d", what, self.url, n)
+
+    def _final_labels(self, scraped: Labels) -> Labels | None:
+        """Target labels, honor_labels, metric relabeling and limits for a new series text;
+        None when relabeling drops it. Creates nothing."""
         labels = merge_target_labels(scraped, self.labels, honor=self.options.honor_labels)
         relabel = self.options.metric_relabel
         if relabel is not None:
             relabeled = relabel(labels)
             if relabeled is None:
-                return _DROPPED
+                return None
             labels = relabeled
         self._check_label_limits(labels)
         try:
             validate_labels(labels)
         except KubepromError as err:
             raise _LimitError(str(err)) from err
-        return app.ref(labels)
+        return labels
 
     def _check_label_limits(self, labels: Labels) -> None:
         o = self.options
         if o.label_limit and len(labels) > o.label_limit:
             raise _LimitError(
                 f"label_limit exceeded (metric: {labels.name}, number of labels: {len(labels)}, "
-                f"limit: {o.label_limit})"
+                f"limit: {o.label_limit})",
+                "exceeded_label_limits",
             )
         for name, value in labels:
             if o.label_name_length_limit and len(name) > o.label_name_length_limit:
                 raise _LimitError(
                     f"label_name_length_limit exceeded (metric: {labels.name}, label name: "
-                    f"{name}, length: {len(name)}, limit: {o.label_name_length_limit})"
+                    f"{name}, length: {len(name)}, limit: {o.label_name_length_limit})",
+                    "exceeded_label_limits",
                 )
             if o.label_value_length_limit and len(value) > o.label_value_length_limit:
                 raise _LimitError(
                     f"label_value_length_limit exceeded (metric: {labels.name}, label name: "
                     f"{name}, value: {value!r}, length: {len(value)}, limit: "
-                    f"{o.label_value_length_limit})"
+                    f"{o.label_value_length_limit})",
+                    "exceeded_label_limits",
                 )
 
     def _report(
@@ -291,7 +436,14 @@ class ScrapeLoop:
             await clock.sleep_until_ms(t_ms)
             if self._stopped:
                 break
-            await self.scrape_once(t_ms)
+            try:
+                await self.scrape_once(t_ms)
+            except Exception as err:  # the loop's edge: a bug must not end the target's loop
+                log.exception("scrape failed unexpectedly target=%s", self.url)
+                h = self.health
+                h.health, h.last_error = "down", f"internal error: {type(err).__name__}: {err}"
+                h.scrapes += 1
+                h.failures += 1
             t_ms = self.next_scrape_ms(max(t_ms + self.options.interval_ms, clock.now_ms()))
 
     def stop(self) -> None:
@@ -299,7 +451,12 @@ class ScrapeLoop:
 
 
 class _LimitError(ScrapeError):
-    """A per-scrape limit was exceeded; the scrape fails as a whole."""
+    """A per-scrape limit was exceeded; the scrape fails as a whole. ``counter`` names the
+    :class:`ScrapeCounters` field it counts in ("" for none)."""
+
+    def __init__(self, message: str, counter: str = "") -> None:
+        super().__init__(message)
+        self.counter = counter
 
 
 REPORT_SERIES = (

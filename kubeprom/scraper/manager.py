@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from kubeprom.clock import Clock
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.scraper.fetch import Fetch
-from kubeprom.scraper.loop import ScrapeLoop, ScrapeOptions, TargetHealth
+from kubeprom.scraper.loop import (
+    Offload,
+    ScrapeCounters,
+    ScrapeLoop,
+    ScrapeOptions,
+    TargetHealth,
+)
 from kubeprom.tsdb.api import Appender, MetricMetadata
 
 log = logging.getLogger(__name__)
@@ -48,10 +54,19 @@ class _Running:
 class ScrapeManager:
     """Owns the scrape loops. Use from one event loop."""
 
-    def __init__(self, appender: Callable[[], Appender], clock: Clock, fetch: Fetch) -> None:
+    def __init__(
+        self,
+        appender: Callable[[], Appender],
+        clock: Clock,
+        fetch: Fetch,
+        *,
+        offload: Offload | None = None,
+    ) -> None:
         self._appender = appender
         self._clock = clock
         self._fetch = fetch
+        self._offload = offload
+        self.counters = ScrapeCounters()  # Prometheus' prometheus_target_scrapes_* totals
         self._running: dict[tuple[str, str, Labels], _Running] = {}
         self._started = False
 
@@ -70,6 +85,8 @@ class ScrapeManager:
                     self._appender,
                     offset_ms=target.offset_ms,
                     clock=self._clock,
+                    offload=self._offload,
+                    counters=self.counters,
                 )
                 task = self._spawn(loop) if self._started else None
                 self._running[key] = _Running(target, loop, task)

@@ -22,7 +22,7 @@ from kubeprom.scraper.discovery.file import FileDiscovery
 from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.discovery.static import static_groups
 from kubeprom.scraper.fetch import Fetch
-from kubeprom.scraper.loop import ScrapeOptions, TargetHealth
+from kubeprom.scraper.loop import Offload, ScrapeCounters, ScrapeOptions, TargetHealth
 from kubeprom.scraper.manager import ScrapeManager, ScrapeTarget
 from kubeprom.scraper.targets import Target, build_targets
 from kubeprom.tsdb.api import Appender, MetricMetadata
@@ -68,11 +68,12 @@ class ScrapeService:
         *,
         cluster: ClusterDiscovery | None = None,
         offset_seed: int = 0,
+        offload: Offload | None = None,
     ) -> None:
         self._clock = clock
         self._cluster = cluster
         self._seed = offset_seed
-        self.manager = ScrapeManager(appender, clock, fetch)
+        self.manager = ScrapeManager(appender, clock, fetch, offload=offload)
         self._jobs: dict[str, _Job] = {}
         self._watchers: list[asyncio.Task[None]] = []
         self._running = False
@@ -160,6 +161,10 @@ class ScrapeService:
 
     def dropped_targets(self) -> list[tuple[str, Labels]]:
         return [(name, d) for name, job in self._jobs.items() for d in job.dropped]
+
+    @property
+    def counters(self) -> ScrapeCounters:
+        return self.manager.counters
 
     # TargetMetadataView
     def target_metadata(self) -> list[tuple[Labels, dict[str, MetricMetadata]]]:

@@ -24,6 +24,11 @@ SeriesRef = int
 MIN_TIME = -(2**63)
 MAX_TIME = 2**63 - 1
 
+# How far ahead of the clock a sample may be stamped. Prometheus' scraper refuses samples
+# more than 10 minutes ahead of now (``maxAheadTime``); the store measures retention and cuts
+# blocks against no later a time, so one sample stamped in the future moves neither.
+MAX_AHEAD_MS = 10 * 60_000
+
 
 @dataclass(slots=True)
 class AppendStats:
@@ -126,6 +131,9 @@ class SeriesSet:
     t: I64Array
     v: F64Array
     offsets: I64Array = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    # Why samples in range may be missing (e.g. a quarantined corrupt chunk); travel with
+    # query results as warnings, as Prometheus' storage.Warnings do.
+    warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -16,8 +16,10 @@ half-written block visible.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
 import mmap
 import os
 import shutil
@@ -47,6 +49,8 @@ from kubeprom.tsdb.frames import (
 )
 from kubeprom.tsdb.postings import EMPTY_IDS
 from kubeprom.tsdb.tombstones import Tombstones
+
+log = logging.getLogger(__name__)
 
 INDEX_MAGIC = b"KPIX"
 INDEX_VERSION = 2
@@ -97,8 +101,120 @@ class BlockMeta:
                 num_series=int(stats["numSeries"]),
                 num_frames=int(stats["numFrames"]),
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise CorruptionError(f"invalid meta.json: {err}", path=path) from err
+
+
+_INDEX_ARRAYS = (
+    "symbol_len",
+    "symbol_data",
+    "series_pairs",
+    "series_pair_off",
+    "series_mint",
+    "series_maxt",
+    "frame_bounds",
+    "frame_off",
+    "slice_bounds",
+    "slice_frames",
+    "slice_id_off",
+    "slice_samples",
+    "slice_ids",
+    "slice_mint",
+    "slice_maxt",
+)
+
+
+def _ascending_from_zero(a: np.ndarray) -> bool:
+    return bool(a.size) and int(a[0]) == 0 and bool(np.all(np.diff(a) >= 0))
+
+
+def checked_meta(meta: BlockMeta, arrays: dict[str, np.ndarray], path: str) -> BlockMeta:
+    """``meta`` checked against the index before anything is sized by it.
+
+    The index has a checksum and meta.json has none, so counts come from the index: a
+    meta.json claiming other counts is logged and corrected (``numSeries: 1e9`` must not
+    allocate a billion entries). A time range that is empty, outside int64, or that does not
+    hold the index's series raises :class:`CorruptionError`, as does an index whose arrays
+    do not fit together.
+    """
+    missing = [name for name in _INDEX_ARRAYS if name not in arrays]
+    if missing:
+        raise CorruptionError(f"index lacks arrays {missing}", path=path)
+    pair_off, frame_bounds = arrays["series_pair_off"], arrays["frame_bounds"]
+    frame_off, pairs = arrays["frame_off"], arrays["series_pairs"]
+    n_series, n_frames = len(pair_off) - 1, len(frame_off) - 1
+    mint, maxt = arrays["series_mint"], arrays["series_maxt"]
+    symbols = arrays["symbol_len"]
+    in_symbols = pairs.size == 0 or 0 <= int(pairs.min()) <= int(pairs.max()) < len(symbols)
+    # Time slices: each holds a run of frames over a subset of the series (version 1 reads
+    # as one slice over every series).
+    slice_frames, slice_id_off = arrays["slice_frames"], arrays["slice_id_off"]
+    bounds = arrays["slice_bounds"]  # MIN_TIME..MAX_TIME for version 1: no np.diff (overflow)
+    slice_ids, n_slices = arrays["slice_ids"], len(bounds) - 1
+    in_series = slice_ids.size == 0 or 0 <= int(slice_ids.min()) <= int(slice_ids.max()) < n_series
+    problems = [
+        what
+        for what, ok in (
+            ("series pair offsets", _ascending_from_zero(pair_off)),
+            ("frame offsets", _ascending_from_zero(frame_off)),
+            ("frame bounds", _ascending_from_zero(frame_bounds)),
+            ("frame count", len(frame_bounds) == n_frames + 1),
+            ("series count", len(mint) == len(maxt) == n_series),
+            ("frame bounds end", frame_bounds.size > 0 and int(frame_bounds[-1]) == slice_ids.size),
+            ("slice bounds", n_slices >= 1 and bool(np.all(bounds[1:] > bounds[:-1]))),
+            (
+                "slice frames",
+                _ascending_from_zero(slice_frames)
+                and len(slice_frames) == n_slices + 1
+                and int(slice_frames[-1]) == n_frames,
+            ),
+            (
+                "slice series",
+                _ascending_from_zero(slice_id_off)
+                and len(slice_id_off) == n_slices + 1
+                and int(slice_id_off[-1]) == slice_ids.size
+                and in_series,
+            ),
+            (
+                "slice times",
+                len(arrays["slice_mint"]) == len(arrays["slice_maxt"]) == slice_ids.size,
+            ),
+            ("slice samples", len(arrays["slice_samples"]) == n_slices),
+            ("label pairs", pair_off.size > 0 and 2 * int(pair_off[-1]) == len(pairs)),
+            ("symbols", in_symbols),
+            ("symbol lengths", bool(np.all(symbols >= 0))),
+            ("symbol data", int(symbols.sum()) == len(arrays["symbol_data"])),
+        )
+        if not ok
+    ]
+    if problems:
+        raise CorruptionError(f"inconsistent index: {', '.join(problems)}", path=path)
+    if not MIN_TIME < meta.min_time < meta.max_time <= MAX_TIME:
+        raise CorruptionError(
+            f"invalid meta.json: time range [{meta.min_time}, {meta.max_time}) is empty or "
+            "outside int64",
+            path=path,
+        )
+    if n_series and (int(mint.min()) < meta.min_time or int(maxt.max()) >= meta.max_time):
+        raise CorruptionError(
+            f"invalid meta.json: samples from {int(mint.min())} to {int(maxt.max())} lie "
+            f"outside the block's range [{meta.min_time}, {meta.max_time})",
+            path=path,
+        )
+    if meta.num_samples < 0:
+        raise CorruptionError(f"invalid meta.json: numSamples {meta.num_samples} < 0", path=path)
+    if (meta.num_series, meta.num_frames) != (n_series, n_frames):
+        log.warning(
+            "meta.json counts disagree with the index, using the index's file=%s "
+            "num_series=%d index_series=%d num_frames=%d index_frames=%d",
+            path,
+            meta.num_series,
+            n_series,
+            meta.num_frames,
+            n_frames,
+        )
+        meta = dataclasses.replace(meta, num_series=n_series, num_frames=n_frames)
+    return meta
 
 
 # ---- array container used by the index file ------------------------------------------------
@@ -291,6 +407,7 @@ class Block:
     ) -> None:
         self.path = path
         self.meta = meta
+        self.closed = False
         # Read first: a bad file then raises before the chunk file is opened.
         self.tombstones = _read_tombstones(path / TOMBSTONES_FILE)
         self._chunks_path = path / CHUNKS_FILE
@@ -336,6 +453,7 @@ class Block:
                 series_maxt=arrays["slice_maxt"][a:b],
                 frame_bounds=frame_start[f0 : f1 + 1] - a,
                 load_frame=functools.partial(self._load_frame_from, f0),
+                first_frame=f0,
                 num_samples=max(int(arrays["slice_samples"][k]), 0) or meta.num_samples,
                 cache=cache,
             )
@@ -357,31 +475,52 @@ class Block:
             raise CorruptionError(f"cannot read index: {err}", path=str(index_path)) from err
         try:
             arrays = _unpack_arrays(data, str(index_path))
-        except (zstandard.ZstdError, ValueError, KeyError, struct.error) as err:
+        except (zstandard.ZstdError, ValueError, KeyError, TypeError, struct.error) as err:
             raise CorruptionError(f"malformed index: {err}", path=str(index_path)) from err
-        return cls(p, meta, arrays, cache)
+        return cls(p, checked_meta(meta, arrays, str(meta_path)), arrays, cache)
 
     def _load_frame_from(self, first: int, i: int) -> bytes:
         return self._load_frame(first + i)
 
     def _load_frame(self, i: int) -> bytes:
         a, b = int(self._frame_off[i]), int(self._frame_off[i + 1])
-        if self._mm is None:  # an empty chunks file, or a block closed under a reader
+        mm = self._mm
+        try:
+            if mm is None:  # an empty chunks file, or a block closed under a reader
+                raise ValueError("mmap closed or invalid")
+            return mm[a:b]
+        except ValueError as err:  # closed by another thread since the check
             raise CorruptionError(
                 f"frame {i} is not in the (empty or closed) chunks file",
                 path=str(self._chunks_path),
-            )
-        return self._mm[a:b]
+            ) from err
 
     def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
-        """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones."""
+        """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones.
+
+        A chunk frame that fails its checksum raises :class:`CorruptionError` naming the
+        chunk file and the frame, and is quarantined: later reads serve the rest of the
+        block without it (:meth:`quarantine_notes` says what they leave out).
+        """
         try:
             parts = [
                 fs.read(ids, mint, maxt) for lo, hi, fs in self.slices if lo <= maxt and hi > mint
             ]
         except CorruptionError as err:
-            raise CorruptionError(str(err), path=str(self._chunks_path)) from err
+            wrapped = CorruptionError(err.message, path=str(self._chunks_path))
+            if not self.closed:
+                log.error("corrupt chunk frame quarantined block=%s err=%s", self.path, wrapped)
+            raise wrapped from err
         return self.tombstones.apply(concat_parts(parts))
+
+    def quarantine_notes(self, ids: I64Array, mint: int, maxt: int) -> list[str]:
+        """One warning per quarantined frame that a read of ``ids`` in the range leaves out."""
+        return [
+            f"{self._chunks_path}: {fs.quarantined[f]}; its samples are left out (quarantined)"
+            for lo, hi, fs in self.slices
+            if lo <= maxt and hi > mint
+            for f in fs.quarantined_in(ids, mint, maxt)
+        ]
 
     def delete_series(self, ids: I64Array, mint: int, maxt: int) -> int:
         """Delete ``[mint, maxt]`` (inclusive, ms) of series ``ids`` by adding tombstones.
@@ -474,6 +613,7 @@ class Block:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     def close(self) -> None:
+        self.closed = True
         if self._mm is not None:
             self._mm.close()
             self._mm = None

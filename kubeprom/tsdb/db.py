@@ -11,6 +11,14 @@ Compaction persists the oldest block range of the head once the head spans one a
 block ranges (Prometheus' rule), then checkpoints the WAL. Retention deletes whole blocks,
 measured against the newest sample in the store, not the wall clock, so backfilled history
 stays until newer data pushes it out.
+
+Time from the future: the store never trusts a timestamp later than the clock's now plus
+:data:`MAX_AHEAD_MS` (what Prometheus' scraper accepts). Retention is measured from the newest
+sample stamped no later than that (Prometheus measures from the newest block, so one block
+from the future expires everything else); the head's span for cutting blocks is capped the
+same way; and a block that ends beyond it does not raise the head's lower bound. So a sample
+or an imported block stamped years ahead stays stored and queryable, and deletes nothing,
+blocks no ingestion and does not force the head into blocks.
 """
 
 from __future__ import annotations
@@ -29,23 +37,27 @@ from kubeprom.clock import Clock, RealClock
 from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
-from kubeprom.model.samples import I64Array
-from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata, MetricType
+from kubeprom.tsdb.api import (
+    MAX_AHEAD_MS,
+    MAX_TIME,
+    MIN_TIME,
+    AppendStats,
+    MetricMetadata,
+)
 from kubeprom.tsdb.appender import Batch, DBStats, HeadAppender
 from kubeprom.tsdb.block import Block, write_block
 from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
 from kubeprom.tsdb.postings import select_ids
 from kubeprom.tsdb.querier import StoreQuerier
+from kubeprom.tsdb.replay import replay_into
 from kubeprom.tsdb.wal import (
     WAL,
     FsyncPolicy,
     MetadataRecord,
     MultiSamplesRecord,
     Record,
-    SamplesRecord,
     SeriesRecord,
-    TombstonesRecord,
     read_only_replay,
 )
 
@@ -134,7 +146,8 @@ class DB:
             fsync=FsyncPolicy(interval_s=db.options.wal_fsync_interval_s),
             clock=db.clock,
         )
-        db._replay()
+        if db._replay():
+            db._checkpoint()  # from here on the WAL speaks the head's refs
         db.apply_retention()
         return db
 
@@ -165,7 +178,10 @@ class DB:
         if self.frame_cache is not None and self.options.frame_cache_bytes is None:
             series = max([self.head.num_series, *(b.meta.num_series for b in found)])
             self.frame_cache.resize(frame_cache_size(series))
-        newest_block_end = max((b.meta.max_time for b in found), default=MIN_TIME)
+        limit = self.max_valid_time()
+        newest_block_end = max(
+            (b.meta.max_time for b in found if b.meta.max_time <= limit), default=MIN_TIME
+        )
         self.head.min_valid_t = max(self.head.min_valid_t, newest_block_end)
 
     def blocks_snapshot(self) -> list[Block]:
@@ -193,38 +209,20 @@ class DB:
         return self.wal
 
     # ---- WAL replay ---------------------------------------------------------------------------
-    def _replay(self, records: Iterable[Record] | None = None) -> None:
+    def _replay(self, records: Iterable[Record] | None = None) -> bool:
+        """Rebuild the head from the WAL; returns whether the WAL should be rewritten (it
+        names series it lost, so the head's refs differ from it: ``tsdb.replay``)."""
         if records is None:
             records = self._wal().replay()
-        head = self.head
-        n_records = 0
-        # A series the log recreated under a new ref (it was collected, then came back
-        # while an older checkpoint was being replayed) keeps the ref it has: map the new.
-        remap: dict[int, int] = {}
-        for rec in records:
-            n_records += 1
-            if isinstance(rec, SeriesRecord):
-                ref = head.create_with_ref(rec.ref, rec.labels)
-                if ref != rec.ref:
-                    remap[rec.ref] = ref
-            elif isinstance(rec, SamplesRecord):
-                refs = _remapped(rec.refs, remap)
-                ok, _ = head.check(rec.t_ms, refs, rec.values)
-                head.apply(rec.t_ms, refs[ok], rec.values[ok])
-            elif isinstance(rec, MultiSamplesRecord):
-                head.apply_many(_remapped(rec.refs, remap), rec.t, rec.values)
-            elif isinstance(rec, MetadataRecord):
-                for name, type_, help_, unit in rec.entries:
-                    head.metadata[name] = MetricMetadata(MetricType(type_), help_, unit)
-            elif isinstance(rec, TombstonesRecord):
-                head.add_tombstones(_remapped(rec.refs, remap), rec.mint, rec.maxt)
-        if n_records:
+        report = replay_into(self.head, records)
+        if report.records:
             log.info(
                 "replayed WAL records=%d series=%d samples=%d",
-                n_records,
-                head.num_series,
-                head.num_samples,
+                report.records,
+                self.head.num_series,
+                self.head.num_samples,
             )
+        return report.rewrite_wal
 
     # ---- writing --------------------------------------------------------------------------------
     def appender(self) -> HeadAppender:
@@ -233,28 +231,45 @@ class DB:
     def commit_batches(
         self, batches: list[Batch], metadata: dict[str, MetricMetadata]
     ) -> AppendStats:
-        """HeadWriter: check the batches again, apply them and log them to the WAL."""
+        """HeadWriter: check the batches again, log them to the WAL, then apply them.
+
+        Samples reach the WAL before the head, so a query never sees a sample a crash could
+        lose. A batch is checked against the head as the batches before it leave it: when
+        it shares a series with batches checked but not yet applied, those are logged and
+        applied first.
+        """
         wal = self._wal()
         total = AppendStats()
         with self._commit_lock:
-            accepted: list[Batch] = []
-            for t_ms, refs, values in batches:
-                ok, stats = self.head.check(t_ms, refs, values)
-                if len(ok) != len(refs):
-                    refs, values = refs[ok], values[ok]
-                self.head.apply(t_ms, refs, values)
-                accepted.append((t_ms, refs, values))
-                total.add(stats)
             series, self._pending_series = self._pending_series, []
             if metadata:
                 wal.log_metadata([(n, m.type.value, m.help, m.unit) for n, m in metadata.items()])
                 self.head.metadata.update(metadata)
-            if not accepted and series:
-                wal.log_series(series)
-            for i, (t_ms, refs, values) in enumerate(accepted):
-                wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+            checked: list[Batch] = []
+            for t_ms, refs, values in batches:
+                if checked and np.isin(refs, np.concatenate([b[1] for b in checked])).any():
+                    self._log_and_apply(checked, series)
+                    checked, series = [], []
+                ok, stats = self.head.check(t_ms, refs, values)
+                if len(ok) != len(refs):
+                    refs, values = refs[ok], values[ok]
+                checked.append((t_ms, refs, values))
+                total.add(stats)
+            self._log_and_apply(checked, series)
         self.stats.count(total, appended=True)
         return total
+
+    def _log_and_apply(self, batches: list[Batch], series: list[SeriesRecord]) -> None:
+        """Log checked batches (and the series created for them) then store them."""
+        wal = self._wal()
+        if not batches:
+            if series:
+                wal.log_series(series)
+            return
+        for i, (t_ms, refs, values) in enumerate(batches):
+            wal.log_batch(series if i == 0 else (), t_ms, refs, values)
+        for t_ms, refs, values in batches:
+            self.head.apply(t_ms, refs, values)
 
     def register_series(self, ref: int, labels: Labels) -> None:
         """HeadWriter: log a created series with the next commit."""
@@ -266,8 +281,12 @@ class DB:
     def compact(self) -> int:
         """Persist every full block range of the head; returns the number of blocks written."""
         written = 0
-        while (rng := self.head.cut_range()) is not None:
+        while (rng := self.head.cut_range(self.max_valid_time())) is not None:
             start, end = rng
+            with self._commit_lock:
+                # From now on appends below ``end`` are out of bounds, so no sample can be
+                # acknowledged after the read below and then dropped with the range.
+                self.head.min_valid_t = max(self.head.min_valid_t, end)
             ids = self.head.index.all_ids()
             part = self.head.read(ids, start, end - 1)
             if part.ids.size:
@@ -282,8 +301,11 @@ class DB:
                     int(part.offsets[-1]),
                 )
                 written += 1
-            self.head.drop_before(end)
+            # Publish the block before the head lets go of the range: a query always finds
+            # the samples in one of the two (StoreQuerier.select reads again if it took the
+            # block list before this and the head after the drop).
             self.reload_blocks()
+            self.head.drop_before(end)
             self._checkpoint()
         if written:
             self.stats.compactions += written
@@ -382,13 +404,42 @@ class DB:
         newest = max((b.meta.max_time - 1 for b in blocks), default=MIN_TIME)
         return max(newest, self.head.maxt)
 
+    def max_valid_time(self) -> int:
+        """The latest timestamp the store trusts: the clock's now plus MAX_AHEAD_MS."""
+        return self.clock.now_ms() + MAX_AHEAD_MS
+
+    def retention_time(self) -> int:
+        """What time retention is measured from: the newest sample stamped no later than
+        :meth:`max_valid_time`, so data from the future neither counts nor makes older data
+        look expired (module docstring)."""
+        limit = self.max_valid_time()
+        newest = self.head.newest_before(limit)
+        future = self.head.maxt > limit
+        for b in self.blocks_snapshot():
+            if b.meta.max_time - 1 <= limit:
+                newest = max(newest, b.meta.max_time - 1)
+                continue
+            future = True
+            ends = b.series_maxt
+            valid = ends[ends <= limit]
+            if valid.size:
+                newest = max(newest, int(valid.max()))
+        if future:
+            log.warning(
+                "samples stamped in the future are kept but do not count for retention "
+                "newest_valid=%d limit=%d",
+                newest,
+                limit,
+            )
+        return newest
+
     def apply_retention(self) -> list[str]:
         """Delete blocks beyond the time or size limit; returns the deleted block names."""
         opts = self.options
         blocks = self.blocks_snapshot()
         doomed: list[Block] = []
         if opts.retention_ms is not None and blocks:
-            horizon = self.newest_time() - opts.retention_ms
+            horizon = self.retention_time() - opts.retention_ms
             doomed = [b for b in blocks if b.meta.max_time <= horizon]
         if opts.retention_bytes is not None:
             keep = [b for b in blocks if b not in doomed]
@@ -449,18 +500,6 @@ class DB:
             self.wal = None
         for b in self.blocks_snapshot():
             b.close()
-
-
-def _remapped(refs: I64Array, remap: dict[int, int]) -> I64Array:
-    """``refs`` with the replay's remapped refs replaced (unchanged when there are none)."""
-    if not remap:
-        return refs
-    old = np.fromiter(remap, dtype=np.int64, count=len(remap))
-    new = np.fromiter(remap.values(), dtype=np.int64, count=len(remap))
-    order = np.argsort(old)
-    old, new = old[order], new[order]
-    pos = np.minimum(np.searchsorted(old, refs), len(old) - 1)
-    return np.where(old[pos] == refs, new[pos], refs)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

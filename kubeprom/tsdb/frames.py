@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kubeprom.errors import CorruptionError
 from kubeprom.model.csr import gather_ranges, offsets_from_counts, segment_bound
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb import chunks
@@ -177,19 +178,36 @@ class FrameSet:
     num_samples: int
     cache: FrameCache | None = None
     cache_token: int = field(default=0)
+    # Frames that failed to decode, with the reason: reads skip them from then on.
+    quarantined: dict[int, str] = field(default_factory=dict)
+    # The number of the set's first frame in its file, for messages (a block's time slices
+    # each hold a run of the block's frames).
+    first_frame: int = 0
 
     def __post_init__(self) -> None:
         if self.cache is not None and not self.cache_token:
             self.cache_token = self.cache.token()
 
     def decode(self, f: int) -> Decoded:
-        """Frame ``f`` decoded, through the cache when there is one."""
+        """Frame ``f`` decoded, through the cache when there is one.
+
+        A frame that fails its checks raises :class:`CorruptionError` (message naming the
+        frame) and is quarantined: :meth:`read` leaves its series out from then on.
+        """
         cache = self.cache
         if cache is not None:
             hit = cache.get((self.cache_token, f))
             if hit is not None:
                 return hit
-        t, v, offsets = chunks.decode_frame(self.load_frame(f))
+        data = self.load_frame(f)
+        try:
+            t, v, offsets = chunks.decode_frame(data)
+        except CorruptionError as err:
+            a, b = int(self.frame_bounds[f]), int(self.frame_bounds[f + 1])
+            first, last = int(self.ids[a]), int(self.ids[b - 1])
+            message = f"frame {self.first_frame + f} (series {first} to {last}): {err.message}"
+            self.quarantined[f] = message
+            raise CorruptionError(message, path=err.path) from err
         decoded = _decoded(t, v, offsets)
         if cache is not None:
             cache.put((self.cache_token, f), decoded)
@@ -242,10 +260,15 @@ class FrameSet:
         pos = pos[(self.series_maxt[pos] >= mint) & (self.series_mint[pos] <= maxt)]
         if pos.size == 0:
             return Part.empty()
-        if len(self.frame_bounds) == 2:  # one frame (small sets): nothing to group
+        if len(self.frame_bounds) == 2 and not self.quarantined:  # one frame: no grouping
             frame_of, frames = None, [0]
         else:
             frame_of = np.searchsorted(self.frame_bounds, pos, side="right") - 1
+            if self.quarantined:
+                usable = ~np.isin(frame_of, list(self.quarantined))
+                pos, frame_of = pos[usable], frame_of[usable]
+                if pos.size == 0:
+                    return Part.empty()
             frames = np.unique(frame_of).tolist()
         ts, vs, counts = [], [], []
         for f in frames:
@@ -271,6 +294,18 @@ class FrameSet:
         t, v = np.concatenate(ts), np.concatenate(vs)
         off = offsets_from_counts(np.concatenate(counts))
         return Part(self.ids[pos], t, v, off).drop_empty()
+
+    def quarantined_in(self, want: I64Array, mint: int, maxt: int) -> list[int]:
+        """The quarantined frames a :meth:`read` of these ids and times leaves out."""
+        if not self.quarantined or want.size == 0 or self.ids.size == 0:
+            return []
+        pos = np.searchsorted(self.ids, want)
+        inside = pos < len(self.ids)
+        pos, want = pos[inside], want[inside]
+        pos = pos[self.ids[pos] == want]
+        pos = pos[(self.series_maxt[pos] >= mint) & (self.series_mint[pos] <= maxt)]
+        frames = np.unique(np.searchsorted(self.frame_bounds, pos, side="right") - 1)
+        return [f for f in frames.tolist() if f in self.quarantined]
 
 
 def _decoded(t: I64Array, v: F64Array, offsets: I64Array) -> Decoded:

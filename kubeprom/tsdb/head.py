@@ -31,7 +31,7 @@ from kubeprom.model.csr import clip_time, offsets_from_counts
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import F64Array, I64Array
-from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata
+from kubeprom.tsdb.api import MAX_TIME, MIN_TIME, AppendStats, MetricMetadata
 from kubeprom.tsdb.frames import FrameCache, FrameSet, Part, merge_parts
 from kubeprom.tsdb.index import HeadIndex
 from kubeprom.tsdb.postings import select_ids
@@ -94,6 +94,9 @@ class Head:
         self.num_samples = 0
         self.gc_epoch = 0  # bumped by every gc() that removed series
         self.removed_series = 0  # series garbage-collected so far
+        # Bumped by every drop_before: a reader that took a block list before a drop and read
+        # the head after it must read again (the dropped samples are in a block by then).
+        self.truncations = 0
 
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -419,6 +422,7 @@ class Head:
     def drop_before(self, t_ms: int) -> None:
         """Forget samples older than ``t_ms`` (they were persisted in a block)."""
         with self.lock:
+            self.truncations += 1
             self.min_valid_t = max(self.min_valid_t, t_ms)
             keep: list[Slab] = []
             for slab in self.slabs:
@@ -461,13 +465,29 @@ class Head:
             else MIN_TIME
         )
 
-    def cut_range(self) -> tuple[int, int] | None:
-        """The next block range ``[start, end)`` to persist, once the head spans 1.5 ranges."""
+    def cut_range(self, max_valid_t: int = MAX_TIME) -> tuple[int, int] | None:
+        """The next block range ``[start, end)`` to persist, once the head spans 1.5 ranges.
+
+        The head's span is measured up to ``max_valid_t`` at most, so one sample stamped far
+        in the future does not make every range up to it look complete.
+        """
         with self.lock:
-            if self.num_samples == 0 or self.maxt - self.mint < self.block_range_ms * 3 // 2:
+            maxt = min(self.maxt, max_valid_t)
+            if self.num_samples == 0 or maxt - self.mint < self.block_range_ms * 3 // 2:
                 return None
             start = self.mint // self.block_range_ms * self.block_range_ms
             return start, start + self.block_range_ms
+
+    def newest_before(self, limit: int) -> int:
+        """The newest sample time of any series that is at most ``limit`` (MIN_TIME: none).
+
+        Per series only its newest sample is considered, so a series whose newest sample is
+        beyond ``limit`` does not count at all.
+        """
+        with self.lock:
+            newest = self.last_t[: len(self.index)]
+            valid = newest[newest <= limit]
+            return int(valid.max()) if valid.size else MIN_TIME
 
     @property
     def num_series(self) -> int:

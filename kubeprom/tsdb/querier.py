@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kubeprom.errors import CorruptionError
 from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
@@ -80,6 +81,13 @@ class _BlockSource:
     def __init__(self, block: Block) -> None:
         self._block = block
 
+    @property
+    def closed(self) -> bool:
+        return self._block.closed
+
+    def quarantine_notes(self, ids: I64Array, mint: int, maxt: int) -> list[str]:
+        return self._block.quarantine_notes(ids, mint, maxt)
+
     def select(self, matchers: Sequence[Matcher]) -> I64Array:
         return select_ids(self._block, matchers)
 
@@ -124,25 +132,49 @@ class StoreQuerier:
         return out
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
+        # A compaction publishes a block and then drops the head's copy of its range; a
+        # select that took the block list before the publication and read the head after the
+        # drop would miss that range, so it reads again (the samples are in the new block by
+        # then). A block closed under the read (retention, a reload) is retried the same way.
+        while True:
+            epoch = self._head.truncations
+            sources = self._sources(mint, maxt)
+            try:
+                result = self._select(sources, matchers, mint, maxt)
+            except CorruptionError:
+                if not any(isinstance(s, _BlockSource) and s.closed for s in sources):
+                    raise
+                continue
+            if self._head.truncations == epoch:
+                return result
+
+    def _select(
+        self, sources: list[_Source], matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> SeriesSet:
         parts: list[Part] = []
         labels: list[list[Labels]] = []
         in_order = False
-        for src in self._sources(mint, maxt):
+        warnings: list[str] = []
+        for src in sources:
             ids = src.select(matchers)
             if ids.size == 0:
                 continue
             part = src.read(ids, mint, maxt)
+            if isinstance(src, _BlockSource):
+                warnings += src.quarantine_notes(ids, mint, maxt)
             if part.ids.size:
                 parts.append(part)
                 labels.append(src.labels_list(part.ids.tolist()))
                 in_order = src.in_label_order
         if not parts:
-            return SeriesSet.empty()
+            empty = SeriesSet.empty()
+            empty.warnings = warnings
+            return empty
         if len(parts) == 1 and in_order:
             merged = parts[0]
             merged.t.flags.writeable = False
             merged.v.flags.writeable = False
-            return SeriesSet(labels[0], merged.t, merged.v, merged.offsets)
+            return SeriesSet(labels[0], merged.t, merged.v, merged.offsets, warnings)
         if len(parts) == 1:
             merged, all_labels = parts[0], labels[0]
         else:
@@ -168,7 +200,7 @@ class StoreQuerier:
             t, v, off = merged.t, merged.v, merged.offsets
         t.flags.writeable = False
         v.flags.writeable = False
-        return SeriesSet(all_labels, t, v, off)
+        return SeriesSet(all_labels, t, v, off, warnings)
 
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         return self.select(matchers, mint, maxt).labels

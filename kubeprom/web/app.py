@@ -7,6 +7,7 @@ basic authentication (when the web config has users), then the error edge that r
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kubeprom.clock import Clock, RealClock
-from kubeprom.errors import APIError, ErrorType, KubepromError
+from kubeprom.errors import APIError, ErrorType, KubepromError, StorageError
 from kubeprom.web import status as status_routes
 from kubeprom.web.admin import AdminHandlers
 from kubeprom.web.envelope import error
@@ -35,6 +36,8 @@ from kubeprom.web.status import ServerStatus, StatusHandlers
 from kubeprom.web.targets import TargetsView, targets_handler
 from kubeprom.web.ui import UI
 from kubeprom.web.webconfig import WebConfig
+
+log = logging.getLogger(__name__)
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
@@ -79,7 +82,12 @@ def reload_handler(reload: Reload) -> Handler:
 
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render APIError in Prometheus' error envelope; the only place errors become HTTP."""
+    """Render APIError in Prometheus' error envelope; the only place errors become HTTP.
+
+    Nothing else escapes as a traceback page either: a storage error (a corrupt chunk) is
+    Prometheus' ``internal`` 500 with the message, and an unexpected exception is logged
+    with its traceback and answered 500 the same way (plain text outside ``/api/v1``).
+    """
     try:
         return await handler(request)
     except APIError as err:
@@ -88,6 +96,27 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         if request.path.startswith("/api/v1/"):
             return error(ErrorType.NOT_FOUND, "not found")
         raise
+    except web.HTTPException:
+        raise
+    except StorageError as err:
+        log.error("storage error path=%s err=%s", request.path, err)
+        return _internal(request, str(err))
+    except Exception as err:  # the HTTP edge: whatever a handler did wrong, answer in form
+        log.exception("internal error path=%s", request.path)
+        return _internal(request, f"internal error: {type(err).__name__}: {err}")
+    except BaseException as err:
+        # A Rust panic in a native library arrives as pyo3's PanicException, which derives
+        # from BaseException; it is a failed request, not a reason to stop serving.
+        if type(err).__name__ != "PanicException":
+            raise
+        log.exception("native panic path=%s", request.path)
+        return _internal(request, f"internal error: {type(err).__name__}: {err}")
+
+
+def _internal(request: web.Request, message: str) -> web.Response:
+    if request.path.startswith("/api/v1/"):
+        return error(ErrorType.INTERNAL, message)
+    return web.Response(status=500, text=f"{message}\n")
 
 
 def build_app(

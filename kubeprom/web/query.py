@@ -1,9 +1,11 @@
 """``/api/v1/query`` and ``/api/v1/query_range`` in Prometheus' JSON shapes.
 
-Queries run in worker threads (the store is thread-safe) so a slow query never stalls
-scraping; at most ``max_concurrency`` run at once and the rest wait their turn. A query
-that took under 5 ms the last time it ran runs on the event loop instead: the hand-off to
-a thread and back costs about 0.3 ms, a large part of such a query.
+Queries run in a thread pool of their own, ``max_concurrency`` threads (the store is
+thread-safe), apart from the default pool that labels, series, federation, password checks
+and compaction use: slow queries never starve those, and a slow query never stalls scraping.
+At most ``max_concurrency`` run at once and the rest wait their turn.
+A query that took under 5 ms the last time it ran runs on the event loop instead: the
+hand-off to a thread and back costs about 0.3 ms, a large part of such a query.
 """
 
 from __future__ import annotations
@@ -11,16 +13,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from aiohttp import web
 from multidict import MultiDict
 
 from kubeprom.clock import Clock, elapsed_s
-from kubeprom.errors import APIError, ErrorType, EvalError, ParseError, QueryTimeout, TooManySamples
+from kubeprom.errors import (
+    APIError,
+    ErrorType,
+    EvalError,
+    ParseError,
+    QueryCanceled,
+    QueryTimeout,
+    StorageError,
+    TooManySamples,
+)
 from kubeprom.model.gofmt import format_f
 from kubeprom.model.samples import F64Array
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
@@ -38,6 +52,18 @@ __all__ = [
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+@runtime_checkable
+class CancellableQueryAPI(QueryAPI, Protocol):
+    """A QueryAPI whose queries can be stopped from another thread (``LocalQueryAPI``)."""
+
+    def cancellable(self, cancel: threading.Event) -> QueryAPI:
+        """The same API whose queries stop at their next check once ``cancel`` is set."""
+        ...
+
+
+Job = Callable[[QueryAPI], QueryResult]
 
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' safety limit on range query resolution
 
@@ -123,13 +149,15 @@ def _respond(r: QueryResult, limit: int) -> web.Response:
 class QueryHandlers:
     """The two query endpoints over one :class:`QueryAPI`.
 
-    At most ``max_concurrency`` queries evaluate at once; up to ``max_queued`` more wait
-    for a slot, and a query arriving when the queue is full gets 503 ``unavailable`` at once.
-    The timeout (the ``timeout`` parameter, capped by ``default_timeout_s``) covers the wait
-    and the evaluation. A query that times out keeps its slot until its worker thread
-    finishes, so timed-out queries cannot pile up past ``max_concurrency`` threads. The
-    default ``time`` of an instant query is "now" on the app's clock, which also times the
-    queue wait and the evaluation for the metrics.
+    At most ``max_concurrency`` queries evaluate at once, in a pool of as many threads; up
+    to ``max_queued`` more wait for a slot, and a query arriving when the queue is full gets
+    503 ``unavailable`` at once. The timeout (the ``timeout`` parameter, capped by
+    ``default_timeout_s``) covers the wait and the evaluation. A query whose client stops
+    waiting (timeout, disconnect) is canceled: its evaluation stops at its next check, when
+    the API supports it (:class:`CancellableQueryAPI`). It keeps its slot until its worker
+    thread finishes, so abandoned queries cannot pile up past ``max_concurrency`` threads.
+    The default ``time`` of an instant query is "now" on the app's clock, which also times
+    the queue wait and the evaluation for the metrics. :meth:`close` stops the pool.
     """
 
     def __init__(
@@ -147,6 +175,7 @@ class QueryHandlers:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._waiting = 0
         self.metrics: QueryMetrics | None = None
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="kubeprom-query")
         self._cost_ns: OrderedDict[Hashable, int] = OrderedDict()
 
     def _remember(self, key: Hashable, cost_ns: int) -> None:
@@ -159,9 +188,17 @@ class QueryHandlers:
         cost = self._cost_ns.get(key)
         return cost is not None and cost < INLINE_BELOW_NS and not self._slots.locked()
 
-    async def _run(
-        self, fn: Callable[[], QueryResult], timeout_s: float, clock: Clock, key: Hashable
-    ) -> QueryResult:
+    def close(self) -> None:
+        """Stop the query threads (queries still running finish first, unobserved)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _call(self, job: Job, cancel: threading.Event) -> QueryResult:
+        api = self.api
+        if isinstance(api, CancellableQueryAPI):
+            api = api.cancellable(cancel)
+        return job(api)
+
+    async def _run(self, job: Job, timeout_s: float, clock: Clock, key: Hashable) -> QueryResult:
         m = self.metrics
         if self._slots.locked() and self._waiting >= self.max_queued:
             if m is not None:
@@ -174,10 +211,11 @@ class QueryHandlers:
         if m is not None:
             m.in_flight.inc()
         queued_ns = clock.monotonic_ns()
+        cancel = threading.Event()
         try:
             if self._cheap(key):
                 started_ns = queued_ns
-                result = fn()
+                result = self._call(job, cancel)
             else:
                 async with asyncio.timeout(timeout_s):
                     self._waiting += 1
@@ -186,9 +224,10 @@ class QueryHandlers:
                     finally:
                         self._waiting -= 1
                     started_ns = clock.monotonic_ns()
-                    job = asyncio.ensure_future(asyncio.to_thread(fn))
-                    job.add_done_callback(self._finished)
-                    result = await asyncio.shield(job)
+                    loop = asyncio.get_running_loop()
+                    running = loop.run_in_executor(self._pool, self._call, job, cancel)
+                    running.add_done_callback(self._finished)
+                    result = await asyncio.shield(running)
             # Wall time from the start of the evaluation: an upper bound of its own cost.
             self._remember(key, clock.monotonic_ns() - started_ns)
             if m is not None:
@@ -203,9 +242,14 @@ class QueryHandlers:
             raise APIError(ErrorType.BAD_DATA, f'invalid parameter "query": {err}') from err
         except QueryTimeout as err:
             raise APIError(ErrorType.TIMEOUT, str(err)) from err
+        except QueryCanceled as err:
+            raise APIError(ErrorType.CANCELED, str(err)) from err
         except (EvalError, TooManySamples) as err:
             raise APIError(ErrorType.EXECUTION, str(err)) from err
+        except StorageError as err:  # Prometheus' ErrStorage: internal, 500
+            raise APIError(ErrorType.INTERNAL, str(err)) from err
         finally:
+            cancel.set()  # whatever ended the wait, the evaluation need not go on
             if m is not None:
                 m.in_flight.dec()
 
@@ -233,7 +277,7 @@ class QueryHandlers:
             )
         limit = limit_param(p)
         r = await self._run(
-            lambda: self.api.instant(query, t_ms), timeout_s, clock, ("instant", query)
+            lambda api: api.instant(query, t_ms), timeout_s, clock, ("instant", query)
         )
         return _respond(r, limit)
 
@@ -268,7 +312,7 @@ class QueryHandlers:
             )
         limit = limit_param(p)
         r = await self._run(
-            lambda: self.api.range(query, start, end, step),
+            lambda api: api.range(query, start, end, step),
             timeout_s,
             request_clock(request),
             ("range", query, (end - start) // step),
@@ -277,6 +321,11 @@ class QueryHandlers:
 
     def add_routes(self, app: web.Application, metrics: QueryMetrics | None = None) -> None:
         self.metrics = metrics
+
+        async def close(_app: web.Application) -> None:
+            self.close()
+
+        app.on_cleanup.append(close)
         for path, handler in (
             ("/api/v1/query", self.query),
             ("/api/v1/query_range", self.query_range),

@@ -46,6 +46,7 @@ from kubeprom.tsdb.api import Appender, Querier
 log = logging.getLogger(__name__)
 
 MAX_DECODED_BYTES = 256 << 20  # a decompressed request larger than this is refused
+INLINE_WRITE_BYTES = 64 << 10  # larger (snappy) requests are handled in a thread
 DEFAULT_READ_SAMPLE_LIMIT = 50_000_000  # --storage.remote.read-sample-limit
 DEFAULT_READ_CONCURRENCY = 10  # --storage.remote.read-concurrent-limit
 
@@ -98,21 +99,28 @@ class RemoteWriteReceiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        # A large request decodes and appends for long: off the event loop (issue 11), so
+        # one sender cannot stall the API or the scrapes.
+        if len(body) > INLINE_WRITE_BYTES:
+            message = await asyncio.to_thread(self._store, body)
+        else:
+            message = self._store(body)
+        if message is not None:
+            return _text_error(message, 400)
+        return web.Response(status=204)
+
+    def _store(self, body: bytes) -> str | None:
+        """Decode and append one request; returns the message of a 400, if any."""
         try:
             req = decode_write_request(body, self._max_bytes)
         except ProtocolError as err:
             log.error("error decoding remote write request err=%s", err)
-            return _text_error(str(err), 400)
+            return str(err)
         if req.histograms:
-            return _text_error(
-                f"native histograms are not supported by kubeprom ({req.histograms} in the "
-                "request)",
-                400,
+            return (
+                f"native histograms are not supported by kubeprom ({req.histograms} in the request)"
             )
-        message = self._write(req.series, req.series_index, req.t, req.v)
-        if message is not None:
-            return _text_error(message, 400)
-        return web.Response(status=204)
+        return self._write(req.series, req.series_index, req.t, req.v)
 
     def _write(
         self, series: list[Labels], index: np.ndarray, t: np.ndarray, v: np.ndarray

@@ -128,7 +128,26 @@ def test_generator_is_seeded_and_covers_the_language() -> None:
     one = [q.expr for q in Generator(schema, 7).queries(400)]
     assert one == [q.expr for q in Generator(schema, 7).queries(400)]
     text = "\n".join(one)
-    for needle in ("=~", "!~", "!=", "`", "offset", "@", "group_left", "group_right",
-                   "ignoring", " bool ", " or ", " and ", " unless ", ":]", "count_values",
-                   "topk", "quantile", "histogram_quantile", "label_replace", "\\\\."):
+    for needle in (
+        "=~",
+        "!~",
+        "!=",
+        "`",
+        "offset",
+        "@",
+        "group_left",
+        "group_right",
+        "ignoring",
+        " bool ",
+        " or ",
+        " and ",
+        " unless ",
+        ":]",
+        "count_values",
+        "topk",
+        "quantile",
+        "histogram_quantile",
+        "label_replace",
+        "\\\\.",
+    ):
         assert needle in text, needle  # fmt: skip

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from kubeprom.model.labels import Labels
+from kubeprom.remote.shards import PositionFile
 from kubeprom.remote.watcher import Position, WALWatcher
 from kubeprom.tsdb.wal import WAL, SamplesRecord, SeriesRecord
 
@@ -113,3 +115,34 @@ def test_a_corrupt_record_in_a_finished_segment_is_skipped(tmp_path: Path) -> No
     assert samples_t(watcher.read()) == [0, 2, 3, 4, 5, 6, 7]  # that record is skipped
     assert watcher.stats.corruptions == 1
     wal.close()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'{"segment": 1, "offset": -5}',
+        b'{"segment": -3, "offset": 0}',
+        b'{"segment": 1e999, "offset": 0}',
+        b'{"segment": "x", "offset": 0}',
+        b'{"segment": 1',
+        b"\xff\xfe",
+    ],
+    ids=["negative-offset", "negative-segment", "inf", "string", "torn", "not-utf8"],
+)
+def test_a_damaged_position_file_is_ignored_and_the_tail_still_reads(
+    tmp_path: Path, doc: bytes
+) -> None:
+    """A damaged position file (issue 11) is logged and ignored: the queue starts at the
+    WAL's end, as with no file, instead of a read that fails on every attempt."""
+    wal = WAL(tmp_path / "wal")
+    wal.log_series([SeriesRecord(i, labels(i)) for i in range(5)])
+    write(wal, 100, 3)
+    path = tmp_path / "remote_write" / "q.json"
+    path.parent.mkdir()
+    path.write_bytes(doc)
+    resume = PositionFile(path, {}).load()
+    assert resume is None
+    watcher = WALWatcher(tmp_path / "wal")
+    assert watcher.start(resume) == [SeriesRecord(i, labels(i)) for i in range(5)]
+    write(wal, 200, 2)
+    assert samples_t(watcher.read()) == [200, 201]

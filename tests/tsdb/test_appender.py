@@ -384,3 +384,38 @@ def test_series_without_samples_are_not_listed(db: DB) -> None:
     app.commit()
     write(db, 1000, [UP], [1.0])
     assert db.querier().series([], MIN_TIME, MAX_TIME) == [UP]
+
+
+def test_samples_reach_the_wal_before_queries_see_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query never sees a sample that a crash could still lose (issue 11's SIGKILL
+    test counts every sample a query saw as acknowledged). Two batches of one commit that
+    share a series are checked in order: the second sees the first."""
+    db = DB.open(tmp_path, OPTS)
+    m = lab("m")
+    visible_when_logged: list[int] = []
+    assert db.wal is not None
+    real = db.wal.log_batch
+
+    def log_batch(*args: object) -> None:
+        visible_when_logged.append(len(stored(db, m)))
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db.wal, "log_batch", log_batch)
+    try:
+        app = db.appender()
+        ref = np.array([app.ref(m)])
+        app.append(1_000, ref, np.array([1.0]))
+        app.append(2_000, ref, np.array([2.0]))
+        app.append(1_500, ref, np.array([9.0]))  # staged: older than nothing yet
+        assert app.commit() == AppendStats(appended=2, out_of_order=1)
+        assert visible_when_logged == [0, 1, 2]
+        assert stored(db, m) == [(1_000, 1.0), (2_000, 2.0)]
+    finally:
+        db.close()
+    reopened = DB.open(tmp_path, OPTS)
+    try:
+        assert stored(reopened, m) == [(1_000, 1.0), (2_000, 2.0)]
+    finally:
+        reopened.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kubeprom.clock import RealClock
 from kubeprom.model import Labels
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, BulkImporter, Options
 from kubeprom.tsdb.db import frame_cache_size
@@ -175,3 +176,78 @@ def test_automatic_frame_cache_follows_the_series(tmp_path: Path) -> None:
     db = DB.open(tmp_path, Options(frame_cache_bytes=0))
     assert db.frame_cache is None
     db.close()
+
+
+# ---- timestamps from the future (issue 11) ---------------------------------------------------
+YEAR = 365 * DAY
+
+
+def test_a_sample_from_the_future_expires_nothing(tmp_path: Path) -> None:
+    """One sample stamped ten years ahead neither counts for retention nor cuts the head."""
+    data = tmp_path / "data"
+    names = import_days(data, 10)
+    db = DB.open(data, Options(retention_ms=15 * DAY))
+    try:
+        future = db.clock.now_ms() + 10 * YEAR
+        app = db.appender()
+        ref = app.ref(Labels.from_dict({"__name__": "from_the_future"}))
+        assert app.append(future, np.array([ref]), np.array([1.0])).appended == 1
+        app.commit()
+        assert db.head.maxt == future
+        assert db.retention_time() == T2001 + 10 * DAY - 1  # the imported data's newest
+        assert db.compact() == 0
+        assert db.apply_retention() == []
+        assert block_days(db) == list(range(10))
+        assert {p.name for p in data.iterdir()} >= set(names.values())
+        append(db, T2001 + 12 * DAY)  # the head still takes data after the imported days
+    finally:
+        db.close()
+
+
+def test_a_block_from_the_future_expires_nothing_and_blocks_no_ingestion(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    import_days(data, 10)
+    imp = BulkImporter(data, block_range_ms=DAY)
+    sid = imp.series_id(Labels.from_dict({"__name__": "from_the_future"}))
+    far = (RealClock().now_ms() + 10 * YEAR) // DAY * DAY
+    imp.add(np.array([sid]), np.array([far]), np.ones(1))
+    (future_block,) = imp.finish()
+    db = DB.open(data, Options(retention_ms=15 * DAY))
+    try:
+        assert db.apply_retention() == []
+        assert len(db.blocks) == 11
+        assert db.head.min_valid_t == T2001 + 10 * DAY  # not the future block's end
+        now = db.clock.now_ms()
+        append(db, now)
+        got = db.querier().select([], far, far)
+        assert [s.labels.name for s in got] == ["from_the_future"]
+        assert future_block.name in {b.path.name for b in db.blocks}
+    finally:
+        db.close()
+
+
+def test_present_data_beside_a_future_sample_is_cut_as_usual(tmp_path: Path) -> None:
+    """Issue 11: a future sample made compaction persist the head up to now, after which
+    every healthy sample was out of bounds. The head is cut as if it were not there."""
+    db = DB.open(tmp_path / "data", Options(retention_ms=15 * DAY))
+    try:
+        now = db.clock.now_ms()
+        healthy = Labels.from_dict({"__name__": "up", "job": "healthy"})
+        app = db.appender()
+        ref = np.array([app.ref(healthy)])
+        start = now - 3 * HOUR
+        for t in range(start, now, 60_000):
+            app.append(t, ref, np.array([1.0]))
+        bad = app.ref(Labels.from_dict({"__name__": "x"}))
+        app.append(now + 10 * YEAR, np.array([bad]), np.array([1.0]))
+        app.commit()
+        written = db.compact()
+        two_hours = 2 * HOUR
+        # Only whole 2h ranges at least 1.5 ranges older than now are persisted.
+        assert all(b.meta.max_time <= now - two_hours // 2 for b in db.blocks)
+        assert written == len(db.blocks) >= 1
+        app = db.appender()
+        assert app.append(now + 60_000, ref, np.array([1.0])).appended == 1
+        assert app.commit().appended == 1
+    finally:
+        db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from kubeprom.model import Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.remote.protocol import compress, decompress, message_class
 from kubeprom.tsdb import DB, Options
+from kubeprom.tsdb.api import Appender
 from kubeprom.web import build_app
-from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
+from kubeprom.web.remote import INLINE_WRITE_BYTES, RemoteReadHandler, RemoteWriteReceiver
 
 T0 = 1_700_000_000_000
 Client = TestClient[web.Request, web.Application]
@@ -199,3 +201,30 @@ async def test_remote_read_refusals(server: tuple[Client, DB]) -> None:
     assert resp.status == 200
     resp = await client.post("/api/v1/read", data=read_body(T0, T0 + 200, [(0, "__name__", "m")]))
     assert (resp.status, await resp.text()) == (400, "exceeded sample limit (100)\n")
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small-inline", "large-in-a-thread"])
+async def test_a_large_write_is_decoded_and_appended_off_the_event_loop(
+    tmp_path: Path, large: bool
+) -> None:
+    """One big request must not stall the API or the scrapes (issue 11)."""
+    db = DB.open(tmp_path, Options(retention_ms=None))
+    threads: list[int] = []
+
+    def appender() -> Appender:
+        threads.append(threading.get_ident())
+        return db.appender()
+
+    app = build_app(CollectorRegistry(), remote_write=RemoteWriteReceiver(appender))
+    n = 20_000 if large else 10
+    body = write_body(
+        [({"__name__": "big", "i": f"{i:x}{i * 7919}"}, [(T0, float(i))]) for i in range(n)]
+    )
+    assert (len(body) > INLINE_WRITE_BYTES) is large
+    try:
+        async with TestClient(TestServer(app)) as client:
+            assert await post_write(client, body) == (204, "")
+        assert (threads[0] != threading.get_ident()) is large
+        assert len(stored(db, "big")) == n
+    finally:
+        db.close()

@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-import threading
 from pathlib import Path
 
 import aiohttp
 import bcrypt
-import numpy as np
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from kubeprom.errors import ConfigError
-from kubeprom.promql.api import QueryResult, ResultType
 from kubeprom.web import HTTPLimits, QueryHandlers, build_app, load_web_config, start_server
 from kubeprom.web.webconfig import WebConfig, parse_web_config
+from tests.support.blocking_api import BlockingAPI
 from tests.support.certs import self_signed
 from tests.support.procs import free_port
 
@@ -154,22 +152,6 @@ async def test_body_and_header_limits() -> None:
                 assert r.status == 200
     finally:
         await runner.cleanup()
-
-
-class BlockingAPI:
-    """A QueryAPI whose queries wait until released."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.started = threading.Semaphore(0)
-
-    def instant(self, expr: str, t_ms: int) -> QueryResult:
-        self.started.release()
-        self.release.wait(10)
-        return QueryResult(ResultType.SCALAR, t=np.array([1000]), v=np.array([1.0]))
-
-    def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        raise NotImplementedError
 
 
 @pytest.mark.parametrize(("max_queued", "second"), [(0, 503), (1, 200)], ids=["full", "queued"])

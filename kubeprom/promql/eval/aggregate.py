@@ -15,6 +15,7 @@ from kubeprom.model.gofmt import format_f, format_g, quote
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.checkpoint import EVERY, checkpoint
 from kubeprom.promql.eval import group_state
 from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.limit_hash import ratio_offset
@@ -162,6 +163,8 @@ def reduce(
     order = np.argsort(ranks, kind="stable")
     bounds = np.searchsorted(ranks[order], np.arange(int(ranks.max(initial=-1)) + 2))
     for r in range(len(bounds) - 1):
+        if r % EVERY == 0:
+            checkpoint()  # one pass per rank: a group of a million series loops a million times
         rows = order[bounds[r] : bounds[r + 1]]
         state.add(gid[rows], inp.values[rows], pres[rows])
     return state.result(), present
@@ -326,10 +329,13 @@ def count_values(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
     group_of_pair = np.empty(len(pairs), dtype=np.int64)
     texts = [format_f(float(v)) for v in uniq_vals.tolist()]
     for k, key in enumerate(pairs.tolist()):
+        if k % EVERY == 0:
+            ev.check_size(len(out) * n_steps)
         r, vid = divmod(int(key), max(len(uniq_vals), 1))
         lab = inp.labels[r].with_labels({label: texts[vid]})
         g = group_labels(lab, grouping, e.without)
         group_of_pair[k] = out.setdefault(g, len(out))
+    ev.check_size(len(out) * n_steps)
     values = np.zeros((len(out), n_steps))
     if len(rows):
         np.add.at(values, (group_of_pair[pair_of_sample.reshape(-1)], cols), 1.0)

@@ -38,6 +38,11 @@ class Evaluator(Protocol):
         """Raise QueryTimeout once the query's time is up."""
         ...
 
+    def check_size(self, cells: int) -> None:
+        """Raise TooManySamples before allocating a series x steps block of ``cells``
+        values beyond the limit; also checks the deadline."""
+        ...
+
     def hold(self, n: int) -> None:
         """Account for ``n`` samples now held in memory (negative to release them)."""
         ...

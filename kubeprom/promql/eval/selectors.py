@@ -50,7 +50,10 @@ def search(ss: SeriesSet, q: I64Array, *, side: str) -> I64Array:
 
 def select(ev: Evaluator, sel: ast.VectorSel, mint: int, maxt: int) -> SeriesSet:
     ev.check_timeout()
-    return ev.querier.select(list(sel.matchers), mint, maxt)
+    ss = ev.querier.select(list(sel.matchers), mint, maxt)
+    for text in ss.warnings:  # storage warnings (e.g. a quarantined chunk) travel as they are
+        ev.annotations.warn(text)
+    return ss
 
 
 def latest(ev: Evaluator, ss: SeriesSet, eff: I64Array) -> tuple[I64Array, BoolArray]:
@@ -84,6 +87,7 @@ def vector_with_times(
         return InstantSteps.empty(0), np.empty((0, 0), dtype=np.int64)
     closed = int(ev.options.closed_windows)
     ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1 - closed, int(eff.max()))
+    ev.check_size(len(ss.labels) * len(eff))
     idx, valid = latest(ev, ss, eff)
     keep = valid.any(axis=1)
     rows = np.nonzero(keep)[0]
@@ -125,6 +129,7 @@ def windows_over(ev: Evaluator, ss: SeriesSet, eff: I64Array, range_ms: int) -> 
         ss = SeriesSet(
             [ss.labels[i] for i in rows], ss.t[idx], ss.v[idx], offsets_from_counts(lengths)
         )
+    ev.check_size(len(ss.labels) * len(eff))
     hi = search(ss, eff, side="right")
     side = "left" if ev.options.closed_windows else "right"
     lo = search(ss, eff - np.int64(range_ms), side=side)

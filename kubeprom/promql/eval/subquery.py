@@ -1,28 +1,45 @@
 """Subqueries ``expr[range:step]``: evaluate ``expr`` on a step-aligned inner grid covering
-every outer window at once, then window the result like a range selector."""
+every outer window at once, then window the result like a range selector.
+
+The grid's length is known before anything is allocated: one longer than the query's
+``max_samples`` is refused at once (``count_over_time(vector(1)[100y:1ms])`` would need
+3 * 10^12 steps). The inner result's points count against ``max_samples``, as
+Prometheus counts a subquery's points. A long grid is evaluated in slices, each turned into
+the points it holds before the next is evaluated, so temporaries stay small and the
+deadline and the samples held are checked slice by slice. PromQL evaluates every step on
+its own, so slicing changes no value; the inner series are ordered by labels either way.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kubeprom.model.labels import EMPTY
+from kubeprom.model.csr import offsets_from_counts, take_segments
+from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
 from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.selectors import windows_over
 from kubeprom.promql.steps import cleanup_labels, merge_same_labels
-from kubeprom.promql.types import InstantSteps, RangeWindows, Scalar
+from kubeprom.promql.types import InstantSteps, RangeWindows, Scalar, Value
 from kubeprom.tsdb.api import SeriesSet
 
+# Grids up to this many steps are evaluated whole (the common case: [1h:1m] is 60 steps).
+SLICE_STEPS = 1 << 14
+# Longer grids are cut into slices of at most SLICE_STEPS steps and about this many values
+# (series x steps) each.
+SLICE_CELLS = 1 << 20
 
-def inner_times(first_after: int, last: int, step_ms: int) -> I64Array:
-    """Multiples of ``step_ms`` (absolute time) in ``(first_after, last]``."""
+
+def inner_grid(first_after: int, last: int, step_ms: int) -> tuple[int, int]:
+    """First time and number of the multiples of ``step_ms`` (absolute) in
+    ``(first_after, last]``, without materialising them."""
     start = (first_after // step_ms) * step_ms
     if start <= first_after:
         start += step_ms
     if start > last:
-        return np.empty(0, dtype=np.int64)
-    return np.arange(start, last + 1, step_ms, dtype=np.int64)
+        return start, 0
+    return start, (last - start) // step_ms + 1
 
 
 def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
@@ -31,10 +48,38 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
     if len(eff) == 0:
         return windows_over(ev, SeriesSet.empty(), eff, e.range_ms)
     closed = int(ev.options.closed_windows)
-    grid = inner_times(int(eff.min()) - e.range_ms - closed, int(eff.max()), step)
-    if len(grid) == 0:
+    start, n = inner_grid(int(eff.min()) - e.range_ms - closed, int(eff.max()), step)
+    if n == 0:
         return windows_over(ev, SeriesSet.empty(), eff, e.range_ms)
-    value = ev.eval(e.expr, grid)
+    ev.check_size(n)  # the grid itself: one timestamp per step
+    if n <= SLICE_STEPS:
+        grid = start + np.arange(n, dtype=np.int64) * step
+        ss = _points(ev.eval(e.expr, grid), grid)
+        ev.hold(ss.num_samples)
+    else:
+        ss = _sliced(ev, e.expr, start, n, step)
+    return windows_over(ev, _by_labels(ss), eff, e.range_ms)
+
+
+def _sliced(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> SeriesSet:
+    """The inner result over ``n`` steps from ``start``, evaluated a slice at a time."""
+    pieces: list[SeriesSet] = []
+    done = 0
+    width = SLICE_STEPS
+    while done < n:
+        count = min(width, n - done)
+        grid = start + (done + np.arange(count, dtype=np.int64)) * step
+        piece = _points(ev.eval(expr, grid), grid)
+        ev.hold(piece.num_samples)  # kept until the outer function has run
+        pieces.append(piece)
+        done += count
+        # Size the next slice by the series this one had, so temporaries stay bounded.
+        width = min(SLICE_STEPS, max(256, SLICE_CELLS // max(1, len(piece.labels))))
+    return _concat(pieces)
+
+
+def _points(value: Value, grid: I64Array) -> SeriesSet:
+    """The present points of an inner result as series (CSR), names dropped as flagged."""
     if isinstance(value, Scalar):
         value = InstantSteps(
             [EMPTY],
@@ -51,5 +96,32 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
     counts = np.bincount(rows, minlength=len(value.labels)).astype(np.int64)
     offsets = np.zeros(len(value.labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    ss = SeriesSet(list(value.labels), grid[cols], value.values[rows, cols], offsets)
-    return windows_over(ev, ss, eff, e.range_ms)
+    return SeriesSet(list(value.labels), grid[cols], value.values[rows, cols], offsets)
+
+
+def _by_labels(ss: SeriesSet) -> SeriesSet:
+    """The series sorted by labels: one order however the grid was sliced (Prometheus'
+    order here is a Go map's, i.e. none)."""
+    order = sorted(range(len(ss.labels)), key=ss.labels.__getitem__)
+    if order == list(range(len(order))):
+        return ss
+    t, v, offsets = take_segments(ss.t, ss.v, ss.offsets, np.asarray(order, dtype=np.int64))
+    return SeriesSet([ss.labels[i] for i in order], t, v, offsets)
+
+
+def _concat(pieces: list[SeriesSet]) -> SeriesSet:
+    """Series of consecutive time slices joined by labels (first-seen order)."""
+    ids: dict[Labels, int] = {}
+    sample_ids = []
+    for piece in pieces:
+        local = np.array([ids.setdefault(lab, len(ids)) for lab in piece.labels], dtype=np.int64)
+        sample_ids.append(np.repeat(local, np.diff(piece.offsets)))
+    if not ids:
+        return SeriesSet.empty()
+    owner = np.concatenate(sample_ids)
+    # Stable: within a series, slices (and the points inside them) stay in time order.
+    order = np.argsort(owner, kind="stable")
+    t = np.concatenate([p.t for p in pieces])[order]
+    v = np.concatenate([p.v for p in pieces])[order]
+    counts = np.bincount(owner, minlength=len(ids)).astype(np.int64)
+    return SeriesSet(list(ids), t, v, offsets_from_counts(counts))

@@ -30,6 +30,7 @@ import numpy as np
 from kubeprom.errors import EvalError
 from kubeprom.model.gofmt import format_f
 from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.promql.checkpoint import EVERY, checkpoint
 from kubeprom.promql.functions import range_stats as stats
 from kubeprom.promql.functions.notes import invalid_quantile
 from kubeprom.promql.functions.windows import Flat
@@ -79,6 +80,8 @@ def _reset_correction(flat: Flat, first: I64Array, last: I64Array, result: F64Ar
     begin = np.searchsorted(drops, first, side="right")  # drops i with first < i <= last
     count = np.searchsorted(drops, last, side="right") - begin
     for j in range(int(count.max(initial=0))):
+        if j % EVERY == 0:
+            checkpoint()
         lanes = np.flatnonzero(count > j)
         result[lanes] += v[drops[begin[lanes] + j] - 1]
 

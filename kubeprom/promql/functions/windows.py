@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kubeprom.model.samples import F64Array, I64Array
+from kubeprom.promql.checkpoint import EVERY, checkpoint
 from kubeprom.promql.types import BoolArray, RangeWindows
 
 # Windows per chunk in a sequential pass: big enough to amortise numpy's per-call overhead,
@@ -93,6 +94,8 @@ class Chunk:
         return int(self.n[0]) if self.n.size else 0
 
     def sample_index(self, k: int) -> I64Array:
+        if k % EVERY == 0:
+            checkpoint()  # sequential passes loop over k: a long window is a long loop
         idx: I64Array = self.lo[: self.active[k]] + k
         return idx
 

@@ -218,6 +218,22 @@ def _go_parse_int0(s: str) -> int | None:
     return value
 
 
+_MIN_INT64 = -(2**63)
+
+
+def go_duration_ns(seconds: float) -> int:
+    """Go's ``time.Duration(math.Round(seconds * 1e9))`` on amd64: rounding half away from
+    zero, and NaN, infinities and values past int64 become the minimum int64 (the CPU's
+    "integer indefinite"), where Python's ``round`` would raise (``up offset NaN``)."""
+    x = seconds * 1e9
+    if not math.isfinite(x):
+        return _MIN_INT64
+    whole = math.trunc(x)
+    if abs(x - whole) >= 0.5:
+        whole += 1 if x > 0 else -1
+    return whole if _MIN_INT64 <= whole < 2**63 else _MIN_INT64
+
+
 def _matching(b: n.Binary) -> n.Matching:
     """The vector matching ``bool_modifier`` builds and the later modifiers fill in."""
     if b.matching is None:
@@ -504,7 +520,7 @@ def _declare(p: Context, rule: Callable[..., None]) -> None:
 
     def offset(e: n.Node, _: Item, d: n.Node) -> n.Node:
         if isinstance(d, n.Num):
-            add_offset(e, round(d.val * 1e9), None)
+            add_offset(e, go_duration_ns(d.val), None)
         else:
             add_offset(e, 0, d)
         return e

@@ -80,6 +80,7 @@ def parse_text(
     openmetrics: bool = False,
     source: str = "<body>",
     known: Container[bytes] = frozenset(),
+    progress: Callable[[int], None] | None = None,
 ) -> ParsedBody:
     """Parse a whole exposition body (Prometheus text 0.0.4, or OpenMetrics 1.0).
 
@@ -87,8 +88,14 @@ def parse_text(
     cache's keys); they are not validated again and get no entry in ``labels``. An
     OpenMetrics body must end with ``# EOF``. Raises :class:`ExpositionError` naming ``source``
     and the 1-based line of the first malformed line.
+
+    ``progress``, when given, is called before each piece of the body after the first (about
+    every :data:`PIECE_BYTES`) with the number of samples parsed so far; whatever it raises
+    stops the parse (a deadline, a sample limit), so a huge body costs at most one piece
+    past the point where its caller gives up.
     """
     ctx = Context(openmetrics=openmetrics, source=source, known=known)
+    ctx.progress = progress
     series, values, ts, nlines = parse_block(body, 0, len(body), ctx, first_line=1)
     if openmetrics and ctx.eof_line is None:
         raise ExpositionError(
@@ -114,6 +121,7 @@ class Context:
         "labels",
         "metadata",
         "openmetrics",
+        "progress",
         "require_timestamps",
         "source",
     )
@@ -136,6 +144,7 @@ class Context:
         self.families = self.metadata
         self.labels: dict[bytes, Labels] = {}
         self.eof_line: int | None = None
+        self.progress: Callable[[int], None] | None = None
 
 
 Columns = tuple[list[bytes], F64Array, I64Array]
@@ -155,7 +164,10 @@ def parse_block(
     parts: list[Columns] = []
     line = first_line
     pos = start
+    parsed = 0
     while True:
+        if parts and ctx.progress is not None:
+            ctx.progress(parsed)
         cut = (
             buf.find(b"\n", pos + PIECE_BYTES, content_end)
             if content_end - pos > PIECE_BYTES
@@ -163,6 +175,7 @@ def parse_block(
         )
         piece = _Piece(buf, pos, content_end if cut < 0 else cut, ctx, line)
         parts.append(piece.run())
+        parsed += len(parts[-1][0])
         line += piece.nlines
         if ctx.eof_line is not None:
             if piece.eof_end < content_end:
