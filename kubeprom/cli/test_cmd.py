@@ -19,9 +19,8 @@ import json
 import logging
 import os
 import sys
-import time
 
-from kubeprom.clock import RealClock
+from kubeprom.clock import RealClock, elapsed_s
 from kubeprom.hpa import conformance
 from kubeprom.model.timeutil import format_rfc3339
 from kubeprom.promql import promqltest
@@ -96,7 +95,8 @@ def run_hpa(args: argparse.Namespace) -> int:
 
 
 def run_rules(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
+    clock = RealClock()
+    started = clock.monotonic_ns()
     # Rule errors are the tests' results here; the engine's own warnings about them would
     # only repeat them (promtool runs its rule manager with a no-op logger).
     logging.getLogger("kubeprom.rules").setLevel(logging.ERROR)
@@ -113,7 +113,7 @@ def run_rules(args: argparse.Namespace) -> int:
         if args.output == "text":
             for to_err, line in report.text_lines(result, color=color, lint_fatal=args.lint_fatal):
                 print(line, file=sys.stderr if to_err else sys.stdout, flush=True)
-    seconds = time.perf_counter() - started
+    seconds = elapsed_s(clock, started)
     if args.output == "json":
         print(json.dumps(report.to_json(results, seconds), indent=1))
     else:

@@ -17,13 +17,13 @@ query) is reported with its error and does not stop the others.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import KubepromError, RuleFileError
 from kubeprom.model.csr import gather_ranges
 from kubeprom.model.labels import METRIC_NAME, Labels
@@ -149,8 +149,10 @@ class Backtest:
         engine: EngineOptions | None = None,
         *,
         local: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self.query = query
+        self._clock: Clock = clock or RealClock()  # times each rule's evaluation
         self.querier = querier
         self.options = options
         self.engine = engine or EngineOptions()
@@ -211,7 +213,7 @@ class Backtest:
         for run in runs:
             if run.error:
                 continue
-            started = time.perf_counter()
+            started = self._clock.monotonic_ns()
             offset = run.group.query_offset_ms or 0
             g = run.grid
             first = max(0, -(-(lo - offset - g.start_ms) // g.step_ms))
@@ -226,7 +228,7 @@ class Backtest:
                     run.parts.append(pts)
             except (KubepromError, RangeUnsupported) as err:
                 run.error = str(err)
-            run.seconds += time.perf_counter() - started
+            run.seconds += elapsed_s(self._clock, started)
 
     def _evaluate(self, run: _Run, first: int, last: int, cache: SelectionCache | None) -> Points:
         g = run.grid
@@ -281,14 +283,14 @@ class Backtest:
     def _finish(self, run: _Run) -> RuleOutcome:
         if isinstance(run.rule, RecordingRule):
             return self._outcome(run, series=len(run.written))
-        started = time.perf_counter()
+        started = self._clock.monotonic_ns()
         if not run.error:
             try:
                 outcome = self._alert(run, run.rule)
             except (KubepromError, RangeUnsupported) as err:
                 run.error = str(err)
             else:
-                run.seconds += time.perf_counter() - started
+                run.seconds += elapsed_s(self._clock, started)
                 return outcome
         return self._outcome(run)
 

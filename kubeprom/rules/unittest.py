@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import glob
 import math
-import time
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -30,6 +29,7 @@ from enum import StrEnum
 import numpy as np
 import re2
 
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import ConfigError, KubepromError, RuleFileError
 from kubeprom.model.gofmt import quote
 from kubeprom.model.labels import Labels
@@ -173,6 +173,7 @@ class Runner:
     rules: RuleSource = field(default_factory=RuleSource)
     _empty: dict[EngineOptions, EmptyAnswers] = field(default_factory=dict)
     _plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = field(default_factory=dict)
+    clock: Clock = field(default_factory=RealClock)  # times each group's run
 
     def run_file(self, path: str) -> FileResult:
         prepared = self._prepare(path)
@@ -258,7 +259,7 @@ class Runner:
 
     # ---- one test group -------------------------------------------------------------------
     def run_group(self, tf: UnitTestFile, tg: UnitTestGroup, plan: _Plan) -> GroupResult:
-        started = time.perf_counter()
+        started = self.clock.monotonic_ns()
         problem = self._problem(tg, plan)
         if problem:
             return self._stopped(tg, (problem,), started)
@@ -273,7 +274,7 @@ class Runner:
             problem = "native histogram input series are not supported by kubeprom"
         return problem
 
-    def _stopped(self, tg: UnitTestGroup, errors: tuple[str, ...], started: float) -> GroupResult:
+    def _stopped(self, tg: UnitTestGroup, errors: tuple[str, ...], started: int) -> GroupResult:
         asserts = tuple(
             AssertionResult(
                 ALERT_TEST, i, t.place, t.eval_ms, t.alertname, Verdict.ERROR, errors[0]
@@ -291,7 +292,7 @@ class Runner:
             errors,
             (),
             "none",
-            time.perf_counter() - started,
+            elapsed_s(self.clock, started),
         )
 
     def _evaluate(
@@ -364,7 +365,7 @@ class Runner:
 
     # ---- checking --------------------------------------------------------------------------
     def _check(
-        self, tf: UnitTestFile, tg: UnitTestGroup, ev: GroupEvaluation, mode: str, started: float
+        self, tf: UnitTestFile, tg: UnitTestGroup, ev: GroupEvaluation, mode: str, started: int
     ) -> GroupResult:
         ei = tf.evaluation_interval_ms
         results: list[AssertionResult] = []
@@ -410,7 +411,7 @@ class Runner:
             tuple(messages),
             tuple(warnings),
             mode,
-            time.perf_counter() - started,
+            elapsed_s(self.clock, started),
         )
 
     def _check_alert(

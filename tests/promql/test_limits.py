@@ -18,7 +18,7 @@ from kubeprom.model import Labels, Matcher
 from kubeprom.promql import EngineOptions, LocalQueryAPI, QueryResult
 from kubeprom.promql.checkpoint import checking, checkpoint
 from kubeprom.promql.eval import subquery
-from kubeprom.promql.functions.range_stats import sum_over_time
+from kubeprom.promql.functions.range_stats import variance_over_time
 from kubeprom.promql.functions.windows import Flat
 from kubeprom.promql.types import RangeWindows
 from kubeprom.tsdb.api import SeriesSet
@@ -190,8 +190,9 @@ def test_an_uncanceled_cancellable_api_answers_as_before() -> None:
 
 
 def test_a_sequential_pass_over_a_long_window_stops_at_a_checkpoint() -> None:
-    """One window of 100,000 samples is a 100,000-iteration loop in sum_over_time; the
-    query's check runs every EVERY iterations inside it, so a deadline stops it there."""
+    """One window of 100,000 samples is a 100,000-iteration loop in stdvar_over_time
+    (Welford's update, one sample offset at a time); the query's check runs every EVERY
+    iterations inside it, so a deadline stops it there."""
     store = MemStore()
     t = np.arange(100_000, dtype=np.int64)
     store.add(Labels.from_dict({"__name__": "x"}), t, np.ones(len(t)))
@@ -212,10 +213,10 @@ def test_a_sequential_pass_over_a_long_window_stops_at_a_checkpoint() -> None:
             raise QueryCanceled("query was canceled in query execution")
 
     with checking(check), pytest.raises(QueryCanceled):
-        sum_over_time(flat)
+        variance_over_time(flat, stddev=False)
     assert calls == 3  # stopped at the third checkpoint, 2 x EVERY samples in
     with checking(lambda: None):
-        assert sum_over_time(flat)[0].tolist() == [100_000.0]
+        assert variance_over_time(flat, stddev=False)[0].tolist() == [0.0]
 
 
 class CheckpointOnSelect:
