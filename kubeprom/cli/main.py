@@ -18,13 +18,24 @@ from kubeprom.cli import (
     kubectl_cmd,
     query_cmd,
     run_cmd,
+    simulate_cmd,
     test_cmd,
     top_cmd,
     tsdb_cmd,
 )
 from kubeprom.errors import KubepromError
 
-COMMANDS = (check_cmd, exporter_cmd, kubectl_cmd, query_cmd, run_cmd, test_cmd, top_cmd, tsdb_cmd)
+COMMANDS = (
+    check_cmd,
+    exporter_cmd,
+    kubectl_cmd,
+    query_cmd,
+    run_cmd,
+    simulate_cmd,
+    test_cmd,
+    top_cmd,
+    tsdb_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

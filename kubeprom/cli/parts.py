@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -29,7 +29,7 @@ from kubeprom.hpa.manager import Autoscalers, MetricsProvider
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.rules.alerting import Alert
-from kubeprom.rules.group import GroupOptions
+from kubeprom.rules.group import GroupOptions, inline
 from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
 from kubeprom.rules.metrics import NotifierCollector, RulesCollector
 from kubeprom.rules.notifier import Notifier, notifications
@@ -38,6 +38,7 @@ from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
+from kubeprom.sim.inprocess import InProcessFetch
 from kubeprom.sim.metrics_server import MetricsServer
 from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb.db import DB, Options
@@ -100,11 +101,17 @@ class Compaction:
     name = "compaction"
 
     def __init__(
-        self, store: Store, clock: Clock, interval_ms: int = COMPACTION_INTERVAL_MS
+        self,
+        store: Store,
+        clock: Clock,
+        interval_ms: int = COMPACTION_INTERVAL_MS,
+        *,
+        inline: bool = False,
     ) -> None:
         self._store = store
         self._clock = clock
         self.interval_ms = interval_ms
+        self._inline = inline  # on a virtual clock: in the loop's thread, at its instant
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[int] | None = None
 
@@ -114,6 +121,12 @@ class Compaction:
     async def _run(self) -> None:
         while True:
             await self._clock.sleep_ms(self.interval_ms)
+            if self._inline:
+                try:
+                    self._store.db.compact()
+                except (StorageError, OSError) as err:
+                    log.error("compaction failed err=%s", err)
+                continue
             self._inflight = asyncio.ensure_future(asyncio.to_thread(self._store.db.compact))
             try:
                 await asyncio.shield(self._inflight)
@@ -134,25 +147,35 @@ class Compaction:
 
 class Exporters:
     """The simulated cluster's exporters, served over HTTP; the cluster follows the clock and
-    records its events in ``events``."""
+    records its events in ``events``. ``in_process`` (simulations on a virtual clock) serves
+    them to the scraper without sockets (:attr:`fetch`): same bodies, same parser."""
 
     name = "exporters"
 
-    def __init__(self, spec: ClusterSpec, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self, spec: ClusterSpec, clock: Clock, events: EventLog, *, in_process: bool = False
+    ) -> None:
         self._spec = spec
         self._clock = clock
         self._events = events
+        self._in_process = in_process
         self._server: ExporterServer | None = None
+        self.fetch: InProcessFetch | None = None
         self.cluster: SimulatedCluster | None = None
 
     def targets(self) -> list[ServedTarget]:
         """The served targets with their bound addresses (empty unless running)."""
+        if self.fetch is not None:
+            return self.fetch.targets
         return self._server.targets() if self._server is not None else []
 
     async def start(self) -> None:
         cluster = SimulatedCluster(
             self._spec, start_s=self._clock.now_ms() / 1000, events=self._events
         )
+        if self._in_process:
+            self.fetch, self.cluster = InProcessFetch(cluster, self._clock), cluster
+            return
         server = ExporterServer(cluster, clock=self._clock)
         await server.start()
         self._server, self.cluster = server, cluster
@@ -185,13 +208,14 @@ class Autoscaling:
         controller: ControllerConfig,
         gates: FeatureGates,
         config: MainConfig,
+        hpas: Sequence[HorizontalPodAutoscaler] | None = None,
     ) -> None:
         self._exporters = exporters
         self._events = events
         self._clock = clock
         self._controller = controller
         self._gates = gates
-        self._hpas = self._load(config)
+        self._hpas = self._load(config) if hpas is None else list(hpas)
         self._manager: Autoscalers | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -264,6 +288,15 @@ class Scrape:
         return cluster_groups(served, sd.role)
 
     async def start(self) -> None:
+        in_process = self._exporters.fetch if self._exporters is not None else None
+        if in_process is not None:
+            service = ScrapeService(
+                self._store.db.appender, self._clock, in_process, cluster=self._discover
+            )
+            service.apply(self._config)
+            service.start()
+            self._service = service
+            return
         fetch = HTTPFetcher()
         service = ScrapeService(self._store.db.appender, self._clock, fetch, cluster=self._discover)
         try:
@@ -336,13 +369,21 @@ class Rules:
     name = "rules"
 
     def __init__(
-        self, store: Store, alerting: Alerting, clock: Clock, flags: RuleFlags, config: MainConfig
+        self,
+        store: Store,
+        alerting: Alerting,
+        clock: Clock,
+        flags: RuleFlags,
+        config: MainConfig,
+        *,
+        inline: bool = False,
     ) -> None:
         self._store = store
         self._alerting = alerting
         self._clock = clock
         self._flags = flags
         self._config = config
+        self._inline = inline  # on a virtual clock: evaluations at their instant, in order
         self._manager: RuleManager | None = None
 
     @property
@@ -375,7 +416,7 @@ class Rules:
                 resend_delay_ms=f.resend_delay_ms,
             ),
             self._clock,
-            executor=asyncio.to_thread,
+            executor=inline if self._inline else asyncio.to_thread,
         )
         await manager.update(self._settings(self._config))
         self._manager = manager

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from kubeprom.cli.parts import (
     Alerting,
@@ -45,7 +46,9 @@ from kubeprom.cli.parts import (
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
+from kubeprom.config.cluster import ClusterSpec
 from kubeprom.config.cluster_parse import load_cluster_config
+from kubeprom.config.hpa_spec import HorizontalPodAutoscaler
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.lifecycle import Component, Lifecycle
@@ -74,27 +77,56 @@ def load_config(path: str | None) -> MainConfig:
     return config
 
 
+@dataclass(frozen=True, slots=True)
+class Preloaded:
+    """A simulation's configuration, read and varied before the server is built (instead of
+    ``settings.config_path``). The parts run in process on the virtual clock: exporters
+    without sockets, rules and compaction at their instants, no web server."""
+
+    config: MainConfig
+    cluster: ClusterSpec
+    hpas: tuple[HorizontalPodAutoscaler, ...]
+    events: EventLog
+
+
 class Server:
     """The parts of ``kubeprom run`` in :data:`START_ORDER`. Use from one event loop.
 
     The configuration file is read here, before anything starts, so a bad file fails
-    without touching the data directory. Raises ConfigError for a bad file.
+    without touching the data directory. Raises ConfigError for a bad file. ``preloaded``
+    makes it ``kubeprom simulate``'s loop: the same parts, on a virtual clock.
     """
 
-    def __init__(self, settings: ServerSettings, clock: Clock) -> None:
+    def __init__(
+        self, settings: ServerSettings, clock: Clock, preloaded: Preloaded | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        self.config = load_main_config(settings.config_path)
-        spec = load_cluster_config(settings.config_path)
-        self.events = EventLog()
+        virtual = preloaded is not None
+        if preloaded is None:
+            self.config = load_main_config(settings.config_path)
+            spec = load_cluster_config(settings.config_path)
+            self.events = EventLog()
+        else:
+            self.config, spec, self.events = preloaded.config, preloaded.cluster, preloaded.events
         self.store = Store(settings.data, settings.store, clock)
-        self.compaction = Compaction(self.store, clock)
-        self.exporters = Exporters(spec, clock, self.events) if spec is not None else None
+        self.compaction = Compaction(self.store, clock, inline=virtual)
+        self.exporters = (
+            Exporters(spec, clock, self.events, in_process=virtual) if spec is not None else None
+        )
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
         self.alerting = Alerting(settings.rules, self.config)
-        self.rules = Rules(self.store, self.alerting, clock, settings.rules, self.config)
+        self.rules = Rules(
+            self.store, self.alerting, clock, settings.rules, self.config, inline=virtual
+        )
         self.autoscaling = Autoscaling(
-            self.exporters, self.events, clock, settings.hpa, settings.feature_gates, self.config
+            self.exporters,
+            self.events,
+            clock,
+            settings.hpa,
+            settings.feature_gates,
+            self.config,
+            None if preloaded is None else preloaded.hpas,
         )
         self.web = Web(
             settings,
@@ -115,7 +147,7 @@ class Server:
             self.scrape,
             self.rules,
             self.autoscaling,
-            self.web,
+            None if virtual else self.web,
         ]
         self.lifecycle: Lifecycle[MainConfig] = Lifecycle(in_start_order(parts))
         self._reload_lock = asyncio.Lock()

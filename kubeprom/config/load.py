@@ -6,7 +6,8 @@ line and column (1-based) of the offending node and the field, e.g.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
 node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:`` is
-kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`.
+kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`,
+and ``simulation:`` (:attr:`MainConfig.simulation_node`) for ``kubeprom simulate``'s scenarios.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class MainConfig:
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write_node: yaml.Node | None = field(default=None, compare=False)
     hpa_node: yaml.Node | None = field(default=None, compare=False)
+    simulation_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
@@ -119,6 +121,7 @@ _TOP_FIELDS = frozenset(
         "remote_write",
         "cluster",
         "horizontal_pod_autoscalers",
+        "simulation",
     }
 )
 _GLOBAL_FIELDS = frozenset(
@@ -262,6 +265,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         cluster_node=f.get("cluster"),
         remote_write_node=f.get("remote_write"),
         hpa_node=f.get("horizontal_pod_autoscalers"),
+        simulation_node=f.get("simulation"),
         base_dir=base_dir,
     )
 

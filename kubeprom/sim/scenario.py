@@ -1,0 +1,169 @@
+"""Scenarios for ``kubeprom simulate``: a kubeprom.yml plus a ``simulation:`` section.
+
+A scenario is a configuration file ``kubeprom run`` accepts as it is (so it can also be run
+live): ``global:`` (scrape and evaluation intervals), ``rule_files:``, ``scrape_configs:``,
+``cluster:`` (nodes, Deployments with requests, limits, readiness delays and load profiles,
+``seed``), ``horizontal_pod_autoscalers:`` (manifests or inline objects), and::
+
+    simulation:
+      duration: 24h                    # required: cluster time to simulate
+      start: 2027-01-01T00:00:00Z      # the virtual clock's start (RFC 3339; this default)
+      controller:                      # kube-controller-manager's HPA flags, its defaults
+        sync_period: 15s               # the HPA sync period, also the timeline's step
+        tolerance: 0.1
+        downscale_stabilization: 5m
+        cpu_initialization_period: 5m
+        initial_readiness_delay: 30s
+
+Without ``scrape_configs:`` a scenario scrapes the cluster as the embedded kubeprom.yml
+does (jobs ``cadvisor``, ``kubelet``, ``kube-state-metrics``) at its own
+``global.scrape_interval``. ``kubeprom run`` reads the section's syntax and leaves the rest
+to ``simulate``. Errors name ``file:line:col: field: message`` as the rest of the file's do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from kubeprom.config.cluster import ClusterSpec
+from kubeprom.config.cluster_parse import parse_cluster_config
+from kubeprom.config.hpa import load_hpa_config
+from kubeprom.config.hpa_spec import FeatureGates, HorizontalPodAutoscaler
+from kubeprom.config.load import DEFAULT_CONFIG, MainConfig, load_main_config
+from kubeprom.config.nodes import Fields, compose, error, scalar_str
+from kubeprom.config.scrape import parse_scrape_config
+from kubeprom.errors import ConfigError
+from kubeprom.hpa import ControllerConfig
+from kubeprom.model.timeutil import parse_rfc3339_ms
+
+DEFAULT_START = "2027-01-01T00:00:00Z"
+_FIELDS = frozenset({"duration", "start", "controller"})
+_CONTROLLER_FIELDS = frozenset(
+    {
+        "sync_period",
+        "tolerance",
+        "downscale_stabilization",
+        "cpu_initialization_period",
+        "initial_readiness_delay",
+    }
+)
+_SECTION = "simulation"
+_NULL = yaml.ScalarNode("tag:yaml.org,2002:null", "")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationSpec:
+    """The ``simulation:`` section: how long, from when, and the HPA controller's flags."""
+
+    duration_ms: int
+    start_ms: int
+    controller: ControllerConfig
+
+    @property
+    def step_ms(self) -> int:
+        """The timeline's step: one HPA sync period."""
+        return self.controller.sync_period_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.duration_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A loaded scenario: the configuration the loop's parts are built from, its cluster,
+    its HPAs (defaulted and validated) and the simulation settings."""
+
+    path: str
+    config: MainConfig
+    cluster: ClusterSpec
+    hpas: tuple[HorizontalPodAutoscaler, ...]
+    simulation: SimulationSpec
+
+
+def parse_simulation(node: yaml.Node | None, source: str) -> SimulationSpec:
+    """The ``simulation:`` section; raises ConfigError with its position."""
+    if node is None:
+        raise ConfigError("a scenario needs a simulation: section with a duration", file=source)
+    f = Fields(node, source, _SECTION, "simulation", _FIELDS)
+    if "duration" not in f:
+        raise f.fail(None, "duration is required")
+    duration = f.duration_ms("duration")
+    if duration <= 0:
+        raise f.fail("duration", "must be positive")
+    start_text = f.string("start", DEFAULT_START)
+    try:
+        start = parse_rfc3339_ms(start_text)
+    except ValueError as err:
+        raise f.fail("start", f"{start_text!r} is not an RFC 3339 time: {err}") from err
+    d = ControllerConfig()
+    c = Fields(
+        f.get("controller") or _NULL, source, f.sub("controller"), "controller", _CONTROLLER_FIELDS
+    )
+    sync = c.duration_ms("sync_period", d.sync_period_ms)
+    if sync <= 0:
+        raise c.fail("sync_period", "must be positive")
+    tolerance = d.tolerance
+    if "tolerance" in c:
+        text = scalar_str(c.at("tolerance"), source, c.sub("tolerance"))
+        try:
+            tolerance = float(text)
+        except ValueError:
+            raise c.fail("tolerance", f"expected a number, got {text!r}") from None
+        if not tolerance >= 0:
+            raise c.fail("tolerance", f"must be 0 or more, got {text!r}")
+    controller = replace(
+        d,
+        sync_period_ms=sync,
+        tolerance=tolerance,
+        downscale_stabilization_window_ms=c.duration_ms(
+            "downscale_stabilization", d.downscale_stabilization_window_ms
+        ),
+        cpu_initialization_period_ms=c.duration_ms(
+            "cpu_initialization_period", d.cpu_initialization_period_ms
+        ),
+        initial_readiness_delay_ms=c.duration_ms(
+            "initial_readiness_delay", d.initial_readiness_delay_ms
+        ),
+    )
+    return SimulationSpec(duration, start, controller)
+
+
+def _default_scrape_configs(config: MainConfig) -> MainConfig:
+    """The embedded kubeprom.yml's scrape jobs, read with this scenario's global defaults."""
+    package = resources.files("kubeprom.config")
+    source = f"<embedded {DEFAULT_CONFIG}>"
+    root = compose(package.joinpath(DEFAULT_CONFIG).read_text(), source)
+    if root is None:
+        return config
+    jobs = Fields(root, source, "", "config.Config", {k.value for k, _ in root.value})
+    configs = tuple(
+        parse_scrape_config(node, source, path, config.global_.scrape_defaults, config.base_dir)
+        for path, node in jobs.items("scrape_configs")
+    )
+    return replace(config, scrape_configs=configs)
+
+
+def _has_key(text: str, source: str, key: str) -> bool:
+    root = compose(text, source)
+    return isinstance(root, yaml.MappingNode) and any(k.value == key for k, _ in root.value)
+
+
+def load_scenario(path: str, gates: FeatureGates | None = None) -> Scenario:
+    """Read and validate a scenario file; raises ConfigError (with positions) or OSError."""
+    config = load_main_config(path)
+    if config.cluster_node is None:
+        raise ConfigError("a scenario needs a cluster: section", file=path)
+    base_dir = Path(config.base_dir) if config.base_dir is not None else None
+    cluster = parse_cluster_config(config.text, path, base_dir=base_dir)
+    if cluster is None:
+        raise error(config.cluster_node, path, "cluster", "the cluster must not be empty")
+    simulation = parse_simulation(config.simulation_node, path)
+    hpas = load_hpa_config(config.hpa_node, path, config.base_dir, gates)
+    if not _has_key(config.text, path, "scrape_configs"):
+        config = _default_scrape_configs(config)
+    return Scenario(path, config, cluster, tuple(h.hpa for h in hpas), simulation)
