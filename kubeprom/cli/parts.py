@@ -153,12 +153,19 @@ class Exporters:
     name = "exporters"
 
     def __init__(
-        self, spec: ClusterSpec, clock: Clock, events: EventLog, *, in_process: bool = False
+        self,
+        spec: ClusterSpec,
+        clock: Clock,
+        events: EventLog,
+        *,
+        in_process: bool = False,
+        direct: bool = False,
     ) -> None:
         self._spec = spec
         self._clock = clock
         self._events = events
         self._in_process = in_process
+        self._direct = direct  # in process: samples from the families, no text
         self._server: ExporterServer | None = None
         self.fetch: InProcessFetch | None = None
         self.cluster: SimulatedCluster | None = None
@@ -174,7 +181,8 @@ class Exporters:
             self._spec, start_s=self._clock.now_ms() / 1000, events=self._events
         )
         if self._in_process:
-            self.fetch, self.cluster = InProcessFetch(cluster, self._clock), cluster
+            self.fetch = InProcessFetch(cluster, self._clock, direct=self._direct)
+            self.cluster = cluster
             return
         server = ExporterServer(cluster, clock=self._clock)
         await server.start()

@@ -87,6 +87,7 @@ class Preloaded:
     cluster: ClusterSpec
     hpas: tuple[HorizontalPodAutoscaler, ...]
     events: EventLog
+    direct_scrape: bool = True  # samples from the exporters' families, not their text
 
 
 class Server:
@@ -112,7 +113,15 @@ class Server:
         self.store = Store(settings.data, settings.store, clock)
         self.compaction = Compaction(self.store, clock, inline=virtual)
         self.exporters = (
-            Exporters(spec, clock, self.events, in_process=virtual) if spec is not None else None
+            Exporters(
+                spec,
+                clock,
+                self.events,
+                in_process=virtual,
+                direct=preloaded is not None and preloaded.direct_scrape,
+            )
+            if spec is not None
+            else None
         )
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
         self.alerting = Alerting(settings.rules, self.config)

@@ -23,7 +23,7 @@ from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.sim import outputs
 from kubeprom.sim.record import EventTape
 from kubeprom.sim.run import Result, drive, terminal_progress, write
-from kubeprom.sim.scenario import Scenario, load_scenario
+from kubeprom.sim.scenario import Scenario, ScrapeMode, load_scenario
 from kubeprom.tsdb.db import Options
 
 
@@ -48,7 +48,13 @@ class SimulatedServer:
             store=Options(retention_ms=None),
             hpa=sim.controller,
         )
-        preloaded = Preloaded(scenario.config, scenario.cluster, scenario.hpas, tape)
+        preloaded = Preloaded(
+            scenario.config,
+            scenario.cluster,
+            scenario.hpas,
+            tape,
+            direct_scrape=sim.scrape is ScrapeMode.DIRECT,
+        )
         self.server = Server(settings, clock, preloaded)
         self._clock = clock
 

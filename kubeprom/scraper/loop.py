@@ -20,7 +20,7 @@ from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
 from kubeprom.model.labels import METRIC_NAME, Labels, validate_labels
 from kubeprom.model.samples import STALE_NAN, I64Array
 from kubeprom.scraper.exposition import MISSING, content_type_format, parse_text
-from kubeprom.scraper.fetch import Fetch
+from kubeprom.scraper.fetch import Fetch, FetchResult
 from kubeprom.tsdb.api import Appender, MetricMetadata
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ class ScrapeLoop:
         error = ""
         try:
             result = await self._fetch(self.url, opts.timeout_ms / 1000, opts.body_size_limit)
-            scraped, kept, added, cur_refs = self._append_body(
-                app, t_ms, result.body, result.content_type
-            )
+            scraped, kept, added, cur_refs = self._append_body(app, t_ms, result)
         except (ScrapeError, ExpositionError) as err:
             error = str(err)
             app.rollback()
@@ -159,16 +157,19 @@ class ScrapeLoop:
             self._report_refs = None
 
     def _append_body(
-        self, app: Appender, t_ms: int, body: bytes, content_type: str
+        self, app: Appender, t_ms: int, result: FetchResult
     ) -> tuple[int, int, int, I64Array]:
         """Returns (samples scraped, samples kept, series added, refs appended at ``t_ms``)."""
         cache = self._cache.refs
-        parsed = parse_text(
-            body,
-            openmetrics=content_type_format(content_type) == "openmetrics",
-            source=self.url,
-            known=cache.keys(),
-        )
+        if result.parsed is not None:
+            parsed = result.parsed(cache.keys())
+        else:
+            parsed = parse_text(
+                result.body,
+                openmetrics=content_type_format(result.content_type) == "openmetrics",
+                source=self.url,
+                known=cache.keys(),
+            )
         added = 0
         for text, labels in parsed.labels.items():
             if text not in cache:

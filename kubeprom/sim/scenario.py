@@ -8,6 +8,7 @@ live): ``global:`` (scrape and evaluation intervals), ``rule_files:``, ``scrape_
     simulation:
       duration: 24h                    # required: cluster time to simulate
       start: 2027-01-01T00:00:00Z      # the virtual clock's start (RFC 3339; this default)
+      scrape: direct                   # or text: render and parse every exposition body
       controller:                      # kube-controller-manager's HPA flags, its defaults
         sync_period: 15s               # the HPA sync period, also the timeline's step
         tolerance: 0.1
@@ -17,13 +18,17 @@ live): ``global:`` (scrape and evaluation intervals), ``rule_files:``, ``scrape_
 
 Without ``scrape_configs:`` a scenario scrapes the cluster as the embedded kubeprom.yml
 does (jobs ``cadvisor``, ``kubelet``, ``kube-state-metrics``) at its own
-``global.scrape_interval``. ``kubeprom run`` reads the section's syntax and leaves the rest
+``global.scrape_interval``. ``scrape: direct`` (the default) hands the scraper the samples
+the exporters' OpenMetrics bodies would parse to, without writing and parsing the text; the
+store is the same either way (``text`` is the faithful path, kept to check that).
+``kubeprom run`` reads the section's syntax and leaves the rest
 to ``simulate``. Errors name ``file:line:col: field: message`` as the rest of the file's do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -41,7 +46,7 @@ from kubeprom.hpa import ControllerConfig
 from kubeprom.model.timeutil import parse_rfc3339_ms
 
 DEFAULT_START = "2027-01-01T00:00:00Z"
-_FIELDS = frozenset({"duration", "start", "controller"})
+_FIELDS = frozenset({"duration", "start", "scrape", "controller"})
 _CONTROLLER_FIELDS = frozenset(
     {
         "sync_period",
@@ -55,6 +60,13 @@ _SECTION = "simulation"
 _NULL = yaml.ScalarNode("tag:yaml.org,2002:null", "")
 
 
+class ScrapeMode(StrEnum):
+    """How the in-process scrapes read the exporters."""
+
+    DIRECT = "direct"
+    TEXT = "text"
+
+
 @dataclass(frozen=True, slots=True)
 class SimulationSpec:
     """The ``simulation:`` section: how long, from when, and the HPA controller's flags."""
@@ -62,6 +74,7 @@ class SimulationSpec:
     duration_ms: int
     start_ms: int
     controller: ControllerConfig
+    scrape: ScrapeMode = ScrapeMode.DIRECT
 
     @property
     def step_ms(self) -> int:
@@ -100,6 +113,9 @@ def parse_simulation(node: yaml.Node | None, source: str) -> SimulationSpec:
         start = parse_rfc3339_ms(start_text)
     except ValueError as err:
         raise f.fail("start", f"{start_text!r} is not an RFC 3339 time: {err}") from err
+    mode_text = f.string("scrape", ScrapeMode.DIRECT.value)
+    if mode_text not in {m.value for m in ScrapeMode}:
+        raise f.fail("scrape", f"expected direct or text, got {mode_text!r}")
     d = ControllerConfig()
     c = Fields(
         f.get("controller") or _NULL, source, f.sub("controller"), "controller", _CONTROLLER_FIELDS
@@ -130,7 +146,7 @@ def parse_simulation(node: yaml.Node | None, source: str) -> SimulationSpec:
             "initial_readiness_delay", d.initial_readiness_delay_ms
         ),
     )
-    return SimulationSpec(duration, start, controller)
+    return SimulationSpec(duration, start, controller, ScrapeMode(mode_text))
 
 
 def _default_scrape_configs(config: MainConfig) -> MainConfig:
