@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import csv
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,6 +124,20 @@ spec:
 """
 
 
+def _block_index_mib(db: DB) -> float:
+    """What the open blocks keep in memory of their indexes (arrays and symbols), MiB."""
+    total = 0
+    for b in db.blocks_snapshot():
+        total += sum(
+            a.nbytes
+            for a in (b._pairs, b._pair_off, b._frame_off, b.frames.frame_bounds)
+        )
+        total += b.frames.series_mint.nbytes + b.frames.series_maxt.nbytes
+        total += sum(sys.getsizeof(sym) for sym in b._symbols)
+        total += sys.getsizeof(b._labels) + sys.getsizeof(b._symbols)
+    return total / 2**20
+
+
 def _rss_mib() -> float:
     """Resident memory now (VmRSS), MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -177,6 +192,7 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
                         "series_created": db.stats.series_created,
                         "series_collected": head.removed_series,
                         "blocks": len(db.blocks_snapshot()),
+                        "block_index_mib": _block_index_mib(db),
                         "pods": len(cluster.pods()),
                         # Every change of a Deployment's replicas bumps its generation.
                         "scale_changes": sum(d.generation - 1 for d in deployments),
@@ -212,8 +228,15 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     hours = [r["hours"] for r in rows]
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
     ax = axes[0]
-    ax.plot(hours, [r["rss_mib"] for r in rows], color="tab:red")
-    ax.set_ylabel("resident memory (MiB)")
+    ax.plot(hours, [r["rss_mib"] for r in rows], color="tab:red", label="resident memory")
+    ax.plot(
+        hours,
+        [r["block_index_mib"] for r in rows],
+        color="tab:orange",
+        label="of it, the blocks' indexes",
+    )
+    ax.legend(loc="lower right")
+    ax.set_ylabel("MiB")
     ax.set_ylim(bottom=0)
     ax.set_title(f"kubeprom run's parts, {hours[-1]:g} h of HPA churn in virtual time")
     ax = axes[1]

@@ -25,10 +25,12 @@
     │   ├── QueryTimeout
     │   ├── QueryCanceled
     │   └── TooManySamples
-    └── StorageError
-        ├── OutOfOrderSample
-        ├── DuplicateSample
-        └── CorruptionError(path)                checksum or format failure on disk
+    ├── StorageError
+    │   ├── OutOfOrderSample
+    │   ├── DuplicateSample
+    │   └── CorruptionError(path)                checksum or format failure on disk
+    └── RemoteWriteError                         a remote write request failed for good
+        └── RecoverableWriteError(retry_after_ms) ... and may succeed when retried
 
 Messages are lower case, without a trailing full stop, and quote user input with ``!r``.
 The edges map them once: the CLI prints one line, the HTTP API renders :class:`APIError`
@@ -252,9 +254,10 @@ class ParseError(PromQLError):
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """Prometheus' rendering: 1-based line, and the column in UTF-8 bytes (Go's offsets)."""
     before = text[:offset]
     line = before.count("\n") + 1
-    col = offset - (before.rfind("\n") + 1) + 1
+    col = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogatepass")) + 1
     return line, col
 
 
@@ -327,3 +330,18 @@ class TemplateError(KubepromError):
     @property
     def expand_message(self) -> str:
         return f"error {self.phase} template {self.name}: {self.message}"
+
+
+class RemoteWriteError(KubepromError):
+    """A remote write endpoint refused a request; retrying will not help (4xx)."""
+
+
+class RecoverableWriteError(RemoteWriteError):
+    """A remote write request failed in a way a retry may fix (network, 5xx, 429).
+
+    ``retry_after_ms`` is the endpoint's Retry-After, or None to use the queue's backoff.
+    """
+
+    def __init__(self, message: str, *, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms

@@ -83,6 +83,7 @@ RULES = {
             "kubeprom.sim",
             "kubeprom.top",
             "kubeprom.web",
+            "kubeprom.remote",
         ],
     ),
     "model-is-the-bottom": ("kubeprom.model", "allow", ["kubeprom.errors", "kubeprom.model"]),
@@ -92,6 +93,21 @@ RULES = {
         ["kubeprom.promql", "kubeprom.tsdb"],
     ),
     "scraper-below-web-and-cli": ("kubeprom.scraper", "forbid", ["kubeprom.cli", "kubeprom.web"]),
+    # remote write reads the store's WAL from the side, never its head, querier or blocks
+    "remote-reads-the-wal": (
+        "kubeprom.remote",
+        "allow",
+        [
+            "kubeprom.__version__",
+            "kubeprom.clock",
+            "kubeprom.config",
+            "kubeprom.errors",
+            "kubeprom.model",
+            "kubeprom.remote",
+            "kubeprom.tsdb.wal",
+            "kubeprom.tsdb.walcodec",
+        ],
+    ),
     # config (the http_config and its TLS transport included) is shared by every layer
     "config-is-low": (
         "kubeprom.config",
@@ -120,7 +136,12 @@ RULES = {
     # store (tsdb.memstore) is part of the storage seam for them: rule unit tests, HPA
     # dry runs and simulations load series into it and query it through promql.api.
     "rules-through-the-seams": ("kubeprom.rules", "allow", [*SEAMS, "kubeprom.rules"]),
-    "hpa-through-the-seams": ("kubeprom.hpa", "allow", [*SEAMS, "kubeprom.hpa"]),
+    # prometheus-adapter's query templates are Go text/template: the engine rules/ has.
+    "hpa-through-the-seams": (
+        "kubeprom.hpa",
+        "allow",
+        [*SEAMS, "kubeprom.hpa", "kubeprom.rules.template"],
+    ),
     # sim also drives the simulated cluster and the scrape path in virtual time (in-process
     # fetches), and runs parts through the lifecycle; never the web server or the CLI.
     "sim-through-the-seams": (
@@ -135,6 +156,12 @@ RULES = {
             "kubeprom.scraper",
             "kubeprom.sim",
         ],
+    ),
+    # The web UI reads what it shows through the query seam and the HTTP API, never the store.
+    "ui-reads-through-the-api": (
+        "kubeprom.web.ui",
+        "forbid",
+        ["kubeprom.cli", "kubeprom.exporters", "kubeprom.scraper", "kubeprom.tsdb"],
     ),
 }
 
@@ -340,6 +367,18 @@ EXPORTS = {
         "Series",
         "SeriesRef",
         "SeriesSet",
+    ],
+    "kubeprom.remote": [
+        "HTTPWriteClient",
+        "Position",
+        "PositionFile",
+        "ProtocolError",
+        "QueueManager",
+        "RemoteWrite",
+        "RemoteWriteCollector",
+        "SeriesEncoder",
+        "WALWatcher",
+        "WriteClient",
     ],
 }
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from kubeprom.cli import (
     check_cmd,
     exporter_cmd,
+    hpa_cmd,
     kubectl_cmd,
     query_cmd,
     run_cmd,
@@ -28,6 +29,7 @@ from kubeprom.errors import KubepromError
 COMMANDS = (
     check_cmd,
     exporter_cmd,
+    hpa_cmd,
     kubectl_cmd,
     query_cmd,
     run_cmd,

@@ -11,10 +11,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from kubeprom.cli.run_storage import Storage, open_storage
 from kubeprom.cli.settings import RuleFlags, ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config.cluster import ClusterSpec
@@ -28,6 +30,8 @@ from kubeprom.hpa import ControllerConfig
 from kubeprom.hpa.manager import Autoscalers, MetricsProvider
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
+from kubeprom.remote.service import RemoteWrite
 from kubeprom.rules.alerting import Alert
 from kubeprom.rules.group import GroupOptions, inline
 from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
@@ -41,8 +45,8 @@ from kubeprom.scraper.service import ScrapeService
 from kubeprom.sim.inprocess import InProcessFetch
 from kubeprom.sim.metrics_server import MetricsServer
 from kubeprom.sim.workloads import ClusterWorkloads
+from kubeprom.tsdb.api import Appender
 from kubeprom.tsdb.db import DB, Options
-from kubeprom.tsdb.metrics import TSDBCollector
 from kubeprom.tsdb.stats import head_stats
 from kubeprom.web import (
     AdminHandlers,
@@ -56,42 +60,60 @@ from kubeprom.web import (
 )
 from kubeprom.web.hpa_view import HPAView
 from kubeprom.web.kube import KubeHandlers
+from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 
 log = logging.getLogger(__name__)
 
-COMPACTION_INTERVAL_MS = 60_000  # Prometheus' DB.run compacts once a minute
-
 
 class Store:
-    """The store: opens the data directory on start; on stop flushes the WAL and closes."""
+    """The store: opens the data directory on start (the full store, or the agent's WAL-only
+    store); on stop flushes the WAL and closes."""
 
     name = "store"
 
-    def __init__(self, path: str, options: Options, clock: Clock) -> None:
+    def __init__(self, path: str, options: Options, clock: Clock, *, agent: bool = False) -> None:
         self._path = path
         self._options = options
         self._clock = clock
-        self._db: DB | None = None
+        self.agent = agent
+        self._storage: Storage | None = None
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise RuntimeError("the store is not open (start it first)")
+        return self._storage
 
     @property
     def db(self) -> DB:
-        if self._db is None:
-            raise RuntimeError("the store is not open (start it first)")
-        return self._db
+        db = self.storage.db
+        if db is None:
+            raise RuntimeError("an agent's store cannot be queried")
+        return db
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def appender(self) -> Appender:
+        return self.storage.appender()
 
     async def start(self) -> None:
-        self._db = await asyncio.to_thread(
-            functools.partial(DB.open, self._path, self._options, clock=self._clock)
+        self._storage = await asyncio.to_thread(
+            functools.partial(
+                open_storage, self._path, self._options, agent=self.agent, clock=self._clock
+            )
         )
 
     async def stop(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        storage, self._storage = self._storage, None
+        if storage is not None:
+            await asyncio.to_thread(storage.close)
 
 
 class Compaction:
-    """Persists the head's full block ranges every ``interval_ms`` of clock time.
+    """Persists the head's full block ranges every ``interval_ms`` of clock time (an agent's
+    store: checkpoints its WAL every 2 h instead).
 
     A compaction under way when the component stops is waited for, so the store never
     closes under a block being written. A failed compaction is logged and retried at the
@@ -104,7 +126,7 @@ class Compaction:
         self,
         store: Store,
         clock: Clock,
-        interval_ms: int = COMPACTION_INTERVAL_MS,
+        interval_ms: int | None = None,
         *,
         inline: bool = False,
     ) -> None:
@@ -113,21 +135,23 @@ class Compaction:
         self.interval_ms = interval_ms
         self._inline = inline  # on a virtual clock: in the loop's thread, at its instant
         self._task: asyncio.Task[None] | None = None
-        self._inflight: asyncio.Future[int] | None = None
+        self._inflight: asyncio.Future[object] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        storage = self._store.storage
+        interval = self.interval_ms or storage.maintain_interval_ms
         while True:
-            await self._clock.sleep_ms(self.interval_ms)
+            await self._clock.sleep_ms(interval)
             if self._inline:
                 try:
-                    self._store.db.compact()
+                    storage.maintain()
                 except (StorageError, OSError) as err:
                     log.error("compaction failed err=%s", err)
                 continue
-            self._inflight = asyncio.ensure_future(asyncio.to_thread(self._store.db.compact))
+            self._inflight = asyncio.ensure_future(asyncio.to_thread(storage.maintain))
             try:
                 await asyncio.shield(self._inflight)
             except (StorageError, OSError) as err:
@@ -143,6 +167,55 @@ class Compaction:
         if inflight is not None and not inflight.done():
             with contextlib.suppress(StorageError, OSError):  # logged by _run's next turn
                 await inflight
+
+
+class RemoteWritePart:
+    """Remote write: a queue per ``remote_write`` entry reading the store's WAL (and holding
+    back the deletion of WAL segments not sent yet). Starts after the store; stops after the
+    parts that append (so it reads the WAL to its end) and before the store closes."""
+
+    name = "remote-write"
+
+    def __init__(
+        self, store: Store, clock: Clock, config: MainConfig, flush_deadline_ms: int
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._flush_deadline_ms = flush_deadline_ms
+        self._remote: RemoteWrite | None = None
+
+    @property
+    def queues(self) -> Sequence[QueueView]:
+        return self._remote.queues if self._remote is not None else []
+
+    async def start(self) -> None:
+        storage = self._store.storage
+        remote = RemoteWrite(
+            Path(self._store.path),
+            self._clock,
+            samples_in=storage.samples_in,
+            highest_in_ms=storage.highest_in_ms,
+            metadata=storage.metadata_entries,
+            flush_deadline_s=self._flush_deadline_ms / 1000,
+        )
+        if storage.wal is not None:
+            storage.wal.keep_segments_from(remote.wal_floor)
+        await remote.apply(self._config.remote_write, self._config.global_.external_labels)
+        self._remote = remote
+
+    async def reload(self, config: MainConfig) -> None:
+        if self._remote is not None:
+            await self._remote.apply(config.remote_write, config.global_.external_labels)
+        self._config = config
+
+    async def stop(self) -> None:
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            await remote.stop()
+            wal = self._store.storage.wal
+            if wal is not None:
+                wal.keep_segments_from(None)
 
 
 class Exporters:
@@ -306,7 +379,7 @@ class Scrape:
             self._service = service
             return
         fetch = HTTPFetcher()
-        service = ScrapeService(self._store.db.appender, self._clock, fetch, cluster=self._discover)
+        service = ScrapeService(self._store.appender, self._clock, fetch, cluster=self._discover)
         try:
             service.apply(self._config)
         except BaseException:
@@ -450,15 +523,17 @@ class Web:
         settings: ServerSettings,
         store: Store,
         scrape: Scrape,
-        alerting: Alerting,
-        rules: Rules,
-        autoscaling: Autoscaling,
+        alerting: Alerting | None,
+        rules: Rules | None,
+        autoscaling: Autoscaling | None,
+        remote: RemoteWritePart,
         clock: Clock,
         config: MainConfig,
         reload: Reload,
     ) -> None:
         self._settings = settings
         self._store = store
+        self._remote = remote
         self._scrape = scrape
         self._alerting = alerting
         self._rules = rules
@@ -472,25 +547,43 @@ class Web:
 
     def _app(self) -> web.Application:
         s = self._settings
-        db = self._store.db
+        storage = self._store.storage
+        db = storage.db
         scraping = self._scrape.service
         registry = CollectorRegistry()
-        registry.register(TSDBCollector(db))
+        registry.register(storage.collector)
         registry.register(ScrapeCollector(scraping))
-        registry.register(RulesCollector(self._rules.manager.groups))
-        registry.register(NotifierCollector(self._alerting.notifier))
+        registry.register(
+            RemoteWriteCollector(
+                lambda: self._remote.queues, storage.samples_in, storage.highest_in_ms
+            )
+        )
         self.status = ServerStatus(
             config_yaml=lambda: self._config.text,
-            tsdb_stats=lambda limit: head_stats(db.head, limit),
+            tsdb_stats=(lambda limit: head_stats(db.head, limit)) if db is not None else None,
             start_time_ms=self._clock.now_ms(),
             flags=s.flags,
             storage_retention=s.storage_retention,
-            corruption_count=lambda: len(db.corrupt_blocks),
+            corruption_count=(lambda: len(db.corrupt_blocks)) if db is not None else lambda: 0,
         )
+        receiver = RemoteWriteReceiver(storage.appender) if s.remote.write_receiver else None
+        hpa = self._autoscaling
+        if db is None or self._rules is None or self._alerting is None or hpa is None:  # agent
+            return build_app(
+                registry,
+                clock=self._clock,
+                targets=scraping,
+                status=self.status,
+                reload=self._reload,
+                web_config=s.web_config,
+                limits=s.limits,
+                remote_write=receiver,
+                agent=True,
+            )
+        registry.register(RulesCollector(self._rules.manager.groups))
+        registry.register(NotifierCollector(self._alerting.notifier))
         api = LocalQueryAPI(db.querier, clock=self._clock)
-        hpas = self._autoscaling.manager
-        cluster = self._autoscaling.cluster
-        events = hpas.events
+        hpas, cluster = hpa.manager, hpa.cluster
         return build_app(
             registry,
             clock=self._clock,
@@ -511,8 +604,15 @@ class Web:
             rules=RulesHandlers(self._rules.manager, self._alerting.notifier),
             web_config=s.web_config,
             limits=s.limits,
-            kube=KubeHandlers(hpas, cluster, events, s.feature_gates),
-            hpa_view=HPAView(hpas, cluster, events),
+            kube=KubeHandlers(hpas, cluster, hpas.events, s.feature_gates),
+            hpa_view=HPAView(hpas, cluster, hpas.events),
+            remote_write=receiver,
+            remote_read=RemoteReadHandler(
+                db.querier,
+                lambda: self._config.global_.external_labels,
+                sample_limit=s.remote.read_sample_limit,
+                concurrency=s.remote.read_concurrency,
+            ),
         )
 
     async def start(self) -> None:

@@ -16,7 +16,7 @@ import signal
 from typing import Any
 
 from kubeprom.cli.server import Server
-from kubeprom.cli.settings import RuleFlags, ServerSettings
+from kubeprom.cli.settings import RemoteFlags, RuleFlags, ServerSettings
 from kubeprom.clock import RealClock
 from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.errors import KubepromError
@@ -120,6 +120,39 @@ def add_parser(sub: Any) -> None:
         help="alerts queued per Alertmanager; the oldest are dropped beyond it (default: 10000)",
     )
     _add_hpa_flags(p)
+    p.add_argument(
+        "--agent",
+        "--enable-feature=agent",
+        dest="agent",
+        action="store_true",
+        help="agent mode: scrape, WAL and remote write only; nothing can be queried",
+    )
+    p.add_argument(
+        "--web.enable-remote-write-receiver",
+        dest="remote_write_receiver",
+        action="store_true",
+        help="accept remote write requests on /api/v1/write",
+    )
+    p.add_argument(
+        "--storage.remote.read-sample-limit",
+        dest="remote_read_sample_limit",
+        type=_non_negative,
+        default=50_000_000,
+        help="most samples one remote read query may return, 0 for no limit (default: 5e7)",
+    )
+    p.add_argument(
+        "--storage.remote.read-concurrent-limit",
+        dest="remote_read_concurrency",
+        type=_positive,
+        default=10,
+        help="remote read queries served at once (default: 10)",
+    )
+    p.add_argument(
+        "--storage.remote.flush-deadline",
+        dest="remote_flush_deadline",
+        default="1m",
+        help="how long to wait flushing remote-write queues on shutdown or reload (default: 1m)",
+    )
     # Also accepted before the command (kubeprom --log-level=debug run); this one wins.
     p.add_argument(
         "--log-level",
@@ -276,6 +309,11 @@ _FLAG_NAMES = {
     "hpa_cpu_initialization_period": "horizontal-pod-autoscaler-cpu-initialization-period",
     "hpa_initial_readiness_delay": "horizontal-pod-autoscaler-initial-readiness-delay",
     "feature_gates": "feature-gates",
+    "agent": "agent",
+    "remote_write_receiver": "web.enable-remote-write-receiver",
+    "remote_read_sample_limit": "storage.remote.read-sample-limit",
+    "remote_read_concurrency": "storage.remote.read-concurrent-limit",
+    "remote_flush_deadline": "storage.remote.flush-deadline",
 }
 
 
@@ -333,6 +371,15 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         ),
         hpa=hpa,
         feature_gates=gates,
+        remote=RemoteFlags(
+            agent=args.agent,
+            write_receiver=args.remote_write_receiver,
+            read_sample_limit=args.remote_read_sample_limit or 2**62,
+            read_concurrency=args.remote_read_concurrency,
+            flush_deadline_ms=_duration_ms(
+                args.remote_flush_deadline, "--storage.remote.flush-deadline"
+            ),
+        ),
         flags=_flags(args),
         storage_retention=args.retention_time,
     )

@@ -5,7 +5,10 @@ through a :class:`~kubeprom.lifecycle.Lifecycle` in :data:`START_ORDER`; stoppin
 list backwards. Today's parts::
 
     store        open the data directory (replay the WAL)   ...  flush the WAL, close
-    compaction   persist full head ranges every minute on the clock
+                 (``--agent``: the WAL-only store)
+    compaction   persist full head ranges every minute on the clock (agent: checkpoint
+                 the WAL every 2 h)
+    remote-write a queue per remote_write entry reading the WAL    (reloads)
     exporters    the simulated cluster's HTTP exporters (when the config has ``cluster:``)
     scrape       discovery + scrape loops into the store           (reloads)
     notifier     alerts to Alertmanager, a bounded queue each      (reloads)
@@ -14,8 +17,9 @@ list backwards. Today's parts::
     web          the HTTP API, /metrics, /federate, /-/reload      (reloads)
 
 ``notifier`` carries the alerts the ``rules`` send, so it starts before them and stops after
-them. The parts to come have their places in the order: ``remote-write`` reads the store's
-WAL, so it starts after the store and stops before it closes. ``hpa`` scales the
+them. ``remote-write`` reads the store's WAL, so it starts after the store and stops before
+it closes, after every part that appends (it reads the WAL to its end while it flushes).
+In agent mode there are no ``notifier``, ``rules`` and ``hpa``. ``hpa`` scales the
 simulated cluster, so it stops before the exporters; the web server serves its objects, so
 it starts after it. As in Prometheus' ``main.go``, the rule
 manager stops before the scrape manager ("to ensure we don't trigger any false positive
@@ -38,11 +42,13 @@ from kubeprom.cli.parts import (
     Autoscaling,
     Compaction,
     Exporters,
+    RemoteWritePart,
     Rules,
     Scrape,
     Store,
     Web,
 )
+from kubeprom.cli.run_storage import check_agent_config
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
@@ -70,10 +76,13 @@ START_ORDER = (
 """Every part's place, built or to come; a server runs the ones it has in this order."""
 
 
-def load_config(path: str | None) -> MainConfig:
-    """The main configuration, with its ``cluster:`` section validated (positions kept)."""
+def load_config(path: str | None, *, agent: bool = False) -> MainConfig:
+    """The main configuration, with its ``cluster:`` section validated (positions kept);
+    with ``agent``, also Prometheus' agent-mode checks."""
     config = load_main_config(path)
     load_cluster_config(path)
+    if agent:
+        check_agent_config(config)
     return config
 
 
@@ -103,15 +112,21 @@ class Server:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        agent = settings.remote.agent
         virtual = preloaded is not None
         if preloaded is None:
             self.config = load_main_config(settings.config_path)
+            if agent:
+                check_agent_config(self.config)
             spec = load_cluster_config(settings.config_path)
             self.events = EventLog()
         else:
             self.config, spec, self.events = preloaded.config, preloaded.cluster, preloaded.events
-        self.store = Store(settings.data, settings.store, clock)
+        self.store = Store(settings.data, settings.store, clock, agent=agent)
         self.compaction = Compaction(self.store, clock, inline=virtual)
+        self.remote_write = RemoteWritePart(
+            self.store, clock, self.config, settings.remote.flush_deadline_ms
+        )
         self.exporters = (
             Exporters(
                 spec,
@@ -124,18 +139,26 @@ class Server:
             else None
         )
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
-        self.alerting = Alerting(settings.rules, self.config)
-        self.rules = Rules(
-            self.store, self.alerting, clock, settings.rules, self.config, inline=virtual
+        self.alerting = None if agent else Alerting(settings.rules, self.config)
+        self.rules = (
+            None
+            if self.alerting is None
+            else Rules(
+                self.store, self.alerting, clock, settings.rules, self.config, inline=virtual
+            )
         )
-        self.autoscaling = Autoscaling(
-            self.exporters,
-            self.events,
-            clock,
-            settings.hpa,
-            settings.feature_gates,
-            self.config,
-            None if preloaded is None else preloaded.hpas,
+        self.autoscaling = (
+            None
+            if agent
+            else Autoscaling(
+                self.exporters,
+                self.events,
+                clock,
+                settings.hpa,
+                settings.feature_gates,
+                self.config,
+                None if preloaded is None else preloaded.hpas,
+            )
         )
         self.web = Web(
             settings,
@@ -144,6 +167,7 @@ class Server:
             self.alerting,
             self.rules,
             self.autoscaling,
+            self.remote_write,
             clock,
             self.config,
             self.reload,
@@ -151,6 +175,7 @@ class Server:
         parts: list[Component | None] = [
             self.store,
             self.compaction,
+            None if virtual else self.remote_write,  # a scenario has no remote_write
             self.exporters,
             self.alerting,
             self.scrape,
@@ -182,7 +207,7 @@ class Server:
             if self._stopping:
                 raise KubepromError("cannot reload: the server is shutting down")
             try:
-                config = load_config(self.settings.config_path)
+                config = load_config(self.settings.config_path, agent=self.settings.remote.agent)
                 await self.lifecycle.reload(config)
             except KubepromError as err:
                 self.web.reloaded(success=False)

@@ -24,6 +24,17 @@ class RuleFlags:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteFlags:
+    """``--agent``, ``--web.enable-remote-write-receiver`` and ``--storage.remote.*`` (ms)."""
+
+    agent: bool = False
+    write_receiver: bool = False
+    read_sample_limit: int = 50_000_000
+    read_concurrency: int = 10
+    flush_deadline_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     """What the command line decides (the configuration file is read by the server)."""
 
@@ -41,5 +52,6 @@ class ServerSettings:
     rules: RuleFlags = field(default_factory=RuleFlags)
     hpa: ControllerConfig = field(default_factory=ControllerConfig)
     feature_gates: FeatureGates = field(default_factory=FeatureGates)
+    remote: RemoteFlags = field(default_factory=RemoteFlags)
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""

@@ -73,7 +73,10 @@ class SimulatedServer:
 
     @property
     def autoscalers(self) -> Autoscalers:
-        return self.server.autoscaling.manager
+        autoscaling = self.server.autoscaling
+        if autoscaling is None:
+            raise RuntimeError("the HPA controller is not part of this server")
+        return autoscaling.manager
 
     @property
     def query(self) -> QueryAPI:

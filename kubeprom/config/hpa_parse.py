@@ -77,12 +77,12 @@ def compose_all(text: str, source: str) -> Iterator[yaml.Node]:
 
 def parse_manifests(text: str, source: str) -> list[LoadedHPA]:
     """Every HPA of a manifest file, as written (no defaults, no validation)."""
-    return [_Reader(source).document(node) for node in compose_all(text, source)]
+    return [ManifestReader(source).document(node) for node in compose_all(text, source)]
 
 
 def parse_manifest_node(node: yaml.Node, source: str) -> LoadedHPA:
     """One HPA written inline in another YAML file (positions are that file's)."""
-    return _Reader(source).document(node)
+    return ManifestReader(source).document(node)
 
 
 def go_json_float(value: float) -> str:
@@ -96,8 +96,11 @@ def go_json_float(value: float) -> str:
     return format_f(value)
 
 
-class _Reader:
-    """Reads one document; ``positions`` collects where each field path was written."""
+class ManifestReader:
+    """Reads one document; ``positions`` collects where each field path was written.
+
+    Its readers of Kubernetes types (integers, quantities, selectors, ``behavior``) serve
+    other manifests that embed them (KEDA's ScaledObject)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -345,10 +348,8 @@ class _Reader:
     def _target(self, f: Fields) -> MetricTarget:
         return self.target(f.get("target") or _EMPTY, f.sub("target"))
 
-    def behavior(self, node: yaml.Node) -> HPABehavior:
-        f = self.fields(
-            node, "spec.behavior", "v2.HorizontalPodAutoscalerBehavior", {"scaleUp", "scaleDown"}
-        )
+    def behavior(self, node: yaml.Node, path: str = "spec.behavior") -> HPABehavior:
+        f = self.fields(node, path, "v2.HorizontalPodAutoscalerBehavior", {"scaleUp", "scaleDown"})
         return HPABehavior(self.rules(f, "scaleUp"), self.rules(f, "scaleDown"))
 
     def rules(self, parent: Fields, key: str) -> HPAScalingRules | None:

@@ -23,6 +23,7 @@ import yaml
 
 from kubeprom.config.nodes import Fields, compose, error, scalar_str
 from kubeprom.config.relabel import RelabelConfig, parse_relabel_configs
+from kubeprom.config.remote import RemoteWriteConfig, parse_remote_writes
 from kubeprom.config.scrape import (
     DEFAULT_SCRAPE_PROTOCOLS,
     ScrapeConfig,
@@ -103,7 +104,7 @@ class MainConfig:
     rule_files: tuple[str, ...] = ()
     alerting: AlertingConfig = AlertingConfig()
     cluster_node: yaml.Node | None = field(default=None, compare=False)
-    remote_write_node: yaml.Node | None = field(default=None, compare=False)
+    remote_write: tuple[RemoteWriteConfig, ...] = ()
     hpa_node: yaml.Node | None = field(default=None, compare=False)
     simulation_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
@@ -263,7 +264,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         rule_files=tuple(rule_files),
         alerting=_parse_alerting(f) if "alerting" in f else AlertingConfig(),
         cluster_node=f.get("cluster"),
-        remote_write_node=f.get("remote_write"),
+        remote_write=parse_remote_writes(f, base_dir),
         hpa_node=f.get("horizontal_pod_autoscalers"),
         simulation_node=f.get("simulation"),
         base_dir=base_dir,

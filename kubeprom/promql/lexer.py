@@ -13,7 +13,7 @@ from dataclasses import dataclass
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+|\#[^\n]*)
-  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`]*`)
+  | (?P<str>"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|`[^`]*`)
   | (?P<dur>\d+(?:ms|[smhdwy])(?:\d+(?:ms|[smhdwy]))*(?![a-zA-Z0-9_:]))
   | (?P<num>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)
@@ -135,6 +135,8 @@ _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v
 
 def unescape(body: str) -> str:
     """Go string-literal escapes; ``\\xNN`` bytes that are not UTF-8 survive as surrogates."""
+    if "\\" not in body:
+        return body
     out = bytearray()
     i = 0
     while i < len(body):

@@ -8,7 +8,6 @@ positions, so both are recovered from a token stream of the query (``lexer.py``)
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from typing import Any
 
@@ -16,7 +15,7 @@ import promql_parser as pp
 
 from kubeprom.errors import ParseError, ValidationError
 from kubeprom.model.matchers import Matcher, MatchType
-from kubeprom.promql import ast
+from kubeprom.promql import ast, limits, syntax
 from kubeprom.promql.lexer import (
     PRECEDENCE,
     Token,
@@ -26,6 +25,7 @@ from kubeprom.promql.lexer import (
     tokenize,
     top_level,
 )
+from kubeprom.promql.parse_cache import ParseCache, entry_bytes
 
 _MATCH_OPS = {
     "MatchOp.Equal": MatchType.EQUAL,
@@ -48,38 +48,60 @@ _CARDS = {
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-# Dashboards and rule groups send the same expressions again and again; trees are frozen
-# dataclasses, so a parsed tree can be shared. Errors are not cached (they raise).
-PARSE_CACHE_SIZE = 1024
+PARSE_CACHE_BYTES = 64 << 20
+"""Bytes of query text and trees the parse cache may hold (see parse_cache.entry_bytes)."""
+PARSE_CACHE_ENTRIES = 4096
+
+CACHE = ParseCache(PARSE_CACHE_BYTES, PARSE_CACHE_ENTRIES)
+"""The process' parse cache: trees are immutable and the same for every caller."""
 
 
-@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse(query: str) -> ast.Expr:
-    """The tree of ``query``; raises :class:`ParseError` with the position of the problem."""
+    """The tree of ``query``; raises :class:`ParseError` with the position of the problem.
+
+    The query's size and nesting are checked first (``limits.check``), so no parser ever
+    recurses past ``limits.MAX_DEPTH``; then Prometheus' own syntax and type checks
+    (``syntax.first_error``) give its error, word for word and position, for a query it
+    rejects; promql-parser builds the tree of a query that passes.
+    """
+    tree = CACHE.get(query)
+    if tree is not None:
+        return tree
+    limits.check(query)
+    problem = syntax.first_error(query)
+    if problem is not None:
+        message, start, end = problem
+        raise ParseError(message, query=query, start=start, end=end)
+    tokens = tokenize(query)
     try:
-        tree = pp.parse(parser_text(query))
+        native = pp.parse(parser_text(query))
     except ValueError as err:
         message, start = _explain(str(err), query)
         raise ParseError(message, query=query, start=start, end=start) from err
-    conv = _Converter(query, tokenize(query))
+    conv = _Converter(query, tokens)
     try:
-        return conv.expr(tree, 0, len(conv.tokens))
+        tree = conv.expr(native, 0, len(conv.tokens))
     except ValidationError as err:
         raise ParseError(str(err), query=query, start=0, end=len(query)) from err
+    CACHE.put(query, tree, entry_bytes(query, len(tokens)))
+    return tree
 
 
 _RAW_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 
 
 def parser_text(query: str) -> str:
-    """``query`` as promql-parser can read it: raw (backtick) strings become quoted ones.
+    """``query`` as promql-parser can read it: raw (backtick) strings become quoted ones,
+    comments become spaces.
 
     Prometheus takes a raw string's text as is, backslashes included (``\\.`` in a regex);
-    promql-parser reads escapes inside backticks too and rejects ``\\.``. The token stream
-    finds the raw strings, so a backtick inside a quoted string or a comment is left alone.
-    Offsets shift, which is harmless: positions are recovered from the original text.
+    promql-parser reads escapes inside backticks too and rejects ``\\.``. Prometheus also
+    skips a comment anywhere, inside a range's brackets included, where promql-parser
+    fails. The token stream finds both, so a backtick or ``#`` inside a quoted string is
+    left alone. Offsets shift, which is harmless: positions are recovered from the
+    original text.
     """
-    if "`" not in query:
+    if "`" not in query and "#" not in query:
         return query
     parts: list[str] = []
     done = 0
@@ -88,7 +110,19 @@ def parser_text(query: str) -> str:
             parts += [query[done : tok.start], '"', tok.text[1:-1].translate(_RAW_ESCAPES), '"']
             done = tok.end
     parts.append(query[done:])
-    return "".join(parts)
+    text = "".join(parts)
+    if "#" not in text:
+        return text
+    return "".join(
+        " " * len(m.group()) if m.group().startswith("#") else m.group()
+        for m in _COMMENTS.finditer(text)
+    )
+
+
+# Strings (kept) or comments (blanked); everything else passes through.
+_COMMENTS = re.compile(
+    r"""("[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*'|#[^\n]*|[^"'#]+|["'])"""
+)
 
 
 def _td_ms(td: dt.timedelta) -> int:

@@ -146,7 +146,29 @@ def node_table(
     extras: Extras = NO_EXTRAS,
     allocated: Mapping[str, RequestsLimits] | None = None,
 ) -> str:
-    """``kubectl top node``. ``available`` holds every listed node (metrics or not); a node
+    """``kubectl top node`` as kubectl prints it; arguments as :func:`node_cells`."""
+    cells = node_cells(
+        metrics,
+        available,
+        no_headers=no_headers,
+        sort_by=sort_by,
+        extras=extras,
+        allocated=allocated,
+    )
+    return tabwrite(cells) if cells else ""
+
+
+def node_cells(
+    metrics: Sequence[NodeMetrics],
+    available: Mapping[str, Available],
+    *,
+    no_headers: bool = False,
+    sort_by: SortBy = SortBy.NAME,
+    extras: Extras = NO_EXTRAS,
+    allocated: Mapping[str, RequestsLimits] | None = None,
+) -> str:
+    """``kubectl top node``'s lines as tab-terminated cells, before the tab writer aligns
+    them (:func:`rows` splits them). ``available`` holds every listed node (metrics or not); a node
     with metrics but not in it is printed without percentages, as kubectl does.
     ``allocated`` is the sum of each node's pods' requests and limits (for ``extras``)."""
     if not metrics:
@@ -164,7 +186,7 @@ def node_table(
     width = len(_headers(NODE_COLUMNS, extras)) - 1
     for name in sorted(set(available) - shown):
         text += _cells([name, *[UNKNOWN] * width]) + "\n"
-    return tabwrite(text)
+    return text
 
 
 def _sorted_pods(
@@ -209,8 +231,34 @@ def pod_table(
     extras: Extras = NO_EXTRAS,
     resources: Mapping[ResourceKey, RequestsLimits] | None = None,
 ) -> str:
-    """``kubectl top pod`` (``--containers``, ``-A``, ``--no-headers``, ``--sort-by``,
-    ``--sum``); ``resources`` holds each container's requests and limits (for ``extras``)."""
+    """``kubectl top pod`` as kubectl prints it; arguments as :func:`pod_cells`."""
+    cells = pod_cells(
+        metrics,
+        containers=containers,
+        with_namespace=with_namespace,
+        no_headers=no_headers,
+        sort_by=sort_by,
+        total=total,
+        extras=extras,
+        resources=resources,
+    )
+    return tabwrite(cells) if cells else ""
+
+
+def pod_cells(
+    metrics: Sequence[PodMetrics],
+    *,
+    containers: bool = False,
+    with_namespace: bool = False,
+    no_headers: bool = False,
+    sort_by: SortBy = SortBy.NAME,
+    total: bool = False,
+    extras: Extras = NO_EXTRAS,
+    resources: Mapping[ResourceKey, RequestsLimits] | None = None,
+) -> str:
+    """``kubectl top pod``'s lines as tab-terminated cells (``--containers``, ``-A``,
+    ``--no-headers``, ``--sort-by``, ``--sum``); ``resources`` holds each container's
+    requests and limits (for ``extras``)."""
     if not metrics:
         return ""
     resources = resources or {}
@@ -240,7 +288,12 @@ def pod_table(
         for m in metrics:
             grand += m.usage
         text += _sum_lines(grand, columns, no_headers, extras)
-    return tabwrite(text)
+    return text
+
+
+def rows(cells: str) -> list[list[str]]:
+    """The lines of :func:`node_cells` / :func:`pod_cells` as lists of cell texts."""
+    return [line.split("\t")[:-1] for line in cells.splitlines()]
 
 
 def _sum_lines(grand: Usage, columns: list[str], no_headers: bool, extras: Extras) -> str:

@@ -52,6 +52,8 @@ from kubeprom.tsdb.wal import (
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_MS = 15 * 24 * 3600 * 1000  # Prometheus' default: 15d
+# Directories of a data directory that are not blocks (remote_write: the queues' positions).
+_NOT_BLOCKS = frozenset({"wal", "snapshots", "remote_write"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,7 @@ class DB:
         known = {b.path.name: b for b in self.blocks}
         found: list[Block] = []
         for d in sorted(self.path.iterdir()):
-            if not d.is_dir() or d.name in ("wal", "snapshots") or d.name.endswith(".tmp"):
+            if not d.is_dir() or d.name in _NOT_BLOCKS or d.name.endswith(".tmp"):
                 continue
             if d.name in known:
                 found.append(known.pop(d.name))

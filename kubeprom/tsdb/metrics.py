@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from kubeprom.tsdb.agent import AgentDB
     from kubeprom.tsdb.db import DB
 
 
@@ -75,4 +76,38 @@ class TSDBCollector(Collector):
             "prometheus_tsdb_wal_storage_size_bytes",
             "Size of the write-ahead log in bytes.",
             db.wal.size_bytes if db.wal else 0,
+        )
+
+
+class AgentCollector(Collector):
+    """``prometheus_agent_*``: the agent store's counters (Prometheus' agent metric names)."""
+
+    def __init__(self, db: AgentDB) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Metric]:
+        db = self._db
+        s = db.stats
+        yield GaugeMetricFamily(
+            "prometheus_agent_active_series",
+            "Number of active series being tracked by the WAL storage",
+            db.num_series,
+        )
+        yield CounterMetricFamily(
+            "prometheus_agent_samples_appended",
+            "Total number of samples appended to the storage",
+            s.appended,
+        )
+        yield CounterMetricFamily(
+            "prometheus_agent_out_of_order_samples",
+            "Total number of out of order samples ingestion failed attempts.",
+            s.out_of_order,
+        )
+        yield CounterMetricFamily(
+            "prometheus_agent_checkpoint_creations",
+            "Total number of checkpoint creations attempted.",
+            s.checkpoints,
+        )
+        yield GaugeMetricFamily(
+            "prometheus_agent_wal_size_bytes", "Bytes of the WAL on disk.", db.wal.size_bytes
         )

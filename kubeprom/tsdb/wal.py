@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -157,6 +157,7 @@ class WAL:
         # Existing data must be replayed (and repaired) before anything is appended after it.
         self._writable = not segments and not checkpoints
         self._next_seg = 1
+        self._keep_from: Callable[[], int | None] | None = None
 
     # -- introspection
 
@@ -175,6 +176,15 @@ class WAL:
         segments, checkpoints = self._scan()
         paths = [self._seg_path(n) for n in segments] + [self._cp_path(n) for n in checkpoints]
         return sum(p.stat().st_size for p in paths)
+
+    def keep_segments_from(self, floor: Callable[[], int | None] | None) -> None:
+        """Let a reader of the segments (remote write) hold back their deletion.
+
+        ``floor()`` is asked at each checkpoint: segments numbered ``>= floor()`` that the
+        checkpoint covers are kept on disk until a later checkpoint finds them below the
+        floor (replay ignores them: the checkpoint stands for them). ``None`` releases all.
+        """
+        self._keep_from = floor
 
     # -- writing
 
@@ -234,7 +244,8 @@ class WAL:
 
         Starts segment ``N+1`` first, so ``records`` must describe everything logged up to
         and including segment ``N``. Writes ``checkpoint.<N>`` atomically (tmp, fsync,
-        rename, fsync dir), then deletes segments ``<= N`` and older checkpoints. If
+        rename, fsync dir), then deletes segments ``<= N`` (except those a reader holds, see
+        :meth:`keep_segments_from`) and older checkpoints. If
         ``records`` raises (re-raised) or an I/O error occurs (:class:`StorageError`), the
         temporary file is removed and only the new segment remains.
         Runs of series and sample records of more than 2**20 samples are regrouped into
@@ -264,9 +275,13 @@ class WAL:
         finally:
             if not done:  # also when ``records`` raised: leave no half-written file
                 tmp.unlink(missing_ok=True)
+        floor = self._keep_from() if self._keep_from is not None else None
+        kept = [s for s in segments if s <= n and floor is not None and s >= floor]
         for s in segments:
-            if s <= n:
+            if s <= n and s not in kept:
                 self._seg_path(s).unlink(missing_ok=True)
+        if kept:
+            logger.info("wal segments kept for a reader: first=%d last=%d", kept[0], kept[-1])
         for c in checkpoints:
             if c < n:
                 self._cp_path(c).unlink(missing_ok=True)

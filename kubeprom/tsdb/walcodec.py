@@ -383,3 +383,39 @@ def read_records(path: Path) -> Iterator[Record]:
             # The checksum held, so this is a writer bug or a format mismatch.
             raise Fault(off, f"malformed {_TYPE_NAMES[kind]} payload: {err}") from err
         yield from records
+
+
+def decode_frames(
+    buf: bytes, *, only: frozenset[int] | None = None
+) -> tuple[list[tuple[int, list[Record]]], int, Fault | None]:
+    """Decode the complete frames at the start of ``buf`` (a live reader's view of a file).
+
+    Returns ``(frames, consumed, fault)``: per frame its end offset in ``buf`` and its
+    records (empty for a type not in ``only``, which is skipped undecoded but checked);
+    ``consumed`` is the end of the last good frame. An incomplete frame at the end is not
+    an error (a writer may still be writing it): decoding stops before it. ``fault`` is the
+    first complete frame that is bad (unknown type, checksum, malformed payload).
+    """
+    out: list[tuple[int, list[Record]]] = []
+    off, size = 0, len(buf)
+    view = memoryview(buf)
+    while size - off >= FRAME.size:
+        kind, length, crc = FRAME.unpack_from(buf, off)
+        if kind not in _DECODERS:
+            return out, off, Fault(off, f"unknown record type {kind:#04x}")
+        end = off + FRAME.size + length
+        if end > size:
+            break
+        payload = view[off + FRAME.size : end]
+        got = zlib.crc32(payload, _TYPE_CRC[kind])
+        if got != crc:
+            return out, off, Fault(off, f"checksum mismatch: stored {crc:#010x}, got {got:#010x}")
+        records: list[Record] = []
+        if only is None or kind in only:
+            try:
+                records = _DECODERS[kind](bytes(payload))
+            except (ValueError, struct.error, zstandard.ZstdError) as err:
+                return out, off, Fault(off, f"malformed {_TYPE_NAMES[kind]} payload: {err}")
+        out.append((end, records))
+        off = end
+    return out, off, None

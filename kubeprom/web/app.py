@@ -27,11 +27,13 @@ from kubeprom.web.keys import CLOCK_KEY
 from kubeprom.web.kube import KubeHandlers
 from kubeprom.web.metrics import HTTPMetrics, QueryMetrics
 from kubeprom.web.query import QueryHandlers
+from kubeprom.web.remote import RemoteReadHandler, RemoteWriteReceiver
 from kubeprom.web.rules import RulesHandlers
 from kubeprom.web.security import BasicAuth, add_headers
 from kubeprom.web.series import SeriesHandlers
 from kubeprom.web.status import ServerStatus, StatusHandlers
 from kubeprom.web.targets import TargetsView, targets_handler
+from kubeprom.web.ui import UI
 from kubeprom.web.webconfig import WebConfig
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
@@ -49,19 +51,6 @@ class HTTPLimits:
     max_line_bytes: int = 64 << 10  # request line: long GET queries fit
     max_field_bytes: int = 16 << 10  # one header
     max_headers: int = 100
-
-
-_INDEX = """kubeprom: a Prometheus-compatible monitoring server.
-
-API:     /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels, ...
-Status:  /api/v1/status/buildinfo, /api/v1/targets, /metrics, /-/healthy, /-/ready
-HPAs:    /kubeprom/apis/autoscaling/v2/horizontalpodautoscalers, /ui/api/hpa
-"""
-
-
-async def index(request: web.Request) -> web.Response:
-    """No web UI yet: the root says where the API is (clients probe ``/`` for liveness)."""
-    return web.Response(text=_INDEX)
 
 
 async def healthy(request: web.Request) -> web.Response:
@@ -117,6 +106,9 @@ def build_app(
     limits: HTTPLimits | None = None,
     kube: KubeHandlers | None = None,
     hpa_view: HPAView | None = None,
+    remote_write: RemoteWriteReceiver | None = None,
+    remote_read: RemoteReadHandler | None = None,
+    agent: bool = False,
 ) -> web.Application:
     """The server's routes; ``registry`` holds the collectors served on ``/metrics`` and
     receives the HTTP and query metrics. Parts left as None are not served.
@@ -136,7 +128,6 @@ def build_app(
         add_headers(app, web_config.headers)
     app[REGISTRY_KEY] = registry
     app[CLOCK_KEY] = clock
-    app.router.add_get("/", index)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -153,15 +144,71 @@ def build_app(
         StatusHandlers(status).add_routes(app)
     if federate is not None:
         federate.add_routes(app)
-    (admin or AdminHandlers(None)).add_routes(app)
-    if rules is not None:
-        rules.add_routes(app)
-    if kube is not None:
-        kube.add_routes(app)
-    if hpa_view is not None:
-        hpa_view.add_routes(app)
-    status_routes.add_routes(app, with_rules=rules is None)
+    if agent:
+        add_agent_routes(app)
+    else:
+        (admin or AdminHandlers(None)).add_routes(app)
+        if rules is not None:
+            rules.add_routes(app)
+        if kube is not None:
+            kube.add_routes(app)
+        if hpa_view is not None:
+            hpa_view.add_routes(app)
+        status_routes.add_routes(app, with_rules=rules is None)
+    if remote_write is not None:
+        remote_write.add_routes(app)
+    else:
+        app.router.add_post("/api/v1/write", remote_write_disabled)
+    if remote_read is not None:
+        remote_read.add_routes(app)
+    UI(query.api if query is not None else None, clock).add_routes(app)  # pages, `/` -> /query
     return app
+
+
+# The routes Prometheus' agent answers with "unavailable with Prometheus Agent" (its
+# wrapAgent in web/api/v1/api.go).
+AGENT_UNAVAILABLE = (
+    (("GET", "POST"), "/api/v1/query"),
+    (("GET", "POST"), "/api/v1/query_range"),
+    (("GET", "POST"), "/api/v1/query_exemplars"),
+    (("GET", "POST"), "/api/v1/format_query"),
+    (("GET", "POST"), "/api/v1/labels"),
+    (("GET",), "/api/v1/label/{name}/values"),
+    (("GET", "POST", "DELETE"), "/api/v1/series"),
+    (("GET",), "/api/v1/alertmanagers"),
+    (("GET",), "/api/v1/status/tsdb"),
+    (("GET",), "/api/v1/alerts"),
+    (("GET",), "/api/v1/rules"),
+    (("POST", "PUT"), "/api/v1/admin/tsdb/delete_series"),
+    (("POST", "PUT"), "/api/v1/admin/tsdb/clean_tombstones"),
+    (("POST", "PUT"), "/api/v1/admin/tsdb/snapshot"),
+)
+
+
+async def agent_unavailable(request: web.Request) -> web.Response:
+    return error(ErrorType.EXECUTION, "unavailable with Prometheus Agent")
+
+
+async def agent_federate(request: web.Request) -> web.Response:
+    return web.Response(status=500, text="unsupported operation with WAL-only storage\n")
+
+
+def add_agent_routes(app: web.Application) -> None:
+    """Agent mode: nothing can be queried; answer as Prometheus' agent does."""
+    for methods, path in AGENT_UNAVAILABLE:
+        for method in methods:
+            app.router.add_route(method, path, agent_unavailable)
+    app.router.add_get("/federate", agent_federate)
+
+
+async def remote_write_disabled(request: web.Request) -> web.Response:
+    """Prometheus 2.42's answer (and words) when the receiver is off."""
+    return web.Response(
+        status=404,
+        text="remote write receiver needs to be enabled with "
+        "--enable-feature=remote-write-receiver\n",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def start_server(

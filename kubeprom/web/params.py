@@ -7,12 +7,14 @@ messages, e.g. ``invalid parameter "limit": limit must be non-negative``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from aiohttp import web
 from multidict import MultiDict
 
 from kubeprom.errors import APIError, ErrorType, ParseError
+from kubeprom.model.goprintf import ParseFloatError, parse_float
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.timeutil import parse_duration_ms, parse_rfc3339_ms
 from kubeprom.promql import ast
@@ -44,23 +46,49 @@ def value(params: MultiDict[str], name: str) -> str:
     return values[-1] if values else ""
 
 
-def parse_time(text: str, name: str) -> int:
-    """RFC 3339 or Unix seconds (with fraction) to ms; APIError naming the parameter."""
+def _float_seconds(text: str) -> float | None:
+    """Go's ``strconv.ParseFloat`` of a time or duration parameter; None if it does not parse
+    (out of range included, as ``1e400``)."""
     try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    if text == _MIN_TIME_TEXT:
-        return MIN_TIME
-    if text == _MAX_TIME_TEXT:
-        return MAX_TIME
+        return parse_float(text)
+    except ParseFloatError:
+        return None
+
+
+def parse_time(text: str, name: str) -> int:
+    """RFC 3339 or Unix seconds (with fraction) to ms; APIError naming the parameter.
+
+    As Prometheus' ``parseTime``: seconds and their fraction rounded to the millisecond
+    separately (``math.Modf``). A number whose milliseconds do not fit in int64 (``Inf``,
+    ``NaN``, ``99999999999999999999``) is refused with the wording of a text that does not
+    parse; Prometheus converts those with Go's undefined float-to-int conversion and answers
+    for a nonsense time.
+    """
+    seconds = _float_seconds(text)
+    if seconds is not None and math.isfinite(seconds):
+        frac, whole = math.modf(seconds)
+        t_ms = int(whole) * 1000 + round(frac * 1000)
+        if MIN_TIME <= t_ms <= MAX_TIME:
+            return t_ms
+    elif seconds is None:
+        if text == _MIN_TIME_TEXT:
+            return MIN_TIME
+        if text == _MAX_TIME_TEXT:
+            return MAX_TIME
+        parsed = _rfc3339_ms(text)
+        if parsed is not None:
+            return parsed
+    raise APIError(
+        ErrorType.BAD_DATA,
+        f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp',
+    )
+
+
+def _rfc3339_ms(text: str) -> int | None:
     try:
         return parse_rfc3339_ms(text)
     except ValueError:
-        raise APIError(
-            ErrorType.BAD_DATA,
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp',
-        ) from None
+        return None
 
 
 def time_param(params: MultiDict[str], name: str, default: int) -> int:
@@ -74,16 +102,28 @@ def time_param(params: MultiDict[str], name: str, default: int) -> int:
         reason = err.message.split(": ", 1)[1]
         raise APIError(
             ErrorType.BAD_DATA,
-            f"invalid parameter \"{name}\": Invalid time value for '{name}': {reason}",
+            f"invalid parameter \"{name}\": invalid time value for '{name}': {reason}",
         ) from None
 
 
 def parse_step(text: str, name: str) -> int:
-    """A duration (``15s``) or float seconds to ms."""
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
+    """A duration (``15s``) or float seconds to ms, as Prometheus' ``parseDuration``.
+
+    A number whose nanoseconds overflow int64 (``Inf``, ``1e10``) is refused with
+    Prometheus' "overflows int64"; ``NaN`` is 0 (Go converts it so), which callers refuse as
+    a step that is not positive.
+    """
+    seconds = _float_seconds(text)
+    if seconds is not None:
+        if math.isnan(seconds):
+            return 0
+        if abs(seconds * 1e9) >= 2.0**63:
+            raise APIError(
+                ErrorType.BAD_DATA,
+                f'invalid parameter "{name}": cannot parse "{text}" to a valid duration. '
+                "It overflows int64",
+            )
+        return int(seconds * 1e9) // 1_000_000
     try:
         return parse_duration_ms(text)
     except ValueError:

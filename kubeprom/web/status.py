@@ -38,7 +38,7 @@ class ServerStatus:
     """
 
     config_yaml: Callable[[], str]
-    tsdb_stats: Callable[[int], TSDBStats]
+    tsdb_stats: Callable[[int], TSDBStats] | None  # None: agent mode, nothing to report
     start_time_ms: int
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""
@@ -114,7 +114,10 @@ class StatusHandlers:
                 limit = 0
             if limit < 1:
                 raise APIError(ErrorType.BAD_DATA, "limit must be a positive number")
-        st = await asyncio.to_thread(self.status.tsdb_stats, limit)
+        stats = self.status.tsdb_stats
+        if stats is None:
+            raise APIError(ErrorType.EXECUTION, "unavailable with Prometheus Agent")
+        st = await asyncio.to_thread(stats, limit)
         h = st.head
         return success(
             {
@@ -142,10 +145,11 @@ class StatusHandlers:
             ("/api/v1/status/config", self.config),
             ("/api/v1/status/flags", self.flags),
             ("/api/v1/status/runtimeinfo", self.runtimeinfo),
-            ("/api/v1/status/tsdb", self.tsdb),
             ("/api/v1/status/walreplay", self.walreplay),
         ):
             app.router.add_get(path, handler)
+        if self.status.tsdb_stats is not None:  # agent mode answers it elsewhere
+            app.router.add_get("/api/v1/status/tsdb", self.tsdb)
 
 
 async def no_rules(request: web.Request) -> web.Response:

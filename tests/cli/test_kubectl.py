@@ -17,32 +17,13 @@ from prometheus_client import CollectorRegistry
 from kubeprom.cli import kubectl_cmd
 from kubeprom.cli.main import build_parser
 from kubeprom.clock import VirtualClock
-from kubeprom.config.cluster_parse import parse_cluster_config
-from kubeprom.config.hpa import load_hpa_text
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
-from kubeprom.model.events import EventLog
-from kubeprom.sim.metrics_server import MetricsServer
-from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.web import build_app
 from kubeprom.web.kube import KubeHandlers
+from tests.support.hpa_cluster import T0, synced
 from tests.support.procs import free_port
 
-T0 = 1_800_000_000_000
-CLUSTER = """
-cluster:
-  seed: 3
-  nodes: [{name: n1, capacity: {cpu: "2", memory: 8Gi}}]
-  deployments:
-    - metadata: {name: web, labels: {app: web}}
-      spec:
-        replicas: 2
-        template:
-          spec:
-            containers:
-              - {name: app, image: nginx, resources: {requests: {cpu: 500m, memory: 64Mi}}}
-      load: {type: constant, rps: 100, cpu_per_request: 10m, baseline_cpu: 0}
-"""
 HPAS = """
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -76,14 +57,7 @@ class Served:
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    spec = parse_cluster_config(CLUSTER, "c.yml")
-    assert spec is not None
-    events = EventLog()
-    c = SimulatedCluster(spec, start_s=T0 / 1000, events=events)
-    hpas = Autoscalers(ClusterWorkloads(c), MetricsServer(c), events)
-    hpas.apply_config([h.hpa for h in load_hpa_text(HPAS, "hpa.yml")], T0)
-    for i in range(8):
-        hpas.reconcile_all(T0 + i * 15_000)
+    c, hpas, events = synced(HPAS)
     server_clock = VirtualClock(T0 + 120_000)
     app = build_app(CollectorRegistry(), clock=server_clock, kube=KubeHandlers(hpas, c, events))
     port = free_port()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kubeprom.cli.server import START_ORDER, Server, ServerSettings, in_start_order
+from kubeprom.cli.settings import RemoteFlags
 from kubeprom.clock import VirtualClock
 from kubeprom.errors import ConfigError
 from kubeprom.model import Labels
@@ -56,6 +57,7 @@ def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path
     assert server.lifecycle.names == [
         "store",
         "compaction",
+        "remote-write",  # always there: a reload may add remote_write entries
         "exporters",
         "notifier",
         "scrape",
@@ -67,6 +69,7 @@ def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path
     assert serve_only.lifecycle.names == [
         "store",
         "compaction",
+        "remote-write",
         "notifier",
         "scrape",
         "rules",
@@ -74,6 +77,17 @@ def test_the_default_config_runs_the_simulated_clusters_exporters(tmp_path: Path
         "web",
     ]
     assert not (tmp_path / "data").exists()  # nothing opens before start
+
+
+def test_agent_mode_has_no_rules_or_notifier(tmp_path: Path) -> None:
+    settings = ServerSettings(
+        config_path=_config(tmp_path, EMPTY),
+        data=str(tmp_path / "data"),
+        store=Options(retention_ms=None),
+        remote=RemoteFlags(agent=True),
+    )
+    server = Server(settings, VirtualClock(T0_MS))
+    assert server.lifecycle.names == ["store", "compaction", "remote-write", "scrape", "web"]
 
 
 def test_a_part_out_of_its_place_is_refused(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ import kubeprom.hpa
 from tests.test_architecture import isort_style_key
 
 EXPORTED = [
-    "AcceptWrites", "Branch", "Condition", "Container", "ControllerConfig", "Decision", "Event",
-    "EventType", "HPAState", "HPAStatus", "History", "MetricFailure", "MetricStatus",
-    "MetricsSource", "Phase", "Pod", "PodList", "PodSamples", "PodTemplate", "PodUsage", "Ready",
-    "Recommendations", "Scale", "ScaleEvents", "ScaleFailure", "ScaleWriter",
-    "StaticMetricsSource", "SyncInputs", "SyncResult", "Tolerances", "reconcile", "render",
-    "resource_samples", "tolerances_for",
+    "AcceptWrites", "Branch", "ClusterState", "CompiledAdapter", "Condition", "Container",
+    "ControllerConfig", "Decision", "DryRun", "Event", "EventType", "FetchRecord", "HPAState",
+    "HPAStatus", "History", "KSMReader", "KedaOperator", "MetricFailure", "MetricStatus",
+    "MetricsBackends", "MetricsServerConfig", "MetricsSource", "Phase", "Pod", "PodList",
+    "PodSamples", "PodTemplate", "PodUsage", "PollResult", "PromQLMetricsSource",
+    "PrometheusAdapter", "Ready", "Recommendations", "Scale", "ScaleEvents", "ScaleFailure",
+    "ScaleWriter", "StaticMetricsSource", "SyncInputs", "SyncResult", "Tolerances",
+    "check_generated_hpa", "compile_adapter", "dry_run", "generated_hpa", "reconcile", "render",
+    "render_dry_run", "resource_samples", "tolerances_for",
 ]  # fmt: skip
 
 

@@ -88,13 +88,14 @@ def test_rate_info_annotation_position(store: MemStore) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("sum(up", "1:4: parse error: unclosed left parenthesis"),
+        # Prometheus 2.42 and 3.x answer these word for word (checked against 2.42).
+        ("sum(up", "1:7: parse error: unclosed left parenthesis"),
         (
             "rate(up)",
             '1:6: parse error: expected type range vector in call to function "rate", '
             "got instant vector",
         ),
-        ("up)", '1:3: parse error: unexpected right parenthesis ")"'),
+        ("up)", "1:4: parse error: unexpected right parenthesis ')'"),
         ("nosuch(up)", '1:1: parse error: unknown function with name "nosuch"'),
     ],
     ids=["unclosed", "type", "unbalanced", "unknown-function"],

@@ -24,16 +24,16 @@ TESTDATA = Path(__file__).parent / "testdata"
 BAD = {
     "bad_duration": ['6:14: group "g", rule 1 ("a"): unknown unit "x" in duration "5x"'],
     "bad_expr": [
-        '5:28: group "g", rule 1 ("job:up:sum"): could not parse expression: '
+        '5:31: group "g", rule 1 ("job:up:sum"): could not parse expression: '
         "unclosed left parenthesis"
     ],
     "bad_expr_block": ['8:15: group "g", rule 1 ("Block"): could not parse expression: '],
     "bad_expr_folded": [
-        '7:20: group "g", rule 1 ("Folded"): could not parse expression: '
-        'unexpected right parenthesis ")"'
+        '7:21: group "g", rule 1 ("Folded"): could not parse expression: '
+        "unexpected right parenthesis ')'"
     ],
     "bad_expr_quoted": [
-        '5:28: group "g", rule 1 ("q"): could not parse expression: unclosed left parenthesis'
+        '5:32: group "g", rule 1 ("q"): could not parse expression: unclosed left parenthesis'
     ],
     "bad_field": ['6:9: group "g", rule 1 ("a"): field foo not found in type rulefmt.Rule'],
     "bad_group_field": [

@@ -14,34 +14,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from kubeprom.clock import VirtualClock
-from kubeprom.config.cluster_parse import parse_cluster_config
-from kubeprom.config.hpa import load_hpa_text
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
 from kubeprom.model.events import EventLog
-from kubeprom.sim.metrics_server import MetricsServer
-from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.web import WebConfig, build_app
 from kubeprom.web.hpa_view import HPAView
 from kubeprom.web.kube import KubeHandlers
+from tests.support.hpa_cluster import T0, synced
 
-T0 = 1_800_000_000_000
 HPAS = "/kubeprom/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
 SCALE = "/kubeprom/apis/apps/v1/namespaces/default/deployments/web/scale"
-CLUSTER = """
-cluster:
-  seed: 3
-  nodes: [{name: n1, capacity: {cpu: "2", memory: 8Gi}}]
-  deployments:
-    - metadata: {name: web, labels: {app: web}}
-      spec:
-        replicas: 2
-        template:
-          spec:
-            containers:
-              - {name: app, image: nginx, resources: {requests: {cpu: 500m, memory: 64Mi}}}
-      load: {type: constant, rps: 100, cpu_per_request: 10m, baseline_cpu: 0}
-"""
 WEB_HPA = """
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -64,15 +46,7 @@ class World:
 
 
 def _world_parts() -> tuple[SimulatedCluster, Autoscalers, EventLog]:
-    spec = parse_cluster_config(CLUSTER, "c.yml")
-    assert spec is not None
-    events = EventLog()
-    c = SimulatedCluster(spec, start_s=T0 / 1000, events=events)
-    hpas = Autoscalers(ClusterWorkloads(c), MetricsServer(c), events)
-    hpas.apply_config([h.hpa for h in load_hpa_text(WEB_HPA, "hpa.yml")], T0)
-    for i in range(8):  # two minutes of syncs: 100 rps x 10m on 500m pods scales up
-        hpas.reconcile_all(T0 + i * 15_000)
-    return c, hpas, events
+    return synced(WEB_HPA)
 
 
 @pytest.fixture

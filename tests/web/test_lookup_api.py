@@ -161,7 +161,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/labels",
             {"start": "x"},
-            "invalid parameter \"start\": Invalid time value for 'start': "
+            "invalid parameter \"start\": invalid time value for 'start': "
             'cannot parse "x" to a valid timestamp',
         ),
         ("/api/v1/series", {"match[]": "up{"}, 'invalid parameter "match[]": 1:'),
@@ -170,7 +170,7 @@ async def test_series_time_range_excludes_series_without_samples(client: Client)
         (
             "/api/v1/format_query",
             {"query": "sum("},
-            'invalid parameter "query": 1:4: parse error: unclosed left parenthesis',
+            'invalid parameter "query": 1:5: parse error: unclosed left parenthesis',
         ),
     ],
     ids=[

@@ -81,7 +81,7 @@ async def test_scalar(client: TestClient) -> None:  # type: ignore[type-arg]
             {"query": "sum(", "time": "1"},
             400,
             "bad_data",
-            "1:4: parse error: unclosed left parenthesis",
+            "1:5: parse error: unclosed left parenthesis",
         ),
         (
             {"query": "rate(up)", "time": "1"},
@@ -93,7 +93,7 @@ async def test_scalar(client: TestClient) -> None:  # type: ignore[type-arg]
             {"query": "up", "time": "yesterday"},
             400,
             "bad_data",
-            "invalid parameter \"time\": Invalid time value for 'time': "
+            "invalid parameter \"time\": invalid time value for 'time': "
             'cannot parse "yesterday" to a valid timestamp',
         ),
         ({}, 400, "bad_data", 'invalid parameter "query"'),

@@ -3,7 +3,8 @@
 ``None`` is Go's invalid ``reflect.Value`` (and a nil interface): it prints as
 ``<no value>`` and passes to ``interface {}`` parameters as nil. Errors read as Go's:
 ``template: NAME:LINE:COL: executing "NAME" at <NODE>: message`` with COL Go's 0-based byte
-column. Maps are read with ``missingkey=zero``, as Prometheus sets it.
+column. Maps are read with ``missingkey=zero``, as Prometheus sets it, unless the
+:class:`Program` asks for Go's default (a missing key is no value).
 """
 
 from __future__ import annotations
@@ -133,15 +134,23 @@ def _assignable(v: object, typ: str) -> bool:
 class Program:
     """A parsed template set: the trees by name, the text, the name errors report."""
 
-    __slots__ = ("funcs", "name", "text", "trees")
+    __slots__ = ("funcs", "missing_zero", "name", "text", "trees")
 
     def __init__(
-        self, name: str, text: str, trees: dict[str, ListNode], funcs: Mapping[str, Func]
+        self,
+        name: str,
+        text: str,
+        trees: dict[str, ListNode],
+        funcs: Mapping[str, Func],
+        *,
+        missing_zero: bool = True,
     ) -> None:
         self.name = name
         self.text = text
         self.trees = trees
         self.funcs = funcs
+        # missingkey=zero (Prometheus) or Go's default, where a missing key is no value
+        self.missing_zero = missing_zero
 
 
 class State:
@@ -446,7 +455,8 @@ class State:
             if has_args:
                 raise self.errorf(f"{name} is not a method but has arguments")
             elem = receiver.go_type[len("map[string]") :]
-            return receiver.get(name, receiver.zero), elem
+            missing = receiver.zero if self.prog.missing_zero else None
+            return receiver.get(name, missing), elem
         raise self.errorf(f"can't evaluate field {name} in type {static}")
 
     def eval_function(

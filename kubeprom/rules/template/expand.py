@@ -68,6 +68,37 @@ class Template:
         return "".join(out)
 
 
+class TextTemplate:
+    """Plain Go text/template (the builtin functions only) with its own delimiters and Go's
+    default ``missingkey`` option, as ``template.New(name).Delims(l, r).Parse(text)`` makes
+    one (prometheus-adapter's query templates use ``<<`` and ``>>``).
+
+    Raises :class:`~kubeprom.errors.TemplateError` (phase ``parsing``) when the text does
+    not parse.
+    """
+
+    __slots__ = ("_program", "name")
+
+    def __init__(self, text: str, name: str, delims: tuple[str, str] = ("{{", "}}")) -> None:
+        self.name = name
+        try:
+            trees = parse(name, text, frozenset(BUILTINS), delims)
+        except GoParseError as err:
+            raise TemplateError(str(err), name=name, phase="parsing", line=err.line) from None
+        self._program = Program(name, text, trees, {}, missing_zero=False)
+
+    def execute(self, data: object) -> str:
+        """Run the template on ``data``; raises :class:`~kubeprom.errors.TemplateError`
+        (phase ``executing``)."""
+        out: list[str] = []
+        state = State(self._program, {}, BUILTINS, out)
+        try:
+            state.execute(data)
+        except GoExecError as err:
+            raise TemplateError(str(err), name=self.name, phase="executing") from None
+        return "".join(out)
+
+
 class AlertTemplate:
     """One annotation or label template of an alerting rule, parsed once."""
 

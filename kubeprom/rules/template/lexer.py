@@ -121,8 +121,18 @@ StateFn = Callable[["Lexer"], "StateFn | None"]
 class Lexer:
     """Go's ``lexer``: call :meth:`next_item` until EOF or ERROR."""
 
-    def __init__(self, text: str, *, break_ok: bool = True, continue_ok: bool = True) -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        break_ok: bool = True,
+        continue_ok: bool = True,
+        left_delim: str = LEFT_DELIM,
+        right_delim: str = RIGHT_DELIM,
+    ) -> None:
         self.input = text
+        self.left_delim = left_delim or LEFT_DELIM
+        self.right_delim = right_delim or RIGHT_DELIM
         self.pos = 0
         self.start = 0
         self.at_eof = False
@@ -197,9 +207,9 @@ class Lexer:
 
     def at_right_delim(self) -> tuple[bool, bool]:
         s, p = self.input, self.pos
-        if _has_right_trim(s, p) and s.startswith(RIGHT_DELIM, p + TRIM_MARKER_LEN):
+        if _has_right_trim(s, p) and s.startswith(self.right_delim, p + TRIM_MARKER_LEN):
             return True, True
-        if s.startswith(RIGHT_DELIM, p):
+        if s.startswith(self.right_delim, p):
             return True, False
         return False, False
 
@@ -207,18 +217,18 @@ class Lexer:
         c = self.peek()
         if is_space(c) or c in ("", ".", ",", "|", ":", ")", "("):
             return True
-        return self.input.startswith(RIGHT_DELIM, self.pos)
+        return self.input.startswith(self.right_delim, self.pos)
 
 
 # ---- state functions ---------------------------------------------------------------------------
 def lex_text(lx: Lexer) -> StateFn | None:
     s = lx.input
-    x = s.find(LEFT_DELIM, lx.pos)
+    x = s.find(lx.left_delim, lx.pos)
     if x >= 0:
         if x > lx.pos:
             lx.pos = x
             trim = 0
-            if _has_left_trim(s, x + len(LEFT_DELIM)):
+            if _has_left_trim(s, x + len(lx.left_delim)):
                 trim = len(s[lx.start : lx.pos]) - len(s[lx.start : lx.pos].rstrip(SPACE_CHARS))
             lx.pos -= trim
             lx.line += s.count("\n", lx.start, lx.pos)
@@ -239,7 +249,7 @@ def lex_text(lx: Lexer) -> StateFn | None:
 
 
 def lex_left_delim(lx: Lexer) -> StateFn | None:
-    lx.pos += len(LEFT_DELIM)
+    lx.pos += len(lx.left_delim)
     trim = _has_left_trim(lx.input, lx.pos)
     after = TRIM_MARKER_LEN if trim else 0
     if lx.input.startswith(LEFT_COMMENT, lx.pos + after):
@@ -270,7 +280,7 @@ def lex_comment(lx: Lexer) -> StateFn | None:
     lx.this_item(ItemType.COMMENT)
     if trim:
         lx.pos += TRIM_MARKER_LEN
-    lx.pos += len(RIGHT_DELIM)
+    lx.pos += len(lx.right_delim)
     if trim:
         rest = lx.input[lx.pos :]
         lx.pos += len(rest) - len(rest.lstrip(SPACE_CHARS))
@@ -283,7 +293,7 @@ def lex_right_delim(lx: Lexer) -> StateFn | None:
     if trim:
         lx.pos += TRIM_MARKER_LEN
         lx.ignore()
-    lx.pos += len(RIGHT_DELIM)
+    lx.pos += len(lx.right_delim)
     item = lx.this_item(ItemType.RIGHT_DELIM)
     if trim:
         rest = lx.input[lx.pos :]
@@ -355,7 +365,9 @@ def lex_space(lx: Lexer) -> StateFn | None:
         lx.next()
         num += 1
     s = lx.input
-    if _has_right_trim(s, lx.pos - 1) and s.startswith(RIGHT_DELIM, lx.pos - 1 + TRIM_MARKER_LEN):
+    if _has_right_trim(s, lx.pos - 1) and s.startswith(
+        lx.right_delim, lx.pos - 1 + TRIM_MARKER_LEN
+    ):
         lx.backup()
         if num == 1:
             return lex_right_delim

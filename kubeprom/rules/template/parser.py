@@ -458,12 +458,21 @@ def _q(s: str) -> str:
     return quote(s)
 
 
-def parse(name: str, text: str, funcs: Collection[str]) -> dict[str, ListNode]:
+def parse(
+    name: str, text: str, funcs: Collection[str], delims: tuple[str, str] = ("{{", "}}")
+) -> dict[str, ListNode]:
     """Parse a template and its ``define``/``block`` bodies: template name -> root list.
 
-    ``funcs`` are the names a template may call. Raises :class:`GoParseError`.
+    ``funcs`` are the names a template may call; ``delims`` are the action delimiters
+    (``Template.Delims``; an empty one means the default). Raises :class:`GoParseError`.
     """
-    lex = Lexer(text, break_ok="break" not in funcs, continue_ok="continue" not in funcs)
+    lex = Lexer(
+        text,
+        break_ok="break" not in funcs,
+        continue_ok="continue" not in funcs,
+        left_delim=delims[0],
+        right_delim=delims[1],
+    )
     tree_set: dict[str, ListNode] = {}
     p = _Parser(name, name, lex, funcs, tree_set)
     p.parse()

@@ -8,9 +8,16 @@ import pytest
 
 import kubeprom.rules.template as pkg
 from kubeprom.errors import EvalError, KubepromError, TemplateError
-from kubeprom.rules.template import ALERT_DEFS, AlertTemplate, Template, parse_template
+from kubeprom.rules.template import (
+    ALERT_DEFS,
+    AlertTemplate,
+    Template,
+    TextTemplate,
+    parse_template,
+)
 from kubeprom.rules.template.builtins import BUILTINS
 from kubeprom.rules.template.promfuncs import FUNCS
+from kubeprom.rules.template.values import string_map
 
 # prometheus/template/template.go (3.x) NewTemplateExpander's FuncMap; "tmpl" is added only
 # by ExpandHTML (console templates), so text templates lack it, as in Prometheus.
@@ -80,6 +87,7 @@ def test_exported_members() -> None:
         "QueryFunc",
         "QuerySample",
         "Template",
+        "TextTemplate",
         "expand_alert_template",
         "expansion_error_text",
         "parse_template",
@@ -161,3 +169,31 @@ def test_recursion_stops_with_an_error() -> None:
     t = AlertTemplate('{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}', "R")
     with pytest.raises(TemplateError, match=r"exceeded maximum template depth \(100000\)$"):
         t.expand(labels={}, value=1.0, t_ms=0)
+
+
+def test_text_template_with_other_delimiters() -> None:
+    # prometheus-adapter's metricsQuery: << >> delimiters, builtins only
+    t = TextTemplate(
+        "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>) {{ not an action }}",
+        "metrics-query",
+        ("<<", ">>"),
+    )
+    data = string_map(
+        {"Series": "http_requests_total", "LabelMatchers": 'pod="a"', "GroupBy": "pod"}
+    )
+    assert t.execute(data) == (
+        'sum(rate(http_requests_total{pod="a"}[2m])) by (pod) {{ not an action }}'
+    )
+
+
+def test_text_template_missing_key_is_no_value() -> None:
+    # Go's default missingkey: a missing map key prints <no value> (Prometheus sets zero)
+    t = TextTemplate("<<.a>>/<<.b>> \n <<- /* trimmed */ ->>  x", "m", ("<<", ">>"))
+    assert t.execute(string_map({"a": "1"})) == "1/<no value>x"
+
+
+def test_text_template_errors_read_as_go() -> None:
+    with pytest.raises(TemplateError, match=r'^template: m:1: function "query" not defined$'):
+        TextTemplate("<< query 1 >>", "m", ("<<", ">>"))
+    with pytest.raises(TemplateError, match=r"^template: m:1: unclosed action$"):
+        TextTemplate("<< .Series ", "m", ("<<", ">>"))

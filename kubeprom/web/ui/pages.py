@@ -1,0 +1,100 @@
+"""The UI's pages: one literal registry of paths (Prometheus 3.x's, plus ``/top`` and
+``/hpa``), and the HTML shell every page is served as.
+
+Each page is the same small shell (navigation, theme, an empty ``<main>``) naming its
+JavaScript module under ``static/pages/``; the module draws the page from the HTTP API. The
+shell holds no data, so it is cheap to serve and never stale.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+STATIC_PREFIX = "/ui/static/"
+VENDOR_PREFIX = "/ui/vendor/"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """``module`` is ``static/pages/<module>.js``; ``vendor`` names files of :data:`VENDOR`
+    (:mod:`.assets`) the page loads before its module."""
+
+    title: str
+    module: str
+    nav: str
+    vendor: tuple[str, ...] = ()
+
+
+UPLOT = ("uPlot.min.css", "uPlot.iife.min.js")
+
+PAGES = {
+    "/alerts": Page("Alerts", "alerts", "Alerts"),
+    "/config": Page("Configuration", "config", "Config"),
+    "/flags": Page("Command-line flags", "flags", "Flags"),
+    "/hpa": Page("Horizontal Pod Autoscalers", "hpa", "HPAs", UPLOT),
+    "/query": Page("Query", "query", "Query", UPLOT),
+    "/rules": Page("Rule health", "rules", "Rules"),
+    "/status": Page("Runtime & build information", "status", "Status"),
+    "/targets": Page("Target health", "targets", "Targets"),
+    "/top": Page("Top", "top", "Top"),
+    "/tsdb-status": Page("TSDB status", "tsdb", "TSDB"),
+}
+
+#: The navigation bar's order.
+NAV = (
+    "/query",
+    "/alerts",
+    "/rules",
+    "/targets",
+    "/top",
+    "/hpa",
+    "/status",
+    "/tsdb-status",
+    "/flags",
+    "/config",
+)
+
+_THEMES = (("auto", "Auto"), ("light", "Light"), ("dark", "Dark"))
+
+
+def _vendor_tag(name: str) -> str:
+    url = html.escape(VENDOR_PREFIX + name)
+    if name.endswith(".css"):
+        return f'<link rel="stylesheet" href="{url}">'
+    return f'<script defer src="{url}"></script>'
+
+
+def shell(path: str, preload: tuple[str, ...] = ()) -> str:
+    """The HTML of the page at ``path`` (a key of :data:`PAGES`); ``preload`` names the
+    modules under ``static/`` its module imports."""
+    page = PAGES[path]
+    links = "".join(
+        f'<a href="{p}"{" aria-current=page" if p == path else ""}>{html.escape(PAGES[p].nav)}</a>'
+        for p in NAV
+    )
+    themes = "".join(f'<option value="{v}">{t}</option>' for v, t in _THEMES)
+    vendor = "".join(_vendor_tag(name) for name in page.vendor)
+    module = f"{STATIC_PREFIX}pages/{page.module}.js"
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(page.title)} - kubeprom</title>"
+        f'<link rel="icon" href="{STATIC_PREFIX}favicon.svg" type="image/svg+xml">'
+        f'<link rel="stylesheet" href="{STATIC_PREFIX}style.css">'
+        f'<script src="{STATIC_PREFIX}theme.js"></script>'
+        f"{vendor}"
+        + "".join(f'<link rel="modulepreload" href="{STATIC_PREFIX}{m}">' for m in preload)
+        + f'<script type="module" src="{module}"></script>'
+        + "</head>"
+        f'<body data-page="{page.module}">'
+        '<a class="skip" href="#main">Skip to content</a>'
+        '<header class="top"><a class="brand" href="/query">kubeprom</a>'
+        f'<nav aria-label="Pages">{links}</nav>'
+        '<label class="theme">Theme <select id="theme-select">'
+        f"{themes}</select></label></header>"
+        f'<main id="main" tabindex="-1"><h1>{html.escape(page.title)}</h1>'
+        '<div id="page" aria-live="polite"><p class="muted">Loading…</p></div></main>'
+        "</body></html>\n"
+    )
