@@ -120,6 +120,8 @@ class Server:
                 check_agent_config(self.config)
             spec = load_cluster_config(settings.config_path)
             self.events = EventLog()
+            if self.config.simulation_node is not None:
+                log.info("the simulation: section is for kubeprom simulate; run leaves it aside")
         else:
             self.config, spec, self.events = preloaded.config, preloaded.cluster, preloaded.events
         self.store = Store(settings.data, settings.store, clock, agent=agent)

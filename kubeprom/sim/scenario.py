@@ -164,9 +164,12 @@ def _default_scrape_configs(config: MainConfig) -> MainConfig:
     return replace(config, scrape_configs=configs)
 
 
-def _has_key(text: str, source: str, key: str) -> bool:
+def _top(text: str, source: str, key: str) -> yaml.Node | None:
+    """The key node of a top-level ``key``, or None."""
     root = compose(text, source)
-    return isinstance(root, yaml.MappingNode) and any(k.value == key for k, _ in root.value)
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    return next((k for k, _ in root.value if k.value == key), None)
 
 
 def load_scenario(path: str, gates: FeatureGates | None = None) -> Scenario:
@@ -180,6 +183,11 @@ def load_scenario(path: str, gates: FeatureGates | None = None) -> Scenario:
         raise error(config.cluster_node, path, "cluster", "the cluster must not be empty")
     simulation = parse_simulation(config.simulation_node, path)
     hpas = load_hpa_config(config.hpa_node, path, config.base_dir, gates)
-    if not _has_key(config.text, path, "scrape_configs"):
+    # Parts that would talk to the outside world in virtual time have no place in a scenario.
+    for key in ("remote_write", "alerting"):
+        node = _top(config.text, path, key)
+        if node is not None:
+            raise error(node, path, key, "a scenario runs in virtual time and cannot have " + key)
+    if _top(config.text, path, "scrape_configs") is None:
         config = _default_scrape_configs(config)
     return Scenario(path, config, cluster, tuple(h.hpa for h in hpas), simulation)

@@ -223,6 +223,11 @@ def test_the_store_is_readable_by_query_and_top(
             r"scenario\.yaml:\d+:\d+: horizontal_pod_autoscalers\[0\]\.spec\.maxReplicas",
         ),
         (
+            ("simulation:\n", "remote_write: [{url: 'http://127.0.0.1:1/'}]\nsimulation:\n"),
+            r"scenario\.yaml:28:1: remote_write: a scenario runs in virtual time and cannot have "
+            r"remote_write",
+        ),
+        (
             ("rps: 100,", "rps: -100,"),
             r"scenario\.yaml:16:\d+: cluster\.deployments\[0\]\.load\.rps",
         ),
@@ -249,3 +254,26 @@ def test_a_bad_scenario_exits_1_with_the_position(
         f"kubeprom: error: {path}:29:13: simulation.duration: must be positive\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "config" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_example_scenarios_load(path: Path) -> None:
+    scenario = load_scenario(str(path))
+    assert scenario.simulation.duration_ms >= 3_600_000
+    assert scenario.hpas
+    assert scenario.config.rule_files
+    for hpa in scenario.hpas:
+        target = hpa.spec.scale_target_ref.name
+        assert any(d.name == target for d in scenario.cluster.deployments), target
+
+
+def test_the_example_scenarios_are_there() -> None:
+    assert [p.name for p in SCENARIOS] == [
+        "day-24h.yaml",
+        "diurnal-web.yaml",
+        "flash-crowd.yaml",
+        "memory-leak.yaml",
+    ]

@@ -1,0 +1,46 @@
+"""Wall time of ``kubeprom simulate`` on config/scenarios/day-24h.yaml (issue 13: floor 30 s,
+goal 5 s), the whole run: scenario load, the loop on the virtual clock, every output.
+
+    python benchmarks/bench_simulate.py [SCENARIO] [--out DIR]
+
+Prints the wall and CPU seconds, the syncs, the samples in the store and the speed-up over
+real time. Record results in benchmarks/RESULTS.md with the command, date and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from kubeprom.cli.simulate_cmd import fresh_data_dir, simulate
+from kubeprom.sim.scenario import load_scenario
+
+DEFAULT = Path(__file__).resolve().parent.parent / "config" / "scenarios" / "day-24h.yaml"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("scenario", nargs="?", default=str(DEFAULT))
+    p.add_argument("--out", default=None, help="output directory (default: a temporary one)")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp)
+        wall, cpu = time.perf_counter(), time.process_time()
+        scenario = load_scenario(args.scenario)
+        fresh_data_dir(out)
+        result = asyncio.run(simulate(scenario, out, progress=False))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        sim = scenario.simulation
+        print(f"scenario      {Path(args.scenario).name}")
+        syncs = len(result.recorder.decisions)
+        print(f"simulated     {sim.duration_ms / 3_600_000:g} h, {syncs} HPA syncs")
+        print(f"peak pods     {result.figures[-1].peak_replicas}")
+        print(f"wall          {wall:.1f} s   (cpu {cpu:.1f} s)")
+        print(f"speed-up      {sim.duration_ms / 1000 / wall:,.0f}x real time")
+
+
+if __name__ == "__main__":
+    main()
