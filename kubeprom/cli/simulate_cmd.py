@@ -95,6 +95,12 @@ async def simulate(scenario: Scenario, out: Path, *, progress: bool = True) -> R
     return result
 
 
+async def _figures(scenario: Scenario, out: Path) -> list[outputs.Figures]:
+    # Only the summary leaves the event loop: asyncio.run's exit reprs its main task, and
+    # with it the task's result (Python 3.11), which for a whole Result takes seconds.
+    return (await simulate(scenario, out)).figures
+
+
 def fresh_data_dir(out: Path) -> None:
     """Make ``out`` and remove a previous run's ``out/data``, so each run's store holds only
     its own samples."""
@@ -107,6 +113,6 @@ def fresh_data_dir(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     fresh_data_dir(Path(args.out))
-    result = asyncio.run(simulate(scenario, Path(args.out)))
-    print(outputs.summary_table(result.figures))
+    figures = asyncio.run(_figures(scenario, Path(args.out)))
+    print(outputs.summary_table(figures))
     return 0

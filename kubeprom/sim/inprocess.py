@@ -84,10 +84,11 @@ def parsed_families(families: Iterable[Metric], known: Container[bytes]) -> Pars
             MetricType(family.type), family.documentation, family.unit or ""
         )
         for s in family.samples:
-            # Collectors may give label values as StrEnums; the text writes their str().
-            items = sorted((k, str(v)) for k, v in s.labels.items())
-            key = _SEP.join([s.name, *(f"{k}{_SEP}{v}" for k, v in items)]).encode()
+            # A family's samples share its label names in one order, so the name and the
+            # values tell its series apart. Values may be StrEnums; the text writes str().
+            key = _SEP.join([s.name, *map(str, s.labels.values())]).encode()
             if key not in known and key not in labels:
+                items = sorted((k, str(v)) for k, v in s.labels.items())
                 labels[key] = build_labels(s.name, items, None)
             if s.timestamp is not None:
                 stamped.append(len(series))
