@@ -23,7 +23,10 @@ from kubeprom.promql.api import LocalQueryAPI, QueryAPI
 from kubeprom.sim import outputs
 from kubeprom.sim.record import EventTape
 from kubeprom.sim.run import Result, drive, terminal_progress, write
-from kubeprom.sim.scenario import Scenario, ScrapeMode, load_scenario
+from kubeprom.sim.scenario import Scenario, ScrapeMode, load_scenario, parse_scenario
+from kubeprom.sim.sweep import Variant, VariantResult, parse_sweep, run_sweep, variants, write_table
+from kubeprom.sim.sweep import plot as plot_sweep
+from kubeprom.sim.sweep import table as sweep_table
 from kubeprom.tsdb.db import Options
 
 
@@ -34,6 +37,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("scenario", help="scenario file (a kubeprom.yml with a simulation: section)")
     p.add_argument("--out", default="simulation", help="output directory (default: ./simulation)")
+    p.add_argument(
+        "--sweep",
+        metavar="FILE",
+        default=None,
+        help="vary scenario fields over a grid (a sweep file), each variant in its own process",
+    )
     p.set_defaults(func=run)
 
 
@@ -110,7 +119,47 @@ def fresh_data_dir(out: Path) -> None:
         shutil.rmtree(data)
 
 
+def run_variant(variant: Variant, source: str, base_dir: str, out_dir: str) -> VariantResult:
+    """One sweep variant, in a worker process: its outputs in ``out_dir``."""
+    scenario = parse_scenario(variant.text, source, base_dir)
+    out = Path(out_dir)
+    fresh_data_dir(out)
+    (out / "scenario.yaml").write_text(variant.text, encoding="utf-8")
+    return asyncio.run(_variant(scenario, out, variant.name))
+
+
+async def _variant(scenario: Scenario, out: Path, name: str) -> VariantResult:
+    result = await simulate(scenario, out, progress=False)
+    per_step: dict[int, int] = {}
+    for row in result.recorder.rows:
+        per_step[row.t_ms] = per_step.get(row.t_ms, 0) + row.current_replicas
+    start = scenario.simulation.start_ms
+    return VariantResult(
+        name,
+        tuple(result.figures),
+        tuple((t - start) / 1000 for t in per_step),
+        tuple(per_step.values()),
+    )
+
+
+def sweep(args: argparse.Namespace) -> int:
+    path = Path(args.scenario)
+    base = load_scenario(str(path))  # the scenario itself must be valid first
+    plan = parse_sweep(args.sweep)
+    found = variants(plan, path.read_text(encoding="utf-8"), base.path)
+    for v in found:  # every variant checked before any runs
+        parse_scenario(v.text, f"{base.path}[{v.name}]", str(path.parent))
+    out = Path(args.out)
+    results = run_sweep(plan, found, run_variant, base.path, str(path.parent), out)
+    write_table(out / "sweep.csv", found, results)
+    plot_sweep(out / "sweep.png", results)
+    print(sweep_table(found, results))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.sweep is not None:
+        return sweep(args)
     scenario = load_scenario(args.scenario)
     fresh_data_dir(Path(args.out))
     figures = asyncio.run(_figures(scenario, Path(args.out)))

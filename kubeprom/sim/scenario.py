@@ -38,7 +38,7 @@ from kubeprom.config.cluster import ClusterSpec
 from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.config.hpa import load_hpa_config
 from kubeprom.config.hpa_spec import FeatureGates, HorizontalPodAutoscaler
-from kubeprom.config.load import DEFAULT_CONFIG, MainConfig, load_main_config
+from kubeprom.config.load import DEFAULT_CONFIG, MainConfig, load_main_config, parse_main_config
 from kubeprom.config.nodes import Fields, compose, error, scalar_str
 from kubeprom.config.scrape import parse_scrape_config
 from kubeprom.errors import ConfigError
@@ -174,7 +174,19 @@ def _top(text: str, source: str, key: str) -> yaml.Node | None:
 
 def load_scenario(path: str, gates: FeatureGates | None = None) -> Scenario:
     """Read and validate a scenario file; raises ConfigError (with positions) or OSError."""
-    config = load_main_config(path)
+    return scenario_of(load_main_config(path), gates)
+
+
+def parse_scenario(
+    text: str, source: str, base_dir: str, gates: FeatureGates | None = None
+) -> Scenario:
+    """A scenario from text (a sweep's variant), relative paths taken from ``base_dir``."""
+    return scenario_of(parse_main_config(text, source, base_dir), gates)
+
+
+def scenario_of(config: MainConfig, gates: FeatureGates | None = None) -> Scenario:
+    """The scenario of a loaded configuration; raises ConfigError (with positions)."""
+    path = config.source
     if config.cluster_node is None:
         raise ConfigError("a scenario needs a cluster: section", file=path)
     base_dir = Path(config.base_dir) if config.base_dir is not None else None
