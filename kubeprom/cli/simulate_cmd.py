@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kubeprom.cli.server import Preloaded, Server
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import VirtualClock
+from kubeprom.errors import KubepromError
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
@@ -27,7 +30,8 @@ from kubeprom.sim.scenario import Scenario, ScrapeMode, load_scenario, parse_sce
 from kubeprom.sim.sweep import Variant, VariantResult, parse_sweep, run_sweep, variants, write_table
 from kubeprom.sim.sweep import plot as plot_sweep
 from kubeprom.sim.sweep import table as sweep_table
-from kubeprom.tsdb.db import Options
+from kubeprom.tsdb.db import DB, Options
+from kubeprom.web.client import PrometheusClient
 
 
 def add_parser(sub: Any) -> None:
@@ -119,9 +123,25 @@ def fresh_data_dir(out: Path) -> None:
         shutil.rmtree(data)
 
 
+@contextmanager
+def open_source(source: str) -> Iterator[QueryAPI]:
+    """A replay's source: a Prometheus-compatible server's URL, or a data directory
+    (opened read-only for the duration)."""
+    if "://" in source:
+        yield PrometheusClient(source)
+        return
+    if not Path(source).is_dir():
+        raise KubepromError(f"replay source {source!r} is neither a URL nor a data directory")
+    db = DB.open_read_only(source)
+    try:
+        yield LocalQueryAPI(db.querier)
+    finally:
+        db.close()
+
+
 def run_variant(variant: Variant, source: str, base_dir: str, out_dir: str) -> VariantResult:
     """One sweep variant, in a worker process: its outputs in ``out_dir``."""
-    scenario = parse_scenario(variant.text, source, base_dir)
+    scenario = parse_scenario(variant.text, source, base_dir, opener=open_source)
     out = Path(out_dir)
     fresh_data_dir(out)
     (out / "scenario.yaml").write_text(variant.text, encoding="utf-8")
@@ -144,11 +164,11 @@ async def _variant(scenario: Scenario, out: Path, name: str) -> VariantResult:
 
 def sweep(args: argparse.Namespace) -> int:
     path = Path(args.scenario)
-    base = load_scenario(str(path))  # the scenario itself must be valid first
+    base = load_scenario(str(path), opener=open_source)  # the scenario must be valid first
     plan = parse_sweep(args.sweep)
     found = variants(plan, path.read_text(encoding="utf-8"), base.path)
     for v in found:  # every variant checked before any runs
-        parse_scenario(v.text, f"{base.path}[{v.name}]", str(path.parent))
+        parse_scenario(v.text, f"{base.path}[{v.name}]", str(path.parent), opener=open_source)
     out = Path(args.out)
     results = run_sweep(plan, found, run_variant, base.path, str(path.parent), out)
     write_table(out / "sweep.csv", found, results)
@@ -160,7 +180,7 @@ def sweep(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.sweep is not None:
         return sweep(args)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, opener=open_source)
     fresh_data_dir(Path(args.out))
     figures = asyncio.run(_figures(scenario, Path(args.out)))
     print(outputs.summary_table(figures))

@@ -44,9 +44,10 @@ from kubeprom.config.scrape import parse_scrape_config
 from kubeprom.errors import ConfigError
 from kubeprom.hpa import ControllerConfig
 from kubeprom.model.timeutil import parse_rfc3339_ms
+from kubeprom.sim.replay import Opener, ReplaySpec, parse_replay, replayed
 
 DEFAULT_START = "2027-01-01T00:00:00Z"
-_FIELDS = frozenset({"duration", "start", "scrape", "controller"})
+_FIELDS = frozenset({"duration", "start", "scrape", "controller", "replay"})
 _CONTROLLER_FIELDS = frozenset(
     {
         "sync_period",
@@ -75,6 +76,7 @@ class SimulationSpec:
     start_ms: int
     controller: ControllerConfig
     scrape: ScrapeMode = ScrapeMode.DIRECT
+    replay: ReplaySpec | None = None
 
     @property
     def step_ms(self) -> int:
@@ -98,7 +100,9 @@ class Scenario:
     simulation: SimulationSpec
 
 
-def parse_simulation(node: yaml.Node | None, source: str) -> SimulationSpec:
+def parse_simulation(
+    node: yaml.Node | None, source: str, base_dir: str | None = None
+) -> SimulationSpec:
     """The ``simulation:`` section; raises ConfigError with its position."""
     if node is None:
         raise ConfigError("a scenario needs a simulation: section with a duration", file=source)
@@ -146,7 +150,11 @@ def parse_simulation(node: yaml.Node | None, source: str) -> SimulationSpec:
             "initial_readiness_delay", d.initial_readiness_delay_ms
         ),
     )
-    return SimulationSpec(duration, start, controller, ScrapeMode(mode_text))
+    replay_node = f.get("replay")
+    replay = None
+    if replay_node is not None:
+        replay = parse_replay(replay_node, source, base_dir, f.sub("replay"))
+    return SimulationSpec(duration, start, controller, ScrapeMode(mode_text), replay)
 
 
 def _default_scrape_configs(config: MainConfig) -> MainConfig:
@@ -172,19 +180,28 @@ def _top(text: str, source: str, key: str) -> yaml.Node | None:
     return next((k for k, _ in root.value if k.value == key), None)
 
 
-def load_scenario(path: str, gates: FeatureGates | None = None) -> Scenario:
-    """Read and validate a scenario file; raises ConfigError (with positions) or OSError."""
-    return scenario_of(load_main_config(path), gates)
+def load_scenario(
+    path: str, gates: FeatureGates | None = None, opener: Opener | None = None
+) -> Scenario:
+    """Read and validate a scenario file; raises ConfigError (with positions) or OSError.
+    ``opener`` answers the queries of a ``replay`` section."""
+    return scenario_of(load_main_config(path), gates, opener)
 
 
 def parse_scenario(
-    text: str, source: str, base_dir: str, gates: FeatureGates | None = None
+    text: str,
+    source: str,
+    base_dir: str,
+    gates: FeatureGates | None = None,
+    opener: Opener | None = None,
 ) -> Scenario:
     """A scenario from text (a sweep's variant), relative paths taken from ``base_dir``."""
-    return scenario_of(parse_main_config(text, source, base_dir), gates)
+    return scenario_of(parse_main_config(text, source, base_dir), gates, opener)
 
 
-def scenario_of(config: MainConfig, gates: FeatureGates | None = None) -> Scenario:
+def scenario_of(
+    config: MainConfig, gates: FeatureGates | None = None, opener: Opener | None = None
+) -> Scenario:
     """The scenario of a loaded configuration; raises ConfigError (with positions)."""
     path = config.source
     if config.cluster_node is None:
@@ -193,7 +210,9 @@ def scenario_of(config: MainConfig, gates: FeatureGates | None = None) -> Scenar
     cluster = parse_cluster_config(config.text, path, base_dir=base_dir)
     if cluster is None:
         raise error(config.cluster_node, path, "cluster", "the cluster must not be empty")
-    simulation = parse_simulation(config.simulation_node, path)
+    simulation = parse_simulation(config.simulation_node, path, config.base_dir)
+    if simulation.replay is not None:
+        cluster = replayed(cluster, simulation.replay, simulation.duration_ms, opener)
     hpas = load_hpa_config(config.hpa_node, path, config.base_dir, gates)
     # Parts that would talk to the outside world in virtual time have no place in a scenario.
     for key in ("remote_write", "alerting"):
