@@ -60,7 +60,7 @@ def plot_deployment(
         target = np.array([r.metrics[i].target if i < len(r.metrics) else np.nan for r in rows])
         (line,) = bottom.plot(hours, values, label=name)
         bottom.plot(hours, target, linestyle="--", color=line.get_color(), label=f"{name} target")
-    _shade_alerts(bottom, events, start_ms)
+    _shade_alerts(bottom, events, start_ms, float(hours[-1]) if len(hours) else 0.0)
     bottom.set_xlabel("hours since start")
     bottom.set_ylabel("metric" if names else "no HPA")
     if names:
@@ -69,7 +69,7 @@ def plot_deployment(
     fig.savefig(path, format="png", metadata=_METADATA)
 
 
-def _shade_alerts(ax: Axes, events: Sequence[Occurrence], start_ms: int) -> None:
+def _shade_alerts(ax: Axes, events: Sequence[Occurrence], start_ms: int, end_h: float) -> None:
     firing: dict[str, float] = {}
     for e in events:
         if e.kind != "Alert":
@@ -80,4 +80,4 @@ def _shade_alerts(ax: Axes, events: Sequence[Occurrence], start_ms: int) -> None
         elif e.reason == "AlertResolved" and e.message in firing:
             ax.axvspan(firing.pop(e.message), x, color="tab:orange", alpha=0.15)
     for x in firing.values():
-        ax.axvspan(x, ax.get_xlim()[1], color="tab:orange", alpha=0.15)
+        ax.axvspan(x, end_h, color="tab:orange", alpha=0.15)  # still firing at the end
