@@ -42,6 +42,19 @@ _FIELDS = frozenset({"parameters", "jobs"})
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*?)((?:\[\d+\])*)(?:\.|$)")
 _INDEX = re.compile(r"\[(\d+)\]")
 MAX_VARIANTS = 256
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _TextTimes(yaml.SafeLoader):
+    """YAML's safe loader, but timestamps stay text: a variant must write ``start:`` as the
+    scenario did (a datetime would come back as ``2027-01-01 00:00:00+00:00``)."""
+
+
+def _text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_TextTimes.add_constructor(_TIMESTAMP_TAG, _text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +114,7 @@ def parse_sweep(path: str) -> Sweep:
         steps = split_path(name)
         if steps is None:
             raise error(key_node, path, f"parameters.{name}", "not a field path like a.b[0].c")
-        values = yaml.safe_load(yaml.serialize(value_node))
+        values = yaml.load(yaml.serialize(value_node), Loader=_TextTimes)
         if not isinstance(values, list) or not values:
             raise error(value_node, path, f"parameters.{name}", "expected a list of values")
         params.append(Parameter(name, steps, tuple(values)))
@@ -144,7 +157,7 @@ def variants(sweep: Sweep, scenario_text: str, scenario_source: str) -> list[Var
     combos = list(itertools.product(*(p.values for p in sweep.parameters)))
     width = len(str(len(combos)))
     for n, combo in enumerate(combos, 1):
-        doc = yaml.safe_load(scenario_text)
+        doc = yaml.load(scenario_text, Loader=_TextTimes)
         for param, value in zip(sweep.parameters, combo, strict=True):
             why = _set(doc, param.steps, value)
             if why is not None:

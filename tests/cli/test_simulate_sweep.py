@@ -10,6 +10,7 @@ import pytest
 
 from kubeprom.cli.main import main
 from kubeprom.errors import ConfigError
+from kubeprom.sim.scenario import parse_scenario
 from kubeprom.sim.sweep import parse_sweep, split_path, variants
 from tests.cli.test_simulate import CONSTANT
 
@@ -97,3 +98,17 @@ def test_a_missing_list_item_is_an_error(tmp_path: Path) -> None:
     path.write_text("parameters: {'horizontal_pod_autoscalers[3].spec.minReplicas': [1]}\n")
     with pytest.raises(ConfigError, match=r"cannot set horizontal_pod_autoscalers\[3\]"):
         variants(parse_sweep(str(path)), CONSTANT, "scenario.yaml")
+
+
+def test_a_variant_keeps_the_scenarios_text_times(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text("parameters: {simulation.duration: [5m, 1h]}\n")
+    text = CONSTANT.replace("  duration: 10m\n", "  duration: 10m\n  start: 2027-03-01T06:00:00Z\n")
+    found = variants(parse_sweep(str(path)), text, "scenario.yaml")
+    assert [v.settings for v in found] == [
+        (("simulation.duration", "5m"),),
+        (("simulation.duration", "1h"),),
+    ]
+    variant = parse_scenario(found[1].text, "scenario.yaml[v2]", str(tmp_path))
+    assert variant.simulation.start_ms == 1_803_880_800_000  # 2027-03-01T06:00:00Z
+    assert variant.simulation.duration_ms == 3_600_000
