@@ -36,7 +36,7 @@ from kubeprom.promql.options import EngineOptions
 from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
 from kubeprom.rules.alerting import Alert
-from kubeprom.rules.group import GroupOptions
+from kubeprom.rules.group import GroupOptions, inline
 from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
 from kubeprom.rules.metrics import NotifierCollector, RulesCollector
 from kubeprom.rules.notifier import Notifier, notifications
@@ -45,6 +45,7 @@ from kubeprom.scraper.discovery.group import TargetGroup
 from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
+from kubeprom.sim.inprocess import InProcessFetch
 from kubeprom.sim.metrics_server import MetricsServer
 from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb.api import Appender
@@ -130,10 +131,18 @@ class Compaction:
 
     name = "compaction"
 
-    def __init__(self, store: Store, clock: Clock, interval_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        interval_ms: int | None = None,
+        *,
+        inline: bool = False,
+    ) -> None:
         self._store = store
         self._clock = clock
         self.interval_ms = interval_ms
+        self._inline = inline  # on a virtual clock: in the loop's thread, at its instant
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[object] | None = None
 
@@ -145,6 +154,12 @@ class Compaction:
         interval = self.interval_ms or storage.maintain_interval_ms
         while True:
             await self._clock.sleep_ms(interval)
+            if self._inline:
+                try:
+                    storage.maintain()
+                except (StorageError, OSError) as err:
+                    log.error("compaction failed err=%s", err)
+                continue
             self._inflight = asyncio.ensure_future(asyncio.to_thread(storage.maintain))
             try:
                 await asyncio.shield(self._inflight)
@@ -214,25 +229,43 @@ class RemoteWritePart:
 
 class Exporters:
     """The simulated cluster's exporters, served over HTTP; the cluster follows the clock and
-    records its events in ``events``."""
+    records its events in ``events``. ``in_process`` (simulations on a virtual clock) serves
+    them to the scraper without sockets (:attr:`fetch`): same bodies, same parser."""
 
     name = "exporters"
 
-    def __init__(self, spec: ClusterSpec, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        clock: Clock,
+        events: EventLog,
+        *,
+        in_process: bool = False,
+        direct: bool = False,
+    ) -> None:
         self._spec = spec
         self._clock = clock
         self._events = events
+        self._in_process = in_process
+        self._direct = direct  # in process: samples from the families, no text
         self._server: ExporterServer | None = None
+        self.fetch: InProcessFetch | None = None
         self.cluster: SimulatedCluster | None = None
 
     def targets(self) -> list[ServedTarget]:
         """The served targets with their bound addresses (empty unless running)."""
+        if self.fetch is not None:
+            return self.fetch.targets
         return self._server.targets() if self._server is not None else []
 
     async def start(self) -> None:
         cluster = SimulatedCluster(
             self._spec, start_s=self._clock.now_ms() / 1000, events=self._events
         )
+        if self._in_process:
+            self.fetch = InProcessFetch(cluster, self._clock, direct=self._direct)
+            self.cluster = cluster
+            return
         server = ExporterServer(cluster, clock=self._clock)
         await server.start()
         self._server, self.cluster = server, cluster
@@ -265,13 +298,14 @@ class Autoscaling:
         controller: ControllerConfig,
         gates: FeatureGates,
         config: MainConfig,
+        hpas: Sequence[HorizontalPodAutoscaler] | None = None,
     ) -> None:
         self._exporters = exporters
         self._events = events
         self._clock = clock
         self._controller = controller
         self._gates = gates
-        self._hpas = self._load(config)
+        self._hpas = self._load(config) if hpas is None else list(hpas)
         self._manager: Autoscalers | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -351,6 +385,15 @@ class Scrape:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     async def start(self) -> None:
+        in_process = self._exporters.fetch if self._exporters is not None else None
+        if in_process is not None:
+            service = ScrapeService(
+                self._store.db.appender, self._clock, in_process, cluster=self._discover
+            )
+            service.apply(self._config)
+            service.start()
+            self._service = service
+            return
         fetch = HTTPFetcher()
         self._pool = ThreadPoolExecutor(SCRAPE_THREADS, thread_name_prefix="kubeprom-scrape")
         service = ScrapeService(
@@ -436,13 +479,21 @@ class Rules:
     name = "rules"
 
     def __init__(
-        self, store: Store, alerting: Alerting, clock: Clock, flags: RuleFlags, config: MainConfig
+        self,
+        store: Store,
+        alerting: Alerting,
+        clock: Clock,
+        flags: RuleFlags,
+        config: MainConfig,
+        *,
+        inline: bool = False,
     ) -> None:
         self._store = store
         self._alerting = alerting
         self._clock = clock
         self._flags = flags
         self._config = config
+        self._inline = inline  # on a virtual clock: evaluations at their instant, in order
         self._manager: RuleManager | None = None
         self._worker: ThreadPoolExecutor | None = None
 
@@ -477,7 +528,7 @@ class Rules:
                 clock=self._clock,
             ),
             self._clock,
-            executor=self._evaluate,
+            executor=inline if self._inline else self._evaluate,
         )
         await manager.update(self._settings(self._config))
         self._manager = manager

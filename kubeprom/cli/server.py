@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from kubeprom.cli.parts import (
     Alerting,
@@ -51,7 +52,9 @@ from kubeprom.cli.run_storage import check_agent_config
 from kubeprom.cli.settings import ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
+from kubeprom.config.cluster import ClusterSpec
 from kubeprom.config.cluster_parse import load_cluster_config
+from kubeprom.config.hpa_spec import HorizontalPodAutoscaler
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.lifecycle import Component, Lifecycle
@@ -83,34 +86,68 @@ def load_config(path: str | None, *, agent: bool = False) -> MainConfig:
     return config
 
 
+@dataclass(frozen=True, slots=True)
+class Preloaded:
+    """A simulation's configuration, read and varied before the server is built (instead of
+    ``settings.config_path``). The parts run in process on the virtual clock: exporters
+    without sockets, rules and compaction at their instants, no web server."""
+
+    config: MainConfig
+    cluster: ClusterSpec
+    hpas: tuple[HorizontalPodAutoscaler, ...]
+    events: EventLog
+    direct_scrape: bool = True  # samples from the exporters' families, not their text
+
+
 class Server:
     """The parts of ``kubeprom run`` in :data:`START_ORDER`. Use from one event loop.
 
     The configuration file is read here, before anything starts, so a bad file fails
-    without touching the data directory. Raises ConfigError for a bad file.
+    without touching the data directory. Raises ConfigError for a bad file. ``preloaded``
+    makes it ``kubeprom simulate``'s loop: the same parts, on a virtual clock.
     """
 
-    def __init__(self, settings: ServerSettings, clock: Clock) -> None:
+    def __init__(
+        self, settings: ServerSettings, clock: Clock, preloaded: Preloaded | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
         agent = settings.remote.agent
-        self.config = load_main_config(settings.config_path)
-        if agent:
-            check_agent_config(self.config)
-        spec = load_cluster_config(settings.config_path)
+        virtual = preloaded is not None
+        if preloaded is None:
+            self.config = load_main_config(settings.config_path)
+            if agent:
+                check_agent_config(self.config)
+            spec = load_cluster_config(settings.config_path)
+            self.events = EventLog()
+            if self.config.simulation_node is not None:
+                log.info("the simulation: section is for kubeprom simulate; run leaves it aside")
+        else:
+            self.config, spec, self.events = preloaded.config, preloaded.cluster, preloaded.events
         self.store = Store(settings.data, settings.store, clock, agent=agent)
-        self.compaction = Compaction(self.store, clock)
+        self.compaction = Compaction(self.store, clock, inline=virtual)
         self.remote_write = RemoteWritePart(
             self.store, clock, self.config, settings.remote.flush_deadline_ms
         )
-        self.events = EventLog()
-        self.exporters = Exporters(spec, clock, self.events) if spec is not None else None
+        self.exporters = (
+            Exporters(
+                spec,
+                clock,
+                self.events,
+                in_process=virtual,
+                direct=preloaded is not None and preloaded.direct_scrape,
+            )
+            if spec is not None
+            else None
+        )
         self.scrape = Scrape(self.store, self.exporters, clock, self.config)
         self.alerting = None if agent else Alerting(settings.rules, self.config, clock)
         self.rules = (
             None
             if self.alerting is None
-            else Rules(self.store, self.alerting, clock, settings.rules, self.config)
+            else Rules(
+                self.store, self.alerting, clock, settings.rules, self.config, inline=virtual
+            )
         )
         self.autoscaling = (
             None
@@ -122,6 +159,7 @@ class Server:
                 settings.hpa,
                 settings.feature_gates,
                 self.config,
+                None if preloaded is None else preloaded.hpas,
             )
         )
         self.web = Web(
@@ -139,13 +177,13 @@ class Server:
         parts: list[Component | None] = [
             self.store,
             self.compaction,
-            self.remote_write,
+            None if virtual else self.remote_write,  # a scenario has no remote_write
             self.exporters,
             self.alerting,
             self.scrape,
             self.rules,
             self.autoscaling,
-            self.web,
+            None if virtual else self.web,
         ]
         self.lifecycle: Lifecycle[MainConfig] = Lifecycle(in_start_order(parts))
         self._reload_lock = asyncio.Lock()

@@ -6,7 +6,8 @@ line and column (1-based) of the offending node and the field, e.g.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
 node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:`` is
-kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`.
+kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`,
+and ``simulation:`` (:attr:`MainConfig.simulation_node`) for ``kubeprom simulate``'s scenarios.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class MainConfig:
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write: tuple[RemoteWriteConfig, ...] = ()
     hpa_node: yaml.Node | None = field(default=None, compare=False)
+    simulation_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
@@ -127,6 +129,7 @@ _TOP_FIELDS = frozenset(
         "remote_write",
         "cluster",
         "horizontal_pod_autoscalers",
+        "simulation",
     }
 )
 _GLOBAL_FIELDS = frozenset(
@@ -277,6 +280,7 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         cluster_node=f.get("cluster"),
         remote_write=parse_remote_writes(f, base_dir),
         hpa_node=f.get("horizontal_pod_autoscalers"),
+        simulation_node=f.get("simulation"),
         base_dir=base_dir,
     )
 

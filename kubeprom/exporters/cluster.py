@@ -76,6 +76,7 @@ from kubeprom.exporters.state import RX, ContainerTable
 from kubeprom.exporters.views import (
     ContainerUsage,
     DeploymentInfo,
+    DeploymentUsage,
     HPAStatus,
     NodeInfo,
     PodInfo,
@@ -262,6 +263,10 @@ class SimulatedCluster:
         """Every Deployment, sorted by namespace and name."""
         deps = sorted(self._deps, key=lambda d: (d.spec.namespace, d.spec.name))
         return [snapshot.deployment_info(self, d) for d in deps]
+
+    def deployment_usage(self) -> DeploymentUsage:
+        """Per Deployment (configuration order): CPU used and demanded, memory, pending pods."""
+        return snapshot.deployment_usage(self)
 
     def deployment(self, namespace: str, name: str) -> DeploymentInfo:
         return snapshot.deployment_info(self, self._deployment(namespace, name))

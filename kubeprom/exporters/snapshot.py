@@ -20,6 +20,7 @@ from kubeprom.exporters.views import (
     ContainerInfo,
     ContainerUsage,
     DeploymentInfo,
+    DeploymentUsage,
     NodeInfo,
     PodInfo,
     PodPhase,
@@ -249,4 +250,24 @@ def container_usage(cluster: SimulatedCluster) -> ContainerUsage:
         started_s=started,
         cpu_seconds=cluster.table.counters[rows, CPU].copy(),
         memory_bytes=cluster.table.memory[rows].copy(),
+    )
+
+
+def deployment_usage(cluster: SimulatedCluster) -> DeploymentUsage:
+    t = cluster.table
+    n = t.size
+    deps = len(cluster._deps)
+    run = t.running[:n]
+    dep = t.deployment[:n][run]
+    cpu = t.rates[:n, CPU][run]
+    throttled = t.rates[:n, THROTTLED_S][run]
+    pending = [sum(1 for p in d.pods if p.node < 0) for d in cluster._deps]
+    return DeploymentUsage(
+        t_s=cluster.now_s,
+        cpu_cores=np.bincount(dep, weights=cpu, minlength=deps).astype(np.float64),
+        cpu_demand_cores=np.bincount(dep, weights=cpu + throttled, minlength=deps).astype(
+            np.float64
+        ),
+        memory_bytes=np.bincount(dep, weights=t.memory[:n][run], minlength=deps).astype(np.float64),
+        pending_pods=np.array(pending, dtype=np.int64),
     )

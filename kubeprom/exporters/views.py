@@ -191,6 +191,19 @@ class ContainerUsage:
     memory_bytes: NDArray[np.float64]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class DeploymentUsage:
+    """Every Deployment at ``t_s``, as columns in configuration order: the rates of the
+    current tick summed over its containers (CPU used and demanded in cores, working set in
+    bytes) and its pods waiting for a node. Demand above used is throttled."""
+
+    t_s: float
+    cpu_cores: NDArray[np.float64]
+    cpu_demand_cores: NDArray[np.float64]
+    memory_bytes: NDArray[np.float64]
+    pending_pods: NDArray[np.int64]
+
+
 @dataclass(frozen=True, slots=True)
 class MetricValue:
     """One ``kube_horizontalpodautoscaler_{spec,status}_target_metric`` sample: the metric's

@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 
 import aiohttp
 
 from kubeprom.errors import ScrapeError
 from kubeprom.scraper.exposition import ACCEPT_HEADER
+from kubeprom.scraper.exposition.parser import ParsedBody
 
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
+    """A scraped body. ``parsed``, when set, gives the samples the body would parse to
+    (given the series texts the caller knows) without the text: an in-process exporter's
+    short cut, which must leave the store exactly as parsing ``body`` would."""
+
     body: bytes
     content_type: str
     content_encoding: str = ""  # "gzip": ``body`` is still compressed
+    parsed: Callable[[Container[bytes]], ParsedBody] | None = None
 
 
 Fetch = Callable[[str, float, int], Awaitable[FetchResult]]

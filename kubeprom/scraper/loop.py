@@ -33,6 +33,7 @@ from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
 from kubeprom.model.labels import METRIC_NAME, Labels, validate_labels
 from kubeprom.model.samples import STALE_NAN, I64Array
 from kubeprom.scraper.exposition import MISSING, content_type_format, parse_text
+from kubeprom.scraper.exposition.parser import ParsedBody
 from kubeprom.scraper.fetch import BodyTooLarge, Fetch, FetchResult, decoded_body
 from kubeprom.tsdb.api import MAX_AHEAD_MS, Appender, AppendStats, MetricMetadata
 
@@ -230,6 +231,9 @@ class ScrapeLoop:
                     "(context deadline exceeded)"
                 )
 
+        if result.parsed is not None:  # an in-process exporter's samples, without the text
+            parsed = result.parsed(self._cache.refs.keys())
+            return self._append_body(app, t_ms, b"", result.content_type, check, parsed)
         body = decoded_body(result, limit, check)
         return self._append_body(app, t_ms, body, result.content_type, check)
 
@@ -240,6 +244,7 @@ class ScrapeLoop:
         body: bytes,
         content_type: str,
         check: Callable[[], None] = lambda: None,
+        parsed: ParsedBody | None = None,
     ) -> tuple[int, int, int, I64Array]:
         """Returns (samples scraped, samples kept, series added, refs appended at ``t_ms``).
 
@@ -260,13 +265,14 @@ class ScrapeLoop:
                 )
             check()
 
-        parsed = parse_text(
-            body,
-            openmetrics=content_type_format(content_type) == "openmetrics",
-            source=self.url,
-            known=cache.keys(),
-            progress=progress,
-        )
+        if parsed is None:
+            parsed = parse_text(
+                body,
+                openmetrics=content_type_format(content_type) == "openmetrics",
+                source=self.url,
+                known=cache.keys(),
+                progress=progress,
+            )
         check()
         fresh = {
             text: self._final_labels(labels)

@@ -11,6 +11,7 @@ EXPORTS = [
     "ContainerInfo",
     "ContainerUsage",
     "DeploymentInfo",
+    "DeploymentUsage",
     "ExporterServer",
     "HPAStatus",
     "MetricValue",
