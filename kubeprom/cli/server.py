@@ -116,6 +116,7 @@ class Server:
             None
             if agent
             else Autoscaling(
+                self.store,
                 self.exporters,
                 self.events,
                 clock,

@@ -5,8 +5,9 @@ line and column (1-based) of the offending node and the field, e.g.
 ``kubeprom.yml:3:20: global.scrape_interval: unknown unit 'x' in duration '5x'``.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
-node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:`` is
-kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`.
+node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:``,
+``prometheus_adapter:`` and ``scaled_objects:`` are kept the same way (:attr:`MainConfig.hpa_node`
+...) for :func:`kubeprom.config.hpa.load_autoscaling`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ class MainConfig:
     cluster_node: yaml.Node | None = field(default=None, compare=False)
     remote_write: tuple[RemoteWriteConfig, ...] = ()
     hpa_node: yaml.Node | None = field(default=None, compare=False)
+    adapter_node: yaml.Node | None = field(default=None, compare=False)
+    scaled_objects_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
@@ -120,6 +123,8 @@ _TOP_FIELDS = frozenset(
         "remote_write",
         "cluster",
         "horizontal_pod_autoscalers",
+        "prometheus_adapter",
+        "scaled_objects",
     }
 )
 _GLOBAL_FIELDS = frozenset(
@@ -263,6 +268,8 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         cluster_node=f.get("cluster"),
         remote_write=parse_remote_writes(f, base_dir),
         hpa_node=f.get("horizontal_pod_autoscalers"),
+        adapter_node=f.get("prometheus_adapter"),
+        scaled_objects_node=f.get("scaled_objects"),
         base_dir=base_dir,
     )
 
