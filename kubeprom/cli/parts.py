@@ -28,6 +28,7 @@ from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import StorageError
 from kubeprom.exporters import ExporterServer, ServedTarget, SimulatedCluster
 from kubeprom.hpa import ControllerConfig
+from kubeprom.hpa.adapter import RELIST_INTERVAL_MS
 from kubeprom.hpa.adapter_naming import CompiledAdapter, compile_adapter
 from kubeprom.hpa.keda import check_generated_hpa
 from kubeprom.hpa.keda_loop import KedaLoop
@@ -247,18 +248,25 @@ def kubelet_resolution_ms(config: MainConfig) -> int:
 
 
 def metrics_backends(
-    api: QueryAPI, loaded: LoadedAutoscaling, config: MainConfig, now_ms: int
+    api: QueryAPI,
+    loaded: LoadedAutoscaling,
+    config: MainConfig,
+    now_ms: int,
+    *,
+    adapter_relist_interval_ms: int = RELIST_INTERVAL_MS,
 ) -> MetricsBackends:
     """Where the live HPA controller reads metrics, as a cluster's are installed: PromQL over
     ``api`` (the server's store) as metrics-server (the ``kubelet`` job's ``/metrics/resource``
-    series), prometheus-adapter (``prometheus_adapter:``) and KEDA (``scaled_objects:``,
-    created at ``now_ms``) compute them. One per controller: the backends keep state."""
+    series), prometheus-adapter (``prometheus_adapter:``, relisting its series every
+    ``adapter_relist_interval_ms``) and KEDA (``scaled_objects:``, created at ``now_ms``)
+    compute them. One per controller: the backends keep state."""
     return MetricsBackends(
         api,
         metrics_server=MetricsServerConfig(metric_resolution_ms=kubelet_resolution_ms(config)),
         adapter=loaded.adapter,
         scaled_objects=loaded.config.scaled_objects,
         created_ms=now_ms,
+        adapter_relist_interval_ms=adapter_relist_interval_ms,
     )
 
 
@@ -308,8 +316,11 @@ class Autoscaling:
         controller: ControllerConfig,
         gates: FeatureGates,
         config: MainConfig,
+        *,
+        adapter_relist_interval_ms: int = RELIST_INTERVAL_MS,
     ) -> None:
         self._store = store
+        self._relist_ms = adapter_relist_interval_ms
         self._exporters = exporters
         self._events = events
         self._clock = clock
@@ -334,7 +345,13 @@ class Autoscaling:
 
     def _backends(self, config: MainConfig) -> MetricsBackends:
         api = LocalQueryAPI(self._store.db.querier, clock=self._clock)
-        return metrics_backends(api, self._loaded, config, self._clock.now_ms())
+        return metrics_backends(
+            api,
+            self._loaded,
+            config,
+            self._clock.now_ms(),
+            adapter_relist_interval_ms=self._relist_ms,
+        )
 
     def _start_keda(self, manager: Autoscalers, backends: MetricsBackends) -> None:
         if backends.keda is None:

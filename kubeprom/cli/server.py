@@ -123,6 +123,7 @@ class Server:
                 settings.hpa,
                 settings.feature_gates,
                 self.config,
+                adapter_relist_interval_ms=settings.adapter_relist_interval_ms,
             )
         )
         self.web = Web(

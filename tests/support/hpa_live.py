@@ -81,10 +81,12 @@ async def live(
     start_ms: int = T0_MS,
     events: EventLog | None = None,
     controller: ControllerConfig | None = None,
+    relist_ms: int = 60_000,
 ) -> AsyncIterator[Live]:
     """Run ``config_text`` (a kubeprom.yml: scrape configs, ``cluster:``, the autoscaling
     sections) from ``start_ms``: scrapes, the HPA controller every sync period and KEDA's
-    loop, all on one VirtualClock; stopped on exit."""
+    loop, all on one VirtualClock; stopped on exit. prometheus-adapter relists its series
+    every ``relist_ms`` (``kubeprom run --metrics-relist-interval``)."""
     events = events if events is not None else EventLog()
     config = main_config(config_text)
     spec = parse_cluster_config(config_text, "kubeprom.yml")
@@ -97,7 +99,9 @@ async def live(
     fetch = InProcessFetch(cluster, clock)
     scraping = ScrapeService(store.appender, clock, fetch, cluster=fetch.discover)
     scraping.apply(config)
-    backends = metrics_backends(LocalQueryAPI(lambda: store), loaded, config, start_ms)
+    backends = metrics_backends(
+        LocalQueryAPI(lambda: store), loaded, config, start_ms, adapter_relist_interval_ms=relist_ms
+    )
     hpas = Autoscalers(ClusterWorkloads(cluster), backends, events, controller)
     hpas.apply_config(loaded.hpas, start_ms)
     world = Live(cluster, clock, store, events, hpas, backends, loaded)
