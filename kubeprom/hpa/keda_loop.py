@@ -23,13 +23,12 @@ from kubeprom.config.keda import API_VERSION, KIND
 from kubeprom.hpa.controller import EventType, Scale
 from kubeprom.hpa.keda import KedaOperator
 from kubeprom.hpa.manager import Workloads
+from kubeprom.hpa.metrics import KEDA as SOURCE
+from kubeprom.hpa.metrics import KEDA_REASON as SCALER_FAILED
 from kubeprom.hpa.pods import PodList
 from kubeprom.model.events import EventLog, ObjectRef
 
 log = logging.getLogger(__name__)
-
-SOURCE = "keda-operator"  # KEDA's event source component
-SCALER_FAILED = "KEDAScalerFailed"
 
 
 class KedaLoop:
