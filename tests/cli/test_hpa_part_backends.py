@@ -265,3 +265,18 @@ async def test_kubeprom_run_scales_with_kedas_hpa_and_swaps_backends_on_reload(
         if c.type == "ScalingActive"
     ]
     assert (active.status, active.reason) == (True, "ValidMetricFound")
+
+
+def test_the_examples_load(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "config" / "examples"
+    loaded = _load(
+        f"prometheus_adapter: {examples / 'prometheus-adapter.yml'}\n"
+        f"scaled_objects: [{examples / 'keda.yml'}]\n",
+        tmp_path,
+    )
+    assert [h.key for h in loaded.hpas] == ["batch/keda-hpa-worker"]
+    assert loaded.adapter is not None
+    assert [n.series_query for n in loaded.adapter.custom + loaded.adapter.external] == [
+        'pod_cpu_usage_seconds_total{namespace!="",pod!=""}',
+        'kube_pod_container_status_restarts_total{namespace!=""}',
+    ]
