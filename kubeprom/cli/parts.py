@@ -370,6 +370,11 @@ class Autoscaling:
                 await task
 
     async def start(self) -> None:
+        if self._loaded.hpas and self._config.scrape_config("kubelet") is None:
+            log.warning(
+                "no scrape job named kubelet: HPAs get no resource metrics "
+                "(metrics-server's are computed from its /metrics/resource series)"
+            )
         backends = self._backends(self._config)
         manager = Autoscalers(
             ClusterWorkloads(self.cluster), backends, self._events, self._controller

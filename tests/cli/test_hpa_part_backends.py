@@ -280,3 +280,24 @@ def test_the_examples_load(tmp_path: Path) -> None:
         'pod_cpu_usage_seconds_total{namespace!="",pod!=""}',
         'kube_pod_container_status_restarts_total{namespace!=""}',
     ]
+
+
+async def test_hpas_without_a_kubelet_job_are_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "kubeprom.yml"
+    body = CONFIG.split("prometheus_adapter:")[0].replace(
+        "  - job_name: kubelet", "  - job_name: k"
+    )
+    path.write_text(body + "scaled_objects:" + CONFIG.split("scaled_objects:")[1])
+    settings = ServerSettings(
+        config_path=str(path), data=str(tmp_path / "data"), port=0, store=Options()
+    )
+    server = Server(settings, VirtualClock(T0_MS))
+    with caplog.at_level("WARNING", logger="kubeprom.cli.parts"):
+        await server.start()
+        await server.stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "kubeprom.cli.parts"] == [
+        "no scrape job named kubelet: HPAs get no resource metrics (metrics-server's are "
+        "computed from its /metrics/resource series)"
+    ]
