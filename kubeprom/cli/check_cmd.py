@@ -20,7 +20,7 @@ import glob
 import sys
 from typing import Any
 
-from kubeprom.cli.parts import load_autoscaling_parts
+from kubeprom.cli.hpa_backends import load_autoscaling_parts
 from kubeprom.config import load_main_config
 from kubeprom.config.cluster_parse import load_cluster_config
 from kubeprom.config.hpa_spec import FeatureGates

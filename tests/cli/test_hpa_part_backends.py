@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from kubeprom.cli.check_cmd import check_config
-from kubeprom.cli.parts import load_autoscaling_parts
+from kubeprom.cli.hpa_backends import load_autoscaling_parts
 from kubeprom.cli.server import Server
 from kubeprom.cli.settings import RemoteFlags, ServerSettings
 from kubeprom.clock import VirtualClock

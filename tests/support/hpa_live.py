@@ -1,6 +1,6 @@
 """The live HPA controller as ``kubeprom run`` wires it, in virtual time: a simulated cluster
 whose kubelets are scraped into a MemStore, the controller and KEDA's loop reading their
-metrics with PromQL through :func:`kubeprom.cli.parts.metrics_backends`."""
+metrics with PromQL through :func:`kubeprom.cli.hpa_backends.metrics_backends`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from kubeprom.cli.parts import LoadedAutoscaling, load_autoscaling_parts, metrics_backends
+from kubeprom.cli.hpa_backends import LoadedAutoscaling, load_autoscaling_parts, metrics_backends
 from kubeprom.clock import VirtualClock
 from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.config.hpa_spec import FeatureGates
