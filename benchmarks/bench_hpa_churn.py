@@ -29,13 +29,14 @@ from kubeprom.config.hpa import load_hpa_text
 from kubeprom.config.load import load_main_config, parse_main_config
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
+from kubeprom.hpa.metrics import MetricsBackends
+from kubeprom.hpa.metrics_resource import MetricsServerConfig
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.rules.group import GroupOptions
 from kubeprom.rules.manager import RuleManager, settings_from
 from kubeprom.scraper.service import ScrapeService
 from kubeprom.sim.inprocess import InProcessFetch
-from kubeprom.sim.metrics_server import MetricsServer
 from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb import DB, Options
 
@@ -147,7 +148,12 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
     fetch = InProcessFetch(cluster, clock)
     scraping = ScrapeService(db.appender, clock, fetch, cluster=fetch.discover)
     scraping.apply(parse_main_config(SCRAPE, "churn.yml"))
-    hpas = Autoscalers(ClusterWorkloads(cluster), MetricsServer(cluster), events)
+    # As kubeprom run reads them: PromQL over the store (the kubelet job's scrapes).
+    backends = MetricsBackends(
+        LocalQueryAPI(db.querier, clock=clock),
+        metrics_server=MetricsServerConfig(metric_resolution_ms=15_000),
+    )
+    hpas = Autoscalers(ClusterWorkloads(cluster), backends, events)
     manifests = "".join(_hpa(n) for n in ("web", "api", "worker"))
     hpas.apply_config([h.hpa for h in load_hpa_text(manifests, "hpa.yml")], T0_MS)
     rules = None

@@ -20,9 +20,10 @@ import glob
 import sys
 from typing import Any
 
+from kubeprom.cli.hpa_backends import load_autoscaling_parts
 from kubeprom.config import load_main_config
 from kubeprom.config.cluster_parse import load_cluster_config
-from kubeprom.config.hpa import load_hpa_config
+from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import ConfigError
 from kubeprom.rules.rulefmt import (
@@ -172,7 +173,7 @@ def check_config(path: str, *, syntax_only: bool = False) -> list[str]:
     """Load and check one file; the rule files its globs match. Raises ConfigError."""
     cfg = load_main_config(path)
     load_cluster_config(path)  # the simulated cluster section, if any
-    load_hpa_config(cfg.hpa_node, cfg.source, cfg.base_dir)  # HPAs, in files or inline
+    load_autoscaling_parts(cfg, FeatureGates())  # HPAs, the adapter's rules, ScaledObjects
     rule_files = _rule_files(cfg, syntax_only)
     if not syntax_only:
         _check_targets(cfg)

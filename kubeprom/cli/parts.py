@@ -18,18 +18,25 @@ from typing import TypeVar
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from kubeprom.cli.hpa_backends import (
+    kubelet_resolution_ms,
+    load_autoscaling_parts,
+    metrics_backends,
+)
 from kubeprom.cli.run_storage import Storage, open_storage
 from kubeprom.cli.settings import RuleFlags, ServerSettings
 from kubeprom.clock import Clock
 from kubeprom.config.cluster import ClusterSpec
-from kubeprom.config.hpa import load_hpa_config
-from kubeprom.config.hpa_spec import FeatureGates, HorizontalPodAutoscaler
+from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.config.load import MainConfig
 from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import StorageError
 from kubeprom.exporters import ExporterServer, ServedTarget, SimulatedCluster
 from kubeprom.hpa import ControllerConfig
-from kubeprom.hpa.manager import Autoscalers, MetricsProvider
+from kubeprom.hpa.adapter import RELIST_INTERVAL_MS
+from kubeprom.hpa.keda_loop import KedaLoop
+from kubeprom.hpa.manager import Autoscalers
+from kubeprom.hpa.metrics import MetricsBackends
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.promql.options import EngineOptions
@@ -46,7 +53,6 @@ from kubeprom.scraper.fetch import HTTPFetcher
 from kubeprom.scraper.metrics import ScrapeCollector
 from kubeprom.scraper.service import ScrapeService
 from kubeprom.sim.inprocess import InProcessFetch
-from kubeprom.sim.metrics_server import MetricsServer
 from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb.api import Appender
 from kubeprom.tsdb.db import DB, Options
@@ -276,42 +282,42 @@ class Exporters:
             await server.stop()
 
 
-def metrics_provider(cluster: SimulatedCluster | None, resolution_ms: int) -> MetricsProvider:
-    """Where the live HPA controller reads metrics: metrics-server over the simulated
-    kubelets (resource metrics). The one place to plug PromQL-backed sources in."""
-    return MetricsServer(cluster, resolution_ms=resolution_ms)
-
-
 class Autoscaling:
     """The HPA controller: the configuration's ``horizontal_pod_autoscalers`` (and those
-    created through the API) synced every ``--horizontal-pod-autoscaler-sync-period``
-    against the simulated cluster (every target missing without one). The configuration's
-    HPAs are read and validated at construction (ConfigError) and again on reload."""
+    created through the API, and KEDA's for ``scaled_objects``) synced every
+    ``--horizontal-pod-autoscaler-sync-period`` against the simulated cluster (every target
+    missing without one), their metrics read with PromQL from the store
+    (:func:`metrics_backends`); KEDA's 0 <-> 1 loop beside it. The configuration's sections
+    are read and checked at construction (ConfigError) and again on reload; a reload that
+    changes the adapter or the ScaledObjects starts their backends afresh."""
 
     name = "hpa"
 
     def __init__(
         self,
+        store: Store,
         exporters: Exporters | None,
         events: EventLog,
         clock: Clock,
         controller: ControllerConfig,
         gates: FeatureGates,
         config: MainConfig,
-        hpas: Sequence[HorizontalPodAutoscaler] | None = None,
+        *,
+        adapter_relist_interval_ms: int = RELIST_INTERVAL_MS,
     ) -> None:
+        self._store = store
+        self._relist_ms = adapter_relist_interval_ms
         self._exporters = exporters
         self._events = events
         self._clock = clock
         self._controller = controller
         self._gates = gates
-        self._hpas = self._load(config) if hpas is None else list(hpas)
+        self._config = config
+        self._loaded = load_autoscaling_parts(config, gates)
         self._manager: Autoscalers | None = None
         self._task: asyncio.Task[None] | None = None
-
-    def _load(self, config: MainConfig) -> list[HorizontalPodAutoscaler]:
-        loaded = load_hpa_config(config.hpa_node, config.source, config.base_dir, self._gates)
-        return [h.hpa for h in loaded]
+        self.keda: KedaLoop | None = None
+        self._keda_task: asyncio.Task[None] | None = None
 
     @property
     def manager(self) -> Autoscalers:
@@ -323,25 +329,63 @@ class Autoscaling:
     def cluster(self) -> SimulatedCluster | None:
         return self._exporters.cluster if self._exporters is not None else None
 
-    async def start(self) -> None:
-        cluster = self.cluster
-        period = self._controller.sync_period_ms
-        manager = Autoscalers(
-            ClusterWorkloads(cluster),
-            metrics_provider(cluster, period),
-            self._events,
-            self._controller,
+    def _backends(self, config: MainConfig) -> MetricsBackends:
+        api = LocalQueryAPI(self._store.db.querier, clock=self._clock)
+        return metrics_backends(
+            api,
+            self._loaded,
+            config,
+            self._clock.now_ms(),
+            adapter_relist_interval_ms=self._relist_ms,
         )
-        manager.apply_config(self._hpas, self._clock.now_ms())
+
+    def _start_keda(self, manager: Autoscalers, backends: MetricsBackends) -> None:
+        if backends.keda is None:
+            return
+        self.keda = KedaLoop(backends.keda, manager.workloads, self._events)
+        self._keda_task = asyncio.get_running_loop().create_task(self.keda.run(self._clock))
+
+    async def _stop_keda(self) -> None:
+        keda, self.keda = self.keda, None
+        task, self._keda_task = self._keda_task, None
+        if keda is not None:
+            keda.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def start(self) -> None:
+        if self._loaded.hpas and self._config.scrape_config("kubelet") is None:
+            log.warning(
+                "no scrape job named kubelet: HPAs get no resource metrics "
+                "(metrics-server's are computed from its /metrics/resource series)"
+            )
+        backends = self._backends(self._config)
+        manager = Autoscalers(
+            ClusterWorkloads(self.cluster), backends, self._events, self._controller
+        )
+        manager.apply_config(self._loaded.hpas, self._clock.now_ms())
         self._manager = manager
         self._task = asyncio.get_running_loop().create_task(manager.run(self._clock))
+        self._start_keda(manager, backends)
 
     async def reload(self, config: MainConfig) -> None:
-        hpas = self._load(config)
-        self.manager.apply_config(hpas, self._clock.now_ms())
-        self._hpas = hpas
+        loaded = load_autoscaling_parts(config, self._gates)
+        manager = self.manager
+        rebuild = self._loaded.backends_changed(loaded) or kubelet_resolution_ms(
+            config
+        ) != kubelet_resolution_ms(self._config)
+        self._loaded, self._config = loaded, config
+        if rebuild:
+            await self._stop_keda()
+            backends = self._backends(config)
+            manager.metrics = backends
+            self._start_keda(manager, backends)
+        manager.apply_config(loaded.hpas, self._clock.now_ms())
 
     async def stop(self) -> None:
+        await self._stop_keda()
         manager, self._manager = self._manager, None
         task, self._task = self._task, None
         if manager is not None:

@@ -23,6 +23,7 @@ from kubeprom.clock import RealClock
 from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.errors import KubepromError
 from kubeprom.hpa import ControllerConfig
+from kubeprom.hpa.adapter import RELIST_INTERVAL_MS
 from kubeprom.model.timeutil import format_duration_ms, parse_duration_ms
 from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
@@ -211,6 +212,14 @@ def _add_hpa_flags(p: Any) -> None:
         f"controller to scale (default: {d.tolerance})",
     )
     g.add_argument(
+        "--metrics-relist-interval",
+        dest="metrics_relist_interval",
+        default=format_duration_ms(RELIST_INTERVAL_MS),
+        metavar="DURATION",
+        help="prometheus-adapter's: how often it lists the series of its rules' seriesQuery "
+        f"(default: {format_duration_ms(RELIST_INTERVAL_MS)})",
+    )
+    g.add_argument(
         "--feature-gates",
         dest="feature_gates",
         default="",
@@ -281,6 +290,13 @@ def hpa_settings(args: argparse.Namespace) -> tuple[ControllerConfig, FeatureGat
     return config, api_gates
 
 
+def _relist_ms(args: argparse.Namespace) -> int:
+    relist = _duration_ms(args.metrics_relist_interval, "--metrics-relist-interval")
+    if relist <= 0:
+        raise KubepromError("--metrics-relist-interval: must be positive")
+    return relist
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -319,6 +335,7 @@ _FLAG_NAMES = {
     "hpa_downscale_stabilization": "horizontal-pod-autoscaler-downscale-stabilization",
     "hpa_cpu_initialization_period": "horizontal-pod-autoscaler-cpu-initialization-period",
     "hpa_initial_readiness_delay": "horizontal-pod-autoscaler-initial-readiness-delay",
+    "metrics_relist_interval": "metrics-relist-interval",
     "feature_gates": "feature-gates",
     "agent": "agent",
     "remote_write_receiver": "web.enable-remote-write-receiver",
@@ -383,6 +400,7 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         ),
         hpa=hpa,
         feature_gates=gates,
+        adapter_relist_interval_ms=_relist_ms(args),
         remote=RemoteFlags(
             agent=args.agent,
             write_receiver=args.remote_write_receiver,

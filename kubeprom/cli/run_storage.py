@@ -83,7 +83,11 @@ def check_agent_config(config: MainConfig) -> None:
         raise KubepromError(f"{where}: field alerting is not allowed in agent mode")
     if config.rule_files:
         raise KubepromError(f"{where}: field rule_files is not allowed in agent mode")
-    if config.hpa_node is not None:  # the HPA API is served beside the query API
-        raise KubepromError(
-            f"{where}: field horizontal_pod_autoscalers is not allowed in agent mode"
-        )
+    # The HPA API is served beside the query API, and its metrics are queries.
+    for name, node in (
+        ("horizontal_pod_autoscalers", config.hpa_node),
+        ("prometheus_adapter", config.adapter_node),
+        ("scaled_objects", config.scaled_objects_node),
+    ):
+        if node is not None:
+            raise KubepromError(f"{where}: field {name} is not allowed in agent mode")

@@ -54,7 +54,6 @@ from kubeprom.clock import Clock
 from kubeprom.config import load_main_config
 from kubeprom.config.cluster import ClusterSpec
 from kubeprom.config.cluster_parse import load_cluster_config
-from kubeprom.config.hpa_spec import HorizontalPodAutoscaler
 from kubeprom.config.load import MainConfig
 from kubeprom.errors import KubepromError
 from kubeprom.lifecycle import Component, Lifecycle
@@ -94,7 +93,6 @@ class Preloaded:
 
     config: MainConfig
     cluster: ClusterSpec
-    hpas: tuple[HorizontalPodAutoscaler, ...]
     events: EventLog
     direct_scrape: bool = True  # samples from the exporters' families, not their text
 
@@ -153,13 +151,14 @@ class Server:
             None
             if agent
             else Autoscaling(
+                self.store,
                 self.exporters,
                 self.events,
                 clock,
                 settings.hpa,
                 settings.feature_gates,
                 self.config,
-                None if preloaded is None else preloaded.hpas,
+                adapter_relist_interval_ms=settings.adapter_relist_interval_ms,
             )
         )
         self.web = Web(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.hpa import ControllerConfig
+from kubeprom.hpa.adapter import RELIST_INTERVAL_MS
 from kubeprom.promql.options import DEFAULT_MAX_SAMPLES
 from kubeprom.rules.notifier import DEFAULT_QUEUE_CAPACITY
 from kubeprom.tsdb.db import Options
@@ -54,6 +55,7 @@ class ServerSettings:
     rules: RuleFlags = field(default_factory=RuleFlags)
     hpa: ControllerConfig = field(default_factory=ControllerConfig)
     feature_gates: FeatureGates = field(default_factory=FeatureGates)
+    adapter_relist_interval_ms: int = RELIST_INTERVAL_MS  # --metrics-relist-interval
     remote: RemoteFlags = field(default_factory=RemoteFlags)
     flags: Mapping[str, str] = field(default_factory=dict)
     storage_retention: str = ""

@@ -64,7 +64,6 @@ class SimulatedServer:
         preloaded = Preloaded(
             scenario.config,
             scenario.cluster,
-            scenario.hpas,
             tape,
             direct_scrape=sim.scrape is ScrapeMode.DIRECT,
         )

@@ -159,16 +159,22 @@ def load_adapter_text(text: str, source: str) -> AdapterConfig:
     node = compose(text, source)
     if node is None or is_null(node):
         return AdapterConfig(source)
+    return load_adapter_node(node, source)
+
+
+def load_adapter_node(node: yaml.Node, source: str, path: str = "") -> AdapterConfig:
+    """An adapter config from a YAML node; ``path`` is where it is written in ``source``
+    (``prometheus_adapter`` inline in kubeprom.yml), the prefix of every field path."""
     reader = _Reader(source)
     top = reader.fields(
-        node, "", "config.MetricsDiscoveryConfig", {"rules", "resourceRules", "externalRules"}
+        node, path, "config.MetricsDiscoveryConfig", {"rules", "resourceRules", "externalRules"}
     )
     resource_rules = top.get("resourceRules")
     if resource_rules is not None and not is_null(resource_rules):
         raise error(
             resource_rules,
             source,
-            "resourceRules",
+            top.sub("resourceRules"),
             "resourceRules are not supported: kubeprom serves resource metrics as "
             "metrics-server computes them",
         )

@@ -196,8 +196,10 @@ class LoadedScaledObject:
     scaled_object: ScaledObject
     source: str
     positions: dict[str, Position] = field(default_factory=dict, compare=False)
+    prefix: str = ""  # written inline in kubeprom.yml: the list item's path
 
     def error(self, path: str, message: str) -> ConfigError:
+        """A :class:`ConfigError` at field ``path`` (or the nearest enclosing one written)."""
         probe = path
         while probe and probe not in self.positions:
             cut = max(probe.rfind("."), probe.rfind("["))
@@ -208,7 +210,8 @@ class LoadedScaledObject:
             file=self.source,
             line=pos.line if pos else None,
             col=pos.col if pos else None,
-            field=path or None,
+            field=(f"{self.prefix}.{path}" if self.prefix and path else path or self.prefix)
+            or None,
         )
 
 
@@ -526,6 +529,11 @@ def _webhook(loaded: LoadedScaledObject, meta: Fields) -> None:
 def load_scaled_objects_text(text: str, source: str) -> list[LoadedScaledObject]:
     """Every ScaledObject of a manifest text; raises :class:`ConfigError` at the field."""
     return [_Reader(source).document(node) for node in compose_all(text, source)]
+
+
+def load_scaled_object_node(node: yaml.Node, source: str) -> LoadedScaledObject:
+    """One ScaledObject from a YAML node (written inline in another file)."""
+    return _Reader(source).document(node)
 
 
 def load_scaled_objects_file(path: str | Path) -> list[LoadedScaledObject]:

@@ -5,9 +5,10 @@ line and column (1-based) of the offending node and the field, e.g.
 ``kubeprom.yml:3:20: global.scrape_interval: unknown unit 'x' in duration '5x'``.
 
 The ``cluster:`` section is not read here: :attr:`MainConfig.cluster_node` keeps its YAML
-node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:`` is
-kept the same way (:attr:`MainConfig.hpa_node`) for :func:`kubeprom.config.hpa.load_hpa_config`,
-and ``simulation:`` (:attr:`MainConfig.simulation_node`) for ``kubeprom simulate``'s scenarios.
+node (with positions) for :mod:`kubeprom.config.cluster`; ``horizontal_pod_autoscalers:``,
+``prometheus_adapter:`` and ``scaled_objects:`` are kept the same way (:attr:`MainConfig.hpa_node`
+...) for :func:`kubeprom.config.hpa.load_autoscaling`, and ``simulation:``
+(:attr:`MainConfig.simulation_node`) for ``kubeprom simulate``'s scenarios.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class MainConfig:
     remote_write: tuple[RemoteWriteConfig, ...] = ()
     hpa_node: yaml.Node | None = field(default=None, compare=False)
     simulation_node: yaml.Node | None = field(default=None, compare=False)
+    adapter_node: yaml.Node | None = field(default=None, compare=False)
+    scaled_objects_node: yaml.Node | None = field(default=None, compare=False)
     base_dir: str | None = None  # directory of ``source`` (the package's for the default)
 
     def scrape_config(self, job_name: str) -> ScrapeConfig | None:
@@ -130,6 +133,8 @@ _TOP_FIELDS = frozenset(
         "cluster",
         "horizontal_pod_autoscalers",
         "simulation",
+        "prometheus_adapter",
+        "scaled_objects",
     }
 )
 _GLOBAL_FIELDS = frozenset(
@@ -281,6 +286,8 @@ def parse_main_config(text: str, source: str, base_dir: str | None = None) -> Ma
         remote_write=parse_remote_writes(f, base_dir),
         hpa_node=f.get("horizontal_pod_autoscalers"),
         simulation_node=f.get("simulation"),
+        adapter_node=f.get("prometheus_adapter"),
+        scaled_objects_node=f.get("scaled_objects"),
         base_dir=base_dir,
     )
 

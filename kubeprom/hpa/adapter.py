@@ -16,7 +16,9 @@ A NaN or infinite value fails the metric (where upstream would serve 0 or an und
 integer). The errors the HPA sees are the adapter's, as its client words them: a metric not
 registered is ``the server could not find the metric M for pods``, a query that fails or
 returns something other than a vector is ``Internal error occurred: unable to fetch
-metrics`` (the PromQL error is kept for the dry run).
+metrics``. The PromQL error is kept for the dry run (:attr:`PrometheusAdapter.notes`) and,
+at the rule's field in the config file, in :attr:`PrometheusAdapter.problems` (the adapter
+would log it; ``kubeprom run`` records it on the HPA that asked).
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ class PrometheusAdapter:
         self.max_age_ms = max_age_ms or relist_interval_ms
         self.registry: Registry | None = None
         self.notes: list[str] = []  # what the last request did, for dry runs
+        self.problems: list[str] = []  # the last request's failed queries, at their fields
 
     # ---- discovery --------------------------------------------------------------------------
     def _series(self, selector: str, t_ms: int) -> list[Labels]:
@@ -151,6 +154,7 @@ class PrometheusAdapter:
                 if n.series_query not in listed:
                     listed[n.series_query] = self._series(n.series_query, t_ms)
         except KubepromError as err:
+            self._problem(n.rule.path, "seriesQuery", n.series_query, err)
             failed = Registry(
                 t_ms,
                 error="unable to update list of all metrics: unable to fetch metrics for query "
@@ -164,12 +168,21 @@ class PrometheusAdapter:
         self.registry = register(self.compiled, listed, t_ms)
         return self.registry
 
+    def _problem(self, rule: str, key: str, query: str, err: KubepromError) -> None:
+        where = self.compiled.config.error(f"{rule}.{key}", f"query {quote(query)} failed: {err}")
+        self.problems.append(str(where))
+
+    def _begin(self) -> None:
+        self.notes = []
+        self.problems = []
+
     # ---- requests ---------------------------------------------------------------------------
-    def _query(self, query: str, t_ms: int) -> QueryResult | None:
+    def _query(self, namer: Namer, query: str, t_ms: int) -> QueryResult | None:
         try:
             return self.api.instant(query, t_ms)
         except KubepromError as err:
             self.notes.append(f"query failed: {err}")
+            self._problem(namer.rule.path, "metricsQuery", query, err)
             return None
 
     def _custom_query(
@@ -201,7 +214,7 @@ class PrometheusAdapter:
             self.notes.append(f"cannot build the query: {err}")
             return not_found
         self.notes.append(f"{reg.namer.rule.path}: series {reg.series}")
-        result = self._query(query, t_ms)
+        result = self._query(reg.namer, query, t_ms)
         if result is None:
             return INTERNAL
         if result.result_type is not ResultType.VECTOR:
@@ -222,7 +235,7 @@ class PrometheusAdapter:
         t_ms: int,
     ) -> PodSamples | MetricFailure:
         """``GetMetricBySelector`` for pods, as the HPA's ``GetRawMetric`` reads it."""
-        self.notes = []
+        self._begin()
         info = MetricInfo(PODS, True, metric)
         found = self._custom_query(info, namespace, metric_selector, names, t_ms)
         if isinstance(found, str):
@@ -256,7 +269,7 @@ class PrometheusAdapter:
         t_ms: int,
     ) -> int | MetricFailure:
         """``GetMetricByName``, as the HPA's ``GetObjectMetric`` reads it."""
-        self.notes = []
+        self._begin()
         group = obj.api_version.split("/", 1)[0] if "/" in obj.api_version else ""
         try:
             resource = resource_for_kind(group, obj.kind)
@@ -285,7 +298,7 @@ class PrometheusAdapter:
         self, namespace: str, metric: str, metric_selector: LabelSelector | None, t_ms: int
     ) -> list[int] | MetricFailure:
         """``GetExternalMetric``, as the HPA's ``GetExternalMetric`` reads it."""
-        self.notes = []
+        self._begin()
         registry = self.discover(t_ms)
         reg = registry.external.get(metric)
         if reg is None:
@@ -302,7 +315,7 @@ class PrometheusAdapter:
             self.notes.append(f"cannot build the query: {err}")
             return MetricFailure(EXTERNAL + INTERNAL)
         self.notes.append(f"{reg.namer.rule.path}: series {reg.series}")
-        result = self._query(query, t_ms)
+        result = self._query(reg.namer, query, t_ms)
         if result is None or result.result_type is ResultType.STRING:
             return MetricFailure(EXTERNAL + INTERNAL)
         if result.result_type is ResultType.MATRIX:

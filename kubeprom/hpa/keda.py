@@ -248,6 +248,15 @@ class _Object:
     hpa: HorizontalPodAutoscaler
     status: KedaStatus
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # failed triggers, at their fields
+
+    def begin(self) -> None:
+        self.notes = []
+        self.problems = []
+
+    def failed(self, trigger: PrometheusTrigger, err: str) -> None:
+        path = f"spec.triggers[{trigger.index}].metadata.query"
+        self.problems.append(str(self.loaded.error(path, err)))
 
 
 class KedaOperator:
@@ -286,6 +295,11 @@ class KedaOperator:
     def notes(self, key: str) -> list[str]:
         """What the last :meth:`external` or :meth:`poll` call of ``key`` explained."""
         return self._objects[key].notes
+
+    def problems(self, key: str) -> list[str]:
+        """The triggers that failed in the last :meth:`external` or :meth:`poll` call of
+        ``key``: KEDA's error at the trigger's query in the ScaledObject's file."""
+        return self._objects[key].problems
 
     def due(self, key: str, last_poll_ms: int | None, now_ms: int) -> bool:
         """Whether the scale loop runs at ``now_ms`` (every ``pollingInterval``)."""
@@ -388,7 +402,7 @@ class KedaOperator:
             return MetricFailure(
                 f'{EXTERNAL}{RPC}error getting scalers scaledobjects.keda.sh "{name}" not found'
             )
-        obj.notes = []
+        obj.begin()
         so = obj.loaded.scaled_object
         matching = [t for t in so.triggers if t.metric_name == metric]
         if not matching:
@@ -405,6 +419,7 @@ class KedaOperator:
             fallback |= active_fallback
             if err is not None:
                 obj.notes.append(f"{metric}: {err}")
+                obj.failed(t, err)
                 failed = True
                 continue
             if value is not None:
@@ -422,7 +437,7 @@ class KedaOperator:
         """One ``checkScalers``: query every trigger, then ``RequestScale``. ``spec_replicas``
         None means the scale target could not be read."""
         obj = self._objects[key]
-        obj.notes = []
+        obj.begin()
         so = obj.loaded.scaled_object
         results = []
         active = False
@@ -437,6 +452,7 @@ class KedaOperator:
             if t.use_cached_metrics:
                 cache.append((t.metric_name, result, is_active))
             if err is not None:
+                obj.failed(t, err)
                 error = True
                 continue
             if is_active:

@@ -4,7 +4,9 @@
 API), their state between syncs, their last decisions and replica history, and records
 their events. :meth:`Autoscalers.reconcile_all` is one sync of every HPA at ``now_ms``, in
 key order, against a :class:`Workloads` (the cluster's scale subresources and pods) and the
-:class:`~kubeprom.hpa.source.MetricsSource` a :data:`MetricsProvider` gives for that time;
+:class:`~kubeprom.hpa.source.MetricsSource` a :class:`MetricsProvider` gives for each HPA's
+target at that time (``kubeprom run``: :class:`~kubeprom.hpa.metrics.MetricsBackends`, PromQL
+over the server's store);
 :meth:`Autoscalers.run` calls it every sync period on a clock (kube-controller-manager's
 ``--horizontal-pod-autoscaler-sync-period``). ``kubeprom run`` drives the loop on the real
 clock; simulations drive the same step on a virtual one.
@@ -23,7 +25,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -36,6 +38,7 @@ from kubeprom.config.hpa_spec import (
 from kubeprom.errors import StatusError
 from kubeprom.hpa.controller import (
     ControllerConfig,
+    EventType,
     HPAState,
     Scale,
     ScaleFailure,
@@ -44,7 +47,7 @@ from kubeprom.hpa.controller import (
 )
 from kubeprom.hpa.decision import Decision
 from kubeprom.hpa.pods import PodList
-from kubeprom.hpa.source import MetricFailure, MetricsSource
+from kubeprom.hpa.source import BackendProblem, MetricFailure, MetricsSource, Report
 from kubeprom.model.events import EventLog, ObjectRef
 
 log = logging.getLogger(__name__)
@@ -81,8 +84,24 @@ class Workloads(Protocol):
     def observe(self, autoscalers: Sequence[Autoscaler]) -> None: ...
 
 
-MetricsProvider = Callable[[int], MetricsSource]
-"""The metrics backends as they answer at ``now_ms`` (called once per sync of all HPAs)."""
+class MetricsProvider(Protocol):
+    """The cluster's metrics APIs (:class:`~kubeprom.hpa.metrics.MetricsBackends`).
+
+    ``source`` is what they answer for one HPA's sync at ``t_ms``: ``pods`` are the pods its
+    target selects, ``spec_replicas`` the target's replica count (None when it could not be
+    read); ``report`` receives the backends' own account of what failed (recorded as Warning
+    events on the HPA). Called once per HPA per sync, in key order. May raise: the HPA's
+    metrics then all fail this sync with the error's text.
+    """
+
+    def source(
+        self,
+        pods: PodList,
+        t_ms: int,
+        *,
+        spec_replicas: int | None = None,
+        report: Report | None = None,
+    ) -> MetricsSource: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +252,6 @@ class Autoscalers:
     def reconcile_all(self, now_ms: int) -> None:
         """One sync of every HPA at ``now_ms`` (see the module docstring)."""
         self.workloads.sync(now_ms)
-        source = self._source(now_ms)
         targets: dict[str, _Target] = {}
         for autoscaler in self.autoscalers():
             try:
@@ -243,14 +261,23 @@ class Autoscalers:
                 self._failed(autoscaler, now_ms, err)
         selecting = _selector_registry(targets)
         for key, target in targets.items():
+            source = self._source(self._hpas[key], target, now_ms)
             self._sync_one(self._hpas[key], target, source, selecting[key], now_ms)
         self.workloads.observe(self.autoscalers())
 
-    def _source(self, now_ms: int) -> MetricsSource:
+    def _source(self, autoscaler: Autoscaler, target: _Target, now_ms: int) -> MetricsSource:
+        spec = target.scale.spec_replicas if isinstance(target.scale, Scale) else None
+        ref = autoscaler.ref
+
+        def report(problem: BackendProblem) -> None:
+            self.events.record(
+                now_ms, ref, EventType.WARNING, problem.reason, problem.message, problem.component
+            )
+
         try:
-            return self.metrics(now_ms)
+            return self.metrics.source(target.pods, now_ms, spec_replicas=spec, report=report)
         # The edge between the controller and a metrics backend: a backend that fails as a
-        # whole makes every metric fail this sync (as an unreachable metrics API does).
+        # whole makes every metric of this HPA fail this sync (as an unreachable API does).
         except Exception as err:
             log.error("metrics backend failed err=%s", err, exc_info=err)
             return _FailingSource(f"unable to fetch metrics: {err}")

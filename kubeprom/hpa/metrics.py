@@ -32,13 +32,18 @@ from kubeprom.hpa.metrics_resource import (
 )
 from kubeprom.hpa.pods import PodList, PodSamples
 from kubeprom.hpa.promread import QueryRecord, RecordingQueryAPI
-from kubeprom.hpa.source import MetricFailure
+from kubeprom.hpa.source import BackendProblem, MetricFailure, Report
 from kubeprom.promql.api import QueryAPI
 
 NO_CUSTOM_API = (
     "unable to fetch metrics from custom metrics API: no custom metrics API "
     "(custom.metrics.k8s.io) registered"
 )
+
+ADAPTER = "prometheus-adapter"
+ADAPTER_REASON = "FailedMetricsQuery"  # the adapter only logs it: kubeprom's reason
+KEDA = "keda-operator"
+KEDA_REASON = "KEDAScalerFailed"  # KEDA's event reason for a failing scaler
 
 FetchResult = PodSamples | int | Sequence[int] | MetricFailure
 
@@ -91,9 +96,11 @@ class MetricsBackends:
         *,
         spec_replicas: int | None = None,
         record: list[FetchRecord] | None = None,
+        report: Report | None = None,
     ) -> PromQLMetricsSource:
-        """The metrics source of one sync at ``t_ms`` of a target selecting ``pods``."""
-        return PromQLMetricsSource(self, pods, t_ms, spec_replicas, record)
+        """The metrics source of one sync at ``t_ms`` of a target selecting ``pods``;
+        ``report`` receives the adapter's and KEDA's failed queries at their fields."""
+        return PromQLMetricsSource(self, pods, t_ms, spec_replicas, record, report)
 
 
 @dataclass(slots=True)
@@ -105,6 +112,7 @@ class PromQLMetricsSource:
     t_ms: int
     spec_replicas: int | None = None
     record: list[FetchRecord] | None = None
+    report: Report | None = None
     _readings: dict[str, ResourceReading] = field(default_factory=dict)
 
     def _begin(self) -> None:
@@ -124,6 +132,11 @@ class PromQLMetricsSource:
         queries = tuple(self.backends.recorder.records or ())
         self.backends.recorder.records = None
         self.record.append(FetchRecord(api, metric, result, queries, tuple(notes), reading))
+
+    def _tell(self, component: str, reason: str, problems: Sequence[str]) -> None:
+        if self.report is not None:
+            for message in problems:
+                self.report(BackendProblem(component, reason, message))
 
     def resource(
         self, namespace: str, selector: str, resource: str, container: str
@@ -158,6 +171,7 @@ class PromQLMetricsSource:
             names = [str(n) for n in self.pods_list.names]
             result = adapter.pods(namespace, names, metric, metric_selector, self.t_ms)
             notes = list(adapter.notes)
+            self._tell(ADAPTER, ADAPTER_REASON, adapter.problems)
         self._end("pods", metric, result, notes)
         return result
 
@@ -176,6 +190,7 @@ class PromQLMetricsSource:
         else:
             result = adapter.object(namespace, described_object, metric, metric_selector, self.t_ms)
             notes = list(adapter.notes)
+            self._tell(ADAPTER, ADAPTER_REASON, adapter.problems)
         self._end("object", metric, result, notes)
         return result
 
@@ -200,10 +215,13 @@ class PromQLMetricsSource:
                 spec_replicas=self.spec_replicas,
                 pods=self.pods_list,
             )
-            notes = keda.notes(key) if keda.has(key) else []
+            if keda.has(key):
+                notes = keda.notes(key)
+                self._tell(KEDA, KEDA_REASON, keda.problems(key))
         elif adapter is not None:
             result = adapter.external(namespace, metric, metric_selector, self.t_ms)
             notes = list(adapter.notes)
+            self._tell(ADAPTER, ADAPTER_REASON, adapter.problems)
         else:
             result = MetricFailure(
                 "unable to fetch metrics from external metrics API: the server could not find "

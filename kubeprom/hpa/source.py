@@ -16,7 +16,7 @@ container.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,6 +37,20 @@ class MetricFailure:
     """A metrics API call that failed; ``message`` is the client's error text."""
 
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendProblem:
+    """What a metrics backend tells about a failure beyond the API error the HPA sees: which
+    rule or trigger failed, at its file, line and field. ``component`` is the event source
+    (``prometheus-adapter``, ``keda-operator``); ``reason`` the event's."""
+
+    component: str
+    reason: str
+    message: str
+
+
+Report = Callable[[BackendProblem], None]
 
 
 class MetricsSource(Protocol):

@@ -21,7 +21,7 @@ from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
 from kubeprom.web import build_app
 from kubeprom.web.kube import KubeHandlers
-from tests.support.hpa_cluster import T0, synced
+from tests.support.hpa_cluster import SYNCED_MS, T0, Running
 from tests.support.procs import free_port
 
 HPAS = """
@@ -53,11 +53,14 @@ class Served:
     cluster: SimulatedCluster
     hpas: Autoscalers
     clock: VirtualClock  # the CLI's "now" (ages)
+    world: Running
 
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    c, hpas, events = synced(HPAS)
+    world = Running(HPAS)
+    world.advance(T0 + SYNCED_MS)
+    c, hpas, events = world.world.cluster, world.world.hpas, world.world.events
     server_clock = VirtualClock(T0 + 120_000)
     app = build_app(CollectorRegistry(), clock=server_clock, kube=KubeHandlers(hpas, c, events))
     port = free_port()
@@ -68,8 +71,9 @@ def served() -> Iterator[Served]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        yield Served(f"http://127.0.0.1:{port}", c, hpas, VirtualClock(T0 + 150_000))
+        yield Served(f"http://127.0.0.1:{port}", c, hpas, VirtualClock(T0 + 150_000), world)
     finally:
+        world.close()
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -205,17 +209,20 @@ def test_describe_hpa_prints_kubectls_text(served: Served, monkeypatch: pytest.M
         "  ScalingLimited  False   DesiredWithinRange  the desired count is within the "
         "acceptable range\n"
         "Events:\n"
-        "  Type     Reason                        Age    From                       Message\n"
-        "  ----     ------                        ----   ----                       -------\n"
-        "  Warning  FailedGetResourceMetric       2m30s  horizontal-pod-autoscaler  failed to "
-        "get cpu utilization: unable to get metrics for resource cpu: no metrics returned from "
-        "resource metrics API\n"
-        "  Warning  FailedComputeMetricsReplicas  2m30s  horizontal-pod-autoscaler  invalid "
-        "metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value: "
-        "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics "
+        # The first two syncs (T0, T0+15s) come before two kubelet scrapes are stored.
+        "  Type     Reason                        Age                    From                 "
+        "      Message\n"
+        "  ----     ------                        ----                   ----                 "
+        "      -------\n"
+        "  Warning  FailedGetResourceMetric       2m15s (x2 over 2m30s)  horizontal-pod-autoscaler"
+        "  failed to get cpu utilization: unable to get metrics for resource cpu: no metrics "
         "returned from resource metrics API\n"
-        "  Normal   SuccessfulRescale             2m15s  horizontal-pod-autoscaler  New size: 4; "
-        "reason: cpu resource utilization (percentage of request) above target\n"
+        "  Warning  FailedComputeMetricsReplicas  2m15s (x2 over 2m30s)  horizontal-pod-autoscaler"
+        "  invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource "
+        "metric value: failed to get cpu utilization: unable to get metrics for resource cpu: "
+        "no metrics returned from resource metrics API\n"
+        "  Normal   SuccessfulRescale             2m                     horizontal-pod-autoscaler"
+        "  New size: 4; reason: cpu resource utilization (percentage of request) above target\n"
     )
 
 
@@ -360,7 +367,7 @@ def test_watch_prints_rows_as_they_change(served: Served) -> None:
     syncs = iter(range(8, 20))
 
     def sleep(seconds: float) -> None:
-        served.hpas.reconcile_all(T0 + next(syncs) * 15_000)
+        served.world.advance(T0 + next(syncs) * 15_000)
 
     served.cluster.scale("default", "web", 1)
     _code, out, _ = run(served, "get", "hpa", "web", "--watch", sleep=sleep, polls=3)
@@ -368,9 +375,10 @@ def test_watch_prints_rows_as_they_change(served: Served) -> None:
     assert out == (
         "NAME   REFERENCE        TARGETS        MINPODS   MAXPODS   REPLICAS   AGE\n"
         "web    Deployment/web   cpu: 50%/50%   1         6         4          2m30s\n"
-        "web    Deployment/web   cpu: 200%/50%   1         6         1          2m30s\n"
-        "web    Deployment/web   cpu: 200%/50%   1         6         4          2m30s\n"
-        "web    Deployment/web   cpu: 55%/50%    1         6         4          2m30s\n"
+        # The first sync after the scale to one reads a CPU window that straddles it.
+        "web    Deployment/web   cpu: 84%/50%   1         6         1          2m30s\n"
+        "web    Deployment/web   cpu: 200%/50%   1         6         2          2m30s\n"
+        "web    Deployment/web   cpu: 185%/50%   1         6         4          2m30s\n"
     )
 
 

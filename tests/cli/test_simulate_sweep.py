@@ -16,8 +16,9 @@ from tests.cli.test_simulate import CONSTANT
 
 # 1 core of demand over pods requesting 200m: a 40 % target settles at ceil(1 / 0.08) = 13
 # pods, 80 % at ceil(1 / 0.16) = 7; either steady state is within both tolerances. With
-# the legacy limit max(2 x current, 4): 2, 4, 8, then 13 (40 %), or 2, 4, then 7 (80 %), so
-# over 41 steps of 15 s: (2 + 4 + 8 + 38 x 13) / 240 = 2.12 and (2 + 4 + 39 x 7) / 240 = 1.16
+# the legacy limit max(2 x current, 4) and the first CPU reading at the third sync (two
+# kubelet scrapes needed): 2, 2, 4, 8, then 13 (40 %), or 2, 2, 4, then 7 (80 %), so over 41
+# steps of 15 s: (2 + 2 + 4 + 8 + 37 x 13) / 240 = 2.07 and (2 + 2 + 4 + 38 x 7) / 240 = 1.14
 # pod-hours.
 SWEEP = """\
 parameters:
@@ -36,10 +37,10 @@ def test_a_sweep_runs_every_variant(tmp_path: Path, capsys: pytest.CaptureFixtur
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["VARIANT", "AVERAGEUTILIZATION", "TOLERANCE"]
     assert [line.split()[:5] for line in table[1:]] == [
-        ["v1", "40", "0.05", "2.12", "13"],
-        ["v2", "40", "0.2", "2.12", "13"],
-        ["v3", "80", "0.05", "1.16", "7"],
-        ["v4", "80", "0.2", "1.16", "7"],
+        ["v1", "40", "0.05", "2.07", "13"],
+        ["v2", "40", "0.2", "2.07", "13"],
+        ["v3", "80", "0.05", "1.14", "7"],
+        ["v4", "80", "0.2", "1.14", "7"],
     ]
     with (out / "sweep.csv").open() as f:
         rows = list(csv.DictReader(f))

@@ -24,7 +24,7 @@ from kubeprom.hpa import (
     StaticMetricsSource,
 )
 from kubeprom.hpa.manager import Autoscaler, Autoscalers
-from kubeprom.hpa.source import MetricsSource
+from kubeprom.hpa.source import MetricsSource, Report
 from kubeprom.model.events import EventLog
 
 T0 = 1_700_000_000_000
@@ -91,7 +91,7 @@ class FakeWorkloads:
         self.observed.append([a.key for a in autoscalers])
 
 
-def cpu_source(workloads: FakeWorkloads, milli: int) -> MetricsSource:
+def cpu_source(workloads: FakeWorkloads, milli: int) -> StaticMetricsSource:
     usage = {
         f"{name}-{i}": PodUsage((("app", (("cpu", milli),)),), T0)
         for name, n in workloads.replicas.items()
@@ -100,12 +100,30 @@ def cpu_source(workloads: FakeWorkloads, milli: int) -> MetricsSource:
     return StaticMetricsSource(resources={"cpu": usage})
 
 
+@dataclass(frozen=True, slots=True)
+class CPUMetrics:
+    """A :class:`MetricsProvider` whose pods all use ``milli`` CPU."""
+
+    workloads: FakeWorkloads
+    milli: int
+
+    def source(
+        self,
+        pods: PodList,
+        t_ms: int,
+        *,
+        spec_replicas: int | None = None,
+        report: Report | None = None,
+    ) -> MetricsSource:
+        return cpu_source(self.workloads, self.milli)
+
+
 def _world(
     replicas: dict[str, int], text: str, milli: int = 900
 ) -> tuple[FakeWorkloads, Autoscalers, EventLog]:
     workloads = FakeWorkloads(dict(replicas))
     events = EventLog()
-    hpas = Autoscalers(workloads, lambda now: cpu_source(workloads, milli), events)
+    hpas = Autoscalers(workloads, CPUMetrics(workloads, milli), events)
     hpas.apply_config(_hpas(text), T0)
     return workloads, hpas, events
 
@@ -172,10 +190,18 @@ def test_a_sync_that_raises_stays_with_its_hpa() -> None:
 def test_a_metrics_backend_that_raises_fails_the_metrics_not_the_controller() -> None:
     workloads, hpas, _events = _world({"web": 2}, manifest("web", "web"))
 
-    def down(now_ms: int) -> MetricsSource:
-        raise ConnectionError("connection refused")
+    class Down:
+        def source(
+            self,
+            pods: PodList,
+            t_ms: int,
+            *,
+            spec_replicas: int | None = None,
+            report: Report | None = None,
+        ) -> MetricsSource:
+            raise ConnectionError("connection refused")
 
-    hpas.metrics = down
+    hpas.metrics = Down()
     hpas.reconcile_all(T0)
     active = hpas.get("default", "web").state.status.condition("ScalingActive")
     assert active is not None
@@ -200,7 +226,18 @@ def test_a_failing_metric_on_one_hpa_leaves_the_others_alone() -> None:
                 "one (ScaledObject default/worker, triggers[0].metadata.query)"
             )
 
-    hpas.metrics = lambda now: Failing(resources=cpu_source(workloads, 900).resources)  # type: ignore[attr-defined]
+    class FailingMetrics:
+        def source(
+            self,
+            pods: PodList,
+            t_ms: int,
+            *,
+            spec_replicas: int | None = None,
+            report: Report | None = None,
+        ) -> MetricsSource:
+            return Failing(resources=cpu_source(workloads, 900).resources)
+
+    hpas.metrics = FailingMetrics()
     hpas.reconcile_all(T0)
     worker = hpas.get("default", "worker").state.status.condition("ScalingActive")
     assert worker is not None

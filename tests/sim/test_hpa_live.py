@@ -4,33 +4,18 @@ and kubernetes-mixin's HPA alerts firing on them."""
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 
-from kubeprom.clock import VirtualClock
-from kubeprom.config.cluster_parse import parse_cluster_config
-from kubeprom.config.hpa import load_hpa_text
-from kubeprom.config.load import parse_main_config
-from kubeprom.exporters import SimulatedCluster
 from kubeprom.exporters.targets import KSM_TARGET, ClusterExporters
-from kubeprom.hpa.manager import Autoscalers
-from kubeprom.model.events import EventLog
-from kubeprom.promql.api import LocalQueryAPI
 from kubeprom.rules.group import GroupOptions
 from kubeprom.rules.manager import RuleManager, settings_from
-from kubeprom.scraper.service import ScrapeService
-from kubeprom.sim.inprocess import InProcessFetch
-from kubeprom.sim.metrics_server import MetricsServer
-from kubeprom.sim.workloads import ClusterWorkloads
-from kubeprom.tsdb import MemStore
 from tests.exporters.helpers import parse
+from tests.support.hpa_live import SCRAPE, T0_MS, Live, live
 from tests.support.shared import shared_path
-
-T0_MS = 1_800_000_000_000
 
 
 def deployment(name: str, *, replicas: int, load: str, resources: str, readiness: int = 5) -> str:
-    """One ``deployments:`` item, indented for :func:`cluster`."""
+    """One ``deployments:`` item, indented for :func:`config`."""
     return textwrap.indent(
         textwrap.dedent(
             f"""\
@@ -52,61 +37,46 @@ def deployment(name: str, *, replicas: int, load: str, resources: str, readiness
     )
 
 
-def cluster(
+def config(
     deployments: str,
-    events: EventLog,
+    hpas: str,
     *,
     nodes: str = "count: 2, capacity: {cpu: '4', memory: 16Gi}",
     quotas: str = "",
-) -> SimulatedCluster:
-    text = f"cluster:\n  seed: 7\n  nodes: [{{{nodes}}}]\n  deployments:\n{deployments}"
+    scrape: str = SCRAPE,
+) -> str:
+    """A kubeprom.yml: ``scrape``, the HPAs (inline list items), the cluster."""
+    text = f"{scrape}horizontal_pod_autoscalers:\n{hpas}"
+    text += f"cluster:\n  seed: 7\n  nodes: [{{{nodes}}}]\n  deployments:\n{deployments}"
     if quotas:
         text += f"  resource_quotas: {quotas}\n"
-    spec = parse_cluster_config(text, "cluster.yml")
-    assert spec is not None
-    return SimulatedCluster(spec, start_s=T0_MS / 1000, events=events)
+    return text
 
 
 def hpa(name: str, target: str, *, min_r: int = 1, max_r: int = 10, util: int = 50) -> str:
-    return f"""
----
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {{name: {name}}}
-spec:
-  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {target}}}
-  minReplicas: {min_r}
-  maxReplicas: {max_r}
-  metrics:
-    - type: Resource
-      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: {util}}}}}
-"""
-
-
-def controller(c: SimulatedCluster, events: EventLog, manifests: str) -> Autoscalers:
-    hpas = Autoscalers(ClusterWorkloads(c), MetricsServer(c), events)
-    hpas.apply_config([h.hpa for h in load_hpa_text(manifests, "hpa.yml")], T0_MS)
-    return hpas
-
-
-def step(hpas: Autoscalers, minutes: float, start_ms: int = T0_MS) -> int:
-    """Sync every 15 s for ``minutes`` from ``start_ms``; returns the last sync time."""
-    t = start_ms
-    for i in range(int(minutes * 4)):
-        t = start_ms + i * 15_000
-        hpas.reconcile_all(t)
-    return t
+    """One ``horizontal_pod_autoscalers:`` item: CPU utilization ``util`` on ``target``."""
+    return (
+        f"  - {{apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler,"
+        f" metadata: {{name: {name}}},"
+        f" spec: {{scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {target}}},"
+        f" minReplicas: {min_r}, maxReplicas: {max_r}, metrics: [{{type: Resource, resource:"
+        f" {{name: cpu, target: {{type: Utilization, averageUtilization: {util}}}}}}}]}}}}\n"
+    )
 
 
 CPU_100M = "{requests: {cpu: 100m, memory: 64Mi}}"
 
 
-def test_scales_up_under_load_then_down_when_it_passes() -> None:
-    events = EventLog()
+async def test_scales_up_under_load_then_down_when_it_passes() -> None:
     load = "{type: step, at: 20m, from: 40, to: 5, cpu_per_request: 5m, baseline_cpu: 0}"
-    c = cluster(deployment("web", replicas=2, load=load, resources=CPU_100M), events)
-    hpas = controller(c, events, hpa("web", "web"))
-    step(hpas, 19)
+    text = config(deployment("web", replicas=2, load=load, resources=CPU_100M), hpa("web", "web"))
+    async with live(text) as w:
+        await w.minutes(19)
+        await _scales_up_then_down(w)
+
+
+async def _scales_up_then_down(w: Live) -> None:
+    c, hpas, events = w.cluster, w.hpas, w.events
     # 40 rps x 5m = 200m over pods of 100m at 50%: four pods.
     web = c.deployment("default", "web")
     assert (web.spec_replicas, web.replicas, web.ready_replicas) == (4, 4, 4)
@@ -118,7 +88,7 @@ def test_scales_up_under_load_then_down_when_it_passes() -> None:
     assert max(s.desired for s in hpas.history("default/web")) == 4
     # The load drops at 20m; after the 5 minute stabilization window the HPA scales down
     # to one pod (5 rps x 5m = 25m = 25% of one pod), and the removed pods terminate.
-    last = step(hpas, 12, T0_MS + 19 * 60_000)
+    await w.minutes(12)
     web = c.deployment("default", "web")
     assert web.spec_replicas == 1
     rescales = [
@@ -127,16 +97,19 @@ def test_scales_up_under_load_then_down_when_it_passes() -> None:
         if e.reason == "SuccessfulRescale"
     ]
     assert rescales[-1] == "New size: 1; reason: All metrics below target"
-    assert last == T0_MS + (19 + 12) * 60_000 - 15_000
 
 
-def test_a_quota_holds_the_hpa_back_and_says_so() -> None:
-    events = EventLog()
+async def test_a_quota_holds_the_hpa_back_and_says_so() -> None:
     load = "{type: constant, rps: 80, cpu_per_request: 5m, baseline_cpu: 0}"
     quota = "[{metadata: {name: small}, spec: {hard: {pods: '3'}}}]"
-    c = cluster(deployment("web", replicas=2, load=load, resources=CPU_100M), events, quotas=quota)
-    hpas = controller(c, events, hpa("web", "web", max_r=8))
-    step(hpas, 5)
+    text = config(
+        deployment("web", replicas=2, load=load, resources=CPU_100M),
+        hpa("web", "web", max_r=8),
+        quotas=quota,
+    )
+    async with live(text) as w:
+        await w.minutes(5)
+    c, hpas, events = w.cluster, w.hpas, w.events
     web = c.deployment("default", "web")
     # The HPA asked for more; the ReplicaSet could create one more pod only.
     assert web.spec_replicas > 3
@@ -153,17 +126,17 @@ def test_a_quota_holds_the_hpa_back_and_says_so() -> None:
     assert status.current_replicas == web.spec_replicas
 
 
-def test_pods_that_fit_no_node_stay_pending_with_the_reason() -> None:
-    events = EventLog()
+async def test_pods_that_fit_no_node_stay_pending_with_the_reason() -> None:
     load = "{type: constant, rps: 80, cpu_per_request: 5m, baseline_cpu: 0}"
     big = "{requests: {cpu: '1', memory: 64Mi}}"
-    c = cluster(
+    text = config(
         deployment("web", replicas=2, load=load, resources=big),
-        events,
+        hpa("web", "web", util=10),
         nodes="count: 1, capacity: {cpu: '3', memory: 16Gi}",
     )
-    hpas = controller(c, events, hpa("web", "web", util=10))
-    step(hpas, 3)
+    async with live(text) as w:
+        await w.minutes(3)
+    c, hpas = w.cluster, w.hpas
     pending = [p for p in c.pods() if p.node is None]
     assert pending
     assert {p.schedule_message for p in pending} == {
@@ -179,12 +152,15 @@ def test_pods_that_fit_no_node_stay_pending_with_the_reason() -> None:
     assert len(metric.trace.groups.unready) == len(pending)
 
 
-def test_kube_state_metrics_exports_the_hpa_as_kube_state_metrics_names_it() -> None:
-    events = EventLog()
+async def test_kube_state_metrics_exports_the_hpa_as_kube_state_metrics_names_it() -> None:
     load = "{type: constant, rps: 10, cpu_per_request: 5m, baseline_cpu: 0}"
-    c = cluster(deployment("web", replicas=2, load=load, resources=CPU_100M), events)
-    hpas = controller(c, events, hpa("web", "web", min_r=2, max_r=5))
-    step(hpas, 2)
+    text = config(
+        deployment("web", replicas=2, load=load, resources=CPU_100M),
+        hpa("web", "web", min_r=2, max_r=5),
+    )
+    async with live(text) as w:
+        await w.minutes(2)
+    c = w.cluster
     body, _ = ClusterExporters(c).render(KSM_TARGET, accept_openmetrics=False)
     samples = [s for s in parse(body) if s.name.startswith("kube_horizontalpodautoscaler_")]
     key: dict[str, str] = {"namespace": "default", "horizontalpodautoscaler": "web"}
@@ -234,58 +210,43 @@ def test_kube_state_metrics_exports_the_hpa_as_kube_state_metrics_names_it() -> 
     assert got == want
 
 
-MIXIN_SCRAPE = """
-global: {scrape_interval: 15s, evaluation_interval: 30s}
-scrape_configs:
-  - job_name: kube-state-metrics
-    honor_labels: true
-    cluster_sd_configs: [{role: kube-state-metrics}]
-"""
-
-
 async def test_kubernetes_mixin_hpa_alerts_fire_in_virtual_time() -> None:
     """KubeHpaMaxedOut for an HPA at its maximum 15 minutes; KubeHpaReplicasMismatch for
     one whose metrics fail (no CPU request): desired stays 0 while 2 replicas run; nothing
     for one that scales within its range."""
     alerts = shared_path("conformance", "rules", "kubernetes-mixin", "prometheus_alerts.yaml")
-    events = EventLog()
     hot = "{type: constant, rps: 200, cpu_per_request: 5m, baseline_cpu: 0}"
     no_request = "{requests: {memory: 64Mi}}"
-    c = cluster(
+    text = config(
         deployment("web", replicas=2, load=hot, resources=CPU_100M)
         + deployment("worker", replicas=2, load=hot, resources=no_request)
         + deployment("calm", replicas=2, load=hot.replace("200", "10"), resources=CPU_100M),
-        events,
+        hpa("web", "web", max_r=4)
+        + hpa("worker", "worker", max_r=5)
+        + hpa("calm", "calm", max_r=5),
         nodes="count: 3, capacity: {cpu: '8', memory: 16Gi}",
     )
-    manifests = hpa("web", "web", max_r=4) + hpa("worker", "worker", max_r=5)
-    hpas = controller(c, events, manifests + hpa("calm", "calm", max_r=5))
-    clock = VirtualClock(T0_MS)
-    store = MemStore()
-    fetch = InProcessFetch(c, clock)
-    scraping = ScrapeService(store.appender, clock, fetch, cluster=fetch.discover)
-    scraping.apply(parse_main_config(MIXIN_SCRAPE, "kubeprom.yml"))
-    api = LocalQueryAPI(lambda: store)
-    rules = RuleManager(
-        GroupOptions(query=api, appender=store.appender, querier=lambda: store), clock
-    )
-    await rules.update(settings_from([str(alerts)], evaluation_interval_ms=30_000))
-    scraping.start()
-    loop = asyncio.create_task(hpas.run(clock))
     firing: dict[str, int] = {}
-    try:
-        for minute in range(1, 26):
-            await clock.set_ms(T0_MS + minute * 60_000)
-            res = api.instant('ALERTS{alertstate="firing", alertname=~"KubeHpa.*"}', clock.now_ms())
-            for lab in res.labels:
-                firing.setdefault(
-                    f"{lab.get('alertname')}/{lab.get('horizontalpodautoscaler')}", minute
+    async with live(text) as w:
+        store = w.store
+        api = w.api
+        rules = RuleManager(
+            GroupOptions(query=api, appender=store.appender, querier=lambda: store), w.clock
+        )
+        await rules.update(settings_from([str(alerts)], evaluation_interval_ms=30_000))
+        try:
+            for minute in range(1, 26):
+                await w.until(T0_MS + minute * 60_000)
+                res = api.instant(
+                    'ALERTS{alertstate="firing", alertname=~"KubeHpa.*"}', w.clock.now_ms()
                 )
-    finally:
-        hpas.stop()
-        await scraping.stop()
-        await rules.stop()
-        loop.cancel()
+                for lab in res.labels:
+                    firing.setdefault(
+                        f"{lab.get('alertname')}/{lab.get('horizontalpodautoscaler')}", minute
+                    )
+        finally:
+            await rules.stop()
+    hpas = w.hpas
     assert set(firing) == {"KubeHpaMaxedOut/web", "KubeHpaReplicasMismatch/worker"}
     # Both hold from the first scrapes on (changes() over less than 15 minutes of data is
     # 0), then 15 minutes pending.

@@ -3,15 +3,20 @@ kubectl tests serve."""
 
 from __future__ import annotations
 
-from kubeprom.config.cluster_parse import parse_cluster_config
-from kubeprom.config.hpa import load_hpa_text
+import asyncio
+import textwrap
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
 from kubeprom.model.events import EventLog
-from kubeprom.sim.metrics_server import MetricsServer
-from kubeprom.sim.workloads import ClusterWorkloads
+from tests.support.hpa_live import SCRAPE, T0_MS, Live, live
 
-T0 = 1_800_000_000_000
+_T = TypeVar("_T")
+
+T0 = T0_MS
 CLUSTER = """
 cluster:
   seed: 3
@@ -26,18 +31,46 @@ cluster:
               - {name: app, image: nginx, resources: {requests: {cpu: 500m, memory: 64Mi}}}
       load: {type: constant, rps: 100, cpu_per_request: 10m, baseline_cpu: 0}
 """
+SYNCED_MS = 105_000  # the last of eight syncs, 15 s apart from T0
+
+
+class Running:
+    """:data:`CLUSTER` with the HPAs of ``manifests`` (one file's documents) running live in
+    its own thread's event loop: scraped, synced every 15 s, metrics read with PromQL.
+    Step it with :meth:`advance`; :meth:`close` it."""
+
+    def __init__(self, manifests: str) -> None:
+        docs = [d for d in manifests.split("\n---\n") if d.strip()]
+        items = "".join(
+            textwrap.indent(d.strip() + "\n", "    ").replace("    ", "  - ", 1) for d in docs
+        )
+        self._cm = live(f"{SCRAPE}horizontal_pod_autoscalers:\n{items}{CLUSTER}")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.world: Live = self._call(self._cm.__aenter__())
+
+    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
+
+    def advance(self, t_ms: int) -> None:
+        """Run the world to ``t_ms``."""
+        self._call(self.world.until(t_ms))
+
+    def close(self) -> None:
+        self._call(self._cm.__aexit__(None, None, None))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
 
 def synced(manifests: str) -> tuple[SimulatedCluster, Autoscalers, EventLog]:
-    """:data:`CLUSTER` at :data:`T0` with the HPAs of ``manifests`` synced every 15 s for
-    two minutes (100 rps x 10m on 500m pods: a CPU HPA on ``web`` scales up)."""
-    spec = parse_cluster_config(CLUSTER, "c.yml")
-    if spec is None:
-        raise AssertionError("CLUSTER has no cluster section")
-    events = EventLog()
-    c = SimulatedCluster(spec, start_s=T0 / 1000, events=events)
-    hpas = Autoscalers(ClusterWorkloads(c), MetricsServer(c), events)
-    hpas.apply_config([h.hpa for h in load_hpa_text(manifests, "hpa.yml")], T0)
-    for i in range(8):
-        hpas.reconcile_all(T0 + i * 15_000)
-    return c, hpas, events
+    """:class:`Running` to :data:`T0` + :data:`SYNCED_MS`, then stopped (100 rps x 10m on
+    500m pods: a CPU HPA on ``web`` scales up)."""
+    running = Running(manifests)
+    try:
+        running.advance(T0 + SYNCED_MS)
+    finally:
+        running.close()
+    w = running.world
+    return w.cluster, w.hpas, w.events

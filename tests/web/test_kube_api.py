@@ -244,8 +244,9 @@ async def test_events_by_field_selector(world: World) -> None:
     )
     assert status == 200
     assert [(e["type"], e["reason"], e["count"]) for e in body["items"]] == [
-        ("Warning", "FailedGetResourceMetric", 1),
-        ("Warning", "FailedComputeMetricsReplicas", 1),
+        # T0 and T0+15s: before two kubelet scrapes are stored
+        ("Warning", "FailedGetResourceMetric", 2),
+        ("Warning", "FailedComputeMetricsReplicas", 2),
         ("Normal", "SuccessfulRescale", 1),
     ]
     first = body["items"][0]
