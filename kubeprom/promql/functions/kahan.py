@@ -105,6 +105,8 @@ def kahan_sum_columns(x: F64Array, n: npt.NDArray[np.int64]) -> tuple[F64Array, 
 
 
 def kahan_result(total: F64Array, comp: F64Array) -> F64Array:
-    """``sum + compensation`` as upstream reports a Kahan sum; an infinite sum as is."""
-    out: F64Array = np.where(np.isinf(total), total, total + comp)
+    """``sum + compensation`` as upstream reports a Kahan sum; an infinite sum as is (its
+    compensation may be NaN after the overflow: the sum is taken where it is not used)."""
+    with np.errstate(invalid="ignore"):
+        out: F64Array = np.where(np.isinf(total), total, total + comp)
     return out
