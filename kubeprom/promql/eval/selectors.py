@@ -147,6 +147,7 @@ def windows_over(ev: Evaluator, ss: SeriesSet, eff: I64Array, range_ms: int) -> 
     lo = search(ss, eff - np.int64(range_ms), side=side)
     # Samples held at once: the largest step's windows (Prometheus frees them per step).
     if len(eff):
-        ev.hold(int((hi - lo).sum(axis=0).max(initial=0)))
-        ev.hold(-int((hi - lo).sum(axis=0).max(initial=0)))
+        held = int((hi - lo).sum(axis=0).max(initial=0))
+        ev.hold(held)
+        ev.hold(-held)
     return RangeWindows(ss.labels, ss.t, ss.v, ss.offsets, lo, hi, eff, range_ms)
