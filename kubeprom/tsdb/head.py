@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import NDArray
 
-from kubeprom.model.csr import clip_time, offsets_from_counts
+from kubeprom.model.csr import offsets_from_counts
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.matchers import Matcher
 from kubeprom.model.samples import F64Array, I64Array
@@ -411,9 +411,18 @@ class Head:
         ids, slots = ids[has], slots[has]
         if ids.size == 0:
             return Part.empty()
-        t, v, off = self._open_samples(slots, int(self.cnt[slots].max()))
-        t, v, off = clip_time(t, v, off, mint, maxt)
-        return Part(ids, t, v, off).drop_empty()
+        # The open rows' samples inside [mint, maxt], clipped in the same mask that trims
+        # each row to its count.
+        counts = self.cnt[slots]
+        width = int(counts.max())
+        t2 = self.rows_dt[slots, :width] + self.row_base[slots, None]
+        mask = (np.arange(width)[None, :] < counts[:, None]) & (t2 >= mint) & (t2 <= maxt)
+        kept = mask.sum(axis=1)
+        has = kept > 0
+        if not has.all():
+            ids, slots, mask, t2, kept = ids[has], slots[has], mask[has], t2[has], kept[has]
+        v = self.rows_v[slots, :width][mask]
+        return Part(ids, t2[mask], v, offsets_from_counts(kept))
 
     def select_ids(self, matchers: Sequence[Matcher]) -> I64Array:
         with self.lock:

@@ -74,12 +74,19 @@ def value_of(flat: tuple[str, ...], name: str) -> str:
 
 def ranks_in_group(gid: I64Array) -> I64Array:
     """The position of each series among the series of its group, in input order."""
+    n = len(gid)
+    if n == 0 or int(np.bincount(gid).max()) == 1:
+        return np.zeros(n, dtype=np.int64)  # one series per group (often: ``by`` every label)
     order = np.argsort(gid, kind="stable")
     sorted_g = gid[order]
-    starts = np.r_[0, np.nonzero(np.diff(sorted_g))[0] + 1]
-    run_start = np.repeat(starts, np.diff(np.r_[starts, len(gid)]))
-    ranks = np.empty(len(gid), dtype=np.int64)
-    ranks[order] = np.arange(len(gid)) - run_start
+    # The start of the run each sorted position is in (np.r_ costs more than this work).
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(sorted_g[1:], sorted_g[:-1], out=new_run[1:])
+    positions = np.arange(n)
+    run_start = np.maximum.accumulate(np.where(new_run, positions, 0))
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = positions - run_start
     return ranks
 
 
@@ -186,6 +193,15 @@ def _kahan_reduce(
     width = int(ranks.max()) + 1
     if n_groups * n_steps * width > _KAHAN_MATRIX_CELLS:
         return None
+    if width == 1:
+        # One addend per group: Kahan's sum is 0.0 + x with a zero compensation (+0.0 for
+        # -0.0 too), and x / 1 for avg; an infinite addend goes to the fold as below.
+        one = np.zeros((n_groups, n_steps))
+        one[gid] = np.where(inp.present, inp.values, 0.0)
+        if np.isinf(one).any():
+            return None
+        one += 0.0
+        return one
     x = np.zeros((n_groups, n_steps, width))
     x[gid, :, ranks] = np.where(inp.present, inp.values, 0.0)
     total, comp, overflowed = kahan_sum_parts(x, np.full((n_groups, n_steps), width))
@@ -290,7 +306,9 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
         nan = np.zeros(len(vals), dtype=bool)
     order = np.lexsort((rows, key, nan, gid[rows], cols))
     g_sorted, c_sorted = gid[rows][order], cols[order]
-    new_run = np.r_[True, (np.diff(g_sorted) != 0) | (np.diff(c_sorted) != 0)]
+    new_run = np.empty(len(order), dtype=bool)
+    new_run[:1] = True
+    new_run[1:] = (g_sorted[1:] != g_sorted[:-1]) | (c_sorted[1:] != c_sorted[:-1])
     run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(order)), 0))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - run_start

@@ -23,41 +23,36 @@ from kubeprom.promql.types import InstantSteps as Matrix  # renamed; body keeps 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 
 
-def _arith(op: str) -> Callable[[F64Array, F64Array], F64Array]:
-    table: dict[str, Callable[[F64Array, F64Array], F64Array]] = {
-        "+": np.add,
-        "-": np.subtract,
-        "*": np.multiply,
-        "/": np.divide,
-        "^": np.power,
-        "%": np.fmod,
-        "atan2": np.arctan2,
-    }
-    return table[op]
-
-
-def _compare(op: str, a: F64Array, b: F64Array) -> BoolArray:
-    table: dict[str, Callable[[F64Array, F64Array], BoolArray]] = {
-        "==": np.equal,
-        "!=": np.not_equal,
-        ">": np.greater,
-        "<": np.less,
-        ">=": np.greater_equal,
-        "<=": np.less_equal,
-    }
-    return np.asarray(table[op](a, b), dtype=bool)
+_ARITH: dict[str, Callable[[F64Array, F64Array], F64Array]] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "^": np.power,
+    "%": np.fmod,
+    "atan2": np.arctan2,
+}
+_COMPARE: dict[str, Callable[[F64Array, F64Array], BoolArray]] = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    ">": np.greater,
+    "<": np.less,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+}
 
 
 def elem(op: str, lhs: F64Array, rhs: F64Array) -> tuple[F64Array, BoolArray]:
     """Prometheus' ``vectorElemBinop`` on floats: the value and whether the sample is kept.
 
     Comparisons keep the left value; arithmetic always keeps."""
-    with np.errstate(all="ignore"):
-        if op in ARITHMETIC:
-            out = _arith(op)(lhs, rhs)
-            return np.asarray(out, dtype=np.float64), np.ones(np.shape(out), dtype=bool)
-        keep = _compare(op, lhs, rhs)
-        return np.broadcast_to(lhs, keep.shape).astype(np.float64), keep
+    if op in ARITHMETIC:
+        with np.errstate(all="ignore"):
+            out = np.asarray(_ARITH[op](lhs, rhs), dtype=np.float64)
+        return out, np.ones(out.shape, dtype=bool)
+    # Comparisons raise no floating-point warnings, NaN operands included.
+    keep = np.asarray(_COMPARE[op](lhs, rhs), dtype=bool)
+    return np.broadcast_to(lhs, keep.shape).astype(np.float64), keep
 
 
 def evaluate(ev: Evaluator, e: ast.Binary, ts: I64Array) -> Matrix | Scalar:
@@ -127,10 +122,10 @@ def _ordinals(lsig: list[Labels], rsig: list[Labels]) -> tuple[I64Array, I64Arra
 
 def _sig_presence(sig: I64Array, present: BoolArray, n_sigs: int) -> I64Array:
     """How many series of each signature are present at each step: (n_sigs, steps)."""
-    counts = np.zeros((n_sigs, present.shape[1]), dtype=np.int64)
-    if len(sig):
-        np.add.at(counts, sig, present.astype(np.int64))
-    return counts
+    n_steps = present.shape[1]
+    rows, cols = np.nonzero(present)
+    flat = np.bincount(sig[rows] * n_steps + cols, minlength=n_sigs * n_steps)
+    return flat.astype(np.int64, copy=False).reshape(n_sigs, n_steps)
 
 
 def set_op(op: str, lhs: Matrix, rhs: Matrix, matching: ast.VectorMatching) -> Matrix:

@@ -31,10 +31,18 @@ def search(ss: SeriesSet, q: I64Array, *, side: str) -> I64Array:
     if n == 0:
         return np.empty((0, len(q)), dtype=np.int64)
     t = ss.t
-    t_min = int(t.min())
+    t_min, t_max = int(t.min()), int(t.max())
+    if len(q) == 1:
+        # One query time (an instant query, a rule) past or before every sample answers
+        # with the segments' ends or starts; a select clipped to the window always does.
+        at = int(q[0])
+        if t_max < at or (side == "right" and t_max == at):
+            return offsets[1:, None].astype(np.int64, copy=True)
+        if t_min > at or (side == "left" and t_min == at):
+            return offsets[:-1, None].astype(np.int64, copy=True)
     # Query times are clipped into [t_min - 1, t_max + 1], outside every sample on both
     # sides, so ``side='left'`` stays exact for a time past the last sample.
-    span = int(t.max()) - t_min + 3
+    span = t_max - t_min + 3
     if n * span >= _KEY_LIMIT:
         out = np.empty((n, len(q)), dtype=np.int64)
         for i in range(n):
@@ -88,14 +96,18 @@ def vector_with_times(
     closed = int(ev.options.closed_windows)
     ss = select(ev, sel, int(eff.min()) - ev.options.lookback_ms + 1 - closed, int(eff.max()))
     ev.check_size(len(ss.labels) * len(eff))
+    if not ss.labels:
+        return InstantSteps.empty(len(eff)), np.empty((0, len(eff)), dtype=np.int64)
     idx, valid = latest(ev, ss, eff)
-    keep = valid.any(axis=1)
-    rows = np.nonzero(keep)[0]
-    idx, valid = idx[rows], valid[rows]
+    if not valid.all():
+        rows = np.flatnonzero(valid.any(axis=1))
+        idx, valid = idx[rows], valid[rows]
+        labels = [ss.labels[i] for i in rows.tolist()]
+    else:
+        labels = list(ss.labels)
     values = np.where(valid, ss.v[idx], np.nan)
     times = ss.t[idx]
     ev.hold(int(valid.sum()))
-    labels = [ss.labels[i] for i in rows]
     return InstantSteps(labels, values, valid, np.zeros(len(labels), dtype=bool)), times
 
 
@@ -135,6 +147,7 @@ def windows_over(ev: Evaluator, ss: SeriesSet, eff: I64Array, range_ms: int) -> 
     lo = search(ss, eff - np.int64(range_ms), side=side)
     # Samples held at once: the largest step's windows (Prometheus frees them per step).
     if len(eff):
-        ev.hold(int((hi - lo).sum(axis=0).max(initial=0)))
-        ev.hold(-int((hi - lo).sum(axis=0).max(initial=0)))
+        held = int((hi - lo).sum(axis=0).max(initial=0))
+        ev.hold(held)
+        ev.hold(-held)
     return RangeWindows(ss.labels, ss.t, ss.v, ss.offsets, lo, hi, eff, range_ms)
