@@ -21,8 +21,8 @@ import pytest
 
 from kubeprom.config.relabeling import hashmod
 from tests.remote.peers import (
-    caught_up,
     get_json,
+    metric_value,
     serving,
     start_kubeprom,
     start_vm,
@@ -217,14 +217,23 @@ def test_hashmod_shards_into_victoria_metrics_answer_like_one_kubeprom(tmp_path:
                 ]
                 assert sorted(targets) != [0, 7]
                 assert sum(targets) == 7
-                wait_until(
-                    lambda: caught_up(shard0.url) and caught_up(shard1.url),
-                    60,
-                    "the shards to send",
-                )
-                vm_flush(vm.url)
                 newest = get_json(single.url + "/api/v1/query", {"query": "max(timestamp(up))"})
                 at = float(newest["data"]["result"][0]["value"][1]) - 3  # type: ignore[index]
+
+                def sent_past(base: str) -> bool:
+                    # The shards keep scraping, so "sent everything" is a moving target; what
+                    # the comparison needs is everything up to a scrape after ``at``.
+                    sent = metric_value(
+                        base, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
+                    )
+                    return sent >= at + 2 * float(INTERVAL.rstrip("s"))
+
+                wait_until(
+                    lambda: sent_past(shard0.url) and sent_past(shard1.url),
+                    90,
+                    "the shards to send past the compared instant",
+                )
+                vm_flush(vm.url)
 
                 def agree() -> bool:
                     vm_flush(vm.url)
