@@ -26,6 +26,7 @@ from kubeprom.errors import StorageError
 from kubeprom.model.labels import Labels, validate_labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MIN_TIME, AppendStats, MetricMetadata, MetricType, SeriesRef
+from kubeprom.tsdb.head import sample_verdict
 from kubeprom.tsdb.wal import (
     WAL,
     FsyncPolicy,
@@ -157,17 +158,9 @@ class AgentDB:
         _, first_pos = np.unique(refs, return_index=True)
         first = np.zeros(n, dtype=bool)
         first[first_pos] = True
-        last_t = self._last_t[refs]
-        newer = t_ms > last_t
-        same_t = t_ms == last_t
-        same_bits = values.view(np.uint64) == self._last_v[refs].view(np.uint64)
-        ok = newer & first
-        stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
-        stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
-            n - first_pos.size
-        )
-        stats.appended = int(np.count_nonzero(ok))
-        return np.flatnonzero(ok), stats
+        repeats = n - first_pos.size
+        last_t, last_v = self._last_t[refs], self._last_v[refs]
+        return sample_verdict(t_ms, values, first, last_t, last_v, repeats, stats), stats
 
     def commit(
         self, batches: list[tuple[int, I64Array, F64Array]], metadata: dict[str, MetricMetadata]

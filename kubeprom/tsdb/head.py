@@ -57,6 +57,30 @@ class Slab:
     maxt: int
 
 
+def sample_verdict(
+    t_ms: int,
+    values: F64Array,
+    first: npt.NDArray[np.bool_],
+    last_t: I64Array,
+    last_v: F64Array,
+    repeats: int,
+    stats: AppendStats,
+) -> I64Array:
+    """Prometheus' append rules for one batch at ``t_ms``, given each sample's series' newest
+    timestamp and value and whether it is its series' first occurrence in the batch: older
+    is out of order, the newest timestamp with other value bits a duplicate (``repeats``
+    more, for the batch's repeated refs), the same value dropped silently. Fills ``stats``
+    and returns the positions to append."""
+    newer = t_ms > last_t
+    same_t = t_ms == last_t
+    same_bits = values.view(np.uint64) == last_v.view(np.uint64)
+    ok = newer & first
+    stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
+    stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + repeats
+    stats.appended = int(np.count_nonzero(ok))
+    return np.flatnonzero(ok)
+
+
 class Head:
     """Series registry, open rows and sealed slabs. See the module docstring."""
 
@@ -224,17 +248,10 @@ class Head:
                 first = np.zeros(n, dtype=np.bool_)
                 first[alive] = self._scratch[live_slots] == live_pos
             last_t = self.last_t[slots]
-            same_bits = values.view(np.uint64) == self.last_v[slots].view(np.uint64)
-        newer = t_ms > last_t
-        same_t = t_ms == last_t
-        ok = newer & first
-        stats.out_of_order = int(np.count_nonzero(first & ~newer & ~same_t))
-        stats.duplicate = int(np.count_nonzero(first & same_t & ~same_bits)) + int(
-            n - dead - np.count_nonzero(first)
-        )
+            last_v = self.last_v[slots]
         stats.out_of_bounds = dead  # collected series: beyond the head's range for good
-        stats.appended = int(np.count_nonzero(ok))
-        return np.flatnonzero(ok), stats
+        repeats = n - dead - int(np.count_nonzero(first))
+        return sample_verdict(t_ms, values, first, last_t, last_v, repeats, stats), stats
 
     def apply(self, t_ms: int, refs: I64Array, values: F64Array) -> None:
         """Store checked samples (unique refs, all newer than their series' newest)."""
