@@ -59,6 +59,7 @@ from kubeprom.config.cluster import (
 from kubeprom.errors import KubepromError
 from kubeprom.exporters import ids, snapshot
 from kubeprom.exporters.load import rps_at
+from kubeprom.exporters.queues import QueueTable
 from kubeprom.exporters.quota import add_usage, admit, pod_usage
 from kubeprom.exporters.records import (
     ContainerRecord,
@@ -81,6 +82,7 @@ from kubeprom.exporters.views import (
     NodeInfo,
     PodInfo,
     PodState,
+    QueueInfo,
 )
 from kubeprom.model.events import EventLog, EventType, ObjectRef
 from kubeprom.model.selectors import Requirement
@@ -168,6 +170,7 @@ class SimulatedCluster:
         self.node_memory = self._overhead_mem.copy()
         self._deps = [self._new_deployment(i, d) for i, d in enumerate(spec.deployments)]
         self._by_name = {(d.spec.namespace, d.spec.name): d for d in self._deps}
+        self.queue_table = QueueTable(spec.deployments)
         for dep in self._deps:
             self._sync_replicaset(dep, self._t, warm=spec.warm_start)
         self._run_tick(self._t)
@@ -286,6 +289,10 @@ class SimulatedCluster:
     def hpas(self) -> list[HPAStatus]:
         return [self._hpas[k] for k in sorted(self._hpas)]
 
+    def queues(self) -> list[QueueInfo]:
+        """The queue workers' queues, sorted by vhost and name (see :mod:`.queues`)."""
+        return self.queue_table.infos(self.spec.deployments)
+
     # ---- ticks ----------------------------------------------------------------------------
     @property
     def tick_start_s(self) -> float:
@@ -295,6 +302,7 @@ class SimulatedCluster:
     def _integrate(self, dt_s: float) -> None:
         if dt_s > 0:
             self.table.integrate(dt_s)
+            self.queue_table.integrate(dt_s)
             self.node_cpu_seconds += self._node_cpu_rate * dt_s
 
     def _run_tick(self, t: float) -> None:
@@ -332,7 +340,10 @@ class SimulatedCluster:
         n = table.size
         heads = table.first_in_pod[:n] & table.pod_ready[:n]
         ready = np.bincount(table.deployment[:n][heads], minlength=len(rps)).astype(np.int64)
-        table.compute_rates(self.tick_start_s, self._tick, rps, ready)
+        # Queue workers serve what they take from their queue until the next tick.
+        horizon = self.tick_start_s + self.spec.tick_s - self._t
+        served = self.queue_table.serve(rps, ready, horizon)
+        table.compute_rates(self.tick_start_s, self._tick, served, ready)
         cpu, mem = table.node_sums(len(self._nodes))
         self._node_cpu_rate = cpu + self._overhead_cpu
         self.node_memory = mem + self._overhead_mem
