@@ -131,6 +131,8 @@ def test_the_embedded_default_and_the_example_load() -> None:
     assert {d.load.type for d in example.deployments} == set(LoadType)
     (gateway,) = [d for d in example.deployments if d.name == "gateway"]
     assert gateway.load.csv_times_s[:2] == (0.0, 60.0)  # read relative to the config file
+    (mailer,) = [d for d in example.deployments if d.queue is not None]
+    assert mailer.queue == QueueSpec("emails", 3.0, "/", 500.0)
 
 
 def _containers(extra: str = "", resources: str = "") -> str:
@@ -187,7 +189,7 @@ def test_a_queue_worker() -> None:
     (worker,) = spec.deployments
     assert worker.queue == QueueSpec("orders", 2.5, "/", 0.0)
     spec = parse_cluster_config(
-        _queue("{name: orders, vhost: shop, consume_rate: 4, initial_messages: 120}") + "", "q.yml"
+        _queue("{name: orders, vhost: shop, consume_rate: 4, initial_messages: 120}"), "q.yml"
     )
     assert spec is not None
     assert spec.deployments[0].queue == QueueSpec("orders", 4.0, "shop", 120.0)
