@@ -27,6 +27,8 @@ Lifecycle, as the kubelet shows it:
   5 min; a run of 10 min resets it) and restarts as a new container id.
 * CPU demand above the limit is throttled: usage is capped at the limit and the CFS
   throttled periods and seconds count up.
+* A Deployment with a ``queue`` consumes it: its load is published to the queue and its
+  ready pods serve what they take from it (:mod:`.queues`).
 * A pod the ReplicaSet removes (newest, least ready first) terminates: it keeps its node
   resources and its containers run, but it serves no load, for the Deployment's
   ``terminationGracePeriodSeconds``; then it is gone. A pod not bound to a node goes at once.
@@ -72,7 +74,7 @@ from kubeprom.exporters.records import (
     qos_of,
     row_params,
 )
-from kubeprom.exporters.scheduling import fits, unschedulable_message
+from kubeprom.exporters.scheduling import fits, free_room, unschedulable_message
 from kubeprom.exporters.state import RX, ContainerTable
 from kubeprom.exporters.views import (
     ContainerUsage,
@@ -512,15 +514,8 @@ class SimulatedCluster:
                 )
             self._pending.append(pod)
 
-    def _free(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-        """Per node: allocatable CPU, memory and pod slots not yet requested."""
-        cpu = np.array([(n.spec.allocatable.cpu or 0.0) - n.used_cpu for n in self._nodes])
-        mem = np.array([(n.spec.allocatable.memory or 0.0) - n.used_memory for n in self._nodes])
-        slots = [(n.spec.allocatable.pods or 0) - n.used_pods for n in self._nodes]
-        return cpu, mem, np.array(slots, dtype=np.int64)
-
     def _unschedulable(self, pod: PodRecord) -> str:
-        cpu, mem, slots = self._free()
+        cpu, mem, slots = free_room(self._nodes)
         return unschedulable_message(
             *fits(cpu, mem, slots, pod.dep.request_cpu, pod.dep.request_memory)
         )
@@ -529,7 +524,7 @@ class SimulatedCluster:
         """Place ``pod`` on a node that fits its requests: the one with the fewest pods of
         the same Deployment (spreading replicas), then the least allocated, then the first."""
         dep = pod.dep
-        cpu, mem, slots = self._free()
+        cpu, mem, slots = free_room(self._nodes)
         no_slot, low_cpu, low_mem = fits(cpu, mem, slots, dep.request_cpu, dep.request_memory)
         ok = ~(no_slot | low_cpu | low_mem)
         if not ok.any():

@@ -72,7 +72,8 @@ def test_going_back_to_zero_pods_leaves_the_messages_waiting() -> None:
     c.scale("default", "worker", 0)
     c.advance_to(T0 + 40)
     (q,) = c.queues()
-    assert (q.messages_ready, q.consumers) == (pytest.approx(30.0), 0)
+    assert q.messages_ready == pytest.approx(30.0)
+    assert q.consumers == 0
 
 
 def test_the_broker_exports_whole_messages_per_queue_with_no_pod_running() -> None:
