@@ -145,3 +145,17 @@ def test_promtool_check_metrics_passes_on_the_broker() -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_a_change_between_ticks_fixes_the_rates_for_the_rest_of_the_tick() -> None:
+    # 3 warm pods take 15/s of 3/s + 10 waiting: all 13 the first tick, 10 net -> 5 at 0.5 s.
+    c = SimulatedCluster(_worker(replicas=3), start_s=T0)
+    c.advance_to(T0 + 0.5)
+    assert _ready(c) == pytest.approx(5.0)
+    # Two pods leave the endpoints: 10/s for the last half second, against 3/s + 5 / 0.5 s
+    # (what would empty the queue by the tick's end): -7/s, 1.5 left at 1 s.
+    c.scale("default", "worker", 2)
+    c.advance_to(T0 + 1)
+    assert _ready(c) == pytest.approx(1.5)
+    c.advance_to(T0 + 2)  # 3/s + 1.5 is under 10/s: drained exactly
+    assert _ready(c) == pytest.approx(0.0, abs=1e-9)
