@@ -46,9 +46,11 @@ def cluster_groups(targets: Sequence[DiscoverableTarget], role: str) -> list[Tar
     if role in _SERVICE_ROLES or role in _ONE_SERVICE_ROLES:
         groups = []
         for t in targets:
+            if t.node is not None:
+                continue
             labels = t.discovery_labels()
             service = labels.get(_SERVICE_LABEL, "")
-            if t.node is None and (role in _SERVICE_ROLES or service == role):
+            if role in _SERVICE_ROLES or service == role:
                 source = f"cluster/{role}" if service == role else f"cluster/{role}/{service}"
                 groups.append(TargetGroup(source, [labels], {}))
         return groups
