@@ -30,6 +30,14 @@ Nodes and Deployments are written the way Kubernetes users write them; each Depl
                     readinessProbe: {initialDelaySeconds: 5}
           startup_delay: 2s    # scheduled -> Running
           load: {type: diurnal, base_rps: 50, amplitude_rps: 30, period: 24h}
+        - metadata: {name: worker}
+          spec: ...
+          load: {type: spike, base_rps: 1, at: 10m, duration: 5m, factor: 20}
+          queue:               # the pods consume a RabbitMQ queue; `load` publishes to it
+            name: orders
+            vhost: /           # the default
+            consume_rate: 5    # messages per second one ready pod processes
+            initial_messages: 0
       resource_quotas:         # ResourceQuota objects, as Kubernetes users write them
         - metadata: {name: compute, namespace: default}
           spec:
@@ -41,6 +49,13 @@ terminate for ``terminationGracePeriodSeconds`` (30 s by default) before they ar
 A quota limits ``pods``, ``requests.cpu``, ``requests.memory``, ``limits.cpu`` and
 ``limits.memory`` (``cpu`` and ``memory`` mean the ``requests.*`` ones); pods beyond it are
 not created, as the API server's quota admission refuses them.
+
+A Deployment with a ``queue`` is a queue worker: its ``load`` is the messages published to
+the queue per second, not requests sent to the pods. Messages wait in the queue (the
+backlog, exported by the broker even while no pod runs, see
+:mod:`kubeprom.exporters.rabbitmq`); each ready pod processes up to ``consume_rate``
+messages per second, and the cost fields below are per message processed. A queue is
+consumed by one Deployment.
 
 Load types and their fields (times are durations since the cluster started)::
 
@@ -162,6 +177,17 @@ class LoadSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A RabbitMQ queue a Deployment's pods consume: each ready pod processes up to
+    ``consume_rate`` messages per second; ``initial_messages`` wait at the start."""
+
+    name: str
+    consume_rate: float
+    vhost: str = "/"
+    initial_messages: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     name: str
     image: str
@@ -173,7 +199,8 @@ class ContainerSpec:
 @dataclass(frozen=True, slots=True)
 class DeploymentSpec:
     """A Deployment; ``selector`` is ``spec.selector`` as requirements (the template's labels
-    when not written). Removed pods terminate for ``termination_grace_s`` before they go."""
+    when not written). Removed pods terminate for ``termination_grace_s`` before they go.
+    With a ``queue`` the load is published to the queue and the pods consume it."""
 
     namespace: str
     name: str
@@ -185,6 +212,7 @@ class DeploymentSpec:
     startup_delay_s: float = DEFAULT_STARTUP_DELAY_S
     selector: tuple[Requirement, ...] = ()
     termination_grace_s: float = DEFAULT_TERMINATION_GRACE_S
+    queue: QueueSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The ``cluster:`` section's Deployment selectors, ResourceQuotas and CSV load files, read
-with the positions of :class:`~kubeprom.config.cluster_parse.ClusterParser`."""
+"""The ``cluster:`` section's Deployment selectors and queues, ResourceQuotas and CSV load
+files, read with the positions of :class:`~kubeprom.config.cluster_parse.ClusterParser`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from kubeprom.config.cluster import QUOTA_RESOURCES, ResourceQuotaSpec
+from kubeprom.config.cluster import QUOTA_RESOURCES, QueueSpec, ResourceQuotaSpec
 from kubeprom.config.hpa_spec import LabelSelector, LabelSelectorRequirement
 from kubeprom.errors import ConfigError
 from kubeprom.model.quantity import Quantity
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from kubeprom.config.cluster_parse import ClusterParser
 
 _Node = yaml.Node
+#: RabbitMQ's limits on queue names: at most 255 bytes of UTF-8, and the ``amq.`` prefix is
+#: reserved for the broker (declaring such a queue is refused with ACCESS_REFUSED).
+QUEUE_NAME_MAX_BYTES = 255
+RESERVED_QUEUE_PREFIX = "amq."
 
 
 def labels_selector(labels: dict[str, str]) -> tuple[Requirement, ...]:
@@ -215,3 +219,44 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def parse_queue(p: ClusterParser, node: _Node, path: str) -> QueueSpec:
+    """A Deployment's ``queue``: the RabbitMQ queue its pods consume."""
+    f = p.mapping(
+        node,
+        path,
+        "queue",
+        {"name", "vhost", "consume_rate", "initial_messages"},
+        ("name", "consume_rate"),
+    )
+    name = p.string(f["name"], f"{path}.name")
+    if not name or len(name.encode()) > QUEUE_NAME_MAX_BYTES:
+        raise p.err(
+            f["name"],
+            f"{path}.name",
+            f"invalid queue name {name!r}: expected 1 to {QUEUE_NAME_MAX_BYTES} bytes",
+        )
+    if name.startswith(RESERVED_QUEUE_PREFIX):
+        raise p.err(
+            f["name"],
+            f"{path}.name",
+            f"invalid queue name {name!r}: the prefix {RESERVED_QUEUE_PREFIX!r} is reserved "
+            "for the broker",
+        )
+    vhost = p.string(f["vhost"], f"{path}.vhost") if "vhost" in f else "/"
+    if not vhost:
+        raise p.err(f["vhost"], f"{path}.vhost", "vhost must not be empty")
+    rate = p.number(f["consume_rate"], f"{path}.consume_rate")
+    if rate <= 0:
+        raise p.err(
+            f["consume_rate"],
+            f"{path}.consume_rate",
+            f"consume_rate must be greater than 0 messages per second, got {rate:g}",
+        )
+    initial = (
+        p.number(f["initial_messages"], f"{path}.initial_messages")
+        if "initial_messages" in f
+        else 0.0
+    )
+    return QueueSpec(name, rate, vhost, initial)

@@ -32,6 +32,7 @@ from kubeprom.config.cluster import (
 )
 from kubeprom.config.cluster_objects import (
     parse_load_csv,
+    parse_queue,
     parse_resource_quotas,
     parse_selector,
 )
@@ -210,6 +211,7 @@ class ClusterParser:
             raise self.err(f["nodes"], f"{path}.nodes", "a cluster needs at least one node")
         deployments: list[DeploymentSpec] = []
         names: set[tuple[str, str]] = set()
+        consumed: dict[tuple[str, str], DeploymentSpec] = {}
         items = self.sequence(f["deployments"], f"{path}.deployments") if "deployments" in f else []
         for i, item in enumerate(items):
             dep = self.deployment(item, f"{path}.deployments[{i}]")
@@ -220,6 +222,16 @@ class ClusterParser:
                     f"duplicate deployment {dep.namespace}/{dep.name}",
                 )
             names.add((dep.namespace, dep.name))
+            if dep.queue is not None:
+                key = (dep.queue.vhost, dep.queue.name)
+                other = consumed.setdefault(key, dep)
+                if other is not dep:
+                    raise self.err(
+                        item,
+                        f"{path}.deployments[{i}].queue.name",
+                        f"queue {key[1]!r} in vhost {key[0]!r} is already consumed by "
+                        f"deployment {other.namespace}/{other.name}",
+                    )
             deployments.append(dep)
         quotas = (
             parse_resource_quotas(self, f["resource_quotas"], path)
@@ -277,7 +289,7 @@ class ClusterParser:
         return [NodeSpec(n, cap, alloc, dict(labels), over_cpu, over_mem) for n in names]
 
     def deployment(self, node: _Node, path: str) -> DeploymentSpec:
-        allowed = {"apiVersion", "kind", "metadata", "spec", "load", "startup_delay"}
+        allowed = {"apiVersion", "kind", "metadata", "spec", "load", "startup_delay", "queue"}
         f = self.mapping(node, path, "deployment", allowed, ("metadata", "spec"))
         if "apiVersion" in f and self.string(f["apiVersion"], f"{path}.apiVersion") != "apps/v1":
             raise self.err(f["apiVersion"], f"{path}.apiVersion", "expected 'apps/v1'")
@@ -375,6 +387,7 @@ class ClusterParser:
             if "startup_delay" in f
             else DEFAULT_STARTUP_DELAY_S
         )
+        queue = parse_queue(self, f["queue"], f"{path}.queue") if "queue" in f else None
         return DeploymentSpec(
             ns,
             name,
@@ -386,6 +399,7 @@ class ClusterParser:
             startup,
             selector,
             grace,
+            queue,
         )
 
     def annotations(self, meta: dict[str, _Node], path: str) -> None:

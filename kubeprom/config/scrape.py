@@ -45,9 +45,9 @@ class FileSDConfig:
 
 
 # The simulated cluster's discovery roles (kubernetes_sd roles plus the one
-# kube-state-metrics target); the discovery itself lives with the cluster model.
-# Simulated pods expose no metrics of their own, so there is no "pod" role.
-CLUSTER_SD_ROLES = ("endpoints", "kube-state-metrics", "node", "service")
+# kube-state-metrics target and the RabbitMQ broker's); the discovery itself lives with the
+# cluster model. Simulated pods expose no metrics of their own, so there is no "pod" role.
+CLUSTER_SD_ROLES = ("endpoints", "kube-state-metrics", "node", "rabbitmq", "service")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The simulated cluster and its cAdvisor / kubelet / kube-state-metrics exporters.
 
 * :class:`SimulatedCluster` — the model: ``advance_to(t)``, ``scale(ns, name, n)``,
-  ``set_hpa(status)`` and read-only snapshots (``nodes()``, ``pods()``, ``deployments()``).
+  ``set_hpa(status)`` and read-only snapshots (``nodes()``, ``pods()``, ``deployments()``,
+  the queue workers' ``queues()``).
 * :class:`ClusterExporters` — one prometheus-client registry per scrape target and
   ``render(target_id, accept_openmetrics)`` for in-process (virtual-time) scraping.
 * :class:`ExporterServer` — the same targets over HTTP (aiohttp), with their addresses as
@@ -33,6 +34,7 @@ from kubeprom.exporters.views import (
     PodPhase,
     PodState,
     QoSClass,
+    QueueInfo,
     Usage,
 )
 
@@ -52,6 +54,7 @@ __all__ = [
     "PodPhase",
     "PodState",
     "QoSClass",
+    "QueueInfo",
     "ServedTarget",
     "SimulatedCluster",
     "Usage",

@@ -27,6 +27,8 @@ Lifecycle, as the kubelet shows it:
   5 min; a run of 10 min resets it) and restarts as a new container id.
 * CPU demand above the limit is throttled: usage is capped at the limit and the CFS
   throttled periods and seconds count up.
+* A Deployment with a ``queue`` consumes it: its load is published to the queue and its
+  ready pods serve what they take from it (:mod:`.queues`).
 * A pod the ReplicaSet removes (newest, least ready first) terminates: it keeps its node
   resources and its containers run, but it serves no load, for the Deployment's
   ``terminationGracePeriodSeconds``; then it is gone. A pod not bound to a node goes at once.
@@ -59,6 +61,7 @@ from kubeprom.config.cluster import (
 from kubeprom.errors import KubepromError
 from kubeprom.exporters import ids, snapshot
 from kubeprom.exporters.load import rps_at
+from kubeprom.exporters.queues import QueueTable
 from kubeprom.exporters.quota import add_usage, admit, pod_usage
 from kubeprom.exporters.records import (
     ContainerRecord,
@@ -71,7 +74,7 @@ from kubeprom.exporters.records import (
     qos_of,
     row_params,
 )
-from kubeprom.exporters.scheduling import fits, unschedulable_message
+from kubeprom.exporters.scheduling import fits, free_room, unschedulable_message
 from kubeprom.exporters.state import RX, ContainerTable
 from kubeprom.exporters.views import (
     ContainerUsage,
@@ -81,6 +84,7 @@ from kubeprom.exporters.views import (
     NodeInfo,
     PodInfo,
     PodState,
+    QueueInfo,
 )
 from kubeprom.model.events import EventLog, EventType, ObjectRef
 from kubeprom.model.selectors import Requirement
@@ -168,6 +172,7 @@ class SimulatedCluster:
         self.node_memory = self._overhead_mem.copy()
         self._deps = [self._new_deployment(i, d) for i, d in enumerate(spec.deployments)]
         self._by_name = {(d.spec.namespace, d.spec.name): d for d in self._deps}
+        self.queue_table = QueueTable(spec.deployments)
         for dep in self._deps:
             self._sync_replicaset(dep, self._t, warm=spec.warm_start)
         self._run_tick(self._t)
@@ -286,6 +291,10 @@ class SimulatedCluster:
     def hpas(self) -> list[HPAStatus]:
         return [self._hpas[k] for k in sorted(self._hpas)]
 
+    def queues(self) -> list[QueueInfo]:
+        """The queue workers' queues, sorted by vhost and name (see :mod:`.queues`)."""
+        return self.queue_table.infos(self.spec.deployments)
+
     # ---- ticks ----------------------------------------------------------------------------
     @property
     def tick_start_s(self) -> float:
@@ -295,6 +304,7 @@ class SimulatedCluster:
     def _integrate(self, dt_s: float) -> None:
         if dt_s > 0:
             self.table.integrate(dt_s)
+            self.queue_table.integrate(dt_s)
             self.node_cpu_seconds += self._node_cpu_rate * dt_s
 
     def _run_tick(self, t: float) -> None:
@@ -332,7 +342,10 @@ class SimulatedCluster:
         n = table.size
         heads = table.first_in_pod[:n] & table.pod_ready[:n]
         ready = np.bincount(table.deployment[:n][heads], minlength=len(rps)).astype(np.int64)
-        table.compute_rates(self.tick_start_s, self._tick, rps, ready)
+        # Queue workers serve what they take from their queue until the next tick.
+        horizon = self.tick_start_s + self.spec.tick_s - self._t
+        served = self.queue_table.serve(rps, ready, horizon)
+        table.compute_rates(self.tick_start_s, self._tick, served, ready)
         cpu, mem = table.node_sums(len(self._nodes))
         self._node_cpu_rate = cpu + self._overhead_cpu
         self.node_memory = mem + self._overhead_mem
@@ -501,15 +514,8 @@ class SimulatedCluster:
                 )
             self._pending.append(pod)
 
-    def _free(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-        """Per node: allocatable CPU, memory and pod slots not yet requested."""
-        cpu = np.array([(n.spec.allocatable.cpu or 0.0) - n.used_cpu for n in self._nodes])
-        mem = np.array([(n.spec.allocatable.memory or 0.0) - n.used_memory for n in self._nodes])
-        slots = [(n.spec.allocatable.pods or 0) - n.used_pods for n in self._nodes]
-        return cpu, mem, np.array(slots, dtype=np.int64)
-
     def _unschedulable(self, pod: PodRecord) -> str:
-        cpu, mem, slots = self._free()
+        cpu, mem, slots = free_room(self._nodes)
         return unschedulable_message(
             *fits(cpu, mem, slots, pod.dep.request_cpu, pod.dep.request_memory)
         )
@@ -518,7 +524,7 @@ class SimulatedCluster:
         """Place ``pod`` on a node that fits its requests: the one with the fewest pods of
         the same Deployment (spreading replicas), then the least allocated, then the first."""
         dep = pod.dep
-        cpu, mem, slots = self._free()
+        cpu, mem, slots = free_room(self._nodes)
         no_slot, low_cpu, low_mem = fits(cpu, mem, slots, dep.request_cpu, dep.request_memory)
         ok = ~(no_slot | low_cpu | low_mem)
         if not ok.any():

@@ -15,8 +15,14 @@ listed as ``<count> <reason>`` strings in sorted order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from kubeprom.exporters.records import NodeRecord
 
 F64 = NDArray[np.float64]
 
@@ -56,3 +62,13 @@ def unschedulable_message(
         f"{message} preemption: 0/{nodes} nodes are available: {nodes} No preemption victims "
         "found for incoming pod."
     )
+
+
+def free_room(
+    nodes: Sequence[NodeRecord],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Per node: allocatable CPU, memory and pod slots not yet requested."""
+    cpu = np.array([(n.spec.allocatable.cpu or 0.0) - n.used_cpu for n in nodes])
+    mem = np.array([(n.spec.allocatable.memory or 0.0) - n.used_memory for n in nodes])
+    slots = [(n.spec.allocatable.pods or 0) - n.used_pods for n in nodes]
+    return cpu, mem, np.array(slots, dtype=np.int64)

@@ -1,9 +1,11 @@
 """Serving a simulated cluster's exporters over HTTP with aiohttp.
 
-One aiohttp application per node (the kubelet: ``/metrics/cadvisor``, ``/metrics/resource``)
-and one for kube-state-metrics (``/metrics``), each with ``/healthz``. They bind ``host``
+One aiohttp application per node (the kubelet: ``/metrics/cadvisor``, ``/metrics/resource``),
+one for kube-state-metrics (``/metrics``) and, when a Deployment consumes a queue, one for
+the RabbitMQ broker (``/metrics/per-object``), each with ``/healthz``. They bind ``host``
 (loopback by default) on ports the OS picks (port 0), or, with ``base_port``,
-kube-state-metrics on ``base_port`` and node ``i`` (config order) on ``base_port + 1 + i``.
+kube-state-metrics on ``base_port``, node ``i`` (config order) on ``base_port + 1 + i`` and
+the broker after the last node.
 The addresses are known after :meth:`ExporterServer.start`; :meth:`ExporterServer.targets`
 returns them as :class:`~kubeprom.exporters.targets.ServedTarget`.
 
@@ -21,10 +23,12 @@ from typing import Protocol
 from aiohttp import web
 
 from kubeprom.clock import Clock
+from kubeprom.exporters.rabbitmq import PATH as PER_OBJECT_PATH
 from kubeprom.exporters.targets import (
     CADVISOR_PATH,
     KSM_PATH,
     KSM_TARGET,
+    RABBITMQ_TARGET,
     RESOURCE_PATH,
     ClusterExporters,
     ServedTarget,
@@ -84,12 +88,18 @@ class ExporterServer:
         ksm.router.add_get(KSM_PATH, self._handler(KSM_TARGET))
         ksm.router.add_get("/healthz", _healthz)
         apps[KSM_TARGET] = ksm
+        if any(t.target_id == RABBITMQ_TARGET for t in self.exporters.targets()):
+            broker = web.Application()
+            broker.router.add_get(PER_OBJECT_PATH, self._handler(RABBITMQ_TARGET))
+            broker.router.add_get("/healthz", _healthz)
+            apps[RABBITMQ_TARGET] = broker
         return apps
 
     async def start(self) -> None:
         """Bind and serve every target; raises OSError if a port is taken."""
         apps = self._apps()
-        names = [KSM_TARGET, *[n for n in apps if n != KSM_TARGET]]
+        names = [KSM_TARGET, *[n for n in apps if n not in (KSM_TARGET, RABBITMQ_TARGET)]]
+        names += [RABBITMQ_TARGET] if RABBITMQ_TARGET in apps else []
         try:
             for i, name in enumerate(names):
                 runner = web.AppRunner(apps[name], access_log=None)

@@ -9,7 +9,10 @@ target id                      suggested job         metrics path            tim
 ``kubelet/<node>/cadvisor``    ``cadvisor``          ``/metrics/cadvisor``   no
 ``kubelet/<node>/resource``    ``kubelet``           ``/metrics/resource``   yes (ms)
 ``kube-state-metrics``         ``kube-state-metrics``  ``/metrics``          no
+``rabbitmq``                   ``rabbitmq``          ``/metrics/per-object`` no
 =============================  ===================  =====================  ==============
+
+The RabbitMQ broker (:mod:`.rabbitmq`) is there only when a Deployment consumes a queue.
 
 The job names are kubernetes-mixin's defaults (``job="cadvisor"``, ``job="kubelet"``,
 ``job="kube-state-metrics"``), so its rules work on the scraped series unchanged.
@@ -31,12 +34,14 @@ from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
 
 from kubeprom.errors import KubepromError
+from kubeprom.exporters import rabbitmq
 from kubeprom.exporters.cadvisor import CadvisorCollector
 from kubeprom.exporters.ksm import KubeStateMetricsCollector
 from kubeprom.exporters.kubelet import ResourceMetricsCollector
 from kubeprom.exporters.views import ClusterView
 
 KSM_TARGET = "kube-state-metrics"
+RABBITMQ_TARGET = "rabbitmq"
 CADVISOR_PATH = "/metrics/cadvisor"
 RESOURCE_PATH = "/metrics/resource"
 KSM_PATH = "/metrics"
@@ -70,6 +75,10 @@ class ServedTarget:
     node_labels: dict[str, str] = field(default_factory=dict)
     scheme: str = "http"
     honor_timestamps: bool = True
+    # The Service (and port name) a target without a node is discovered through.
+    service: str = KSM_TARGET
+    namespace: str = KSM_NAMESPACE
+    port_name: str = "http-metrics"
 
     @property
     def url(self) -> str:
@@ -78,7 +87,8 @@ class ServedTarget:
     def discovery_labels(self) -> dict[str, str]:
         """The target labels a kubernetes_sd-like discovery gives it, before relabelling:
         ``__address__``, ``__metrics_path__``, ``__scheme__`` and ``__meta_kubernetes_*``
-        (role ``node`` for kubelets, role ``endpoints`` for kube-state-metrics)."""
+        (role ``node`` for kubelets, role ``endpoints`` for kube-state-metrics and the
+        broker)."""
         out = {
             "__address__": self.address,
             "__metrics_path__": self.metrics_path,
@@ -94,9 +104,9 @@ class ServedTarget:
                 out[f"__meta_kubernetes_node_label_{name}"] = value
                 out[f"__meta_kubernetes_node_labelpresent_{name}"] = "true"
         else:
-            out["__meta_kubernetes_namespace"] = KSM_NAMESPACE
-            out["__meta_kubernetes_service_name"] = KSM_TARGET
-            out["__meta_kubernetes_endpoint_port_name"] = "http-metrics"
+            out["__meta_kubernetes_namespace"] = self.namespace
+            out["__meta_kubernetes_service_name"] = self.service
+            out["__meta_kubernetes_endpoint_port_name"] = self.port_name
         return out
 
 
@@ -113,6 +123,8 @@ class ClusterExporters:
             self._register(cadvisor_target(node.name), CadvisorCollector(cluster, node.name))
             self._register(resource_target(node.name), ResourceMetricsCollector(cluster, node.name))
         self._register(KSM_TARGET, KubeStateMetricsCollector(cluster))
+        if cluster.queues():
+            self._register(RABBITMQ_TARGET, rabbitmq.RabbitMQCollector(cluster))
 
     def _register(self, target_id: str, collector: Collector) -> None:
         registry = CollectorRegistry(auto_describe=False)
@@ -136,11 +148,12 @@ class ClusterExporters:
         return generate_latest(registry), TEXT_CONTENT_TYPE
 
     def targets(self, addresses: Mapping[str, str] | None = None) -> list[ServedTarget]:
-        """Every target, kubelets in node order then kube-state-metrics.
+        """Every target, kubelets in node order, kube-state-metrics, then the broker.
 
-        ``addresses`` maps a node name (or :data:`KSM_TARGET`) to ``host:port``; without it
-        the addresses are in-cluster style (``<internal ip>:10250``,
-        ``kube-state-metrics.kube-system.svc:8080``), for in-process fetching.
+        ``addresses`` maps a node name (or :data:`KSM_TARGET`, :data:`RABBITMQ_TARGET`) to
+        ``host:port``; without it the addresses are in-cluster style
+        (``<internal ip>:10250``, ``kube-state-metrics.kube-system.svc:8080``,
+        ``rabbitmq.default.svc:15692``), for in-process fetching.
         """
         addresses = addresses or {}
         out: list[ServedTarget] = []
@@ -157,6 +170,19 @@ class ClusterExporters:
                 )
         ksm_address = addresses.get(KSM_TARGET, f"{KSM_TARGET}.{KSM_NAMESPACE}.svc:{KSM_PORT}")
         out.append(ServedTarget(KSM_TARGET, KSM_TARGET, ksm_address, KSM_PATH))
+        if RABBITMQ_TARGET in self._registries:
+            default = f"{rabbitmq.SERVICE}.{rabbitmq.NAMESPACE}.svc:{rabbitmq.PORT}"
+            out.append(
+                ServedTarget(
+                    RABBITMQ_TARGET,
+                    RABBITMQ_TARGET,
+                    addresses.get(RABBITMQ_TARGET, default),
+                    rabbitmq.PATH,
+                    service=rabbitmq.SERVICE,
+                    namespace=rabbitmq.NAMESPACE,
+                    port_name="prometheus",
+                )
+            )
         return out
 
 

@@ -243,6 +243,21 @@ class HPAStatus:
     scale_down_tolerance: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A queue-worker Deployment's RabbitMQ queue at the snapshot time: messages waiting
+    (``ready``), being processed (``unacked``), and the consumers (its ready pods). Message
+    counts are the model's fluid amounts; the broker's exporter prints whole messages."""
+
+    vhost: str
+    name: str
+    namespace: str
+    deployment: str
+    messages_ready: float
+    messages_unacked: float
+    consumers: int
+
+
 class ClusterView(Protocol):
     """What exporters and discovery read of a cluster (:class:`.cluster.SimulatedCluster`)."""
 
@@ -258,3 +273,5 @@ class ClusterView(Protocol):
     def deployments(self) -> list[DeploymentInfo]: ...
 
     def hpas(self) -> list[HPAStatus]: ...
+
+    def queues(self) -> list[QueueInfo]: ...

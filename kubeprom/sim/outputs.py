@@ -83,6 +83,9 @@ def write_timeline(path: Path, rows: Sequence[Row], start_ms: int) -> None:
         "memory_bytes",
         "throttled",
     ]
+    # Only runs with a queue worker have the column, so other runs' files stay as they were.
+    queues = any(r.queue_messages is not None for r in rows)
+    header += ["queue_messages"] if queues else []
     for i in range(1, width + 1):
         header += [f"metric_{i}", f"value_{i}", f"target_{i}"]
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -111,6 +114,8 @@ def write_timeline(path: Path, rows: Sequence[Row], start_ms: int) -> None:
                     )
                 ),
             ]
+            if queues:
+                line.append(number(r.queue_messages) if r.queue_messages is not None else "")
             for m in r.metrics:
                 line += [m.name, number(m.value), number(m.target)]
             line += [""] * (len(header) - len(line))

@@ -2,8 +2,8 @@
 
 Top: replicas (desired, current, ready) and the load on a second axis, with every HPA
 rescale marked. Bottom: each HPA metric against its target, with the spans its alerts fired
-shaded. matplotlib's Agg backend, fixed size and DPI, no metadata that varies: the same run
-gives the same bytes.
+shaded, and a queue worker's backlog on a second axis. matplotlib's Agg backend, fixed size
+and DPI, no metadata that varies: the same run gives the same bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def plot_deployment(
     top.set_title(title)
     load = top.twinx()
     load.plot(hours, [r.load_rps for r in rows], color="0.6", linewidth=0.8, label="load")
-    load.set_ylabel("requests/s")
+    queued = [r.queue_messages for r in rows]
+    is_worker = any(q is not None for q in queued)
+    load.set_ylabel("messages published/s" if is_worker else "requests/s")
     rescales = [
         (e.t_ms - start_ms) / 3_600_000
         for e in events
@@ -60,6 +62,12 @@ def plot_deployment(
         target = np.array([r.metrics[i].target if i < len(r.metrics) else np.nan for r in rows])
         (line,) = bottom.plot(hours, values, label=name)
         bottom.plot(hours, target, linestyle="--", color=line.get_color(), label=f"{name} target")
+    if is_worker:
+        backlog = bottom.twinx()
+        values = np.array([np.nan if q is None else q for q in queued])
+        backlog.plot(hours, values, color="0.6", linewidth=0.8, label="queue backlog")
+        backlog.set_ylabel("messages ready")
+        backlog.legend(loc="upper right", fontsize="small")
     _shade_alerts(bottom, events, start_ms, float(hours[-1]) if len(hours) else 0.0)
     bottom.set_xlabel("hours since start")
     bottom.set_ylabel("metric" if names else "no HPA")

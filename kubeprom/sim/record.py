@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from kubeprom.exporters import MetricValue, SimulatedCluster
+from kubeprom.exporters.rabbitmq import whole_messages
 from kubeprom.hpa.controller import Condition
 from kubeprom.hpa.decision import Decision
 from kubeprom.hpa.manager import Autoscaler, Autoscalers
@@ -93,6 +94,7 @@ class Row:
     cpu_demand_cores: float
     memory_bytes: float
     metrics: tuple[MetricPoint, ...] = ()
+    queue_messages: float | None = None  # a queue worker's backlog, as the broker shows it
 
     @property
     def throttled(self) -> float:
@@ -152,7 +154,9 @@ class Recorder:
                 self.decisions.extend((d, None) for d in new[:-1])
                 self.decisions.append((new[-1], tuple(a.state.status.conditions)))
                 self._seen_ms[a.key] = new[-1].t_ms
+        backlog = {(q.namespace, q.deployment): q.messages_ready for q in cluster.queues()}
         for i, spec in enumerate(cluster.spec.deployments):
+            waiting = backlog.get((spec.namespace, spec.name))
             info = cluster.deployment(spec.namespace, spec.name)
             owner = by_target.get((spec.namespace, spec.name))
             status = owner.state.status if owner is not None else None
@@ -172,5 +176,6 @@ class Recorder:
                     cpu_demand_cores=float(usage.cpu_demand_cores[i]),
                     memory_bytes=float(usage.memory_bytes[i]),
                     metrics=metric_points(owner) if owner is not None else (),
+                    queue_messages=whole_messages(waiting) if waiting is not None else None,
                 )
             )

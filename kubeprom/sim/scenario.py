@@ -17,10 +17,11 @@ live): ``global:`` (scrape and evaluation intervals), ``rule_files:``, ``scrape_
         initial_readiness_delay: 30s
 
 Without ``scrape_configs:`` a scenario scrapes the cluster as the embedded kubeprom.yml
-does (jobs ``cadvisor``, ``kubelet``, ``kube-state-metrics``) at its own
-``global.scrape_interval``. ``scrape: direct`` (the default) hands the scraper the samples
-the exporters' OpenMetrics bodies would parse to, without writing and parsing the text; the
-store is the same either way (``text`` is the faithful path, kept to check that).
+does (jobs ``cadvisor``, ``kubelet``, ``kube-state-metrics``, and ``rabbitmq`` for the
+queues of queue-worker Deployments) at its own ``global.scrape_interval``.
+``scrape: direct`` (the default) hands the scraper the samples the exporters' OpenMetrics
+bodies would parse to, without writing and parsing the text; the store is the same either
+way (``text`` is the faithful path, kept to check that).
 ``kubeprom run`` reads the section's syntax and leaves the rest
 to ``simulate``. Errors name ``file:line:col: field: message`` as the rest of the file's do.
 """

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kubeprom.cli.hpa_backends import load_autoscaling_parts
 from kubeprom.cli.main import main
+from kubeprom.config.hpa_spec import FeatureGates
 from kubeprom.errors import ConfigError
 from kubeprom.sim.scenario import load_scenario
 
@@ -265,9 +267,11 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "config" / "scenarios"
 def test_example_scenarios_load(path: Path) -> None:
     scenario = load_scenario(str(path))
     assert scenario.simulation.duration_ms >= 3_600_000
-    assert scenario.hpas
+    # HPA manifests, or the HPAs KEDA creates for ScaledObjects.
+    hpas = load_autoscaling_parts(scenario.config, FeatureGates()).hpas
+    assert hpas
     assert scenario.config.rule_files
-    for hpa in scenario.hpas:
+    for hpa in hpas:
         target = hpa.spec.scale_target_ref.name
         assert any(d.name == target for d in scenario.cluster.deployments), target
 
@@ -278,4 +282,5 @@ def test_the_example_scenarios_are_there() -> None:
         "diurnal-web.yaml",
         "flash-crowd.yaml",
         "memory-leak.yaml",
+        "queue-worker.yaml",
     ]

@@ -31,7 +31,7 @@ BAD = {
     "bad_duration": '3:22: scrape_configs[0].scrape_interval: unknown unit "x" in duration "5x"',
     "body_size": "3:22: scrape_configs[0].body_size_limit: invalid size '10XB': unknown unit 'XB'",
     "cluster_sd_role": "4:15: scrape_configs[0].cluster_sd_configs[0].role: unknown role "
-    "'deployment'; expected one of endpoints, kube-state-metrics, node, service",
+    "'deployment'; expected one of endpoints, kube-state-metrics, node, rabbitmq, service",
     "empty_relabel_config": "4:8: scrape_configs[0].relabel_configs[0]: empty or null target "
     "relabeling rule in scrape config",
     "empty_scrape_config": "3:4: scrape_configs[1]: empty or null scrape config section",

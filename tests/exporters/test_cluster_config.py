@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom.config.cluster import LoadType, parse_quantity
+from kubeprom.config.cluster import LoadType, QueueSpec, parse_quantity
 from kubeprom.config.cluster_parse import load_cluster_config, parse_cluster_config
 from kubeprom.errors import ConfigError
 
@@ -131,6 +131,8 @@ def test_the_embedded_default_and_the_example_load() -> None:
     assert {d.load.type for d in example.deployments} == set(LoadType)
     (gateway,) = [d for d in example.deployments if d.name == "gateway"]
     assert gateway.load.csv_times_s[:2] == (0.0, 60.0)  # read relative to the config file
+    (mailer,) = [d for d in example.deployments if d.queue is not None]
+    assert mailer.queue == QueueSpec("emails", 3.0, "/", 500.0)
 
 
 def _containers(extra: str = "", resources: str = "") -> str:
@@ -162,6 +164,35 @@ def _load(load: str) -> str:
               spec: {{template: {{spec: {{containers: [{{name: app, image: nginx}}]}}}}}}
               load: {load}
         """)
+
+
+def _queue(queue: str, second: str = "") -> str:
+    """A queue worker (and, when ``second`` is given, another consuming that queue)."""
+    items = [("worker", queue)] + ([("other", second)] if second else [])
+    lines = [
+        "cluster:",
+        '  nodes: [{name: n1, capacity: {cpu: "4", memory: 8Gi}}]',
+        "  deployments:",
+    ]
+    for name, q in items:
+        lines += [
+            f"    - metadata: {{name: {name}}}",
+            "      spec: {template: {spec: {containers: [{name: app, image: nginx}]}}}",
+            f"      queue: {q}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_queue_worker() -> None:
+    spec = parse_cluster_config(_queue("{name: orders, consume_rate: 2.5}"), "q.yml")
+    assert spec is not None
+    (worker,) = spec.deployments
+    assert worker.queue == QueueSpec("orders", 2.5, "/", 0.0)
+    spec = parse_cluster_config(
+        _queue("{name: orders, vhost: shop, consume_rate: 4, initial_messages: 120}"), "q.yml"
+    )
+    assert spec is not None
+    assert spec.deployments[0].queue == QueueSpec("orders", 4.0, "shop", 120.0)
 
 
 _C0 = "cluster.deployments[0].spec.template.spec.containers[0]"
@@ -247,6 +278,36 @@ BAD = {
     "not-a-mapping": (
         "cluster:\n  nodes: [{name: a, capacity: 4}]\n",
         "bad.yml:2:31: cluster.nodes[0].capacity: expected a mapping for resource list, got '4'",
+    ),
+    "queue-without-rate": (
+        _queue("{name: orders}"),
+        "bad.yml:6:14: cluster.deployments[0].queue.consume_rate: missing required field "
+        "'consume_rate'",
+    ),
+    "queue-zero-rate": (
+        _queue("{name: orders, consume_rate: 0}"),
+        "bad.yml:6:43: cluster.deployments[0].queue.consume_rate: consume_rate must be greater "
+        "than 0 messages per second, got 0",
+    ),
+    "queue-unknown-field": (
+        _queue("{name: orders, consume_rate: 1, prefetch: 10}"),
+        "bad.yml:6:46: cluster.deployments[0].queue.prefetch: field 'prefetch' not found in "
+        "type queue",
+    ),
+    "queue-reserved-name": (
+        _queue("{name: amq.orders, consume_rate: 1}"),
+        "bad.yml:6:21: cluster.deployments[0].queue.name: invalid queue name 'amq.orders': the "
+        "prefix 'amq.' is reserved for the broker",
+    ),
+    "queue-negative-backlog": (
+        _queue("{name: orders, consume_rate: 1, initial_messages: -5}"),
+        "bad.yml:6:64: cluster.deployments[0].queue.initial_messages: expected a finite number "
+        ">= 0, got '-5'",
+    ),
+    "queue-consumed-twice": (
+        _queue("{name: orders, consume_rate: 1}", "{name: orders, consume_rate: 2}"),
+        "bad.yml:7:7: cluster.deployments[1].queue.name: queue 'orders' in vhost '/' is already "
+        "consumed by deployment default/worker",
     ),
     "yaml-syntax": (
         "cluster:\n  nodes: [\n",

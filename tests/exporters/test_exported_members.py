@@ -20,6 +20,7 @@ EXPORTS = [
     "PodPhase",
     "PodState",
     "QoSClass",
+    "QueueInfo",
     "ServedTarget",
     "SimulatedCluster",
     "Usage",

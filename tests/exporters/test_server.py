@@ -71,3 +71,29 @@ async def test_with_a_clock_each_scrape_advances_the_cluster() -> None:
     assert first[1] == round(T0 * 1000)
     assert second[1] == round((T0 + 100) * 1000)
     assert second[0] - first[0] == pytest.approx(100 * (0.1 + 0.05))  # pod + node overhead
+
+
+async def test_the_broker_is_served_with_a_queue_worker() -> None:
+    worker = deployment(
+        "worker",
+        replicas=0,
+        load="{type: constant, rps: 2, cpu_per_request: 10m}",
+        extra=", queue: {name: orders, consume_rate: 1}",
+    )
+    sim = SimulatedCluster(cluster(worker, nodes=NODES), start_s=T0)
+    clock = VirtualClock(int(T0 * 1000))
+    async with ExporterServer(sim, clock=clock) as server, aiohttp.ClientSession() as http:
+        broker = server.targets()[-1]
+        assert (broker.job, broker.node, broker.metrics_path) == (
+            "rabbitmq",
+            None,
+            "/metrics/per-object",
+        )
+        await clock.set_ms(int(T0 * 1000) + 30_000)  # 60 messages published, no consumer
+        async with http.get(broker.url) as resp:
+            assert resp.status == 200
+            samples = parse(await resp.read())
+        ready = one(samples, "rabbitmq_queue_messages_ready", vhost="/", queue="orders")
+        assert ready.value == 60.0
+        async with http.get(f"http://{broker.address}/healthz") as resp:
+            assert (resp.status, await resp.text()) == (200, "ok")
