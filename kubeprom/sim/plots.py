@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from kubeprom.sim.record import Occurrence, Row
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _SIZE = (11, 6.5)
 _DPI = 100
@@ -31,6 +32,10 @@ def plot_deployment(
     title: str,
 ) -> None:
     """Write one Deployment's figure to ``path`` (see the module docstring)."""
+    # Imported here: matplotlib adds ~30 MiB to every process that imports kubeprom.cli.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     hours = np.array([(r.t_ms - start_ms) / 3_600_000 for r in rows])
     # A Figure with its own Agg canvas: no pyplot, no global figure registry.
     fig = Figure(figsize=_SIZE, dpi=_DPI)

@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from kubeprom.config.nodes import Fields, compose, error
 from kubeprom.errors import ConfigError
@@ -256,6 +254,10 @@ def table(found: Sequence[Variant], results: Sequence[VariantResult]) -> str:
 
 def plot(path: Path, results: Sequence[VariantResult]) -> None:
     """Pods over time per variant; cost (pod-hours) against unserved load per variant."""
+    # Imported here, as in kubeprom.sim.plots: only a plot needs matplotlib.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(11, 7), dpi=100)
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1)

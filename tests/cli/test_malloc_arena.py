@@ -1,4 +1,5 @@
-"""``kubeprom run`` asks glibc for one malloc arena before its threads start."""
+"""``kubeprom run`` asks glibc for one malloc arena before its threads start, and hands the
+parser tables' build garbage back."""
 
 from __future__ import annotations
 
@@ -6,10 +7,18 @@ import platform
 
 import pytest
 
-from kubeprom.cli.run_cmd import one_malloc_arena
+from kubeprom.cli.run_cmd import one_malloc_arena, release_free_memory
 
 
 def test_glibc_takes_the_setting() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt(M_ARENA_MAX) is glibc's")
     assert one_malloc_arena() is True
+
+
+def test_glibc_trims_freed_memory() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    garbage = [bytearray(4096) for _ in range(4096)]  # 16 MiB of small blocks, then freed
+    del garbage
+    assert release_free_memory() is True

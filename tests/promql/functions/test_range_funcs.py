@@ -199,12 +199,102 @@ def test_column_sums_in_small_chunks(
 
     series, steps, range_ms = case
     args, expected = CASES[name]
-    original = range_stats.COLUMN_BUDGET
+    original, native = range_stats.COLUMN_BUDGET, range_stats.NATIVE
     range_stats.COLUMN_BUDGET = budget
+    range_stats.NATIVE = None  # the regression's numpy passes, not the compiled loop
     try:
         check(name, series, steps, range_ms, args, expected)
     finally:
-        range_stats.COLUMN_BUDGET = original
+        range_stats.COLUMN_BUDGET, range_stats.NATIVE = original, native
+
+
+def test_the_compiled_regression_is_built() -> None:
+    """``pip install -e .`` builds _regression.c; without it deriv and predict_linear fall
+    back to the numpy passes, 10-20x slower."""
+    import kubeprom.promql.functions.range_stats as range_stats
+
+    assert range_stats.NATIVE is not None, "reinstall: pip install -e . builds _regression.c"
+
+
+@pytest.mark.parametrize("name", ["deriv", "predict_linear"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenario(), batch=st.integers(1, 40))
+def test_regression_paths_agree_in_any_batches(
+    name: str, case: tuple[list[Samples], list[int], int], batch: int
+) -> None:
+    """The compiled loop, called in batches of any size, and the numpy passes both equal
+    the Go transcription bit for bit."""
+    import kubeprom.promql.functions.range_stats as range_stats
+
+    series, steps, range_ms = case
+    args, expected = CASES[name]
+    original, native = range_stats.NATIVE_BATCH, range_stats.NATIVE
+    range_stats.NATIVE_BATCH = batch
+    try:
+        check(name, series, steps, range_ms, args, expected)
+        range_stats.NATIVE = None
+        check(name, series, steps, range_ms, args, expected)
+    finally:
+        range_stats.NATIVE_BATCH, range_stats.NATIVE = original, native
+
+
+def test_long_jittered_windows_are_bit_identical() -> None:
+    """Scrape-like windows of 240 samples with jittered times and large integer values (as
+    ``predict_linear(x[1h], ...)`` over node_filesystem_avail_bytes sees them)."""
+    rng = np.random.default_rng(11)
+    series = [
+        [
+            (i * 15_000 + int(rng.integers(-20, 20)), float(rng.integers(10**10, 2 * 10**11)))
+            for i in range(480)
+        ]
+        for _ in range(3)
+    ]
+    steps = list(range(3_600_000, 7_200_000, 60_000))
+    for name in ("deriv", "predict_linear"):
+        args, expected = CASES[name]
+        check(name, series, steps, 3_600_000, args, expected)
+
+
+@pytest.mark.parametrize(
+    ("lo", "n", "message"),
+    [
+        ([0], [4], "window 0 out of bounds"),
+        ([-1], [2], "window 0 out of bounds"),
+        ([0, 1], [2, 0], "window 1 out of bounds"),
+    ],
+)
+def test_compiled_regression_checks_its_windows(lo: list[int], n: list[int], message: str) -> None:
+    import kubeprom.promql.functions.range_stats as range_stats
+
+    native = range_stats.NATIVE
+    assert native is not None
+    t, v = np.arange(3, dtype=np.int64), np.ones(3)
+    out = np.empty(len(lo))
+    with pytest.raises(ValueError, match=message):
+        native.regress(
+            t, v, np.array(lo, dtype=np.int64), np.array(n, dtype=np.int64),
+            np.zeros(len(lo), dtype=np.int64), out, out.copy(),
+        )  # fmt: skip
+
+
+def test_compiled_regression_checks_its_buffers() -> None:
+    import kubeprom.promql.functions.range_stats as range_stats
+
+    native = range_stats.NATIVE
+    assert native is not None
+    ints, one = np.zeros(1, dtype=np.int64), np.zeros(1)
+    with pytest.raises(TypeError, match="t: expected a 1-d buffer of int64"):
+        native.regress(np.zeros(1, dtype=np.int32), one, ints, ints, ints, one, one)
+    with pytest.raises(ValueError, match="t and v differ in length"):
+        native.regress(ints, np.zeros(2), ints, ints, ints, one, one)
+    with pytest.raises(ValueError, match="origin: expected 1 windows"):
+        native.regress(ints, one, ints, np.ones(1, dtype=np.int64), ints[:0], one, one)
+    with pytest.raises(TypeError, match="v: expected a 1-d buffer of float64"):
+        native.regress(ints, ints, ints, ints, ints, one, one)
+    frozen = np.zeros(1)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        native.regress(ints, one, ints, np.ones(1, dtype=np.int64), ints, frozen, one)
 
 
 def test_quantile_budget_splits_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
