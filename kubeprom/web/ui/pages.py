@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 STATIC_PREFIX = "/ui/static/"
 VENDOR_PREFIX = "/ui/vendor/"
+BUNDLE_DIR = "bundle/"  # under the static prefix: each page's modules joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,9 @@ class Links:
     head_script: str
 
 
-def shell(path: str, links: Links, preload: tuple[str, ...] = ()) -> str:
-    """The HTML of the page at ``path`` (a key of :data:`PAGES`); ``preload`` names the
-    modules under ``static/`` its module imports."""
+def shell(path: str, links: Links) -> str:
+    """The HTML of the page at ``path`` (a key of :data:`PAGES`); its script is its module
+    joined with those it imports (:func:`.assets.bundle`), at ``bundle/<module>.js``."""
     page = PAGES[path]
     nav = "".join(
         f'<a href="{p}"{" aria-current=page" if p == path else ""}>{html.escape(PAGES[p].nav)}</a>'
@@ -89,7 +90,7 @@ def shell(path: str, links: Links, preload: tuple[str, ...] = ()) -> str:
     themes = "".join(f'<option value="{v}">{t}</option>' for v, t in _THEMES)
     vendor = "".join(_vendor_tag(links.vendor[name]) for name in page.vendor)
     static = html.escape(links.static)
-    module = f"{static}pages/{page.module}.js"
+    module = f"{static}{BUNDLE_DIR}{page.module}.js"
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -99,9 +100,8 @@ def shell(path: str, links: Links, preload: tuple[str, ...] = ()) -> str:
         f'<link rel="stylesheet" href="{static}style.css">'
         f"<script>{links.head_script}</script>"
         f"{vendor}"
-        + "".join(f'<link rel="modulepreload" href="{static}{m}">' for m in preload)
-        + f'<script type="module" src="{module}"></script>'
-        + "</head>"
+        f'<script type="module" src="{module}"></script>'
+        "</head>"
         f'<body data-page="{page.module}">'
         '<a class="skip" href="#main">Skip to content</a>'
         '<header class="top"><a class="brand" href="/query">kubeprom</a>'

@@ -20,15 +20,16 @@ from kubeprom.clock import Clock, RealClock
 from kubeprom.promql.api import QueryAPI
 from kubeprom.web.envelope import success
 from kubeprom.web.ui.assets import (
+    CONTENT_TYPES,
     STATIC_DIR,
     VENDOR,
+    bundle,
     content_type,
-    module_imports,
     static_files,
     vendor_file,
 )
 from kubeprom.web.ui.files import IMMUTABLE, REVALIDATE, File, answer, held, tree_version
-from kubeprom.web.ui.pages import PAGES, STATIC_PREFIX, VENDOR_PREFIX, Links, shell
+from kubeprom.web.ui.pages import BUNDLE_DIR, PAGES, STATIC_PREFIX, VENDOR_PREFIX, Links, shell
 from kubeprom.web.ui.top import TopHandler
 from kubeprom.web.ui.words import words_json
 
@@ -88,11 +89,17 @@ class UI:
 
     def __init__(self, top_api: QueryAPI | None = None, clock: Clock | None = None) -> None:
         self.top = TopHandler(top_api, clock or RealClock()) if top_api is not None else None
-        self.paths = static_files()
+        paths = static_files()
         self.files = {
-            name: held(path.read_bytes(), content_type(path)) for name, path in self.paths.items()
+            name: held(path.read_bytes(), content_type(path)) for name, path in paths.items()
         }
-        self.version = tree_version(self.files)
+        self.version = tree_version(self.files)  # the bundles derive from these files
+        modules = {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
+        for page in PAGES.values():
+            joined = bundle(modules, f"pages/{page.module}.js")
+            self.files[f"{BUNDLE_DIR}{page.module}.js"] = held(
+                joined.encode(), CONTENT_TYPES[".js"]
+            )
         self.vendor_files = _vendor_files()
         missing = [name for name in VENDOR if name not in self.vendor_files]
         if missing:
@@ -147,9 +154,8 @@ class UI:
         app.router.add_get("/", home)
         app.router.add_get("/graph", graph)
         links = self.links()
-        for path, page in PAGES.items():
-            preload = tuple(module_imports(self.paths, f"pages/{page.module}.js"))
-            app.router.add_get(path, page_handler(shell(path, links, preload)))
+        for path in PAGES:
+            app.router.add_get(path, page_handler(shell(path, links)))
         app.router.add_get(VERSIONED + "{version}/{path:.+}", self.versioned)
         app.router.add_get(STATIC_PREFIX + "{path:.+}", self.static)
         app.router.add_get(VENDOR_PREFIX + "{version}/{name}", self.vendor)
