@@ -3,7 +3,8 @@ the installed distributions that ship them, so no third-party code lives in this
 
 :data:`VENDOR` is the literal registry of third-party files: the distribution (a dependency
 in ``pyproject.toml``) and the file's path inside it, found through the distribution's
-installed file list, without importing it.
+installed file list, without importing it. :func:`bundle` joins a page's module with those
+it imports, so a page loads one script.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 ``/hpa``), and the HTML shell every page is served as.
 
 Each page is the same small shell (navigation, theme, an empty ``<main>``) naming its
-JavaScript module under ``static/pages/``; the module draws the page from the HTTP API. The
-shell holds no data, so it is cheap to serve and never stale.
+JavaScript module under ``static/pages/``, served joined with the modules it imports
+(:func:`.assets.bundle`); the module draws the page from the HTTP API. The shell holds no
+data, so it is cheap to serve and never stale.
 """
 
 from __future__ import annotations
