@@ -2,25 +2,30 @@
 
 Run from the repository root::
 
-    python -m benchmarks.bench_ui [--loads 10] [--series 100] [--points 11000]
+    python -m benchmarks.bench_ui [--loads 10] [--series 100] [--points 11000] [--no-peer]
 
 A data directory gets ``--series`` series of ``--points`` samples 15 s apart, ending now
 (``bench_ui{i="0"}`` ...), then ``kubeprom run`` serves it with the embedded configuration
-(the simulated cluster is scraped too, so Targets and Top have content). Chromium (headless,
-through playwright) then:
+(the simulated cluster is scraped too, so Targets and Top have content). The peer is Debian's
+Prometheus 2.42 (``prometheus`` on PATH) serving its classic UI (``/classic/graph``,
+``/classic/alerts``, ...: server-rendered pages with jQuery and Bootstrap), scraping itself.
+Chromium (headless, through playwright) then:
 
 * loads every page ``--loads`` times in a fresh browser context (cold: nothing cached) and
-  as many times by reloading (warm: revalidated with 304s), and reports the navigation
-  timing's ``loadEventEnd`` and the time the page marked itself ready (``kubeprom:ready``:
-  its first API answers drawn), median and worst;
+  as many times by reloading (warm), each kubeprom load followed (or preceded, alternately)
+  by the same load of the peer's page, and reports the navigation timing's ``loadEventEnd``
+  and the time the page marked itself ready (``kubeprom:ready``: its first API answers
+  drawn), median and worst, the median ratio of each kubeprom load to the peer's load next
+  to it, and the 1-minute load average over the page's loads;
 * opens the query page with the whole range at a 15 s step (one 11,000-point range query of
   ``--series`` series) and reports the range query's fetch time, the chart's render time and
   the response size; then moves the mouse across the chart 60 times and reports the time
   from each move to the next frame (the hover tooltip follows the cursor), the long tasks
   (>50 ms) seen meanwhile, and the time a legend click (isolate one series) takes to redraw.
 
-Caveats: chromium, the server and this script share the machine's cores; the range query's
-time is mostly the server encoding about 30 MB of JSON.
+Caveats: chromium, both servers and this script share the machine's cores, so every figure
+includes waiting for one (the load average says how much); the range query's time is mostly
+the server encoding about 30 MB of JSON.
 """
 
 from __future__ import annotations
@@ -105,30 +110,84 @@ TIMING = """() => {
   return {load: nav.loadEventEnd, ready: ready ? ready.startTime : null};
 }"""
 
+# kubeprom's pages and the peer's: Prometheus 2.42's classic UI has no TSDB, Top or HPA page.
+PEER_PAGES = {
+    "/query": "/classic/graph?g0.expr=up&g0.tab=0&g0.range_input=1h",
+    "/alerts": "/classic/alerts",
+    "/rules": "/classic/rules",
+    "/targets": "/classic/targets",
+    "/status": "/classic/status",
+    "/flags": "/classic/flags",
+    "/config": "/classic/config",
+}
 
-def page_loads(browser: Any, base: str, loads: int) -> dict[str, dict[str, list[float]]]:
+
+def _load(browser: Any, url: str, ready: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A cold load in a fresh context, then a warm one (reload); their timings."""
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    out = []
+    for go in (lambda: pg.goto(url, wait_until="load"), lambda: pg.reload(wait_until="load")):
+        go()
+        if ready:
+            pg.wait_for_selector("body[data-ready]")
+        out.append(pg.evaluate(TIMING))
+    ctx.close()
+    return out[0], out[1]
+
+
+def page_loads(
+    browser: Any, base: str, peer: str | None, loads: int
+) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {}
     for path in NAV:
         url = base + path + ("?g0.expr=up&g0.tab=graph" if path == "/query" else "")
-        cold: list[dict[str, float]] = []
-        warm: list[dict[str, float]] = []
-        for _ in range(loads):
-            ctx = browser.new_context()
-            pg = ctx.new_page()
-            pg.goto(url)
-            pg.wait_for_selector("body[data-ready]")
-            cold.append(pg.evaluate(TIMING))
-            pg.reload()
-            pg.wait_for_selector("body[data-ready]")
-            warm.append(pg.evaluate(TIMING))
-            ctx.close()
-        out[path] = {
-            "cold_load": [t["load"] for t in cold],
-            "cold_ready": [t["ready"] for t in cold],
-            "warm_load": [t["load"] for t in warm],
-            "warm_ready": [t["ready"] for t in warm],
-        }
+        peer_url = peer + PEER_PAGES[path] if peer is not None and path in PEER_PAGES else None
+        t: dict[str, list[float]] = {
+            k: []
+            for k in ("cold_load", "cold_ready", "warm_load", "warm_ready", "peer_cold",
+                      "peer_warm", "cold_ratio", "warm_ratio", "loadavg")
+        }  # fmt: skip
+        for k in range(loads):
+            t["loadavg"].append(os.getloadavg()[0])
+            if peer_url is not None and k % 2 == 1:
+                p_cold, p_warm = _load(browser, peer_url, ready=False)
+            cold, warm = _load(browser, url, ready=True)
+            if peer_url is not None and k % 2 == 0:
+                p_cold, p_warm = _load(browser, peer_url, ready=False)
+            for kind, timing in (("cold", cold), ("warm", warm)):
+                t[f"{kind}_load"].append(timing["load"])
+                t[f"{kind}_ready"].append(timing["ready"])
+            if peer_url is not None:
+                t["peer_cold"].append(p_cold["load"])
+                t["peer_warm"].append(p_warm["load"])
+                t["cold_ratio"].append(cold["load"] / p_cold["load"])
+                t["warm_ratio"].append(warm["load"] / p_warm["load"])
+        t["loadavg"].append(os.getloadavg()[0])
+        out[path] = t
     return out
+
+
+def start_peer(tmp: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """Debian's Prometheus scraping itself; None when it is not installed."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        print("prometheus is not installed: no peer (apt-get install prometheus)")
+        return None
+    port = _free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 10s}\nscrape_configs:\n  - job_name: prometheus\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    log = tmp / "prometheus.log"
+    argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    _wait(f"{base}/-/ready", proc, log)
+    return proc, base
 
 
 HOVER = """async ([moves]) => {
@@ -198,6 +257,7 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=10)
     ap.add_argument("--series", type=int, default=100)
     ap.add_argument("--points", type=int, default=11000)
+    ap.add_argument("--no-peer", action="store_true", help="no Prometheus to compare with")
     args = ap.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -216,25 +276,46 @@ def main() -> None:
             "--listen", f"127.0.0.1:{port}"]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=out)
+    peer = None
     try:
         _wait(f"{base}/-/ready", proc, log)
+        peer = None if args.no_peer else start_peer(tmp)
         time.sleep(12)  # two scrapes of the simulated cluster, so Top has rates
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            loads = page_loads(browser, base, args.loads)
+            loads = page_loads(browser, base, peer[1] if peer else None, args.loads)
             graph = big_graph(browser, base, args.series, args.points, end_s)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in (proc, peer[0] if peer else None):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\npage loads, ms, median / worst of {args.loads} (cold: new context; warm: reload)")
-    print("| page | cold load | cold ready | warm load | warm ready |")
-    print("|---|---|---|---|---|")
+    print(
+        f"\npage loads (loadEventEnd), ms, median / worst of {args.loads} (cold: new context; "
+        "warm: reload); x peer: median of each load over the peer's load next to it"
+    )
+    print(
+        "| page | cold load | x peer | warm load | x peer | cold ready | warm ready "
+        "| peer cold | peer warm | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path, t in loads.items():
+        peer_page = path in PEER_PAGES and bool(t["peer_cold"])
+
+        def ratio(key: str, t: dict[str, list[float]] = t, on: bool = peer_page) -> str:
+            return f"{statistics.median(t[key]):.2f}" if on else "-"
+
+        def peer_ms(key: str, t: dict[str, list[float]] = t, on: bool = peer_page) -> str:
+            return _ms(t[key]) if on else "-"
+
         print(
-            f"| `{path}` | {_ms(t['cold_load'])} | {_ms(t['cold_ready'])} "
-            f"| {_ms(t['warm_load'])} | {_ms(t['warm_ready'])} |"
+            f"| `{path}` | {_ms(t['cold_load'])} | {ratio('cold_ratio')} "
+            f"| {_ms(t['warm_load'])} | {ratio('warm_ratio')} "
+            f"| {_ms(t['cold_ready'])} | {_ms(t['warm_ready'])} "
+            f"| {peer_ms('peer_cold')} | {peer_ms('peer_warm')} "
+            f"| {min(t['loadavg']):.1f}-{max(t['loadavg']):.1f} |"
         )
     h = graph["hover"]
     moves = sorted(h["times"])

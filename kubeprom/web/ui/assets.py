@@ -3,7 +3,8 @@ the installed distributions that ship them, so no third-party code lives in this
 
 :data:`VENDOR` is the literal registry of third-party files: the distribution (a dependency
 in ``pyproject.toml``) and the file's path inside it, found through the distribution's
-installed file list, without importing it.
+installed file list, without importing it. :func:`bundle` joins a page's module with those
+it imports, so a page loads one script.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,24 +64,63 @@ def static_files() -> dict[str, Path]:
     }
 
 
-_IMPORT = re.compile(r"""^import\b[^"']*?from\s+["'](\.{1,2}/[^"']+)["']""", re.MULTILINE)
+# The module forms the UI's files use, and the only ones :func:`bundle` accepts: named
+# imports from a relative path, and exported declarations.
+_IMPORT = re.compile(r"""^import \{([\w$,\s]*)\} from "(\.{1,2}/[^"]+)";[ \t]*\n""", re.MULTILINE)
+_EXPORT = re.compile(r"^export (?=(?:async function|function|class|const) ([\w$]+))", re.MULTILINE)
+_OTHER = re.compile(r"^(?:import|export)\b|\bimport\s*\(", re.MULTILINE)
 
 
-def module_imports(files: dict[str, Path], module: str) -> list[str]:
-    """Every module ``module`` (a key of :func:`static_files`) imports, directly or not,
-    itself excluded, in a stable order: what a page should preload so the browser fetches
-    its modules at once rather than one import level at a time."""
-    seen: dict[str, None] = {}
-    todo = [module]
-    while todo:
-        name = todo.pop(0)
+def bundle(sources: Mapping[str, str], module: str) -> str:
+    """The module ``module`` (a key of ``sources``: path under ``static/`` -> text) and every
+    module it imports, joined into one module, so that a page is one request rather than one
+    per module and import level. Each module becomes a function scope run once, in the order
+    the browser would evaluate them (imports first, depth first), that returns its exports;
+    its imports read those of the modules before it. Raises ValueError on any other form
+    (``export default``, ``import * as``, dynamic ``import()``) and on a cycle: the files
+    are the package's own, so that is a bug the UI's tests catch."""
+    order: list[str] = []
+    parsed: dict[str, tuple[list[tuple[str, str]], str]] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in parsed:
+            return
+        if name in visiting:
+            raise ValueError(f"import cycle through {name!r}")
+        if name not in sources:
+            raise ValueError(f"no module {name!r}")
+        visiting.add(name)
+        text = sources[name]
         base = posixpath.dirname(name)
-        for rel in _IMPORT.findall(files[name].read_text(encoding="utf-8")):
-            dep = posixpath.normpath(posixpath.join(base, rel))
-            if dep != module and dep not in seen and dep in files:
-                seen[dep] = None
-                todo.append(dep)
-    return list(seen)
+        imports = [
+            (names, posixpath.normpath(posixpath.join(base, rel)))
+            for names, rel in _IMPORT.findall(text)
+        ]
+        for other in _OTHER.finditer(text):
+            at = other.start()
+            if not (_IMPORT.match(text, at) or _EXPORT.match(text, at)):
+                line = text.count("\n", 0, at) + 1
+                raise ValueError(f"{name}:{line}: cannot join {text[at:].splitlines()[0]!r}")
+        body = _EXPORT.sub("", _IMPORT.sub("", text))
+        for _, dep in imports:
+            visit(dep)
+        visiting.discard(name)
+        parsed[name] = (imports, body)
+        order.append(name)
+
+    visit(module)
+    scope = {name: f"m{i}" for i, name in enumerate(order)}
+    parts = []
+    for name in order:
+        imports, body = parsed[name]
+        exports = _EXPORT.findall(sources[name])
+        head = "".join(f"const {{{names.strip()}}} = {scope[dep]};\n" for names, dep in imports)
+        parts.append(
+            f"// {name}\nconst {scope[name]} = (() => {{\n{head}{body}"
+            f"return {{ {', '.join(exports)} }};\n}})();\n"
+        )
+    return "".join(parts)
 
 
 def content_type(path: Path) -> str:

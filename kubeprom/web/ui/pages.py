@@ -2,17 +2,20 @@
 ``/hpa``), and the HTML shell every page is served as.
 
 Each page is the same small shell (navigation, theme, an empty ``<main>``) naming its
-JavaScript module under ``static/pages/``; the module draws the page from the HTTP API. The
-shell holds no data, so it is cheap to serve and never stale.
+JavaScript module under ``static/pages/``, served joined with the modules it imports
+(:func:`.assets.bundle`); the module draws the page from the HTTP API. The shell holds no
+data, so it is cheap to serve and never stale.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 STATIC_PREFIX = "/ui/static/"
 VENDOR_PREFIX = "/ui/vendor/"
+BUNDLE_DIR = "bundle/"  # under the static prefix: each page's modules joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,40 +61,52 @@ NAV = (
 _THEMES = (("auto", "Auto"), ("light", "Light"), ("dark", "Dark"))
 
 
-def _vendor_tag(name: str) -> str:
-    url = html.escape(VENDOR_PREFIX + name)
-    if name.endswith(".css"):
+def _vendor_tag(url: str) -> str:
+    url = html.escape(url)
+    if url.endswith(".css"):
         return f'<link rel="stylesheet" href="{url}">'
     return f'<script defer src="{url}"></script>'
 
 
-def shell(path: str, preload: tuple[str, ...] = ()) -> str:
-    """The HTML of the page at ``path`` (a key of :data:`PAGES`); ``preload`` names the
-    modules under ``static/`` its module imports."""
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where a page finds its files: ``static`` is the prefix of the files under
+    ``static/`` (versioned, see :mod:`.files`), ``vendor`` the URL of each file of
+    :data:`VENDOR` (:mod:`.assets`), ``head_script`` the script run before the page paints
+    (inline: it would otherwise be one more request the parser waits for)."""
+
+    static: str
+    vendor: Mapping[str, str]
+    head_script: str
+
+
+def shell(path: str, links: Links) -> str:
+    """The HTML of the page at ``path`` (a key of :data:`PAGES`); its script is its module
+    joined with those it imports (:func:`.assets.bundle`), at ``bundle/<module>.js``."""
     page = PAGES[path]
-    links = "".join(
+    nav = "".join(
         f'<a href="{p}"{" aria-current=page" if p == path else ""}>{html.escape(PAGES[p].nav)}</a>'
         for p in NAV
     )
     themes = "".join(f'<option value="{v}">{t}</option>' for v, t in _THEMES)
-    vendor = "".join(_vendor_tag(name) for name in page.vendor)
-    module = f"{STATIC_PREFIX}pages/{page.module}.js"
+    vendor = "".join(_vendor_tag(links.vendor[name]) for name in page.vendor)
+    static = html.escape(links.static)
+    module = f"{static}{BUNDLE_DIR}{page.module}.js"
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(page.title)} - kubeprom</title>"
-        f'<link rel="icon" href="{STATIC_PREFIX}favicon.svg" type="image/svg+xml">'
-        f'<link rel="stylesheet" href="{STATIC_PREFIX}style.css">'
-        f'<script src="{STATIC_PREFIX}theme.js"></script>'
+        f'<link rel="icon" href="{static}favicon.svg" type="image/svg+xml">'
+        f'<link rel="stylesheet" href="{static}style.css">'
+        f"<script>{links.head_script}</script>"
         f"{vendor}"
-        + "".join(f'<link rel="modulepreload" href="{STATIC_PREFIX}{m}">' for m in preload)
-        + f'<script type="module" src="{module}"></script>'
-        + "</head>"
+        f'<script type="module" src="{module}"></script>'
+        "</head>"
         f'<body data-page="{page.module}">'
         '<a class="skip" href="#main">Skip to content</a>'
         '<header class="top"><a class="brand" href="/query">kubeprom</a>'
-        f'<nav aria-label="Pages">{links}</nav>'
+        f'<nav aria-label="Pages">{nav}</nav>'
         '<label class="theme">Theme <select id="theme-select">'
         f"{themes}</select></label></header>"
         f'<main id="main" tabindex="-1"><h1>{html.escape(page.title)}</h1>'

@@ -303,7 +303,27 @@ def test_no_request_leaves_the_host(page: Any, server: Server, recorder: Recorde
         page.wait_for_selector("body[data-ready]")
     assert len(recorder.urls) > 3 * len(NAV)
     assert recorder.foreign(server.base) == []
-    assert any(u.endswith("/ui/vendor/uPlot.iife.min.js") for u in recorder.urls)
+    assert any(re.search(r"/ui/vendor/\w+/uPlot.iife.min.js$", u) for u in recorder.urls)
+
+
+def test_pages_opened_again_take_their_files_from_the_cache(page: Any, server: Server) -> None:
+    files = """() => performance.getEntriesByType('resource')
+        .filter((e) => /[/]ui[/](static|vendor)[/]/.test(e.name))
+        .map((e) => [new URL(e.name).pathname, e.transferSize])"""
+    for path in ["/query?g0.expr=up&g0.tab=graph", "/alerts"]:
+        page.goto(server.base + path)
+        page.wait_for_selector("body[data-ready]")
+        first = page.evaluate(files)
+        # The page's script comes from the server; /alerts shares the rest with /query.
+        assert len(first) >= 3  # style, favicon, the page's script (+ uPlot)
+        assert any(size > 0 for _, size in first), first
+        for reload in (False, True):
+            if reload:
+                page.reload()
+            else:
+                page.goto(server.base + path)
+            page.wait_for_selector("body[data-ready]")
+            assert sorted(page.evaluate(files)) == sorted([name, 0] for name, _ in first)
 
 
 def test_keyboard_navigation(page: Any, server: Server) -> None:
