@@ -160,6 +160,7 @@ class Backtest:
         self.overlay = MemStore()
         self.recorded_names: set[str] = set()
         self.alerts_read = False
+        self._cache: SelectionCache | None = None  # the last chunk's, for the next one
 
     def run(self, files: Sequence[str]) -> BacktestResult:
         o = self.options
@@ -198,6 +199,7 @@ class Backtest:
             hi = min(lo + chunk_ms - 1, o.end_ms)
             self._chunk(ordered, lo, hi)
             lo = hi + 1
+        self._cache = None
         outcomes = {id(r): self._finish(r) for r in ordered}
         return BacktestResult(o.start_ms, o.end_ms, tuple(outcomes[id(r)] for r in runs))
 
@@ -209,7 +211,11 @@ class Backtest:
     # ---- one chunk of time ---------------------------------------------------------------------
     def _chunk(self, runs: list[_Run], lo: int, hi: int) -> None:
         """Evaluate every rule at its evaluation times in ``[lo, hi]``."""
-        cache = SelectionCache(self.querier(), lo - MAX_CACHED_REACH_MS, hi) if self.local else None
+        cache = None
+        if self.local:
+            cache = self._cache = SelectionCache(
+                self.querier(), lo - MAX_CACHED_REACH_MS, hi, self._cache
+            )
         for run in runs:
             if run.error:
                 continue
