@@ -49,6 +49,7 @@ def main() -> None:
     env = dict(os.environ)
     if args.tree:
         env["PYTHONPATH"] = str(args.tree.resolve())
+    probe_before = _memory_probe()
     vm_before = _vmstat()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -56,6 +57,7 @@ def main() -> None:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     vm = {k: v - vm_before.get(k, 0) for k, v in _vmstat().items()}
+    probe_after = _memory_probe()
     user = after.ru_utime - before.ru_utime
     sys_s = after.ru_stime - before.ru_stime
     cpu = user + sys_s
@@ -85,6 +87,10 @@ def main() -> None:
     # Machine-wide during the run: direct compaction stalls (huge pages for numpy's large
     # arrays on fragmented memory) cost the faulting process system time.
     print("vmstat during the run: " + ", ".join(f"{k} {v:,}" for k, v in vm.items()))
+    print(
+        f"memory probe (GB copied per CPU second; lower: memory contended): "
+        f"before {probe_before:.2f}, after {probe_after:.2f}"
+    )
     print(f"alerts ever active: {len(active)}, episodes: {episodes} ({fired} fired)")
     print("slowest rules:")
     for r in sorted(rules, key=lambda r: -r["seconds"])[:8]:
@@ -92,6 +98,21 @@ def main() -> None:
     errors = [r for r in rules if r["error"]]
     for r in errors:
         print(f"  error: {r['name']}: {r['error']}")
+
+
+def _memory_probe() -> float:
+    """Bytes moved per CPU second by a fixed numpy copy-add-sum over 128 MB, in GB: the
+    backtest is memory-bound numpy, so its CPU time moves with this figure (other
+    processes' memory traffic, on this machine or its host, slows both alike)."""
+    import numpy as np
+
+    a = np.ones(16_000_000)
+    started = time.process_time()
+    for _ in range(5):
+        b = a.copy()
+        b += 1.0
+        float(b.sum())
+    return 5 * 3 * a.nbytes / max(time.process_time() - started, 1e-9) / 1e9
 
 
 def _vmstat() -> dict[str, int]:

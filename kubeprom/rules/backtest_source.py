@@ -228,7 +228,6 @@ class _Held:
                     ts.append(part.t[x:y])
                     vs.append(part.v[x:y])
         t, v = np.concatenate(ts), np.concatenate(vs)
-        t.flags.writeable = v.flags.writeable = False  # shared by the rules that read it
         labels = [self.labels[i] for i in rows[alive].tolist()]
         return SeriesSet(labels, t, v, offsets_from_counts(counts[alive]), warnings)
 
@@ -253,7 +252,6 @@ class SelectionCache(SelectView):
         super().__init__(base)
         self.lo, self.hi = lo, hi
         self._sets: dict[tuple[Matcher, ...], _Held] = {}
-        self._cuts: dict[tuple[tuple[Matcher, ...], int, int], tuple[_Held, SeriesSet]] = {}
         self._has: dict[tuple[tuple[Matcher, ...], int, int], bool] = {}
         self._before = before
         if before is not None:
@@ -268,13 +266,7 @@ class SelectionCache(SelectView):
             # From where the query starts, not from ``lo``: most selections reach back a
             # lookback, not a day, and reading the day before every chunk doubled the reads.
             held = self._sets[key] = self._read(key, mint)
-        # Rules of a group read a selection over the same times: cut it once for them all.
-        cut_key = (tuple(matchers), mint, maxt)
-        cut = self._cuts.get(cut_key)
-        if cut is None or cut[0] is not held:
-            which = _matching(held.labels, rest) if rest else None
-            cut = self._cuts[cut_key] = (held, held.cut(which, mint, maxt))
-        return cut[1]
+        return held.cut(_matching(held.labels, rest) if rest else None, mint, maxt)
 
     def _read(self, key: tuple[Matcher, ...], mint: int) -> _Held:
         """``key``'s series in ``[mint, hi]``: the previous chunk's samples up to where it
