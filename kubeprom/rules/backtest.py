@@ -57,6 +57,7 @@ from kubeprom.tsdb.memstore import MemStore
 
 DEFAULT_INTERVAL_MS = 60_000
 DEFAULT_CHUNK_STEPS = 1440  # a day at 1m per range query: Prometheus allows 11,000 points
+OVERLAY_CACHE_BYTES = 128 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,9 @@ class Backtest:
         self.options = options
         self.engine = engine or EngineOptions()
         self.local = local
-        self.overlay = MemStore()
+        # Readers of recorded series reach back into the chunk before: its decoded frames
+        # stay cached (a day of a few hundred recorded series is tens of MB).
+        self.overlay = MemStore(frame_cache_bytes=OVERLAY_CACHE_BYTES)
         self.recorded_names: set[str] = set()
         self.alerts_read = False
         self._cache: SelectionCache | None = None  # the last chunk's, for the next one
