@@ -4,7 +4,11 @@ Backtests ``prometheus_rules.yaml`` and ``prometheus_alerts.yaml`` of
 ``../shared/conformance/rules/kubernetes-mixin`` over the whole range of a data directory
 built by ``benchmarks/month_dataset.py`` (~10,000 series, 15 s samples, 30 days), as a fresh
 ``kubeprom`` process, and prints its wall and CPU time, the slowest rules, and what the
-backtest found (alerts ever active, episodes).
+backtest found (alerts ever active, episodes). To attribute a run's time it also prints user
+and system CPU, page faults, the machine's ``/proc/vmstat`` deltas (compaction stalls, huge
+page faults) and a memory-bandwidth probe before and after. ``--tree DIR`` runs another
+source tree's kubeprom (e.g. ``git archive main`` unpacked) for a before/after pair,
+``--save`` keeps the JSON report to compare answers, ``--days`` backtests a shorter range.
 
     python benchmarks/month_dataset.py --out /tmp/month --days 30
     KUBEPROM_SHARED=/work/shared python benchmarks/bench_backtest.py --data /tmp/month
@@ -43,17 +47,21 @@ def main() -> None:
     argv = [
         sys.executable, "-m", "kubeprom.cli.main", "rules", "backtest",
         str(MIXIN / "prometheus_rules.yaml"), str(MIXIN / "prometheus_alerts.yaml"),
-        "--data", str(args.data), "--start", str(start_s), "--end", str(end_s), "-o", "json",
+        "--data", str(args.data.resolve()),
+        "--start", str(start_s), "--end", str(end_s), "-o", "json",
         *(["--step", args.step] if args.step else []),
     ]  # fmt: skip
     env = dict(os.environ)
+    cwd = None
     if args.tree:
+        # From the tree itself: ``python -m`` puts the working directory first on the path.
         env["PYTHONPATH"] = str(args.tree.resolve())
+        cwd = args.tree.resolve()
     probe_before = _memory_probe()
     vm_before = _vmstat()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    p = subprocess.run(argv, capture_output=True, text=True, env=env)
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     vm = {k: v - vm_before.get(k, 0) for k, v in _vmstat().items()}
