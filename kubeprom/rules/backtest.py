@@ -57,6 +57,7 @@ from kubeprom.tsdb.memstore import MemStore
 
 DEFAULT_INTERVAL_MS = 60_000
 DEFAULT_CHUNK_STEPS = 1440  # a day at 1m per range query: Prometheus allows 11,000 points
+OVERLAY_CACHE_BYTES = 128 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +158,12 @@ class Backtest:
         self.options = options
         self.engine = engine or EngineOptions()
         self.local = local
-        self.overlay = MemStore()
+        # Readers of recorded series reach back into the chunk before: its decoded frames
+        # stay cached (a day of a few hundred recorded series is tens of MB).
+        self.overlay = MemStore(frame_cache_bytes=OVERLAY_CACHE_BYTES)
         self.recorded_names: set[str] = set()
         self.alerts_read = False
+        self._cache: SelectionCache | None = None  # the last chunk's, for the next one
 
     def run(self, files: Sequence[str]) -> BacktestResult:
         o = self.options
@@ -198,6 +202,7 @@ class Backtest:
             hi = min(lo + chunk_ms - 1, o.end_ms)
             self._chunk(ordered, lo, hi)
             lo = hi + 1
+        self._cache = None
         outcomes = {id(r): self._finish(r) for r in ordered}
         return BacktestResult(o.start_ms, o.end_ms, tuple(outcomes[id(r)] for r in runs))
 
@@ -209,7 +214,11 @@ class Backtest:
     # ---- one chunk of time ---------------------------------------------------------------------
     def _chunk(self, runs: list[_Run], lo: int, hi: int) -> None:
         """Evaluate every rule at its evaluation times in ``[lo, hi]``."""
-        cache = SelectionCache(self.querier(), lo - MAX_CACHED_REACH_MS, hi) if self.local else None
+        cache = None
+        if self.local:
+            cache = self._cache = SelectionCache(
+                self.querier(), lo - MAX_CACHED_REACH_MS, hi, self._cache
+            )
         for run in runs:
             if run.error:
                 continue

@@ -106,17 +106,25 @@ def with_staleness(
     after each run of steps it was present at, if that step is before ``stop`` (default:
     the grid's end; a chunk of a grid stops at its own end), sorted by time."""
     stop = grid.n if stop is None else stop
-    order = np.lexsort((pts.steps, pts.rows))
-    rows, steps, values = pts.rows[order], pts.steps[order], pts.values[order]
+    rows, steps, values = pts.rows, pts.steps, pts.values
+    if len(rows) > 1 and not _ascending(rows, steps):
+        order = np.lexsort((steps, rows))
+        rows, steps, values = rows[order], steps[order], values[order]
     follows = np.zeros(len(rows), dtype=bool)
     if len(rows) > 1:
         follows[:-1] = (rows[1:] == rows[:-1]) & (steps[1:] == steps[:-1] + 1)
     stale = ~follows & (steps + 1 < stop)
-    rows = np.concatenate([rows, rows[stale]])
-    steps = np.concatenate([steps, steps[stale] + 1])
-    values = np.concatenate([values, np.full(int(stale.sum()), STALE_NAN)])
-    order = np.lexsort((steps, rows))
-    rows, steps, values = rows[order], steps[order], values[order]
+    # Each marker goes right after the point it follows: the order by (row, step) holds.
+    at = np.arange(len(rows)) + np.cumsum(stale) - stale
+    total = len(rows) + int(stale.sum())
+    out_rows = np.empty(total, dtype=np.int64)
+    out_steps = np.empty(total, dtype=np.int64)
+    out_values = np.empty(total, dtype=np.float64)
+    out_rows[at], out_steps[at], out_values[at] = rows, steps, values
+    marker = at[stale] + 1
+    out_rows[marker], out_steps[marker] = rows[stale], steps[stale] + 1
+    out_values[marker] = STALE_NAN
+    rows, steps, values = out_rows, out_steps, out_values
     t = grid.start_ms + steps * grid.step_ms
     bounds = np.searchsorted(rows, np.arange(len(pts.labels) + 1))
     out: dict[Labels, tuple[I64Array, F64Array]] = {}
@@ -125,6 +133,12 @@ def with_staleness(
         if b > a:
             out[lab] = (t[a:b], values[a:b])
     return out
+
+
+def _ascending(rows: I64Array, steps: I64Array) -> bool:
+    """Whether points are ordered by row, then step (as a range result gives them)."""
+    same = rows[1:] == rows[:-1]
+    return bool(((rows[1:] > rows[:-1]) | (same & (steps[1:] > steps[:-1]))).all())
 
 
 def step_vectors(pts: Points, n: int) -> Mapping[int, tuple[list[Labels], F64Array]]:

@@ -54,8 +54,20 @@ class Decoded:
             return out
         return (self.key[idx] & _OFFSET_MASK) + self.base
 
+    def times_of(self, spans: list[tuple[int, int]]) -> I64Array:
+        """The timestamps of the samples in the index ranges ``spans``, one after another."""
+        if self.key is None:
+            return np.concatenate([self.t[a:b] for a, b in spans])
+        out: I64Array = np.concatenate([self.key[a:b] for a, b in spans])
+        out &= _OFFSET_MASK
+        out += self.base
+        return out
+
 
 _KEY_SPAN = 1 << 32
+# Reads copy a frame's runs as slices when they average this many samples (fewer: through
+# one index array, cheaper than many tiny slices).
+_MIN_SLICE_MEAN = 16
 _OFFSET_MASK = _KEY_SPAN - 1
 
 
@@ -287,10 +299,17 @@ class FrameSet:
             else:
                 lo = segment_bound(d.t, foff[local], foff[local + 1], mint)
                 hi = segment_bound(d.t, lo, foff[local + 1], maxt, right=True)
-            idx = gather_ranges(lo, hi - lo)
-            ts.append(d.times(idx))
-            vs.append(d.v[idx])
-            counts.append(hi - lo)
+            n = hi - lo
+            if len(n) * _MIN_SLICE_MEAN <= int(n.sum()):
+                # Long runs (a day of a few series): one copy of slices, no index arrays.
+                spans = list(zip(lo.tolist(), hi.tolist(), strict=True))
+                ts.append(d.times_of(spans))
+                vs.append(np.concatenate([d.v[a:b] for a, b in spans]))
+            else:
+                idx = gather_ranges(lo, n)
+                ts.append(d.times(idx))
+                vs.append(d.v[idx])
+            counts.append(n)
         t, v = np.concatenate(ts), np.concatenate(vs)
         off = offsets_from_counts(np.concatenate(counts))
         return Part(self.ids[pos], t, v, off).drop_empty()

@@ -40,12 +40,14 @@ class MemStore:
         *,
         chunk_samples: int = DEFAULT_CHUNK_SAMPLES,
         block_range_ms: int = DEFAULT_BLOCK_RANGE_MS,
+        frame_cache_bytes: int = FRAME_CACHE_BYTES,
     ) -> None:
         self._chunk_samples = chunk_samples
         self._block_range_ms = block_range_ms
+        self._cache_bytes = frame_cache_bytes
         self._commit_lock = threading.Lock()
         # Decoded slabs are cached as in the DB: tests and rules query the same data often.
-        self._cache = FrameCache(FRAME_CACHE_BYTES)
+        self._cache = FrameCache(frame_cache_bytes)
         self.head = Head(
             chunk_samples=chunk_samples, block_range_ms=block_range_ms, cache=self._cache
         )
@@ -110,7 +112,7 @@ class MemStore:
     def clear(self) -> None:
         """Forget every series and sample (promqltest ``clear``)."""
         with self._commit_lock:
-            self._cache = FrameCache(FRAME_CACHE_BYTES)
+            self._cache = FrameCache(self._cache_bytes)
             self.head = Head(
                 chunk_samples=self._chunk_samples,
                 block_range_ms=self._block_range_ms,

@@ -101,6 +101,9 @@ EXPRESSIONS = [
     "avg_over_time(x[45s])",
     "x > on(a, b) group_left x * 0",
     "topk(2, x)",
+    "topk by (a, b) (1, x)",  # no group over k: a range query keeps every point
+    "bottomk by (a) (5, x)",
+    "limitk by (a, b) (1, x)",
     "quantile(0.3, x)",
     "stddev by (a) (x)",
     "x and on(a) x{b='u'}",

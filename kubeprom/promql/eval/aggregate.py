@@ -294,6 +294,12 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
         return Matrix.empty(n_steps)
     k = np.minimum(np.trunc(param), n_rows).astype(np.int64)
     gid, _ = assign_groups(inp.labels, e.grouping, e.without)
+    if n_steps > 1 and int(np.bincount(gid).max()) <= int(k.min()):
+        # No group has more series than k at any step: every point is kept, as ranking
+        # them would find (often: ``topk by (every label) (1, ...)``, a deduplication).
+        ev.hold(int(inp.present.sum()))
+        kept = np.where(inp.present, inp.values, np.nan)
+        return compact(Matrix(inp.labels, kept, inp.present, inp.drop_name))
     rows, cols = np.nonzero(inp.present)
     vals = inp.values[rows, cols]
     nan = np.isnan(vals)
