@@ -7,7 +7,7 @@ chosen groups (``--group`` substrings; default all) ``--iterations`` more times,
 and prints each group's CPU per iteration. ``--profile`` runs those iterations under cProfile
 and prints the top functions by cumulative and by own time. ``--cold`` writes a 64 MiB array
 before each evaluation, evicting the CPU caches as the 10 s between a live server's
-iterations do (a live group's CPU time is that of a cold one).
+iterations do (closer to a live group's CPU time than the warm figures).
 
     KUBEPROM_SHARED=/work/shared python benchmarks/profile_rules.py \
         [--group kubernetes-resources] [--iterations 50] [--profile] [--cold]
