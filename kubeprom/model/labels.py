@@ -121,7 +121,15 @@ class Labels:
         """A copy with ``updates`` applied; an empty value removes the label."""
         merged = self.to_dict()
         merged.update(updates)
-        return Labels(merged.items())
+        # Names are unique dict keys: sorting the names alone is the constructor's order,
+        # without its pair sort and duplicate check (a binary operator's group_left labels
+        # call this once per output series and evaluation).
+        flat: list[str] = []
+        for name in sorted(merged):
+            value = merged[name]
+            if value != "":
+                flat += (_intern(name), _intern(value))
+        return Labels.from_flat(tuple(flat))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         p = self._pairs

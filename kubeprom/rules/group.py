@@ -222,7 +222,10 @@ class Group:
             refs[k] = ref
         stats = AppendStats()
         stats.add(app.append(t_ms, refs, vec.values))
-        gone = np.setdiff1d(self._prev[i], refs)
+        prev = self._prev[i]
+        # The same series as last time (the usual case) leave none behind.
+        same = prev.size == refs.size and np.array_equal(prev, refs)
+        gone = _EMPTY_REFS if same else np.setdiff1d(prev, refs)
         if gone.size:
             # Rejections of staleness markers are expected (the series may have newer data).
             app.append(t_ms, gone, np.full(gone.size, STALE_NAN))
