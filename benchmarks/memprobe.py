@@ -15,8 +15,10 @@ thread: every ``--every`` seconds it appends one JSON line to ``DIR/mem.jsonl`` 
 * with ``--tracemalloc``: the 25 source lines whose Python allocations grew most since the
   first sample (``DIR/tracemalloc-N.txt``).
 
-``SIGUSR1`` takes a sample at once. The soak uses it through ``--probe DIR``;
-``bench_hpa_churn.py`` imports the functions directly.
+``SIGUSR1`` takes a sample at once. The soak runs its server under it with
+``--probe "--out DIR --every 15 ..."``; ``bench_hpa_churn.py`` imports the functions.
+``--default-arenas``, ``--mmap-threshold`` and ``--switch-interval`` change ``kubeprom run``'s
+allocator and GIL settings, to measure what they do.
 """
 
 from __future__ import annotations
