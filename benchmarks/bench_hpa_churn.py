@@ -21,8 +21,10 @@ import csv
 import resource
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
+from kubeprom.cli.run_cmd import tune_malloc
 from kubeprom.clock import VirtualClock
 from kubeprom.config.cluster_parse import parse_cluster_config
 from kubeprom.config.hpa import load_hpa_text
@@ -39,6 +41,15 @@ from kubeprom.scraper.service import ScrapeService
 from kubeprom.sim.inprocess import InProcessFetch
 from kubeprom.sim.workloads import ClusterWorkloads
 from kubeprom.tsdb import DB, Options
+
+try:
+    from benchmarks.memprobe import mallinfo, malloc_trim, proc_memory
+except ImportError:  # run as a script: benchmarks/ is sys.path[0]
+    from memprobe import (  # type: ignore[import-not-found,no-redef]
+        mallinfo,
+        malloc_trim,
+        proc_memory,
+    )
 
 T0_MS = 1_800_000_000_000
 MINUTE = 60_000
@@ -138,7 +149,19 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, float]]:
+def _memory_columns() -> dict[str, float]:
+    """Anonymous RSS and glibc's view (in use, held free), MiB."""
+    mem = proc_memory() | mallinfo()
+    return {
+        "anon_mib": mem.get("RssAnon", 0) / 2**20,
+        "malloc_in_use_mib": mem.get("malloc_in_use", 0) / 2**20,
+        "malloc_free_mib": mem.get("malloc_free", 0) / 2**20,
+    }
+
+
+async def run(
+    hours: float, with_rules: bool, data: Path, *, trim: bool = False, traced: Path | None = None
+) -> list[dict[str, float]]:
     spec = parse_cluster_config(CLUSTER, "churn.yml")
     assert spec is not None
     clock = VirtualClock(T0_MS)
@@ -176,6 +199,8 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
         for minute in range(1, int(hours * 60) + 1):
             await clock.set_ms(T0_MS + minute * MINUTE)
             db.compact()  # the compaction part runs once a minute
+            if trim:
+                malloc_trim()
             if minute % SAMPLE_EVERY_MIN == 0:
                 head = db.head
                 deployments = cluster.deployments()
@@ -184,12 +209,16 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
                     {
                         "hours": minute / 60,
                         "rss_mib": _rss_mib(),
+                        **_memory_columns(),
                         "head_series": head.num_series,
                         "head_samples": head.num_samples,
                         "series_created": db.stats.series_created,
                         "series_collected": head.removed_series,
                         "blocks": len(db.blocks_snapshot()),
                         "block_index_mib": _block_index_mib(db),
+                        "frame_cache_mib": (
+                            db.frame_cache.size_bytes / 2**20 if db.frame_cache else 0.0
+                        ),
                         "pods": len(cluster.pods()),
                         # Every change of a Deployment's replicas bumps its generation.
                         "scale_changes": sum(d.generation - 1 for d in deployments),
@@ -199,8 +228,12 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
                     }
                 )
                 r = rows[-1]
+                if traced is not None and minute % 120 == 0:
+                    _trace_diff(traced, minute)
                 print(
-                    f"{r['hours']:5.2f}h rss={r['rss_mib']:.0f}MiB head_series="
+                    f"{r['hours']:5.2f}h rss={r['rss_mib']:.0f}MiB "
+                    f"malloc_in_use={r['malloc_in_use_mib']:.0f}MiB "
+                    f"malloc_free={r['malloc_free_mib']:.0f}MiB head_series="
                     f"{r['head_series']:.0f} created={r['series_created']:.0f} collected="
                     f"{r['series_collected']:.0f} pods={r['pods']:.0f} scale_changes="
                     f"{r['scale_changes']:.0f} wall={r['wall_s']:.0f}s",
@@ -214,6 +247,22 @@ async def run(hours: float, with_rules: bool, data: Path) -> list[dict[str, floa
             await rules.stop()
         db.close()
     return rows
+
+
+_FIRST: list[tracemalloc.Snapshot] = []
+
+
+def _trace_diff(out: Path, minute: int) -> None:
+    """Python allocations by source line: growth since the first snapshot (hour 2)."""
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    if not _FIRST:
+        _FIRST.append(snap)
+    lines = [str(s) for s in snap.compare_to(_FIRST[0], "lineno")[:30]]
+    lines += ["", "largest now:"] + [str(s) for s in snap.statistics("lineno")[:30]]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"tracemalloc-{minute // 60:02d}h.txt").write_text("\n".join(lines) + "\n")
 
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
@@ -231,6 +280,18 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
         [r["block_index_mib"] for r in rows],
         color="tab:orange",
         label="of it, the blocks' indexes",
+    )
+    ax.plot(
+        hours,
+        [r["malloc_in_use_mib"] for r in rows],
+        color="tab:purple",
+        label="malloc'd and live (numpy arrays, large objects)",
+    )
+    ax.plot(
+        hours,
+        [r["frame_cache_mib"] for r in rows],
+        color="tab:brown",
+        label="of it, the decoded-frame cache",
     )
     ax.legend(loc="lower right")
     ax.set_ylabel("MiB")
@@ -257,9 +318,21 @@ def main() -> None:
     p.add_argument("--hours", type=float, default=24.0)
     p.add_argument("--rules", action="store_true", help="also evaluate the embedded rules")
     p.add_argument("--out", default="benchmarks/hpa_churn", help="OUT.csv and OUT.png")
+    p.add_argument("--trim", action="store_true", help="malloc_trim(0) after every compaction")
+    p.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        help="trace Python allocations; write their growth by line every 2 h into this dir",
+    )
     args = p.parse_args()
+    tune_malloc()  # as kubeprom run does
+    if args.tracemalloc is not None:
+        tracemalloc.start(1)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = asyncio.run(run(args.hours, args.rules, Path(tmp)))
+        rows = asyncio.run(
+            run(args.hours, args.rules, Path(tmp), trim=args.trim, traced=args.tracemalloc)
+        )
     out = Path(args.out)
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

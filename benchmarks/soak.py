@@ -386,7 +386,14 @@ class Soak:
         return float(np.quantile(late, 0.99)), float(late.max()), missed, len(times)
 
 
-def run(duration_s: float, work: Path, out: Path | None, *, hostile: bool = True) -> dict[str, Any]:
+def run(
+    duration_s: float,
+    work: Path,
+    out: Path | None,
+    *,
+    hostile: bool = True,
+    probe: list[str] | None = None,
+) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
@@ -401,8 +408,10 @@ def run(duration_s: float, work: Path, out: Path | None, *, hostile: bool = True
     port = free_port()
     config = work / "kubeprom.yml"
     config.write_text(config_text(targets, f"127.0.0.1:{port}", hostile=hostile))
+    # With --probe the server runs under benchmarks.memprobe (its options, then "--").
+    prefix = ["-m", "benchmarks.memprobe", *probe, "--"] if probe else ["-m", "kubeprom.cli.main"]
     argv = [
-        sys.executable, "-m", "kubeprom.cli.main", "run", "--config", str(config),
+        sys.executable, *prefix, "run", "--config", str(config),
         "--data", str(data), "--listen", f"127.0.0.1:{port}", "--query.timeout", "5s",
         "--retention-time", "15d",
     ]  # fmt: skip
@@ -554,14 +563,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the normal targets and clients alone, no hostile input (for comparison)",
     )
+    p.add_argument(
+        "--probe",
+        default=None,
+        help="run the server under benchmarks.memprobe with these options, e.g. "
+        "'--out DIR --every 15 --tracemalloc'",
+    )
     args = p.parse_args(argv)
+    probe = args.probe.split() if args.probe else None
     duration_s = parse_duration_ms(args.duration) / 1000
     hostile = not args.baseline
     if args.work is None:
         with tempfile.TemporaryDirectory(prefix="kubeprom-soak-") as tmp:
-            summary = run(duration_s, Path(tmp), args.json, hostile=hostile)
+            summary = run(duration_s, Path(tmp), args.json, hostile=hostile, probe=probe)
     else:
-        summary = run(duration_s, args.work, args.json, hostile=hostile)
+        summary = run(duration_s, args.work, args.json, hostile=hostile, probe=probe)
     failed = summary["crashes"] or summary["samples_lost"] or summary["bad_envelopes"]
     return 1 if failed else 0
 

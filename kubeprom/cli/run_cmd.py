@@ -442,24 +442,34 @@ async def serve(args: argparse.Namespace) -> None:
         await server.stop()
 
 
-# glibc's mallopt parameter for the number of malloc arenas (malloc.h: M_ARENA_MAX).
+# glibc's mallopt parameters (malloc.h): the number of malloc arenas, and the size from
+# which an allocation gets its own mmap (returned to the system when freed).
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 1 << 20
 
 
-def one_malloc_arena() -> bool:
-    """Ask glibc for one malloc arena; True if it took the setting.
+def tune_malloc() -> bool:
+    """Ask glibc for one malloc arena and a fixed 1 MiB mmap threshold; True if it took
+    both settings.
 
-    glibc gives each thread that allocates its own arena, and memory freed in one is not
-    reused by another; query and rule threads then keep several half-empty heaps, several
-    MiB each, that a single arena shares. The GIL serialises allocation anyway, so the lock
-    costs nothing. On a C library without ``mallopt`` (musl, macOS) nothing changes.
+    Measured in the hostile soak (benchmarks/RESULTS.md, "Memory under hostile input"): the
+    live heap stays under ~150 MiB, but what glibc keeps freed grows with every large query
+    or scrape. It gives each thread that allocates its own arena, and memory freed in one is
+    not reused by another, so query and scrape threads keep several half-empty heaps; and it
+    raises its mmap threshold to the largest block freed (up to 32 MiB), after which query
+    arrays of a few MiB come from the heap and leave holes it cannot give back. One arena
+    (the GIL serialises allocation anyway) and a fixed threshold keep large arrays in their
+    own mappings, which ``free`` unmaps. On a C library without ``mallopt`` (musl, macOS)
+    nothing changes.
     """
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(_M_ARENA_MAX, 1))
+    arenas = bool(mallopt(_M_ARENA_MAX, 1))
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and arenas
 
 
 def release_free_memory() -> bool:
@@ -483,7 +493,7 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def run(args: argparse.Namespace) -> int:
-    one_malloc_arena()  # before any thread starts
+    tune_malloc()  # before any thread starts
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     syntax.prepare()  # not during the first query
     release_free_memory()

@@ -495,8 +495,9 @@ class Block:
                 path=str(self._chunks_path),
             ) from err
 
-    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
-        """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones.
+    def read(self, ids: I64Array, mint: int, maxt: int, *, cached: bool = True) -> Part:
+        """Samples of ``ids`` (sorted) in ``[mint, maxt]``, without deleted ones
+        (``cached=False``: a bulk read, e.g. compaction, that leaves the frame cache alone).
 
         A chunk frame that fails its checksum raises :class:`CorruptionError` naming the
         chunk file and the frame, and is quarantined: later reads serve the rest of the
@@ -504,7 +505,9 @@ class Block:
         """
         try:
             parts = [
-                fs.read(ids, mint, maxt) for lo, hi, fs in self.slices if lo <= maxt and hi > mint
+                fs.read(ids, mint, maxt, cached=cached)
+                for lo, hi, fs in self.slices
+                if lo <= maxt and hi > mint
             ]
         except CorruptionError as err:
             wrapped = CorruptionError(err.message, path=str(self._chunks_path))

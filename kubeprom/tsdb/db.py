@@ -288,7 +288,7 @@ class DB:
                 # acknowledged after the read below and then dropped with the range.
                 self.head.min_valid_t = max(self.head.min_valid_t, end)
             ids = self.head.index.all_ids()
-            part = self.head.read(ids, start, end - 1)
+            part = self.head.read(ids, start, end - 1, cached=False)
             if part.ids.size:
                 labels = self.head.index.labels_list(part.ids.tolist())
                 path = write_block(
@@ -335,7 +335,7 @@ class DB:
                         tuple((n, m.type.value, m.help, m.unit) for n, m in head.metadata.items())
                     )
                 )
-            part = head.read(index.all_ids(), head.min_valid_t, 2**63 - 1)
+            part = head.read(index.all_ids(), head.min_valid_t, 2**63 - 1, cached=False)
             if part.ids.size:
                 refs = np.repeat(part.ids, np.diff(part.offsets))
                 records.append(MultiSamplesRecord(refs, part.t, part.v))
@@ -375,7 +375,7 @@ class DB:
         for b in self.blocks_snapshot():
             if not b.tombstones:
                 continue
-            part = b.read(b.all_ids(), MIN_TIME, MAX_TIME)
+            part = b.read(b.all_ids(), MIN_TIME, MAX_TIME, cached=False)
             try:
                 if part.ids.size:
                     path = write_block(
@@ -473,7 +473,7 @@ class DB:
             if with_head:
                 head = self.head
                 with head.lock:
-                    part = head.read(head.index.all_ids(), head.min_valid_t, MAX_TIME)
+                    part = head.read(head.index.all_ids(), head.min_valid_t, MAX_TIME, cached=False)
                     labels = head.index.labels_list(part.ids.tolist())
                 if part.ids.size:
                     write_block(

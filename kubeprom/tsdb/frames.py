@@ -200,13 +200,14 @@ class FrameSet:
         if self.cache is not None and not self.cache_token:
             self.cache_token = self.cache.token()
 
-    def decode(self, f: int) -> Decoded:
-        """Frame ``f`` decoded, through the cache when there is one.
+    def decode(self, f: int, *, cached: bool = True) -> Decoded:
+        """Frame ``f`` decoded, through the cache when there is one (and ``cached``: bulk
+        readers that see each frame once, compaction and merges, leave the cache to queries).
 
         A frame that fails its checks raises :class:`CorruptionError` (message naming the
         frame) and is quarantined: :meth:`read` leaves its series out from then on.
         """
-        cache = self.cache
+        cache = self.cache if cached else None
         if cache is not None:
             hit = cache.get((self.cache_token, f))
             if hit is not None:
@@ -261,8 +262,9 @@ class FrameSet:
         ids = self.ids
         return bool(want.size and ids.size and want[0] <= ids[-1] and want[-1] >= ids[0])
 
-    def read(self, want: I64Array, mint: int, maxt: int) -> Part:
-        """Samples in ``[mint, maxt]`` of the wanted ids (sorted) that this set holds."""
+    def read(self, want: I64Array, mint: int, maxt: int, *, cached: bool = True) -> Part:
+        """Samples in ``[mint, maxt]`` of the wanted ids (sorted) that this set holds;
+        ``cached=False`` for a bulk read (see :meth:`decode`)."""
         if not self.may_hold(want):
             return Part.empty()
         pos = np.searchsorted(self.ids, want)
@@ -284,7 +286,7 @@ class FrameSet:
             frames = np.unique(frame_of).tolist()
         ts, vs, counts = [], [], []
         for f in frames:
-            d = self.decode(f)
+            d = self.decode(f, cached=cached)
             key, foff = d.key, d.offsets
             local = (pos if frame_of is None else pos[frame_of == f]) - self.frame_bounds[f]
             # Only the samples inside [mint, maxt] are copied out of the frame.

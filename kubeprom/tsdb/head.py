@@ -376,17 +376,18 @@ class Head:
             if max(sizes) > 2 * min(sizes) or tail[0].mint // r != tail[-1].maxt // r:
                 return
             every = (MIN_TIME, 2**63 - 1)
-            part = merge_parts([s.frames.read(s.frames.ids, *every) for s in tail])
+            part = merge_parts([s.frames.read(s.frames.ids, *every, cached=False) for s in tail])
             fs = FrameSet.build(part.ids, part.t, part.v, part.offsets, cache=self.cache)
             merged = Slab(fs, min(s.mint for s in tail), max(s.maxt for s in tail))
             self.slabs[-k:] = [merged]
 
     # ---- reading ------------------------------------------------------------------------
-    def read(self, ids: I64Array, mint: int, maxt: int) -> Part:
-        """Samples of the given refs (sorted) in ``[mint, maxt]``, merged across slabs."""
+    def read(self, ids: I64Array, mint: int, maxt: int, *, cached: bool = True) -> Part:
+        """Samples of the given refs (sorted) in ``[mint, maxt]``, merged across slabs;
+        ``cached=False`` for a bulk read (compaction) that should not fill the frame cache."""
         with self.lock:
             parts = [
-                s.frames.read(ids, mint, maxt)
+                s.frames.read(ids, mint, maxt, cached=cached)
                 for s in self.slabs
                 if s.maxt >= mint and s.mint <= maxt and s.frames.may_hold(ids)
             ]
@@ -455,7 +456,7 @@ class Head:
                 if slab.mint >= t_ms:
                     keep.append(slab)
                 elif slab.maxt >= t_ms:
-                    part = slab.frames.read(slab.frames.ids, t_ms, slab.maxt)
+                    part = slab.frames.read(slab.frames.ids, t_ms, slab.maxt, cached=False)
                     if part.ids.size:
                         fs = FrameSet.build(
                             part.ids, part.t, part.v, part.offsets, cache=self.cache

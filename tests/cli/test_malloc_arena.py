@@ -1,5 +1,5 @@
-"""``kubeprom run`` asks glibc for one malloc arena before its threads start, and hands the
-parser tables' build garbage back."""
+"""``kubeprom run`` asks glibc for one malloc arena and a fixed mmap threshold before its
+threads start, and hands the parser tables' build garbage back."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import platform
 
 import pytest
 
-from kubeprom.cli.run_cmd import one_malloc_arena, release_free_memory
+from kubeprom.cli.run_cmd import release_free_memory, tune_malloc
 
 
-def test_glibc_takes_the_setting() -> None:
+def test_glibc_takes_the_settings() -> None:
     if platform.libc_ver()[0] != "glibc":
-        pytest.skip("mallopt(M_ARENA_MAX) is glibc's")
-    assert one_malloc_arena() is True
+        pytest.skip("mallopt(M_ARENA_MAX, M_MMAP_THRESHOLD) is glibc's")
+    assert tune_malloc() is True
 
 
 def test_glibc_trims_freed_memory() -> None:

@@ -144,8 +144,8 @@ def test_a_sample_committed_while_its_range_is_persisted_is_never_acknowledged_a
     outcome: list[tuple[AppendStats, AppendStats]] = []
     real_read = db.head.read
 
-    def read(*args: object) -> object:
-        part = real_read(*args)  # type: ignore[arg-type]
+    def read(*args: object, **kwargs: bool) -> object:
+        part = real_read(*args, **kwargs)  # type: ignore[arg-type]
         if not outcome:  # compact() has read [0, 1000): a late sample for it arrives now
             app = db.appender()
             ref = app.ref(late)
