@@ -187,10 +187,12 @@ def from_metrics(metrics: Iterable[Metric]) -> Columns:
         stamps = {s.timestamp for s in metric.samples}
         stamped = bool(stamps) and None not in stamps
         if stamped:
-            stamp = float(stamps.pop())
+            stamp = stamps.pop()
+            if not isinstance(stamp, int | float):
+                raise ValueError(f"family {metric.name!r}: a timestamp that is not a number")
             if stamps or (t_s is not None and stamp != t_s):
                 raise ValueError(f"family {metric.name!r}: samples stamped at different times")
-            t_s = stamp
+            t_s = float(stamp)
         elif len(stamps) > 1:
             raise ValueError(f"family {metric.name!r}: stamped and unstamped samples")
         families.append(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 from functools import partial
+from itertools import filterfalse
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def parsed_columns(columns: Columns, known: Container[bytes]) -> ParsedBody:
         for f in columns.families
     }
     labels: dict[bytes, Labels] = {}
-    fresh = set(series).difference(known)
+    fresh = set(filterfalse(known.__contains__, series))
     if fresh:
         for block in columns.blocks:
             for key, name, pairs in zip(block.keys, block.names, block.labels, strict=True):
