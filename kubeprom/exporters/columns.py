@@ -206,6 +206,27 @@ def from_metrics(metrics: Iterable[Metric]) -> Columns:
     return Columns(families, [builder.build()], np.array([values], dtype=np.float64), t_s)
 
 
+def concat(parts: Sequence[Columns]) -> Columns:
+    """One collection of several parts' families and series, in order (all parts' stamped
+    families must carry the same time)."""
+    families: list[FamilySpec] = []
+    blocks: list[Block] = []
+    stamps = {p.t_s for p in parts if p.t_s is not None}
+    if len(stamps) > 1:
+        raise ValueError(f"parts stamped at different times: {sorted(stamps)!r}")
+    width = max((p.matrix.shape[1] for p in parts), default=0)
+    matrices = []
+    for p in parts:
+        offset = len(families)
+        families.extend(p.families)
+        for b in p.blocks:
+            blocks.append(Block(b.family + offset, b.column, b.names, b.labels, b.keys))
+        matrix = p.matrix[: len(p.blocks)]
+        matrices.append(np.pad(matrix, ((0, 0), (0, width - matrix.shape[1]))))
+    stacked = np.concatenate(matrices) if matrices else np.zeros((0, 0))
+    return Columns(families, blocks, stacked, stamps.pop() if stamps else None)
+
+
 @dataclass(slots=True)
 class BlockCache:
     """Blocks by an object's signature (everything its series' labels depend on), kept from
