@@ -17,6 +17,14 @@ Two readers share one description, so they cannot drift apart:
 
 A collector that only has ``collect()`` still works everywhere: :func:`columns_of` reads its
 families sample by sample (:func:`from_metrics`), the slow but general way.
+
+What a new exporter provides to take the fast path without special code anywhere else:
+register it in :class:`~kubeprom.exporters.targets.ClusterExporters` like the others and give
+it ``columns() -> Columns`` (see :class:`ColumnCollector`): a tuple of :class:`FamilySpec` in
+exposition order, one :class:`Block` per object reported (built with :class:`BlockBuilder`,
+kept in a :class:`BlockCache` under a signature of everything its labels depend on), one row
+of values per block; and ``collect()`` as ``to_metrics(self.columns())`` so its text is
+derived from the same description.
 """
 
 from __future__ import annotations
