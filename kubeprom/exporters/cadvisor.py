@@ -20,9 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from prometheus_client.core import Metric
 
-from kubeprom.exporters.families import counter, gauge
+from kubeprom.exporters.columns import (
+    Block,
+    BlockBuilder,
+    BlockCache,
+    Columns,
+    FamilySpec,
+    to_metrics,
+)
 from kubeprom.exporters.state import CFS_PERIOD_S
 from kubeprom.exporters.views import ClusterView, PodInfo, Usage
 
@@ -49,111 +57,177 @@ class _Cgroup:
     is_pod: bool = False
 
 
+_FAMILIES = (
+    FamilySpec(
+        "container_cpu_usage_seconds_total",
+        "counter",
+        "Cumulative cpu time consumed in seconds.",
+        _CPU,
+    ),
+    FamilySpec(
+        "container_cpu_cfs_periods_total",
+        "counter",
+        "Number of elapsed enforcement period intervals.",
+        _BASE,
+    ),
+    FamilySpec(
+        "container_cpu_cfs_throttled_periods_total",
+        "counter",
+        "Number of throttled period intervals.",
+        _BASE,
+    ),
+    FamilySpec(
+        "container_cpu_cfs_throttled_seconds_total",
+        "counter",
+        "Total time duration the container has been throttled.",
+        _BASE,
+    ),
+    FamilySpec("container_memory_cache", "gauge", "Number of bytes of page cache memory.", _BASE),
+    FamilySpec("container_memory_rss", "gauge", "Size of RSS in bytes.", _BASE),
+    FamilySpec("container_memory_swap", "gauge", "Container swap usage in bytes.", _BASE),
+    FamilySpec(
+        "container_memory_usage_bytes",
+        "gauge",
+        "Current memory usage in bytes, including all memory regardless of when it was accessed",
+        _BASE,
+    ),
+    FamilySpec(
+        "container_memory_working_set_bytes", "gauge", "Current working set in bytes.", _BASE
+    ),
+    FamilySpec(
+        "container_network_receive_bytes_total",
+        "counter",
+        "Cumulative count of bytes received",
+        _NET,
+    ),
+    FamilySpec(
+        "container_network_transmit_bytes_total",
+        "counter",
+        "Cumulative count of bytes transmitted",
+        _NET,
+    ),
+    FamilySpec("container_spec_cpu_period", "gauge", "CPU period of the container.", _BASE),
+    FamilySpec("container_spec_cpu_quota", "gauge", "CPU quota of the container.", _BASE),
+    FamilySpec("container_spec_cpu_shares", "gauge", "CPU share of the container.", _BASE),
+    FamilySpec(
+        "container_spec_memory_limit_bytes", "gauge", "Memory limit for the container.", _BASE
+    ),
+    FamilySpec(
+        "container_start_time_seconds",
+        "gauge",
+        "Start time of the container since unix epoch in seconds.",
+        _BASE,
+    ),
+    FamilySpec("machine_cpu_cores", "gauge", "Number of logical CPU cores.", _MACHINE),
+    FamilySpec(
+        "machine_memory_bytes", "gauge", "Amount of memory installed on the machine.", _MACHINE
+    ),
+)
+(
+    _F_CPU,
+    _F_PERIODS,
+    _F_THROTTLED,
+    _F_THROTTLED_S,
+    _F_CACHE,
+    _F_RSS,
+    _F_SWAP,
+    _F_USAGE,
+    _F_WORKING,
+    _F_RX,
+    _F_TX,
+    _F_PERIOD,
+    _F_QUOTA,
+    _F_SHARES,
+    _F_MEM_LIMIT,
+    _F_START,
+    _F_CORES,
+    _F_MEMORY,
+) = range(len(_FAMILIES))
+# The columns of a cgroup's value row, one per family; each series reads its family's column.
+_WIDTH = len(_FAMILIES)
+
+
 class CadvisorCollector:
     """cAdvisor metrics of node ``node`` of ``cluster``."""
 
     def __init__(self, cluster: ClusterView, node: str) -> None:
         self.cluster = cluster
         self.node = node
+        self._blocks = BlockCache()
 
     def collect(self) -> Iterator[Metric]:
+        yield from to_metrics(self.columns())
+
+    def columns(self) -> Columns:
         node = self.cluster.node(self.node)
         groups = [_Cgroup(("", "/", "", "", "", ""), node.usage, node.created_s, None, 0.0, 0.0)]
         for pod in self.cluster.pods(node=self.node):
             groups.extend(_pod_cgroups(pod))
+        blocks = [self._block(g) for g in groups]
+        rows = [_row(g) for g in groups]
+        machine = (node.boot_id, node.machine_id, node.system_uuid)
+        blocks.append(self._machine_block(machine))
+        last = [0.0] * _WIDTH
+        last[_F_CORES] = node.capacity.cpu or 0.0
+        last[_F_MEMORY] = node.capacity.memory or 0.0
+        rows.append(last)
+        self._blocks.end_collection()
+        return Columns(_FAMILIES, blocks, np.array(rows, dtype=np.float64))
 
-        cpu = counter(
-            "container_cpu_usage_seconds_total",
-            "Cumulative cpu time consumed in seconds.",
-            _CPU,
-        )
-        periods = counter(
-            "container_cpu_cfs_periods_total",
-            "Number of elapsed enforcement period intervals.",
-            _BASE,
-        )
-        throttled = counter(
-            "container_cpu_cfs_throttled_periods_total",
-            "Number of throttled period intervals.",
-            _BASE,
-        )
-        throttled_s = counter(
-            "container_cpu_cfs_throttled_seconds_total",
-            "Total time duration the container has been throttled.",
-            _BASE,
-        )
-        cache = gauge("container_memory_cache", "Number of bytes of page cache memory.", _BASE)
-        rss = gauge("container_memory_rss", "Size of RSS in bytes.", _BASE)
-        swap = gauge("container_memory_swap", "Container swap usage in bytes.", _BASE)
-        usage = gauge(
-            "container_memory_usage_bytes",
-            "Current memory usage in bytes, including all memory regardless of "
-            "when it was accessed",
-            _BASE,
-        )
-        working = gauge(
-            "container_memory_working_set_bytes", "Current working set in bytes.", _BASE
-        )
-        rx = counter(
-            "container_network_receive_bytes_total",
-            "Cumulative count of bytes received",
-            _NET,
-        )
-        tx = counter(
-            "container_network_transmit_bytes_total",
-            "Cumulative count of bytes transmitted",
-            _NET,
-        )
-        period = gauge("container_spec_cpu_period", "CPU period of the container.", _BASE)
-        quota = gauge("container_spec_cpu_quota", "CPU quota of the container.", _BASE)
-        shares = gauge("container_spec_cpu_shares", "CPU share of the container.", _BASE)
-        mem_limit = gauge(
-            "container_spec_memory_limit_bytes", "Memory limit for the container.", _BASE
-        )
-        start = gauge(
-            "container_start_time_seconds",
-            "Start time of the container since unix epoch in seconds.",
-            _BASE,
-        )
-        for g in groups:
-            c, i, img, n, ns, p = g.labels
-            u = g.usage
-            cpu.add_metric([c, "total", i, img, n, ns, p], u.cpu_seconds)
-            for fam, value in (
-                (cache, u.memory_cache_bytes),
-                (rss, u.memory_rss_bytes),
-                (swap, 0.0),
-                (usage, u.memory_usage_bytes),
-                (working, u.memory_working_set_bytes),
-            ):
-                fam.add_metric(list(g.labels), value)
-            if g.is_pod:
-                rx.add_metric([c, i, img, "eth0", n, ns, p], u.network_rx_bytes)
-                tx.add_metric([c, i, img, "eth0", n, ns, p], u.network_tx_bytes)
-            if g.start_s is not None:
-                start.add_metric(list(g.labels), g.start_s)
-            if i == "/":
-                continue  # the root cgroup has no spec of its own
+    def _block(self, g: _Cgroup) -> Block:
+        root = g.labels[1] == "/"
+        signature = (g.labels, g.is_pod, g.start_s is not None, g.cpu_quota is not None, root)
+        block = self._blocks.get(signature)
+        if block is not None:
+            return block
+        b = BlockBuilder(_FAMILIES)
+        c, i, img, n, ns, p = g.labels
+        b.add(_F_CPU, _F_CPU, [c, "total", i, img, n, ns, p])
+        for f in (_F_CACHE, _F_RSS, _F_SWAP, _F_USAGE, _F_WORKING):
+            b.add(f, f, g.labels)
+        if g.is_pod:
+            b.add(_F_RX, _F_RX, [c, i, img, "eth0", n, ns, p])
+            b.add(_F_TX, _F_TX, [c, i, img, "eth0", n, ns, p])
+        if g.start_s is not None:
+            b.add(_F_START, _F_START, g.labels)
+        if not root:  # the root cgroup has no spec of its own
             if g.cpu_quota is not None:
-                periods.add_metric(list(g.labels), u.cfs_periods)
-                throttled.add_metric(list(g.labels), u.cfs_throttled_periods)
-                throttled_s.add_metric(list(g.labels), u.cfs_throttled_seconds)
-                quota.add_metric(list(g.labels), round(g.cpu_quota * _PERIOD_US))
-            period.add_metric(list(g.labels), _PERIOD_US)
-            cpu_shares = max(round(g.cpu_request * _SHARES_PER_CORE), _MIN_SHARES)
-            shares.add_metric(list(g.labels), cpu_shares)
-            mem_limit.add_metric(list(g.labels), g.memory_limit)
-        machine = [node.boot_id, node.machine_id, node.system_uuid]
-        cores = gauge("machine_cpu_cores", "Number of logical CPU cores.", _MACHINE)
-        cores.add_metric(machine, node.capacity.cpu or 0.0)
-        memory = gauge(
-            "machine_memory_bytes",
-            "Amount of memory installed on the machine.",
-            _MACHINE,
-        )
-        memory.add_metric(machine, node.capacity.memory or 0.0)
-        yield from (cpu, periods, throttled, throttled_s, cache, rss, swap, usage, working)
-        yield from (rx, tx, period, quota, shares, mem_limit, start, cores, memory)
+                for f in (_F_PERIODS, _F_THROTTLED, _F_THROTTLED_S, _F_QUOTA):
+                    b.add(f, f, g.labels)
+            for f in (_F_PERIOD, _F_SHARES, _F_MEM_LIMIT):
+                b.add(f, f, g.labels)
+        return self._blocks.put(signature, b.build())
+
+    def _machine_block(self, machine: tuple[str, str, str]) -> Block:
+        block = self._blocks.get(machine)
+        if block is not None:
+            return block
+        b = BlockBuilder(_FAMILIES)
+        b.add(_F_CORES, _F_CORES, machine)
+        b.add(_F_MEMORY, _F_MEMORY, machine)
+        return self._blocks.put(machine, b.build())
+
+
+def _row(g: _Cgroup) -> list[float]:
+    """A cgroup's values, one column per family (0 where the cgroup has no such series)."""
+    u = g.usage
+    row = [0.0] * _WIDTH
+    row[_F_CPU] = u.cpu_seconds
+    row[_F_PERIODS] = u.cfs_periods
+    row[_F_THROTTLED] = u.cfs_throttled_periods
+    row[_F_THROTTLED_S] = u.cfs_throttled_seconds
+    row[_F_CACHE] = u.memory_cache_bytes
+    row[_F_RSS] = u.memory_rss_bytes
+    row[_F_USAGE] = u.memory_usage_bytes
+    row[_F_WORKING] = u.memory_working_set_bytes
+    row[_F_RX] = u.network_rx_bytes
+    row[_F_TX] = u.network_tx_bytes
+    row[_F_PERIOD] = _PERIOD_US
+    row[_F_QUOTA] = round(g.cpu_quota * _PERIOD_US) if g.cpu_quota is not None else 0.0
+    row[_F_SHARES] = max(round(g.cpu_request * _SHARES_PER_CORE), _MIN_SHARES)
+    row[_F_MEM_LIMIT] = g.memory_limit
+    row[_F_START] = g.start_s or 0.0
+    return row
 
 
 def _pod_cgroups(pod: PodInfo) -> list[_Cgroup]:

@@ -157,6 +157,8 @@ class SimulatedCluster:
             self._quotas.setdefault(q.namespace, [])
             self._quotas[q.namespace].append(q)
         self._ids = ids.IdStream(spec.seed, "containers")
+        #: Each image's (reference, digest reference) as the runtime reports them.
+        self.image_ids: dict[str, tuple[str, str]] = {}
         self.table = ContainerTable(spec.seed)
         machine = ids.IdStream(spec.seed, "nodes")
         self._nodes = [
@@ -253,7 +255,7 @@ class SimulatedCluster:
             index = self._node_index.get(node)
             pods = [p for p in pods if index is not None and p.node == index]
         pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
-        return [snapshot.pod_info(self, p) for p in pods]
+        return snapshot.pod_infos(self, pods)
 
     def pod_states(self, namespace: str) -> list[PodState]:
         """The pods of a namespace, terminating ones included, in creation order."""

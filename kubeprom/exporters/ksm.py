@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-from kubeprom.exporters.families import counter, gauge
-from kubeprom.exporters.views import ClusterView, PodInfo, PodPhase
+from kubeprom.exporters.columns import Columns, concat, from_metrics, to_metrics
+from kubeprom.exporters.families import gauge
+from kubeprom.exporters.ksm_pods import PodColumns
+from kubeprom.exporters.views import ClusterView
 
 _S = "[STABLE] "
 _LABEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
@@ -42,13 +45,21 @@ class KubeStateMetricsCollector:
 
     def __init__(self, cluster: ClusterView) -> None:
         self.cluster = cluster
+        self._pods = PodColumns(cluster)
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._deployments()
-        yield from self._hpas()
-        yield from self._nodes()
-        yield from self._pods()
-        yield from self._replicasets()
+        yield from to_metrics(self.columns())
+
+    def columns(self) -> Columns:
+        """Pods (most of the series) as cached columns; the few other objects' families
+        are read sample by sample."""
+        return concat(
+            [
+                from_metrics(chain(self._deployments(), self._hpas(), self._nodes())),
+                self._pods.columns(),
+                from_metrics(self._replicasets()),
+            ]
+        )
 
     def _deployments(self) -> Iterator[Metric]:
         fams: dict[str, GaugeMetricFamily] = {}
@@ -273,92 +284,6 @@ class KubeStateMetricsCollector:
                     condition.add_metric([n.name, cond, status], value)
         yield from (info, created, unschedulable, allocatable, capacity, condition)
 
-    def _pods(self) -> Iterator[Metric]:
-        info = gauge(
-            "kube_pod_info",
-            _S + "Information about pod.",
-            (
-                *_POD,
-                "host_ip",
-                "pod_ip",
-                "node",
-                "created_by_kind",
-                "created_by_name",
-                "priority_class",
-                "host_network",
-            ),
-        )
-        owner = gauge(
-            "kube_pod_owner",
-            _S + "Information about the Pod's owner.",
-            (*_POD, "owner_kind", "owner_name", "owner_is_controller"),
-        )
-        created = gauge("kube_pod_created", _S + "Unix creation timestamp", _POD)
-        deletion = gauge("kube_pod_deletion_timestamp", "Unix deletion timestamp", _POD)
-        start_time = gauge(
-            "kube_pod_start_time", _S + "Start time in unix timestamp for a pod.", _POD
-        )
-        phase = gauge("kube_pod_status_phase", _S + "The pods current phase.", (*_POD, "phase"))
-        ready = gauge(
-            "kube_pod_status_ready",
-            _S + "Describes whether the pod is ready to serve requests.",
-            (*_POD, "condition"),
-        )
-        scheduled = gauge(
-            "kube_pod_status_scheduled",
-            _S + "Describes the status of the scheduling process for the pod.",
-            (*_POD, "condition"),
-        )
-        unschedulable = gauge(
-            "kube_pod_status_unschedulable",
-            _S + "Describes the unschedulable status for the pod.",
-            _POD,
-        )
-        qos = gauge("kube_pod_status_qos_class", "The pods current qosClass.", (*_POD, "qos_class"))
-        policy = gauge(
-            "kube_pod_restart_policy",
-            _S + "Describes the restart policy in use by this pod.",
-            (*_POD, "type"),
-        )
-        # Pod labels as kube-state-metrics exports them with --metric-labels-allowlist=pods=[*]:
-        # label_<key> with the key's non-alphanumerics turned into "_".
-        pod_labels = GaugeMetricFamily(
-            "kube_pod_labels", _S + "Kubernetes labels converted to Prometheus labels."
-        )
-        c = _ContainerFamilies()
-        for p in self.cluster.pods():
-            key = [p.namespace, p.name, p.uid]
-            node = p.node or ""
-            extra = {f"label_{_LABEL_UNSAFE.sub('_', k)}": v for k, v in sorted(p.labels.items())}
-            pod_labels.add_sample("kube_pod_labels", dict(zip(_POD, key, strict=True)) | extra, 1.0)
-            info.add_metric(
-                [*key, p.host_ip, p.pod_ip, node, p.owner_kind, p.owner_name, "", "false"], 1.0
-            )
-            owner.add_metric([*key, p.owner_kind, p.owner_name, "true"], 1.0)
-            created.add_metric(key, p.created_s)
-            if p.deletion_s is not None:
-                deletion.add_metric(key, p.deletion_s)
-            if p.started_s is not None:
-                start_time.add_metric(key, p.started_s)
-            for name in PodPhase:
-                phase.add_metric([*key, name.value], _flag(p.phase is name))
-            for status in _STATUSES:
-                ready.add_metric([*key, status], _flag(status == ("true" if p.ready else "false")))
-            if p.node is not None or p.unschedulable:
-                for status in _STATUSES:
-                    is_set = status == ("true" if p.node is not None else "false")
-                    scheduled.add_metric([*key, status], _flag(is_set))
-            if p.unschedulable:
-                unschedulable.add_metric(key, 1.0)
-            for klass in ("BestEffort", "Burstable", "Guaranteed"):
-                qos.add_metric([*key, klass], _flag(p.qos.value == klass))
-            policy.add_metric([*key, "Always"], 1.0)
-            c.add(key, node, p)
-        yield from (info, owner, created, deletion, start_time, phase, ready, scheduled)
-        yield unschedulable
-        yield from (qos, policy, pod_labels)
-        yield from c.families()
-
     def _replicasets(self) -> Iterator[Metric]:
         owner = gauge(
             "kube_replicaset_owner",
@@ -383,98 +308,3 @@ class KubeStateMetricsCollector:
             status.add_metric(key, float(d.replicas))
             ready.add_metric(key, float(d.ready_replicas))
         yield from (owner, spec, status, ready)
-
-
-class _ContainerFamilies:
-    """The per-container ``kube_pod_container_*`` families, filled pod by pod."""
-
-    def __init__(self) -> None:
-        self.info = gauge(
-            "kube_pod_container_info",
-            _S + "Information about a container in a pod.",
-            (*_CONTAINER, "image_spec", "image", "image_id", "container_id"),
-        )
-        self.requests = gauge(
-            "kube_pod_container_resource_requests",
-            "The number of requested request resource by a container. It is recommended to "
-            "use the kube_pod_resource_requests metric exposed by kube-scheduler instead, as "
-            "it is more precise.",
-            _RESOURCE,
-        )
-        self.limits = gauge(
-            "kube_pod_container_resource_limits",
-            "The number of requested limit resource by a container. It is recommended to use "
-            "the kube_pod_resource_limits metric exposed by kube-scheduler instead, as it is "
-            "more precise.",
-            _RESOURCE,
-        )
-        self.started = gauge(
-            "kube_pod_container_state_started",
-            _S + "Start time in unix timestamp for a pod container.",
-            _CONTAINER,
-        )
-        self.exit_code = gauge(
-            "kube_pod_container_status_last_terminated_exitcode",
-            "Describes the exit code for the last container in terminated state.",
-            _CONTAINER,
-        )
-        self.last_reason = gauge(
-            "kube_pod_container_status_last_terminated_reason",
-            "Describes the last reason the container was in terminated state.",
-            (*_CONTAINER, "reason"),
-        )
-        self.ready = self._state(
-            "ready", "Describes whether the containers readiness check succeeded."
-        )
-        self.restarts: CounterMetricFamily = counter(
-            "kube_pod_container_status_restarts_total",
-            _S + "The number of container restarts per container.",
-            _CONTAINER,
-        )
-        self.running = self._state(
-            "running", "Describes whether the container is currently in running state."
-        )
-        self.terminated = self._state(
-            "terminated", "Describes whether the container is currently in terminated state."
-        )
-        self.waiting = self._state(
-            "waiting", "Describes whether the container is currently in waiting state."
-        )
-        self.waiting_reason = gauge(
-            "kube_pod_container_status_waiting_reason",
-            _S + "Describes the reason the container is currently in waiting state.",
-            (*_CONTAINER, "reason"),
-        )
-
-    @staticmethod
-    def _state(name: str, doc: str) -> GaugeMetricFamily:
-        return gauge(f"kube_pod_container_status_{name}", _S + doc, _CONTAINER)
-
-    def add(self, pod_key: list[str], node: str, pod: PodInfo) -> None:
-        for c in pod.containers:
-            key = [*pod_key, c.name]
-            for fam, res in ((self.requests, c.requests), (self.limits, c.limits)):
-                if res.cpu is not None:
-                    fam.add_metric([*key, node, "cpu", "core"], res.cpu)
-                if res.memory is not None:
-                    fam.add_metric([*key, node, "memory", "byte"], res.memory)
-            if pod.node is None:
-                continue  # no container status before the pod is bound to a node
-            self.info.add_metric([*key, c.image_spec, c.image, c.image_id, c.container_id], 1.0)
-            if c.started_s is not None:
-                self.started.add_metric(key, c.started_s)
-            if c.last_terminated_reason is not None:
-                self.exit_code.add_metric(key, float(_OOM_EXIT_CODE))
-                self.last_reason.add_metric([*key, c.last_terminated_reason], 1.0)
-            self.ready.add_metric(key, _flag(c.ready))
-            self.restarts.add_metric(key, float(c.restart_count))
-            self.running.add_metric(key, _flag(c.running))
-            self.terminated.add_metric(key, 0.0)
-            self.waiting.add_metric(key, _flag(c.waiting_reason is not None))
-            if c.waiting_reason is not None:
-                self.waiting_reason.add_metric([*key, c.waiting_reason], 1.0)
-
-    def families(self) -> Iterator[Metric]:
-        yield from (self.info, self.requests, self.limits, self.started, self.exit_code)
-        yield from (self.last_reason, self.ready, self.restarts, self.running, self.terminated)
-        yield from (self.waiting, self.waiting_reason)

@@ -8,6 +8,7 @@ relations hold: ``rss <= working_set <= usage`` and ``usage = working_set + inac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,7 +54,12 @@ _QOS_CGROUP = {
 }
 
 
-def usage(counters: NDArray[np.float64], memory: float, rx: float = 0.0, tx: float = 0.0) -> Usage:
+def usage(
+    counters: NDArray[np.float64] | Sequence[float],
+    memory: float,
+    rx: float = 0.0,
+    tx: float = 0.0,
+) -> Usage:
     """A :class:`Usage` from counter columns CPU..THROTTLED_S and a working set."""
     return Usage(
         cpu_seconds=float(counters[CPU]),
@@ -96,20 +102,50 @@ def pod_cgroup(pod: PodRecord) -> str:
     return f"{_QOS_CGROUP[pod.dep.qos]}/pod{pod.uid}"
 
 
-def pod_info(cluster: SimulatedCluster, pod: PodRecord) -> PodInfo:
+def pod_infos(cluster: SimulatedCluster, pods: list[PodRecord]) -> list[PodInfo]:
+    """The views of ``pods``, their usage read from the container table in one go."""
     table = cluster.table
+    bound = [p for p in pods if p.node >= 0]
+    rows = [c.row for p in bound for c in p.containers]
+    sums: list[list[float]] = []
+    memory: list[float] = []
+    c_counters: list[list[float]] = []
+    c_memory: list[float] = []
+    if rows:
+        starts = np.cumsum([0] + [len(p.containers) for p in bound[:-1]])
+        counters = table.counters[rows]
+        c_counters = counters[:, :RX].tolist()
+        c_memory = table.memory[rows].tolist()
+        sums = np.add.reduceat(counters[:, :RX], starts, axis=0).tolist()
+        memory = np.add.reduceat(table.memory[rows], starts).tolist()
+        heads = counters[starts][:, [RX, TX]].tolist()
+    at = row = 0
+    out = []
+    for pod in pods:
+        n = len(pod.containers)
+        if pod.node >= 0:
+            rx, tx = heads[at]
+            pod_usage = usage(pod.carried + sums[at], memory[at], rx, tx)
+            used = [
+                usage(c_counters[row + i], c_memory[row + i]) if c.running else Usage()
+                for i, c in enumerate(pod.containers)
+            ]
+            at, row = at + 1, row + n
+        else:
+            pod_usage, used = Usage(), [Usage()] * n
+        out.append(_pod_info(cluster, pod, pod_usage, used))
+    return out
+
+
+def _pod_info(
+    cluster: SimulatedCluster, pod: PodRecord, pod_usage: Usage, used: list[Usage]
+) -> PodInfo:
     cgroup = pod_cgroup(pod)
     bound = pod.node >= 0
-    containers = tuple(_container_info(cluster, c, cgroup, bound) for c in pod.containers)
-    if bound:
-        rows = [c.row for c in pod.containers]
-        counters = pod.carried + table.counters[rows, :RX].sum(axis=0)
-        memory = float(table.memory[rows].sum())
-        head = pod.containers[0].row
-        rx, tx = float(table.counters[head, RX]), float(table.counters[head, TX])
-        pod_usage = usage(counters, memory, rx, tx)
-    else:
-        pod_usage = Usage()
+    containers = tuple(
+        _container_info(cluster, c, cgroup, bound, u)
+        for c, u in zip(pod.containers, used, strict=True)
+    )
     started = bound and all(c.instance > 0 for c in pod.containers)
     return PodInfo(
         namespace=pod.dep.spec.namespace,
@@ -147,20 +183,24 @@ def cluster_node_ip(cluster: SimulatedCluster, index: int) -> str:
 
 
 def _container_info(
-    cluster: SimulatedCluster, c: ContainerRecord, pod_cgroup_path: str, bound: bool
+    cluster: SimulatedCluster,
+    c: ContainerRecord,
+    pod_cgroup_path: str,
+    bound: bool,
+    info_usage: Usage,
 ) -> ContainerInfo:
-    """A container's view; before its pod is bound to a node it has no status yet."""
-    table = cluster.table
-    if c.running:
-        info_usage = usage(table.counters[c.row, :RX], float(table.memory[c.row]))
-        cgroup = f"{pod_cgroup_path}/{c.container_id.rsplit('/', 1)[-1]}"
-    else:
-        info_usage, cgroup = Usage(), ""
+    """A container's view (``info_usage`` is its usage, empty unless it runs); before its
+    pod is bound to a node it has no status yet."""
+    cgroup = f"{pod_cgroup_path}/{c.container_id.rsplit('/', 1)[-1]}" if c.running else ""
+    image = cluster.image_ids.get(c.spec.image)
+    if image is None:  # the digests of each image once: hashing per snapshot shows up
+        image = (ids.image_ref(c.spec.image), ids.image_id(c.spec.image))
+        cluster.image_ids[c.spec.image] = image
     return ContainerInfo(
         name=c.spec.name,
-        image=ids.image_ref(c.spec.image),
+        image=image[0],
         image_spec=c.spec.image,
-        image_id=ids.image_id(c.spec.image),
+        image_id=image[1],
         container_id=c.container_id,
         cgroup=cgroup,
         requests=c.spec.requests,

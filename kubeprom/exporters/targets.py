@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 from kubeprom.errors import KubepromError
 from kubeprom.exporters import rabbitmq
 from kubeprom.exporters.cadvisor import CadvisorCollector
+from kubeprom.exporters.columns import Columns, columns_of
 from kubeprom.exporters.ksm import KubeStateMetricsCollector
 from kubeprom.exporters.kubelet import ResourceMetricsCollector
 from kubeprom.exporters.views import ClusterView
@@ -119,6 +120,7 @@ class ClusterExporters:
     def __init__(self, cluster: ClusterView) -> None:
         self.cluster = cluster
         self._registries: dict[str, CollectorRegistry] = {}
+        self._collectors: dict[str, Collector] = {}
         for node in cluster.nodes():
             self._register(cadvisor_target(node.name), CadvisorCollector(cluster, node.name))
             self._register(resource_target(node.name), ResourceMetricsCollector(cluster, node.name))
@@ -130,12 +132,20 @@ class ClusterExporters:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(collector)
         self._registries[target_id] = registry
+        self._collectors[target_id] = collector
 
     def registry(self, target_id: str) -> CollectorRegistry:
         try:
             return self._registries[target_id]
         except KeyError:
             raise KubepromError(f"unknown exporter target {target_id!r}") from None
+
+    def columns(self, target_id: str) -> Columns:
+        """What a target exposes, as columns (:mod:`kubeprom.exporters.columns`): the
+        samples its body would carry, without the text. Raises KubepromError for an unknown
+        target id."""
+        self.registry(target_id)
+        return columns_of(self._collectors[target_id])
 
     def render(self, target_id: str, accept_openmetrics: bool) -> tuple[bytes, str]:
         """A target's exposition body and its Content-Type: OpenMetrics 1.0 when asked for,

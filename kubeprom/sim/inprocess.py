@@ -5,23 +5,26 @@ cluster's exporters after advancing the cluster to the clock's time, so the same
 scrape cache and store path run as in ``kubeprom run``, hours of cluster time in seconds.
 
 With ``direct=True`` it skips the text: the scrape gets the samples the OpenMetrics body
-would parse to (:func:`parsed_families`), read from the collectors' families, and appends
-them through the same cache, relabeling, staleness and store path. The store ends up exactly
-as with the text (a test compares them); only the rendering and parsing are saved.
+would parse to (:func:`parsed_columns`), read from the exporters' columns
+(:mod:`kubeprom.exporters.columns`: series keys cached per object, values as numpy
+columns), and appends them through the same cache, relabeling, staleness and store path.
+The store ends up exactly as with the text (a test compares them); only the rendering and
+parsing are saved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from functools import partial
+from itertools import filterfalse
 
 import numpy as np
-from prometheus_client.metrics_core import Metric
 
 from kubeprom.clock import Clock
 from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import ScrapeError
 from kubeprom.exporters import ClusterExporters, ServedTarget, SimulatedCluster
+from kubeprom.exporters.columns import Columns
 from kubeprom.exporters.targets import OPENMETRICS_CONTENT_TYPE
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery.cluster import cluster_groups
@@ -33,8 +36,6 @@ from kubeprom.scraper.exposition.series import build_labels
 from kubeprom.scraper.fetch import FetchResult
 from kubeprom.scraper.loop import DEFAULT_BODY_LIMIT_BYTES
 from kubeprom.tsdb.api import MetricMetadata, MetricType
-
-_SEP = "\xff"  # never in a label name; keys only need to tell series apart
 
 
 class InProcessFetch:
@@ -56,9 +57,9 @@ class InProcessFetch:
         # A configured body size limit needs the body; the default bound (256 MiB) is far
         # above anything the simulated exporters write.
         if self.direct and (not body_limit or body_limit >= DEFAULT_BODY_LIMIT_BYTES):
-            families = list(self.exporters.registry(target_id).collect())
+            columns = self.exporters.columns(target_id)
             return FetchResult(
-                b"", OPENMETRICS_CONTENT_TYPE, parsed=partial(parsed_families, families)
+                b"", OPENMETRICS_CONTENT_TYPE, parsed=partial(parsed_columns, columns)
             )
         body, content_type = self.exporters.render(target_id, accept_openmetrics=True)
         if body_limit and len(body) > body_limit:
@@ -70,39 +71,29 @@ class InProcessFetch:
         return cluster_groups(self.targets, sd.role)
 
 
-def parsed_families(families: Iterable[Metric], known: Container[bytes]) -> ParsedBody:
-    """What the OpenMetrics body of ``families`` parses to, given the series ``known``.
+def parsed_columns(columns: Columns, known: Container[bytes]) -> ParsedBody:
+    """What the OpenMetrics body of ``columns`` parses to, given the series ``known``.
 
     Values are the floats themselves (the text writes them with ``repr``, which round-trips);
-    timestamps go through the text they would be written as (``str``) and the parser's own
-    conversion, labels through the parser's own builder, so every sample is bit for bit the
-    one the text gives.
+    the timestamp goes through the text it would be written as (``str``) and the parser's
+    own conversion, labels through the parser's own builder, so every sample is bit for bit
+    the one the text gives. Only series not ``known`` cost a Python step each.
     """
-    series: list[bytes] = []
-    values: list[float] = []
-    stamped: list[int] = []
-    stamps: list[bytes] = []
-    metadata: dict[str, MetricMetadata] = {}
-    labels: dict[bytes, Labels] = {}
-    for family in families:
-        metadata[family.name] = MetricMetadata(
-            MetricType(family.type), family.documentation, family.unit or ""
-        )
-        for s in family.samples:
-            # A family's samples share its label names in one order, so the name and the
-            # values tell its series apart. Values may be StrEnums; the text writes str().
-            key = _SEP.join([s.name, *map(str, s.labels.values())]).encode()
-            if key not in known and key not in labels:
-                items = sorted((k, str(v)) for k, v in s.labels.items())
-                labels[key] = build_labels(s.name, items, None)
-            if s.timestamp is not None:
-                stamped.append(len(series))
-                stamps.append(str(s.timestamp).encode())
-            series.append(key)
-            values.append(s.value)
+    series = columns.keys()
+    values = columns.values()
     ts = np.full(len(series), MISSING, dtype=np.int64)
-    if stamps:
-        ms, _ = seconds_ms_bulk(stamps)
-        ts[stamped] = ms
-    floats = np.array(values, dtype=np.float64)
-    return ParsedBody(series, floats, ts, metadata, labels)
+    if columns.t_s is not None:
+        ms, _ = seconds_ms_bulk([str(columns.t_s).encode()])
+        ts[columns.stamped()] = ms[0]
+    metadata = {
+        f.family_name: MetricMetadata(MetricType(f.type), f.documentation, f.unit)
+        for f in columns.families
+    }
+    labels: dict[bytes, Labels] = {}
+    fresh = set(filterfalse(known.__contains__, series))
+    if fresh:
+        for block in columns.blocks:
+            for key, name, pairs in zip(block.keys, block.names, block.labels, strict=True):
+                if key in fresh and key not in labels:
+                    labels[key] = build_labels(name, sorted(pairs), None)
+    return ParsedBody(series, values, ts, metadata, labels)

@@ -13,11 +13,13 @@ import pytest
 from kubeprom.cli.simulate_cmd import fresh_data_dir, simulate
 from kubeprom.errors import ConfigError
 from kubeprom.model import Matcher, MatchType
+from kubeprom.model.samples import STALE_NAN
 from kubeprom.sim.scenario import ScrapeMode, load_scenario
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, Options
 
-# Two Deployments (one scaled, one not), CPU limits that throttle, a memory leak that ends
-# in OOM kills (restarts, new container ids, series that go stale), rules with alerts.
+# Two Deployments (one scaled up and down again: pods come and go), CPU limits that throttle,
+# a memory leak that ends in OOM kills (restarts, new container ids, series that go stale),
+# rules with alerts.
 SCENARIO = """\
 global: {scrape_interval: 10s, evaluation_interval: 10s}
 rule_files: [RULES]
@@ -35,7 +37,8 @@ cluster:
                 image: nginx
                 resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 300m}}
                 readinessProbe: {initialDelaySeconds: 5}
-      load: {type: step, at: 3m, from: 20, to: 200, cpu_per_request: 5m, noise: 0.1}
+      load: {type: spike, base_rps: 20, at: 3m, duration: 4m, factor: 10, cpu_per_request: 5m,
+             noise: 0.1}
     - metadata: {name: leaky, labels: {app: leaky}}
       spec:
         replicas: 1
@@ -53,6 +56,7 @@ horizontal_pod_autoscalers:
     spec:
       scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
       maxReplicas: 12
+      behavior: {scaleDown: {stabilizationWindowSeconds: 30}}
       metrics:
         - type: Resource
           resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
@@ -72,6 +76,7 @@ groups:
         expr: increase(kube_pod_container_status_restarts_total[5m]) > 0
         for: 30s
 """
+STALE_BITS = int(np.array([STALE_NAN]).view(np.uint64)[0])
 OUTPUTS = ("timeline.csv", "events.csv", "decisions.jsonl", "summary.json", "default-web.png")
 
 
@@ -117,6 +122,14 @@ async def test_direct_scrapes_leave_the_store_text_scrapes_leave(tmp_path: Path)
     assert {"ALERTS", "deployment:cpu:rate1m", "container_cpu_cfs_throttled_periods_total"} <= names
     assert any('alertname="Restarted"' in s for s in t_labels)
     assert len(t_labels) > 300
+    # Pods went away: their series end in a staleness marker.
+    ends = [t_v[end - 1] for end in t_off[1:]]
+    gone = [
+        s
+        for s, last in zip(t_labels, ends, strict=True)
+        if s.startswith("kube_pod_created{") and last == STALE_BITS
+    ]
+    assert gone, "a pod was removed while scraped"
     assert t_labels == d_labels
     assert t_off == d_off
     assert t_t == d_t
@@ -130,6 +143,6 @@ def test_scrape_mode_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO.replace("MODE", "json"))
     with pytest.raises(
-        ConfigError, match=r"s\.yaml:40:11: simulation\.scrape: expected direct or text, got 'json'"
+        ConfigError, match=r"s\.yaml:42:11: simulation\.scrape: expected direct or text, got 'json'"
     ):
         load_scenario(str(path))
