@@ -113,7 +113,7 @@ remote_write:
                 "scrapes",
             )
             assert metric_value(kp.url, "prometheus_agent_active_series") > 50
-            wait_until(lambda: caught_up(kp.url), 60, "remote write to catch up")
+            wait_until(caught_up(kp.url), 60, "remote write to catch up")
         want = stored_samples(tmp_path / "kp", {"replica": "agent"})  # the agent's WAL, replayed
         assert len(want) > 1000
         assert vm_missing(want, vm.url) == []

@@ -75,7 +75,7 @@ def test_victoria_metrics_gets_every_sample(tmp_path: Path) -> None:
         kp = start_kubeprom(config, tmp_path / "kp", tmp_path / "kp.log", port=port)
         with serving(kp):
             wait_until(lambda: appended(kp.url) > 2000, 60, "kubeprom to scrape")
-            wait_until(lambda: caught_up(kp.url), 60, "remote write to catch up")
+            wait_until(caught_up(kp.url), 60, "remote write to catch up")
         assert kp.proc.returncode == 0
         want = stored_samples(tmp_path / "kp", EXTERNAL)
         assert vm_missing(want, vm.url) == []
@@ -96,7 +96,7 @@ def test_prometheus_receiver_gets_every_sample_exactly(tmp_path: Path) -> None:
         kp = start_kubeprom(config, tmp_path / "kp", tmp_path / "kp.log", port=port)
         with serving(kp):
             wait_until(lambda: appended(kp.url) > 2000, 60, "kubeprom to scrape")
-            wait_until(lambda: caught_up(kp.url), 60, "remote write to catch up")
+            wait_until(caught_up(kp.url), 60, "remote write to catch up")
         want = stored_samples(tmp_path / "kp", EXTERNAL)
         newest = max(t for _, t, _ in want) / 1000
         have = prometheus_samples(prom.url, newest)
@@ -116,7 +116,7 @@ def test_an_outage_of_the_receiver_leaves_no_gap(tmp_path: Path) -> None:
     vm = start_vm(tmp_path / "vm", tmp_path / "vm.log", port=vm_port)
     kp = start_kubeprom(config, tmp_path / "kp", tmp_path / "kp.log", port=port)
     try:
-        wait_until(lambda: caught_up(kp.url), 60, "the first samples to be sent")
+        wait_until(caught_up(kp.url), 60, "the first samples to be sent")
         vm.stop()
         down_at = appended(kp.url)
         wait_until(lambda: appended(kp.url) > down_at + outage_s * 150, outage_s * 3, "the outage")
@@ -127,7 +127,7 @@ def test_an_outage_of_the_receiver_leaves_no_gap(tmp_path: Path) -> None:
         assert backlog > pending  # the rest waits in the WAL, not in memory
         assert pending <= 500 + 300  # one shard's capacity plus one WAL record
         vm = start_vm(tmp_path / "vm", tmp_path / "vm.log", port=vm_port)
-        wait_until(lambda: caught_up(kp.url), 120, "remote write to catch up after the outage")
+        wait_until(caught_up(kp.url), 120, "remote write to catch up after the outage")
         kp.stop()
         assert kp.proc.returncode == 0
         want = stored_samples(tmp_path / "kp", EXTERNAL)
@@ -144,7 +144,7 @@ def test_killed_mid_send_resumes_with_nothing_missing(tmp_path: Path) -> None:
     vm = start_vm(tmp_path / "vm", tmp_path / "vm.log", port=vm_port)
     kp = start_kubeprom(config, tmp_path / "kp", tmp_path / "kp.log", port=port)
     try:
-        wait_until(lambda: caught_up(kp.url), 60, "the first samples to be sent")
+        wait_until(caught_up(kp.url), 60, "the first samples to be sent")
         vm.stop()  # sends now fail and retry: kubeprom is killed in the middle of them
         down_at = appended(kp.url)
         wait_until(lambda: appended(kp.url) > down_at + 1500, 60, "a backlog")
@@ -153,7 +153,7 @@ def test_killed_mid_send_resumes_with_nothing_missing(tmp_path: Path) -> None:
         kp = start_kubeprom(config, tmp_path / "kp", tmp_path / "kp.log", port=port)
         restarted_at = appended(kp.url)
         wait_until(lambda: appended(kp.url) > restarted_at + 1000, 60, "scrapes after the restart")
-        wait_until(lambda: caught_up(kp.url), 120, "remote write to catch up after the restart")
+        wait_until(caught_up(kp.url), 120, "remote write to catch up after the restart")
         kp.stop()
         want = stored_samples(tmp_path / "kp", EXTERNAL)
         assert len(want) > 2500  # before the kill, the backlog, and after the restart
