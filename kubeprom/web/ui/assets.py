@@ -66,7 +66,11 @@ def static_files() -> dict[str, Path]:
 
 # The module forms the UI's files use, and the only ones :func:`bundle` accepts: named
 # imports from a relative path, and exported declarations.
-_IMPORT = re.compile(r"""^import \{([\w$,\s]*)\} from "(\.{1,2}/[^"]+)";[ \t]*\n""", re.MULTILINE)
+# Names only: ``{ a as b }`` would become invalid destructuring, so it is refused below.
+_IMPORT = re.compile(
+    r"""^import \{\s*([\w$]+(?:\s*,\s*[\w$]+)*)\s*,?\s*\} from "(\.{1,2}/[^"]+)";[ \t]*\n""",
+    re.MULTILINE,
+)
 _EXPORT = re.compile(r"^export (?=(?:async function|function|class|const) ([\w$]+))", re.MULTILINE)
 _OTHER = re.compile(r"^(?:import|export)\b|\bimport\s*\(", re.MULTILINE)
 

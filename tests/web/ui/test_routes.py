@@ -107,6 +107,7 @@ def test_bundle_scopes_each_module_and_passes_its_exports() -> None:
     [
         ("const a = 1;\nexport default a;\n", "x.js:2: cannot join 'export default a;'"),
         ('import * as a from "./a.js";\n', "x.js:1: cannot join 'import \\* as a"),
+        ('import { a as b } from "./a.js";\n', "x.js:1: cannot join 'import { a as b }"),
         ('const m = import("./a.js");\n', "x.js:1: cannot join 'import\\(\"./a.js\"\\);'"),
         ('import { x } from "./x.js";\n', "import cycle through 'x.js'"),
         ('import { y } from "./y.js";\n', "no module 'y.js'"),
