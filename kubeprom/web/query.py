@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 from aiohttp import web
@@ -86,10 +86,17 @@ def format_time(t_ms: int) -> float | int:
 _INT_TEXT_LIMIT = 1e15
 
 
+# Up to this many values are formatted one by one: fewer calls than the dozen numpy passes
+# below, which cost a cheap query more than its evaluation when the caches are cold.
+_SMALL = 64
+
+
 def _values_text(values: F64Array) -> list[str]:
     """``format_f`` of many values, the common cases in C: integers (bytes, counts) through
     ``str(int)``; otherwise ``repr`` for all, ``.0`` stripped in one pass over the joined
     text, and the rare exponent and special forms fixed one by one."""
+    if len(values) <= _SMALL:
+        return list(map(format_f, values.tolist()))
     with np.errstate(invalid="ignore"):
         integral = (values == np.trunc(values)) & (np.abs(values) < _INT_TEXT_LIMIT)
     integral &= ~np.signbit(values)  # -0.0 prints as "-0"; an int would lose the sign
@@ -170,6 +177,8 @@ class QueryHandlers:
         default_timeout_s: float = 120.0,
     ) -> None:
         self.api = api
+        # Checked once: a runtime Protocol check walks the protocol's members each time.
+        self._cancellable = isinstance(api, CancellableQueryAPI)
         self.max_concurrency = max_concurrency
         self.max_queued = max_queued
         self.default_timeout_s = default_timeout_s
@@ -195,8 +204,8 @@ class QueryHandlers:
 
     def _call(self, job: Job, cancel: threading.Event) -> QueryResult:
         api = self.api
-        if isinstance(api, CancellableQueryAPI):
-            api = api.cancellable(cancel)
+        if self._cancellable:
+            api = cast(CancellableQueryAPI, api).cancellable(cancel)
         return job(api)
 
     async def _run(self, job: Job, timeout_s: float, clock: Clock, key: Hashable) -> QueryResult:

@@ -1,0 +1,59 @@
+"""The command line's entry: each command imports its own module only, and ``kubeprom run``
+serves on uvloop's event loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from kubeprom.cli.main import COMMANDS, build_parser, command_modules
+from kubeprom.cli.run_cmd import event_loop_factory
+
+
+def test_every_command_name_maps_to_the_module_that_registers_it() -> None:
+    names: defaultdict[str, set[str]] = defaultdict(set)
+    for name, module in COMMANDS.items():
+        names[module].add(name)
+    for module in command_modules():
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.add_parser(sub)
+        assert set(sub.choices) == names[module.__name__.rsplit(".", 1)[1]], module.__name__
+
+
+def test_a_command_line_registers_only_the_command_it_names() -> None:
+    parser = build_parser(["--log-level", "debug", "run", "--data", "x"])
+    args = parser.parse_args(["--log-level", "debug", "run", "--data", "x"])
+    assert (args.command, args.data) == ("run", "x")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tsdb", "list", "x"])  # not registered in this parser
+    assert [m.__name__ for m in command_modules(["query", "run"])] == ["kubeprom.cli.query_cmd"]
+    assert len(command_modules(["--help"])) == len(set(COMMANDS.values()))
+
+
+def test_run_does_not_import_the_other_commands() -> None:
+    code = (
+        "import sys; from kubeprom.cli.main import build_parser; build_parser(['run']); "
+        "print(sorted(m for m in sys.modules if m.startswith('kubeprom.cli.') "
+        "and m.endswith('_cmd')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "['kubeprom.cli.run_cmd']"
+
+
+def test_run_serves_on_uvloop() -> None:
+    uvloop = pytest.importorskip("uvloop")  # a dependency on Linux; asyncio's loop elsewhere
+    factory = event_loop_factory()
+    assert factory is uvloop.new_event_loop
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+        assert loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
+    finally:
+        loop.close()
