@@ -17,10 +17,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
 from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
+import orjson
 from aiohttp import web
 from multidict import MultiDict
 
@@ -36,6 +36,7 @@ from kubeprom.errors import (
     TooManySamples,
 )
 from kubeprom.model.gofmt import format_f
+from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array
 from kubeprom.promql.api import QueryAPI, QueryResult, ResultType
 from kubeprom.web.envelope import success_text
@@ -86,30 +87,52 @@ def format_time(t_ms: int) -> float | int:
 _INT_TEXT_LIMIT = 1e15
 
 
+# ``repr`` writes values in [1e-4, 1e16) (and zeros) without an exponent, as Go's 'f' does.
+_REPR_MIN, _REPR_MAX = 1e-4, 1e16
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_POINTS = '"],['  # between one point's value and the next point's time
+
 # Up to this many values are formatted one by one: fewer calls than the dozen numpy passes
 # below, which cost a cheap query more than its evaluation when the caches are cold.
 _SMALL = 64
 
 
 def _values_text(values: F64Array) -> list[str]:
-    """``format_f`` of many values, the common cases in C: integers (bytes, counts) through
-    ``str(int)``; otherwise ``repr`` for all, ``.0`` stripped in one pass over the joined
-    text, and the rare exponent and special forms fixed one by one."""
+    """``format_f`` of many values, the common cases in C: orjson writes the shortest
+    digits that read back as the value, exactly as ``repr`` does (tested against it on
+    generated values) and several times faster; ``.0`` is stripped in one pass over the
+    joined text. Values for which ``repr`` would use an exponent (below 1e-4 or from 1e16),
+    NaN and ±Inf (orjson's ``null``) are written by ``format_f`` one by one."""
     if len(values) <= _SMALL:
         return list(map(format_f, values.tolist()))
+    values = np.ascontiguousarray(values)
     with np.errstate(invalid="ignore"):
         integral = (values == np.trunc(values)) & (np.abs(values) < _INT_TEXT_LIMIT)
     integral &= ~np.signbit(values)  # -0.0 prints as "-0"; an int would lose the sign
     if integral.all():
-        return list(map(str, values.astype(np.int64).tolist()))
-    floats = values.tolist()
-    joined = "\x00".join(map(repr, floats)).replace(".0\x00", "\x00")
-    if joined.endswith(".0"):
-        joined = joined[:-2]
-    out = joined.split("\x00")
-    if "e" in joined or "n" in joined:
-        out = [format_f(floats[i]) if "e" in t or "n" in t else t for i, t in enumerate(out)]
+        return orjson.dumps(values.astype(np.int64), option=_NUMPY)[1:-1].decode().split(",")
+    text = orjson.dumps(values, option=_NUMPY)[1:-1].decode()
+    out = (text + ",").replace(".0,", ",")[:-1].split(",")
+    with np.errstate(invalid="ignore"):
+        size = np.abs(values)
+        odd = ~(((size >= _REPR_MIN) & (size < _REPR_MAX)) | (size == 0))
+    fix = np.flatnonzero(odd).tolist()
+    if "e" in text:  # not expected in the positional range; checked rather than assumed
+        fix = sorted(set(fix) | {i for i, t in enumerate(out) if "e" in t})
+    for i in fix:
+        out[i] = format_f(float(values[i]))
     return out
+
+
+def _labels_json(labels: Labels) -> str:
+    """``json.dumps(labels, ensure_ascii=False)`` without blanks: orjson writes the same
+    text for every code point (checked one by one) a tenth of the time; a lone surrogate
+    (label bytes that are not UTF-8) it refuses is left to ``json``."""
+    d = labels.to_dict()
+    try:
+        return orjson.dumps(d).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
 
 
 def result_text(r: QueryResult) -> str:
@@ -124,21 +147,21 @@ def result_text(r: QueryResult) -> str:
     if r.result_type is ResultType.SCALAR:
         result = f'[{format_time(int(r.t[0]))},"{format_f(float(r.v[0]))}"]'
         return f'{{"resultType":"scalar","result":{result}}}'
-    times = {t: str(format_time(t)) for t in set(r.t.tolist())}  # steps repeat per series
-    ts = list(map(times.__getitem__, r.t.tolist()))
+    ts = _values_text(r.t / 1000)  # format_time's text: whole seconds as integers
     vs = _values_text(r.v)
     o = r.offsets.tolist()
     parts = []
     vector = r.result_type is ResultType.VECTOR
     if not vector:
-        points = list(map("".join, zip(repeat("["), ts, repeat(',"'), vs, repeat('"]'))))
+        pairs = list(map(',"'.join, zip(ts, vs, strict=True)))  # 't,"v' of each point
     for i, labels in enumerate(r.labels):
-        metric = json.dumps(labels.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        metric = _labels_json(labels)
         a, b = o[i], o[i + 1]
         if vector:
             parts.append(f'{{"metric":{metric},"value":[{ts[a]},"{vs[a]}"]}}')
         else:
-            parts.append(f'{{"metric":{metric},"values":[{",".join(points[a:b])}]}}')
+            values = f'[{_POINTS.join(pairs[a:b])}"]' if b > a else ""
+            parts.append(f'{{"metric":{metric},"values":[{values}]}}')
     return f'{{"resultType":"{r.result_type.value}","result":[{",".join(parts)}]}}'
 
 

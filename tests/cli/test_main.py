@@ -17,8 +17,8 @@ from kubeprom.cli.run_cmd import event_loop_factory
 
 def test_every_command_name_maps_to_the_module_that_registers_it() -> None:
     names: defaultdict[str, set[str]] = defaultdict(set)
-    for name, module in COMMANDS.items():
-        names[module].add(name)
+    for name, module_name in COMMANDS.items():
+        names[module_name].add(name)
     for module in command_modules():
         sub = argparse.ArgumentParser().add_subparsers()
         module.add_parser(sub)

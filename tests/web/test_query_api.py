@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,10 +14,17 @@ from prometheus_client import CollectorRegistry
 
 from kubeprom.model import Labels
 from kubeprom.model.gofmt import format_f
-from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.model.samples import F64Array
+from kubeprom.promql.api import LocalQueryAPI, QueryResult, ResultType
 from kubeprom.tsdb import DB, Options
 from kubeprom.web import build_app
-from kubeprom.web.query import QueryHandlers, _values_text
+from kubeprom.web.query import (
+    QueryHandlers,
+    _labels_json,
+    _values_text,
+    format_time,
+    result_text,
+)
 
 
 @pytest.fixture
@@ -128,8 +136,70 @@ async def test_errors_use_prometheus_envelope(
     ids=["mixed", "integers", "negative-zero", "bounds", "empty"],
 )
 def test_bulk_formatting_equals_one_by_one(values: list[float]) -> None:
-    got = _values_text(np.array(values, dtype=np.float64))
-    assert got == [format_f(v) for v in values]
+    for n in (1, 70):  # one by one up to _SMALL values, in bulk beyond
+        repeated = values * n
+        got = _values_text(np.array(repeated, dtype=np.float64))
+        assert got == [format_f(v) for v in repeated]
+
+
+def _generated_values(seed: int) -> F64Array:
+    """Every kind of double: random bit patterns (all exponents, subnormals), decimals of
+    every magnitude, integers, and the neighbours of where repr switches to exponents."""
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2**64, 20_000, dtype=np.uint64).view(np.float64)
+    scale = 10.0 ** rng.integers(-12, 22, 20_000).astype(np.float64)
+    decimals = np.round(rng.random(20_000) * scale, 3)
+    edges = np.array([1e-4, 1e16, 1e15, 1e-5, 2.0**53, 5e-324, 0.0, -0.0, np.nan, np.inf])
+    edges = np.concatenate([edges, -edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
+    ints = rng.integers(-(2**62), 2**62, 2_000).astype(np.float64)
+    return np.concatenate([bits, decimals, -decimals, edges, ints, rng.random(2_000)])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bulk_formatting_of_generated_values_equals_format_f(seed: int) -> None:
+    values = _generated_values(seed)
+    assert _values_text(values) == [format_f(v) for v in values.tolist()]
+    whole = np.trunc(values[np.isfinite(values)]) % 1e15  # the integers' own path
+    assert _values_text(whole) == [format_f(v) for v in whole.tolist()]
+
+
+def test_labels_with_bytes_that_are_not_utf8_are_written_as_json_writes_them() -> None:
+    labels = Labels({"__name__": "m", "raw": "caf\udce9"}.items())  # b"caf\xe9", surrogate-escaped
+    expected = json.dumps(labels.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    assert _labels_json(labels) == expected == '{"__name__":"m","raw":"caf\udce9"}'
+
+
+def _reference_text(r: QueryResult) -> str:
+    """The data object through json.dumps of nested lists, value by value."""
+    rows: list[dict[str, object]] = []
+    for labels, t, v in r.series():
+        points = [[format_time(int(a)), format_f(float(b))] for a, b in zip(t, v, strict=True)]
+        if r.result_type is ResultType.VECTOR:
+            rows.append({"metric": labels.to_dict(), "value": points[0]})
+        else:
+            rows.append({"metric": labels.to_dict(), "values": points})
+    return json.dumps(
+        {"resultType": r.result_type.value, "result": rows},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+@pytest.mark.parametrize("kind", [ResultType.MATRIX, ResultType.VECTOR])
+@pytest.mark.parametrize("points", [1, 3, 40])
+def test_result_text_equals_json_of_the_values(kind: ResultType, points: int) -> None:
+    names = ["a", 'quote"d', "back\\slash", "new\nline", "tab\t", "\x01ctl", "ü ✓ 𝄞", "\u2028"]
+    series = 90 if kind is ResultType.VECTOR else 30
+    per = 1 if kind is ResultType.VECTOR else points
+    labels = [
+        Labels({"__name__": "m", "i": str(i), "v": names[i % len(names)]}.items())
+        for i in range(series)
+    ]
+    t = np.tile(1_700_000_000_000 + np.arange(per) * 15_500, series)
+    t[::7] -= 1  # ms that are not whole seconds
+    v = _generated_values(points)[: series * per]
+    r = QueryResult(kind, labels, t, v, np.arange(series + 1, dtype=np.int64) * per)
+    assert result_text(r) == _reference_text(r)
 
 
 async def test_limit_truncates_series_with_a_warning(client: TestClient) -> None:  # type: ignore[type-arg]
