@@ -244,12 +244,14 @@ class QueryHandlers:
         if m is not None:
             m.in_flight.inc()
         queued_ns = clock.monotonic_ns()
-        cancel = threading.Event()
+        cancel: threading.Event | None = None
         try:
             if self._cheap(key):
                 started_ns = queued_ns
-                result = self._call(job, cancel)
+                # On the loop nothing can cancel it before it returns: no event, no wrapper.
+                result = job(self.api)
             else:
+                cancel = threading.Event()
                 async with asyncio.timeout(timeout_s):
                     self._waiting += 1
                     try:
@@ -282,7 +284,8 @@ class QueryHandlers:
         except StorageError as err:  # Prometheus' ErrStorage: internal, 500
             raise APIError(ErrorType.INTERNAL, str(err)) from err
         finally:
-            cancel.set()  # whatever ended the wait, the evaluation need not go on
+            if cancel is not None:
+                cancel.set()  # whatever ended the wait, the evaluation need not go on
             if m is not None:
                 m.in_flight.dec()
 
