@@ -25,7 +25,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from benchmarks.bench_query_set import prepare, start_servers, stop
+from benchmarks.bench_query_set import add_dataset_arguments, prepare, start_servers, stop
 
 PATHS = (
     "/-/healthy",
@@ -68,12 +68,9 @@ def loop(base: str, pid: int, path: str, n: int) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--series", type=int, default=2000)
-    parser.add_argument("--hours", type=int, default=2)
+    add_dataset_arguments(parser)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--work", default="/tmp/bench_work")
-    parser.add_argument("--drop-input", action="store_true")
     args = parser.parse_args()
     ds, kp, prom = prepare(args)
     t_s = json.loads((ds / "dataset.json").read_text())["end_ms"] / 1000 - 1

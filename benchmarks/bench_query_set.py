@@ -217,17 +217,22 @@ def report(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options :func:`prepare` reads: the dataset's size and where it is kept."""
     parser.add_argument("--series", type=int, default=2000)
     parser.add_argument("--hours", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--only", help="regex on query names")
     parser.add_argument("--work", default="/tmp/bench_work")
     parser.add_argument(
         "--drop-input", action="store_true", help="delete data.om.txt once both stores are loaded"
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_dataset_arguments(parser)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--only", help="regex on query names")
     args = parser.parse_args()
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:
         raise SystemExit("needs Debian's prometheus and promtool on PATH")
