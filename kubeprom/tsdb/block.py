@@ -23,15 +23,11 @@ import logging
 import mmap
 import os
 import shutil
-import struct
-import sys
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import zstandard
 from ulid import ULID
 
 from kubeprom.errors import CorruptionError, StorageError
@@ -39,6 +35,15 @@ from kubeprom.model.csr import take_segments
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
+from kubeprom.tsdb.blockindex import (
+    INDEX_ARRAYS,
+    POSTINGS_ARRAYS,
+    BlockIndex,
+    encode_index,
+    mapping_of,
+    postings_arrays,
+    read_index,
+)
 from kubeprom.tsdb.frames import (
     FRAME_TARGET_SAMPLES,
     FrameCache,
@@ -52,9 +57,6 @@ from kubeprom.tsdb.tombstones import Tombstones
 
 log = logging.getLogger(__name__)
 
-INDEX_MAGIC = b"KPIX"
-INDEX_VERSION = 2
-_READABLE_VERSIONS = (1, 2)  # version 1: one slice covering the whole block
 # Frames cover at most this much of a block's time range, as Prometheus' chunks hold 120
 # samples (30 minutes at a 15 s interval): a query for the last few minutes decodes the
 # frames of one slice, not every sample of every series it selects.
@@ -62,19 +64,44 @@ SLICE_MS = 30 * 60_000
 META_VERSION = 1
 CHUNKS_FILE = "chunks/000001"
 TOMBSTONES_FILE = "tombstones"
-_HEADER = struct.Struct("<4sBI")  # magic, version, crc32 of the compressed payload
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDesc:
+    """A block named by a merged block's meta.json as one of its parents."""
+
+    ulid: str
+    min_time: int
+    max_time: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"ulid": self.ulid, "minTime": self.min_time, "maxTime": self.max_time}
 
 
 @dataclass(frozen=True, slots=True)
 class BlockMeta:
+    """meta.json. ``level``, ``sources`` and ``parents`` are Prometheus' ``compaction``
+    object: a block cut from the head is level 1 and its own source; a merged block is one
+    level above its highest parent, lists the parents it replaced and the union of their
+    sources (the level-1 blocks its data came from)."""
+
     ulid: str
     min_time: int  # inclusive, ms
     max_time: int  # exclusive, ms (Prometheus' convention for block ranges)
     num_samples: int
     num_series: int
     num_frames: int
+    level: int = 1
+    sources: tuple[str, ...] = ()
+    parents: tuple[BlockDesc, ...] = field(default=())
 
     def to_json(self) -> dict[str, object]:
+        compaction: dict[str, object] = {
+            "level": self.level,
+            "sources": list(self.sources or (self.ulid,)),
+        }
+        if self.parents:
+            compaction["parents"] = [p.to_json() for p in self.parents]
         return {
             "ulid": self.ulid,
             "minTime": self.min_time,
@@ -84,15 +111,24 @@ class BlockMeta:
                 "numSeries": self.num_series,
                 "numFrames": self.num_frames,
             },
+            "compaction": compaction,
             "version": META_VERSION,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, object], path: str) -> BlockMeta:
+        """Parse meta.json; one written before compaction levels reads as level 1."""
         try:
             stats = d["stats"]
             if not isinstance(stats, dict):
                 raise TypeError(f"stats is {type(stats).__name__}, not an object")
+            comp = d.get("compaction", {"level": 1, "sources": [d["ulid"]]})
+            if not isinstance(comp, dict):
+                raise TypeError(f"compaction is {type(comp).__name__}, not an object")
+            parents = tuple(
+                BlockDesc(str(p["ulid"]), int(p["minTime"]), int(p["maxTime"]))
+                for p in comp.get("parents", ())
+            )
             return cls(
                 ulid=str(d["ulid"]),
                 min_time=int(d["minTime"]),  # type: ignore[call-overload]
@@ -100,28 +136,16 @@ class BlockMeta:
                 num_samples=int(stats["numSamples"]),
                 num_series=int(stats["numSeries"]),
                 num_frames=int(stats["numFrames"]),
+                level=int(comp.get("level", 1)),
+                sources=tuple(str(u) for u in comp.get("sources", (d["ulid"],))),
+                parents=parents,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise CorruptionError(f"invalid meta.json: {err}", path=path) from err
 
-
-_INDEX_ARRAYS = (
-    "symbol_len",
-    "symbol_data",
-    "series_pairs",
-    "series_pair_off",
-    "series_mint",
-    "series_maxt",
-    "frame_bounds",
-    "frame_off",
-    "slice_bounds",
-    "slice_frames",
-    "slice_id_off",
-    "slice_samples",
-    "slice_ids",
-    "slice_mint",
-    "slice_maxt",
-)
+    @property
+    def desc(self) -> BlockDesc:
+        return BlockDesc(self.ulid, self.min_time, self.max_time)
 
 
 def _ascending_from_zero(a: np.ndarray) -> bool:
@@ -137,14 +161,17 @@ def checked_meta(meta: BlockMeta, arrays: dict[str, np.ndarray], path: str) -> B
     hold the index's series raises :class:`CorruptionError`, as does an index whose arrays
     do not fit together.
     """
-    missing = [name for name in _INDEX_ARRAYS if name not in arrays]
+    missing = [name for name in (*INDEX_ARRAYS, *POSTINGS_ARRAYS) if name not in arrays]
     if missing:
         raise CorruptionError(f"index lacks arrays {missing}", path=path)
     pair_off, frame_bounds = arrays["series_pair_off"], arrays["frame_bounds"]
     frame_off, pairs = arrays["frame_off"], arrays["series_pairs"]
     n_series, n_frames = len(pair_off) - 1, len(frame_off) - 1
     mint, maxt = arrays["series_mint"], arrays["series_maxt"]
-    symbols = arrays["symbol_len"]
+    symbols, sym_off = arrays["symbol_len"], arrays["symbol_off"]
+    post_key, post_off = arrays["postings_key"], arrays["postings_off"]
+    post_ids = arrays["postings_ids"]
+    in_postings = post_ids.size == 0 or 0 <= int(post_ids.min()) <= int(post_ids.max()) < n_series
     in_symbols = pairs.size == 0 or 0 <= int(pairs.min()) <= int(pairs.max()) < len(symbols)
     # Time slices: each holds a run of frames over a subset of the series (version 1 reads
     # as one slice over every series).
@@ -184,6 +211,20 @@ def checked_meta(meta: BlockMeta, arrays: dict[str, np.ndarray], path: str) -> B
             ("symbols", in_symbols),
             ("symbol lengths", bool(np.all(symbols >= 0))),
             ("symbol data", int(symbols.sum()) == len(arrays["symbol_data"])),
+            (
+                "symbol offsets",
+                _ascending_from_zero(sym_off)
+                and len(sym_off) == len(symbols) + 1
+                and int(sym_off[-1]) == len(arrays["symbol_data"]),
+            ),
+            (
+                "postings",
+                _ascending_from_zero(post_off)
+                and len(post_off) == len(post_key) + 1
+                and int(post_off[-1]) == post_ids.size
+                and bool(np.all(post_key[1:] > post_key[:-1]))
+                and in_postings,
+            ),
         )
         if not ok
     ]
@@ -217,48 +258,23 @@ def checked_meta(meta: BlockMeta, arrays: dict[str, np.ndarray], path: str) -> B
     return meta
 
 
-# ---- array container used by the index file ------------------------------------------------
-def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
-    header = {k: [a.dtype.str, int(a.size)] for k, a in arrays.items()}
-    head = json.dumps(header).encode()
-    body = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values())
-    payload = zstandard.ZstdCompressor(level=3).compress(struct.pack("<I", len(head)) + head + body)
-    return _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, zlib.crc32(payload)) + payload
-
-
-def _unpack_arrays(data: bytes, path: str) -> dict[str, np.ndarray]:
-    if len(data) < _HEADER.size:
-        raise CorruptionError("truncated index header", path=path)
-    magic, version, crc = _HEADER.unpack_from(data)
-    if magic != INDEX_MAGIC or version not in _READABLE_VERSIONS:
-        raise CorruptionError(
-            f"not a kubeprom index (magic {magic!r}, version {version})", path=path
-        )
-    payload = data[_HEADER.size :]
-    if zlib.crc32(payload) != crc:
-        raise CorruptionError("index checksum mismatch", path=path)
-    raw = zstandard.ZstdDecompressor().decompress(payload)
-    (hlen,) = struct.unpack_from("<I", raw)
-    header = json.loads(raw[4 : 4 + hlen])
-    out: dict[str, np.ndarray] = {}
-    pos = 4 + hlen
-    for name, (dtype, size) in header.items():
-        dt = np.dtype(dtype)
-        out[name] = np.frombuffer(raw, dtype=dt, count=size, offset=pos)
-        pos += dt.itemsize * size
-    if version == 1:
-        # One slice: every series, frames as they were.
-        n = int(out["series_mint"].size)
-        out["slice_bounds"] = np.array([MIN_TIME, MAX_TIME], dtype=np.int64)
-        out["slice_frames"] = np.array([0, int(out["frame_bounds"].size) - 1], dtype=np.int64)
-        out["slice_id_off"] = np.array([0, n], dtype=np.int64)
-        out["slice_ids"] = np.arange(n, dtype=np.int64)
-        out["slice_mint"], out["slice_maxt"] = out["series_mint"], out["series_maxt"]
-        out["slice_samples"] = np.array([-1], dtype=np.int64)  # unknown; meta.json has it
-    return out
-
-
 # ---- writing -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SliceLayout:
+    """Where a block's frames and series sit per time slice (``S`` slices): the index's
+    ``slice_*`` and ``frame_*`` arrays, with series ids local to the block."""
+
+    bounds: I64Array  # S + 1 times, ms
+    frames: I64Array  # S + 1: slice s owns frames frames[s] .. frames[s+1]
+    id_off: I64Array  # S + 1: slice s holds ids[id_off[s] .. id_off[s+1]]
+    samples: I64Array  # S
+    ids: I64Array
+    mint: I64Array  # aligned with ids
+    maxt: I64Array
+    frame_bounds: I64Array  # F + 1 positions in ids
+    frame_off: I64Array  # F + 1 byte offsets in the chunk file
+
+
 def write_block(
     data_dir: str | os.PathLike[str],
     labels: Sequence[Labels],
@@ -270,9 +286,8 @@ def write_block(
     max_time: int,
     frame_samples: int = FRAME_TARGET_SAMPLES,
 ) -> Path:
-    """Write series (any order, each non-empty, ``t`` ascending) as a block; returns its dir.
-
-    ``[min_time, max_time)`` is the block's range; every sample must fall inside it.
+    """Write series (any order, each non-empty, ``t`` ascending) as a level-1 block; returns
+    its dir. ``[min_time, max_time)`` is the block's range; every sample must fall inside it.
     """
     order = sorted(range(len(labels)), key=labels.__getitem__)
     labels = [labels[i] for i in order]
@@ -286,45 +301,72 @@ def write_block(
         frame_start += (bounds[1:] + slice_id_off[-1]).tolist()
         slice_frames.append(len(frames))
         slice_id_off.append(slice_id_off[-1] + len(ids))
+    frame_off = np.zeros(len(frames) + 1, dtype=np.int64)
+    np.cumsum([len(f) for f in frames], out=frame_off[1:])
+    layout = SliceLayout(
+        bounds=slices.bounds,
+        frames=np.asarray(slice_frames, dtype=np.int64),
+        id_off=np.asarray(slice_id_off, dtype=np.int64),
+        samples=np.array([len(p[1]) for p in slices.parts], dtype=np.int64),
+        ids=_concat([p[0] for p in slices.parts]),
+        mint=_concat([p[1][p[3][:-1]] for p in slices.parts]),
+        maxt=_concat([p[1][p[3][1:] - 1] for p in slices.parts]),
+        frame_bounds=np.asarray(frame_start, dtype=np.int64),
+        frame_off=frame_off,
+    )
+    ulid = str(ULID())
+    tmp = Path(data_dir) / f"{ulid}.tmp"
+    (tmp / "chunks").mkdir(parents=True)
+    _write_synced(tmp / CHUNKS_FILE, b"".join(frames))
+    meta = BlockMeta(ulid, min_time, max_time, int(offsets[-1]), len(labels), len(frames))
+    return finish_block(tmp, meta, labels, layout)
 
+
+def finish_block(tmp: Path, meta: BlockMeta, labels: Sequence[Labels], layout: SliceLayout) -> Path:
+    """Write the index and meta.json of a block whose chunk file is in ``tmp`` (named
+    ``<meta.ulid>.tmp``, chunk file synced), then rename it into place; returns its dir.
+
+    ``labels`` are the block's series in label order (series ``i`` is id ``i``); every
+    series has a sample in some slice.
+    """
+    n = len(labels)
+    series_mint = np.full(n, MAX_TIME, dtype=np.int64)
+    series_maxt = np.full(n, MIN_TIME, dtype=np.int64)
+    np.minimum.at(series_mint, layout.ids, layout.mint)
+    np.maximum.at(series_maxt, layout.ids, layout.maxt)
     symbols = sorted({s for lab in labels for s in lab.flat})
     sym_id = {s: i for i, s in enumerate(symbols)}
     encoded_syms = [s.encode() for s in symbols]
     pairs = np.fromiter((sym_id[s] for lab in labels for s in lab.flat), dtype=np.int32)
-    pair_off = np.zeros(len(labels) + 1, dtype=np.int64)
+    pair_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(lab) for lab in labels], out=pair_off[1:])
-    frame_off = np.zeros(len(frames) + 1, dtype=np.int64)
-    np.cumsum([len(f) for f in frames], out=frame_off[1:])
-    index = _pack_arrays(
+    sym_len = np.fromiter((len(b) for b in encoded_syms), dtype=np.int32)
+    index = encode_index(
         {
-            "symbol_len": np.fromiter((len(b) for b in encoded_syms), dtype=np.int32),
+            "symbol_len": sym_len,
+            "symbol_off": np.append(0, np.cumsum(sym_len, dtype=np.int64)),
             "symbol_data": np.frombuffer(b"".join(encoded_syms), dtype=np.uint8),
             "series_pairs": pairs,
             "series_pair_off": pair_off,
-            "series_mint": t[offsets[:-1]] if len(labels) else EMPTY_IDS,
-            "series_maxt": t[offsets[1:] - 1] if len(labels) else EMPTY_IDS,
-            "slice_bounds": slices.bounds,
-            "slice_frames": np.asarray(slice_frames, dtype=np.int64),
-            "slice_id_off": np.asarray(slice_id_off, dtype=np.int64),
-            "slice_samples": np.array([len(p[1]) for p in slices.parts], dtype=np.int64),
-            "slice_ids": _concat([p[0] for p in slices.parts]),
-            "slice_mint": _concat([p[1][p[3][:-1]] for p in slices.parts]),
-            "slice_maxt": _concat([p[1][p[3][1:] - 1] for p in slices.parts]),
-            "frame_bounds": np.asarray(frame_start, dtype=np.int64),
-            "frame_off": frame_off,
+            "series_mint": series_mint,
+            "series_maxt": series_maxt,
+            "slice_bounds": layout.bounds,
+            "slice_frames": layout.frames,
+            "slice_id_off": layout.id_off,
+            "slice_samples": layout.samples,
+            "slice_ids": layout.ids,
+            "slice_mint": layout.mint,
+            "slice_maxt": layout.maxt,
+            "frame_bounds": layout.frame_bounds,
+            "frame_off": layout.frame_off,
+            **postings_arrays(pairs, pair_off),
         }
     )
-
-    ulid = str(ULID())
-    final = Path(data_dir) / ulid
-    tmp = Path(data_dir) / f"{ulid}.tmp"
-    (tmp / "chunks").mkdir(parents=True)
-    _write_synced(tmp / CHUNKS_FILE, b"".join(frames))
     _write_synced(tmp / "index", index)
-    meta = BlockMeta(ulid, min_time, max_time, int(offsets[-1]), len(labels), len(frames))
     _write_synced(tmp / "meta.json", json.dumps(meta.to_json(), indent=1).encode())
+    final = tmp.with_name(meta.ulid)
     os.rename(tmp, final)
-    _fsync_dir(Path(data_dir))
+    _fsync_dir(tmp.parent)
     return final
 
 
@@ -382,6 +424,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 # ---- reading -------------------------------------------------------------------------------
+def _release_pages(arrays: dict[str, np.ndarray]) -> None:
+    """Drop the index pages the open-time checks touched from the process' resident set
+    (they stay in the page cache): an idle block's index then costs no resident memory."""
+    mm = mapping_of(arrays["series_pairs"])
+    if mm is not None:
+        mm.madvise(mmap.MADV_DONTNEED)
+
+
 def _read_tombstones(path: Path) -> Tombstones:
     try:
         data = path.read_bytes()
@@ -419,7 +469,6 @@ class Block:
             ) from err
         size = os.fstat(self._file.fileno()).st_size
         self._frame_off = arrays["frame_off"]
-        self._arrays_nbytes = sum(int(a.nbytes) for a in arrays.values())
         if size < int(self._frame_off[-1]):
             self._file.close()
             raise CorruptionError(
@@ -427,15 +476,7 @@ class Block:
                 path=str(self._chunks_path),
             )
         self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-        lens = arrays["symbol_len"].astype(np.int64)
-        data = arrays["symbol_data"].tobytes()
-        ends = np.cumsum(lens).tolist()
-        starts = [0, *ends[:-1]]
-        self._symbols = [sys.intern(data[a:b].decode()) for a, b in zip(starts, ends, strict=True)]
-        self._pairs = arrays["series_pairs"]
-        self._pair_off = arrays["series_pair_off"]
-        self._labels: list[Labels | None] = [None] * meta.num_series
-        self._postings: dict[str, dict[str, I64Array]] | None = None
+        self.index = BlockIndex(arrays, meta.num_series)
         self.series_mint: I64Array = arrays["series_mint"]
         self.series_maxt: I64Array = arrays["series_maxt"]
         # One FrameSet per time slice: (slice start, slice end exclusive, frames).
@@ -468,16 +509,11 @@ class Block:
             meta = BlockMeta.from_json(json.loads(meta_path.read_bytes()), str(meta_path))
         except (OSError, ValueError) as err:
             raise CorruptionError(f"cannot read block meta: {err}", path=str(meta_path)) from err
-        index_path = p / "index"
-        try:
-            data = index_path.read_bytes()
-        except OSError as err:
-            raise CorruptionError(f"cannot read index: {err}", path=str(index_path)) from err
-        try:
-            arrays = _unpack_arrays(data, str(index_path))
-        except (zstandard.ZstdError, ValueError, KeyError, TypeError, struct.error) as err:
-            raise CorruptionError(f"malformed index: {err}", path=str(index_path)) from err
-        return cls(p, checked_meta(meta, arrays, str(meta_path)), arrays, cache)
+        arrays = read_index(p / "index")
+        meta = checked_meta(meta, arrays, str(meta_path))
+        block = cls(p, meta, arrays, cache)
+        _release_pages(arrays)
+        return block
 
     def _load_frame_from(self, first: int, i: int) -> bytes:
         return self._load_frame(first + i)
@@ -551,65 +587,31 @@ class Block:
         self.tombstones = stones
         return int(ids.size)
 
-    # ---- labels and postings ------------------------------------------------------------------
+    # ---- labels and postings (kubeprom.tsdb.blockindex) ----------------------------------------
     def labels(self, i: int) -> Labels:
-        lab = self._labels[i]
-        if lab is None:
-            a, b = int(self._pair_off[i]), int(self._pair_off[i + 1])
-            sym = self._symbols
-            lab = Labels.from_flat(tuple(sym[s] for s in self._pairs[2 * a : 2 * b].tolist()))
-            self._labels[i] = lab
-        return lab
+        return self.index.labels(i)
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
-        known = self._labels
-        return [lab if (lab := known[i]) is not None else self.labels(i) for i in ids]
-
-    def _build_postings(self) -> dict[str, dict[str, I64Array]]:
-        names = self._pairs[0::2]
-        values = self._pairs[1::2]
-        series = np.repeat(np.arange(self.meta.num_series), np.diff(self._pair_off))
-        order = np.lexsort((series, values, names))
-        names, values, series = names[order], values[order], series[order]
-        cut = np.flatnonzero((np.diff(names) != 0) | (np.diff(values) != 0)) + 1
-        starts = np.r_[0, cut].tolist()
-        ends = np.r_[cut, len(series)].tolist()
-        out: dict[str, dict[str, I64Array]] = {}
-        sym = self._symbols
-        for a, b, n, v in zip(
-            starts, ends, names[starts].tolist(), values[starts].tolist(), strict=True
-        ):
-            out.setdefault(sym[n], {})[sym[v]] = series[a:b]
-        return out
-
-    def _get_postings(self) -> dict[str, dict[str, I64Array]]:
-        if self._postings is None:
-            self._postings = self._build_postings() if self.meta.num_series else {}
-        return self._postings
+        return self.index.labels_list(ids)
 
     def all_ids(self) -> I64Array:
         return np.arange(self.meta.num_series, dtype=np.int64)
 
     def label_values_of(self, name: str) -> Sequence[str]:
-        return list(self._get_postings().get(name, ()))
+        return self.index.label_values_of(name)
 
     def postings(self, name: str, value: str) -> I64Array:
-        return self._get_postings().get(name, {}).get(value, EMPTY_IDS)
+        return self.index.postings(name, value)
 
     def label_names(self) -> list[str]:
-        return sorted(self._get_postings())
+        return self.index.label_names()
 
     @property
     def index_memory_bytes(self) -> int:
-        """What the open block keeps in memory of its index: the index arrays, the symbol
-        strings and the label-set cache's list (not the label sets it fills lazily)."""
-        symbols = sum(sys.getsizeof(sym) for sym in self._symbols)
-        return (
-            self._arrays_nbytes
-            + symbols
-            + sys.getsizeof(self._symbols)
-            + sys.getsizeof(self._labels)
-        )
+        """What the open block keeps in the heap of its index: arrays not mapped from the
+        file (old index versions), decoded symbols and the label-set cache's table (not the
+        label sets it fills lazily)."""
+        return self.index.heap_bytes
 
     @property
     def size_bytes(self) -> int:
