@@ -14,6 +14,7 @@ Byte layouts are in ``docs/tsdb-format.md``.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import mmap
 import os
@@ -223,8 +224,11 @@ class BlockIndex:
         self._sym_data = arrays["symbol_data"]
         self._sym_off = arrays["symbol_off"]
         self._sym_bytes = _SymbolBytes(self._sym_data, self._sym_off)
-        self._pairs = arrays["series_pairs"]
-        self._pair_off = arrays["series_pair_off"]
+        # Read-only, for compaction: label pairs as symbol ids, series i owns
+        # pairs[2 * pair_off[i] : 2 * pair_off[i + 1]].
+        self.pairs: np.ndarray = arrays["series_pairs"]
+        self.pair_off: np.ndarray = arrays["series_pair_off"]
+        self._pairs, self._pair_off = self.pairs, self.pair_off
         self._key = arrays["postings_key"]
         self._post_off = arrays["postings_off"]
         self._post_ids = arrays["postings_ids"]
@@ -236,6 +240,12 @@ class BlockIndex:
         if s is None:
             s = self._symbols[i] = sys.intern(self._sym_bytes[i].decode())
         return s
+
+    def symbol_bytes(self) -> list[bytes]:
+        """Every symbol, in id order, as UTF-8 (a fresh list)."""
+        data = self._sym_data.tobytes()
+        off = self._sym_off.tolist()
+        return [data[a:b] for a, b in itertools.pairwise(off)]
 
     def symbol_id(self, s: str) -> int | None:
         """The id of symbol ``s``, or None when no label of the block uses it."""

@@ -10,8 +10,9 @@ import pytest
 
 from kubeprom.model.csr import offsets_from_counts
 from kubeprom.model.labels import Labels
-from kubeprom.tsdb.block import SLICE_MS, Block, BlockMeta, write_block
+from kubeprom.tsdb.block import SLICE_MS, Block, write_block
 from kubeprom.tsdb.blockindex import INDEX_ARRAYS, pack_compressed, read_index
+from kubeprom.tsdb.blockmeta import BlockMeta
 from kubeprom.tsdb.frames import FrameCache, encode_frames
 
 HOUR = 3_600_000
