@@ -178,11 +178,14 @@ def test_obsolete_blocks_are_the_parents_named_in_metas() -> None:
 SPECIAL = np.array([np.nan, STALE_NAN, -0.0, np.inf, 1e-300], dtype=np.float64)
 
 
-def _blocks(tmp: Path, n_parents: int, seed: int, n_series: int) -> dict[Labels, list]:
+Pieces = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _blocks(tmp: Path, n_parents: int, seed: int, n_series: int) -> dict[Labels, Pieces]:
     """Write ``n_parents`` 2 h blocks of overlapping series sets; returns per label set the
     (t, v bits) each parent holds."""
     rng = np.random.default_rng(seed)
-    expected: dict[Labels, list] = {}
+    expected: dict[Labels, Pieces] = {}
     for p in range(n_parents):
         start = p * 2 * HOUR
         chosen = sorted(
