@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from kubeprom.model import Labels, Matcher, MatchType
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, Options
+from kubeprom.tsdb import compact as compact_module
 from kubeprom.tsdb import db as db_module
 from kubeprom.tsdb.api import AppendStats
 from kubeprom.tsdb.block import Block
@@ -182,7 +183,7 @@ def test_query_at_every_step_of_a_merge_sees_every_sample_once(
     n_series = 20
     times = fill(db, n_series, 1100)  # 11 s: ten blocks cut, merged 3 -> 1 and 3 x 3 -> 1
     checked: list[str] = []
-    real_merge = db_module.merge_blocks
+    real_merge = compact_module.merge_blocks
 
     def merge(*args: object) -> object:
         for _ in range(2):
