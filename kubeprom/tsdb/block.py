@@ -313,6 +313,9 @@ class Block:
                 cache=cache,
             )
             self.slices.append((int(bounds[k]), int(bounds[k + 1]), fs))
+        # The most series one time slice holds: what a query over recent data of this block
+        # decodes at most (a merged block's series are many, but not all at once).
+        self.slice_series = max((len(fs.ids) for _, _, fs in self.slices), default=0)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], cache: FrameCache | None = None) -> Block:

@@ -198,7 +198,8 @@ class DB:
             else:
                 b.close()
         if self.frame_cache is not None and self.options.frame_cache_bytes is None:
-            series = max([self.head.num_series, *(b.meta.num_series for b in found)])
+            # Per slice, not per block: a merged block spans many slices of churned series.
+            series = max([self.head.num_series, *(b.slice_series for b in found)])
             self.frame_cache.resize(frame_cache_size(series))
         limit = self.max_valid_time()
         newest_block_end = max(

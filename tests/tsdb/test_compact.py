@@ -252,6 +252,10 @@ def test_merged_block_is_the_union_of_its_parents_bit_for_bit(
     }
     assert _contents(merged) == want
     assert [merged.labels(i) for i in range(merged.meta.num_series)] == sorted(want)
+    # The parents' slices, one after another: the frame cache is sized by this, not by the
+    # merged block's series count.
+    assert [lo for lo, _, _ in merged.slices] == [lo for p in parents for lo, _, _ in p.slices]
+    assert merged.slice_series == max(p.slice_series for p in parents)
     m = merged.meta
     assert (m.min_time, m.max_time, m.level) == (0, n_parents * 2 * HOUR, 2)
     assert m.num_samples == sum(len(t) for t, _ in want.values())
