@@ -22,7 +22,7 @@ import logging
 import mmap
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -423,6 +423,9 @@ class Block:
 
     def postings(self, name: str, value: str) -> I64Array:
         return self.index.postings(name, value)
+
+    def postings_matching(self, name: str, accept: Callable[[str], bool]) -> I64Array:
+        return self.index.postings_matching(name, accept)
 
     def label_names(self) -> list[str]:
         return self.index.label_names()

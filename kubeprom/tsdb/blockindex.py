@@ -21,13 +21,14 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import zstandard
 
 from kubeprom.errors import CorruptionError
+from kubeprom.model.csr import gather_ranges
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
@@ -283,6 +284,20 @@ class BlockIndex:
             return EMPTY_IDS
         a, b = int(self._post_off[k]), int(self._post_off[k + 1])
         return self._post_ids[a:b].astype(np.int64)
+
+    def postings_matching(self, name: str, accept: Callable[[str], bool]) -> I64Array:
+        """Ids of the series whose ``name`` has a value ``accept`` takes, sorted: one test per
+        value, then one gather (a series has one value per name, so no id repeats)."""
+        lo, hi = self._name_range(name)
+        values = (self._key[lo:hi] & 0xFFFFFFFF).tolist()
+        sym = self.symbol
+        keys = [lo + k for k, v in enumerate(values) if accept(sym(v))]
+        if not keys:
+            return EMPTY_IDS
+        at = np.asarray(keys, dtype=np.int64)
+        starts = self._post_off[at]
+        ids = self._post_ids[gather_ranges(starts, self._post_off[at + 1] - starts)]
+        return np.sort(ids).astype(np.int64)
 
     def label_values_of(self, name: str) -> list[str]:
         lo, hi = self._name_range(name)
