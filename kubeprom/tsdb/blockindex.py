@@ -265,7 +265,37 @@ class BlockIndex:
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
         known = self._labels
+        missing = [i for i in ids if i not in known]
+        if len(missing) > 1:
+            self._decode_labels(np.asarray(missing, dtype=np.int64))
         return [lab if (lab := known.get(i)) is not None else self.labels(i) for i in ids]
+
+    def _decode_symbols(self, ids: np.ndarray) -> None:
+        """Decode the symbols ``ids`` not decoded yet into the symbol cache."""
+        table = self._symbols
+        need = np.asarray([k for k in ids.tolist() if k not in table], dtype=np.int64)
+        if need.size == 0:
+            return
+        data = memoryview(self._sym_data.data)
+        starts, ends = self._sym_off[need].tolist(), self._sym_off[need + 1].tolist()
+        for k, a, b in zip(need.tolist(), starts, ends, strict=True):
+            table[k] = sys.intern(str(data[a:b], "utf-8"))
+
+    def _decode_labels(self, ids: I64Array) -> None:
+        """Decode the label sets of ``ids`` in one pass: their symbols gathered with numpy,
+        each new symbol decoded once from the mapping."""
+        starts = 2 * self._pair_off[ids]
+        counts = 2 * self._pair_off[ids + 1] - starts
+        syms = self._pairs[gather_ranges(starts, counts)]
+        self._decode_symbols(np.unique(syms))
+        table = self._symbols
+        flat = [table[k] for k in syms.tolist()]
+        ends = np.cumsum(counts).tolist()
+        known = self._labels
+        at = 0
+        for i, end in zip(ids.tolist(), ends, strict=True):
+            known[i] = Labels.from_flat(tuple(flat[at:end]))
+            at = end
 
     def _name_range(self, name: str) -> tuple[int, int]:
         n = self.symbol_id(name)
@@ -289,9 +319,10 @@ class BlockIndex:
         """Ids of the series whose ``name`` has a value ``accept`` takes, sorted: one test per
         value, then one gather (a series has one value per name, so no id repeats)."""
         lo, hi = self._name_range(name)
-        values = (self._key[lo:hi] & 0xFFFFFFFF).tolist()
-        sym = self.symbol
-        keys = [lo + k for k, v in enumerate(values) if accept(sym(v))]
+        value_ids = self._key[lo:hi] & 0xFFFFFFFF
+        self._decode_symbols(value_ids)
+        table = self._symbols
+        keys = [lo + k for k, v in enumerate(value_ids.tolist()) if accept(table[v])]
         if not keys:
             return EMPTY_IDS
         at = np.asarray(keys, dtype=np.int64)
