@@ -136,7 +136,8 @@ spec:
 
 
 def _block_index_mib(db: DB) -> float:
-    """What the open blocks keep in memory of their indexes (arrays and symbols), MiB."""
+    """What the open blocks keep in the heap of their indexes (arrays not mapped from the
+    file, decoded symbols), MiB."""
     total = sum(b.index_memory_bytes for b in db.blocks_snapshot())
     return total / 2**20
 
@@ -216,6 +217,7 @@ async def run(
                         "series_collected": head.removed_series,
                         "blocks": len(db.blocks_snapshot()),
                         "block_index_mib": _block_index_mib(db),
+                        "blocks_disk_mib": sum(b.size_bytes for b in db.blocks_snapshot()) / 2**20,
                         "frame_cache_mib": (
                             db.frame_cache.size_bytes / 2**20 if db.frame_cache else 0.0
                         ),

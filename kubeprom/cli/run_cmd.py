@@ -55,6 +55,13 @@ def add_parser(sub: Any) -> None:
         "--retention-size", type=int, default=None, help="maximum bytes of blocks + WAL to keep"
     )
     p.add_argument(
+        "--storage.tsdb.max-block-duration",
+        dest="max_block_duration",
+        default=None,
+        help="longest block level compaction makes (default: 10%% of the retention time, at "
+        "most 31d; 2h turns merging off)",
+    )
+    p.add_argument(
         "--web.config.file",
         dest="web_config_file",
         default=None,
@@ -320,6 +327,7 @@ _FLAG_NAMES = {
     "data": "storage.tsdb.path",
     "retention_time": "storage.tsdb.retention.time",
     "retention_size": "storage.tsdb.retention.size",
+    "max_block_duration": "storage.tsdb.max-block-duration",
     "web_config_file": "web.config.file",
     "enable_admin_api": "web.enable-admin-api",
     "query_max_concurrency": "query.max-concurrency",
@@ -374,6 +382,12 @@ def _duration_ms(text: str, flag: str) -> int:
 def settings_of(args: argparse.Namespace) -> ServerSettings:
     """The server settings the flags give; raises KubepromError for a bad flag value."""
     retention_ms = _duration_ms(args.retention_time, "--retention-time")
+    # 0 (or no flag) is Prometheus' "derive it from the retention time".
+    max_block_ms = (
+        _duration_ms(args.max_block_duration, "--storage.tsdb.max-block-duration")
+        if args.max_block_duration is not None
+        else None
+    ) or None
     host, port = _listen(args.listen)
     hpa, gates = hpa_settings(args)
     return ServerSettings(
@@ -381,7 +395,11 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         data=args.data,
         host=host,
         port=port,
-        store=Options(retention_ms=retention_ms, retention_bytes=args.retention_size),
+        store=Options(
+            retention_ms=retention_ms,
+            retention_bytes=args.retention_size,
+            max_block_duration_ms=max_block_ms,
+        ),
         web_config=load_web_config(args.web_config_file) if args.web_config_file else WebConfig(),
         limits=HTTPLimits(max_body_bytes=args.max_request_bytes),
         admin_api=args.enable_admin_api,

@@ -133,6 +133,18 @@ def decode_frame(data: bytes) -> tuple[I64, F64, I64]:
         raise _corrupt(f"malformed frame payload: {exc}") from exc
 
 
+def check_frame(data: bytes) -> None:
+    """Verify a frame's header and both CRC32s without decoding it (compaction copies
+    frames as they are). Raises ``CorruptionError`` like ``decode_frame``."""
+    header = _read_header(data)
+    payload_len, payload_crc = header[4], header[6]
+    payload = memoryview(data)[HEADER_SIZE:]
+    if len(payload) != payload_len:
+        raise _corrupt(f"frame payload has {len(payload)} bytes, header says {payload_len}")
+    if zlib.crc32(payload) != payload_crc:
+        raise _corrupt("frame checksum mismatch")
+
+
 def frame_series_count(data: bytes) -> int:
     """Number of series segments in a frame, from its header only (header CRC checked).
 

@@ -46,6 +46,7 @@ from kubeprom.tsdb.api import (
 )
 from kubeprom.tsdb.appender import Batch, DBStats, HeadAppender
 from kubeprom.tsdb.block import Block, write_block
+from kubeprom.tsdb.compact import block_ranges, merge_blocks, obsolete_blocks, plan
 from kubeprom.tsdb.frames import FrameCache
 from kubeprom.tsdb.head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, Head
 from kubeprom.tsdb.postings import select_ids
@@ -81,6 +82,9 @@ class Options:
     # Decoded frames kept for repeated queries (dashboards, rules); 0 disables the cache,
     # None sizes it by the store's series (see frame_cache_size).
     frame_cache_bytes: int | None = None
+    # Longest block level compaction makes (Prometheus' --storage.tsdb.max-block-duration);
+    # None: 10 % of the retention time, at most 31 days. block_range_ms turns merging off.
+    max_block_duration_ms: int | None = None
 
 
 # The automatic frame cache holds about one 30-minute slice of every series at a 15 s
@@ -117,6 +121,10 @@ class DB:
         )
         self.blocks: list[Block] = []
         self.corrupt_blocks: dict[str, str] = {}
+        self.block_ranges = block_ranges(
+            options.block_range_ms, options.retention_ms, options.max_block_duration_ms
+        )
+        self._failed_merges: set[str] = set()  # ulids of blocks a merge failed on
         self._blocks_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self._pending_series: list[SeriesRecord] = []
@@ -152,8 +160,13 @@ class DB:
         return db
 
     # ---- blocks ---------------------------------------------------------------------------
-    def reload_blocks(self) -> None:
-        """Pick up block directories added or removed on disk (e.g. by ``tsdb import``)."""
+    def reload_blocks(self, *, delete_obsolete: bool = True) -> None:
+        """Pick up block directories added or removed on disk (e.g. by ``tsdb import``).
+
+        A block that another block names as its parent (a crash struck between writing a
+        merged block and deleting its parents) is never served, and is deleted unless
+        ``delete_obsolete`` is false (read-only use), as Prometheus does on open.
+        """
         known = {b.path.name: b for b in self.blocks}
         found: list[Block] = []
         for d in sorted(self.path.iterdir()):
@@ -171,12 +184,22 @@ class DB:
                 self.corrupt_blocks[d.name] = str(err)
                 log.error("skipping unreadable block dir=%s err=%s", d, err)
         found.sort(key=lambda b: (b.meta.min_time, b.meta.max_time))
+        obsolete = obsolete_blocks([b.meta for b in found])
+        stale = [b for b in found if b.meta.ulid in obsolete]
+        found = [b for b in found if b.meta.ulid not in obsolete]
         with self._blocks_lock:
             self.blocks = found
         for gone in known.values():
             gone.close()
+        for b in stale:
+            if delete_obsolete:
+                log.warning("deleting a merged block's parent left by a crash dir=%s", b.path)
+                self._delete_block(b)
+            else:
+                b.close()
         if self.frame_cache is not None and self.options.frame_cache_bytes is None:
-            series = max([self.head.num_series, *(b.meta.num_series for b in found)])
+            # Per slice, not per block: a merged block spans many slices of churned series.
+            series = max([self.head.num_series, *(b.slice_series for b in found)])
             self.frame_cache.resize(frame_cache_size(series))
         limit = self.max_valid_time()
         newest_block_end = max(
@@ -198,7 +221,7 @@ class DB:
         db = cls(Path(path), options or Options(retention_ms=None))
         if not db.path.is_dir():
             raise StorageError(f"data directory {str(db.path)!r} does not exist")
-        db.reload_blocks()
+        db.reload_blocks(delete_obsolete=False)
         db._replay(read_only_replay(db.path / "wal"))
         return db
 
@@ -309,8 +332,60 @@ class DB:
             self._checkpoint()
         if written:
             self.stats.compactions += written
+        merged = self.compact_blocks()
+        if written or merged:
             self.apply_retention()
         return written
+
+    def compact_blocks(self) -> int:
+        """Merge persisted blocks level by level (:mod:`kubeprom.tsdb.compact`) until the
+        plan is empty; returns the number of merged blocks written.
+
+        Each merged block is in place (synced, renamed) before it replaces its parents in
+        the block list, in one step, so a query sees either the parents or the merged block,
+        never both and never neither (one that took the list before the swap and finds a
+        parent closed reads again). Then the parents are deleted. A merge that fails
+        (corrupt frame, I/O error) is logged and its blocks are not planned again.
+        """
+        merged = 0
+        while True:
+            blocks = self.blocks_snapshot()
+            group = plan(
+                [b.meta for b in blocks], self.block_ranges, frozenset(self._failed_merges)
+            )
+            if not group:
+                return merged
+            ulids = {m.ulid for m in group}
+            parents = [b for b in blocks if b.meta.ulid in ulids]
+            try:
+                path = merge_blocks(self.path, parents)
+                new = [Block.open(path, self.frame_cache)] if path is not None else []
+            except StorageError as err:  # CorruptionError included
+                log.error("block merge failed blocks=%s err=%s", sorted(ulids), err)
+                self._failed_merges |= ulids
+                continue
+            with self._blocks_lock:
+                kept = [b for b in self.blocks if b.meta.ulid not in ulids]
+                self.blocks = sorted(
+                    [*kept, *new], key=lambda b: (b.meta.min_time, b.meta.max_time)
+                )
+            for b in parents:
+                self._delete_block(b)
+            merged += len(new)
+            log.info(
+                "merged blocks parents=%d new=%s level=%d",
+                len(parents),
+                new[0].path.name if new else None,
+                new[0].meta.level if new else 0,
+            )
+
+    def _delete_block(self, block: Block) -> None:
+        """Close and remove a block; an I/O failure is logged (the next open retries a
+        merged block's parent, which stays hidden meanwhile)."""
+        try:
+            block.delete()
+        except OSError as err:
+            log.error("cannot delete block dir=%s err=%s", block.path, err)
 
     def _checkpoint(self) -> None:
         """Collect the series with no sample left in the head, then rewrite the WAL as the

@@ -14,14 +14,14 @@ work, and converting one to numpy is a zero-copy view.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import I64Array
-from kubeprom.tsdb.postings import EMPTY_IDS
+from kubeprom.tsdb.postings import EMPTY_IDS, union_ids
 
 _INITIAL_REFS = 1024
 
@@ -181,6 +181,11 @@ class HeadIndex:
         if isinstance(lst, int):
             return np.array([lst], dtype=np.int64)
         return np.frombuffer(lst, dtype=np.int64).copy()
+
+    def postings_matching(self, name: str, accept: Callable[[str], bool]) -> I64Array:
+        return union_ids(
+            [self.postings(name, v) for v in self._postings.get(name, ()) if accept(v)]
+        )
 
     def label_names(self) -> list[str]:
         return sorted(self._postings)

@@ -9,7 +9,7 @@ rule out. Work is per label *value*, never per series.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -34,8 +34,13 @@ class PostingsIndex(Protocol):
         """Sorted ids of the series with ``name=value``; empty when none."""
         ...
 
+    def postings_matching(self, name: str, accept: Callable[[str], bool]) -> I64Array:
+        """Sorted ids of the series whose label ``name`` has a value ``accept`` takes."""
+        ...
 
-def _union(arrays: list[I64Array]) -> I64Array:
+
+def union_ids(arrays: list[I64Array]) -> I64Array:
+    """The sorted union of sorted id arrays."""
     if not arrays:
         return EMPTY_IDS
     if len(arrays) == 1:
@@ -68,9 +73,7 @@ def _matching_values(index: PostingsIndex, m: Matcher) -> I64Array:
     """Ids of series that have label ``m.name`` with a value ``m`` accepts."""
     if m.type is MatchType.EQUAL:
         return index.postings(m.name, m.value)
-    return _union(
-        [index.postings(m.name, v) for v in index.label_values_of(m.name) if m.matches(v)]
-    )
+    return index.postings_matching(m.name, m.matches)
 
 
 def _inverse(m: Matcher) -> Matcher:

@@ -41,7 +41,8 @@ def build(data: Path, now_ms: int) -> dict[str, int]:
     t = np.arange(end - 6 * HOUR_MS, end, 60_000, dtype=np.int64)
     imp.add(np.repeat(ids, len(t)), np.tile(t, 3), np.ones(3 * len(t)))
     assert len(imp.finish()) == 3
-    db = DB.open(data, Options(retention_ms=None))
+    # No level compaction while building: the damage is aimed at one 2 h block of each kind.
+    db = DB.open(data, Options(retention_ms=None, max_block_duration_ms=2 * HOUR_MS))
     try:
         deleted = db.delete_series(
             [Matcher(MatchType.EQUAL, "i", "0")], end - 3 * HOUR_MS, end - 3 * HOUR_MS + 59_999

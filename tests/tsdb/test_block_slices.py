@@ -10,8 +10,9 @@ import pytest
 
 from kubeprom.model.csr import offsets_from_counts
 from kubeprom.model.labels import Labels
-from kubeprom.tsdb import block as block_mod
-from kubeprom.tsdb.block import SLICE_MS, Block, BlockMeta, write_block
+from kubeprom.tsdb.block import SLICE_MS, Block, write_block
+from kubeprom.tsdb.blockindex import INDEX_ARRAYS, pack_compressed, read_index
+from kubeprom.tsdb.blockmeta import BlockMeta
 from kubeprom.tsdb.frames import FrameCache, encode_frames
 
 HOUR = 3_600_000
@@ -93,9 +94,7 @@ def test_a_gap_leaves_an_empty_slice(tmp_path: Path) -> None:
     blk.close()
 
 
-def test_blocks_written_before_slices_still_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_blocks_written_before_slices_still_read(tmp_path: Path) -> None:
     """An index of version 1: one run of frames over whole series, no slice arrays."""
     labels, data = series(30, 0, 2 * HOUR)
     path = write(tmp_path, labels, data, 0, 2 * HOUR)
@@ -103,7 +102,7 @@ def test_blocks_written_before_slices_still_read(
     v = np.concatenate([d[1] for d in data])
     offsets = offsets_from_counts(np.array([d[0].size for d in data], dtype=np.int64))
     frames, bounds = encode_frames(t, v, offsets, 4096)
-    new = block_mod._unpack_arrays((path / "index").read_bytes(), "index")
+    new = read_index(path / "index")
     old_arrays = {
         k: new[k] for k in ("symbol_len", "symbol_data", "series_pairs", "series_pair_off")
     }
@@ -113,8 +112,7 @@ def test_blocks_written_before_slices_still_read(
         "frame_bounds": bounds,
         "frame_off": np.concatenate(([0], np.cumsum([len(f) for f in frames]))).astype(np.int64),
     }
-    monkeypatch.setattr(block_mod, "INDEX_VERSION", 1)
-    (path / "index").write_bytes(block_mod._pack_arrays(old_arrays))
+    (path / "index").write_bytes(pack_compressed(old_arrays, version=1))
     (path / "chunks" / "000001").write_bytes(b"".join(frames))
     meta = BlockMeta.from_json(json.loads((path / "meta.json").read_text()), "meta.json")
     blk = Block.open(path)
@@ -124,3 +122,28 @@ def test_blocks_written_before_slices_still_read(
     assert part.t.tolist() == t.tolist()
     assert part.v.view(np.uint64).tolist() == v.view(np.uint64).tolist()
     blk.close()
+
+
+def test_compressed_index_of_version_2_reads_as_the_mapped_one(tmp_path: Path) -> None:
+    """Blocks written before the mapped index (zstd, no stored postings) answer the same
+    labels, postings and samples."""
+    labels, data = series(40, 0, 2 * HOUR)
+    path = write(tmp_path, labels, data, 0, 2 * HOUR)
+    new = Block.open(path)
+    arrays = read_index(path / "index")
+    v3_labels = new.labels_list(range(40))
+    v3_postings = {v: new.postings("i", v).tolist() for v in new.label_values_of("i")}
+    v3_part = new.read(new.all_ids(), 0, 2 * HOUR)
+    new.close()
+    (path / "index").write_bytes(
+        pack_compressed({k: np.array(arrays[k]) for k in INDEX_ARRAYS}, version=2)
+    )
+    old = Block.open(path)
+    assert old.labels_list(range(40)) == v3_labels
+    assert {v: old.postings("i", v).tolist() for v in old.label_values_of("i")} == v3_postings
+    assert old.label_names() == ["__name__", "i"]
+    part = old.read(old.all_ids(), 0, 2 * HOUR)
+    assert part.t.tolist() == v3_part.t.tolist()
+    assert part.v.view(np.uint64).tolist() == v3_part.v.view(np.uint64).tolist()
+    assert old.index_memory_bytes > new.index_memory_bytes
+    old.close()

@@ -9,6 +9,7 @@ block list at one moment and read the head at another), and check the answer is 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 
 from kubeprom.model import Labels, Matcher, MatchType
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, Options
+from kubeprom.tsdb import compact as compact_module
+from kubeprom.tsdb import db as db_module
 from kubeprom.tsdb.api import AppendStats
 from kubeprom.tsdb.block import Block
 from kubeprom.tsdb.querier import StoreQuerier
@@ -160,5 +163,99 @@ def test_a_sample_committed_while_its_range_is_persisted_is_never_acknowledged_a
         assert (staged.appended, staged.out_of_bounds, committed.appended) == (0, 1, 0)
         got = db.querier().select([Matcher(MatchType.EQUAL, "i", "late")], MIN_TIME, MAX_TIME)
         assert got.labels == []
+    finally:
+        db.close()
+
+
+# ---- level compaction (merging persisted blocks) ---------------------------------------------
+def _disjoint_blocks(db: DB) -> None:
+    """The block list never holds a merged block beside one of its parents."""
+    spans = [(b.meta.min_time, b.meta.max_time) for b in db.blocks_snapshot()]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
+
+
+def test_query_at_every_step_of_a_merge_sees_every_sample_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before and after writing the merged block and around each parent's deletion, a query
+    answers every sample, and the block list never holds both generations."""
+    db = DB.open(tmp_path, Options(retention_ms=None, block_range_ms=BLOCK_MS))
+    n_series = 20
+    times = fill(db, n_series, 1100)  # 11 s: ten blocks cut, merged 3 -> 1 and 3 x 3 -> 1
+    checked: list[str] = []
+    real_merge = compact_module.merge_blocks
+
+    def merge(*args: object) -> object:
+        for _ in range(2):
+            assert_complete(db, times, n_series)
+            _disjoint_blocks(db)
+            checked.append("merge")
+        return real_merge(*args)  # type: ignore[arg-type]
+
+    def delete(block: Block, real: Callable[[Block], None] = db._delete_block) -> None:
+        assert_complete(db, times, n_series)
+        _disjoint_blocks(db)
+        real(block)
+        assert_complete(db, times, n_series)
+        _disjoint_blocks(db)
+        checked.append("delete")
+
+    monkeypatch.setattr(db_module, "merge_blocks", merge)
+    monkeypatch.setattr(db, "_delete_block", delete)
+    try:
+        assert db.compact() == 10
+        assert checked.count("merge") == 2 * 4
+        assert checked.count("delete") == 4 * 3
+        assert [(b.meta.min_time, b.meta.max_time) for b in db.blocks] == [
+            (0, 9000),
+            (9000, 10000),
+        ]
+        assert_complete(db, times, n_series)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("merge_when", ["after-block-list", "between-parents"])
+def test_a_select_holding_the_parents_when_they_are_merged_and_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merge_when: str
+) -> None:
+    """A select that took the block list before a merge (and, in the second case, has read
+    one parent already) reads again and finds every sample in the merged block, once."""
+    db = DB.open(
+        tmp_path, Options(retention_ms=None, block_range_ms=BLOCK_MS, max_block_duration_ms=1)
+    )
+    n_series = 30
+    times = fill(db, n_series, 500)
+    assert db.compact() == 4  # four level-1 blocks, merging off
+    db.block_ranges = [BLOCK_MS, 3 * BLOCK_MS]  # now turn it on
+    first = db.blocks[0]
+    calls = 0
+
+    def merge() -> None:
+        assert db.compact_blocks() == 1
+
+    def blocks() -> list[Block]:
+        nonlocal calls
+        calls += 1
+        snapshot = db.blocks_snapshot()
+        if calls == 1 and merge_when == "after-block-list":
+            merge()
+        return snapshot
+
+    real_read = first.read
+
+    def read_then_merge(*args: object, **kwargs: object) -> object:
+        part = real_read(*args, **kwargs)  # type: ignore[arg-type]
+        if calls == 1:
+            merge()
+        return part
+
+    if merge_when == "between-parents":
+        monkeypatch.setattr(first, "read", read_then_merge)
+    try:
+        got = StoreQuerier(db.head, blocks).select(ALL, MIN_TIME, MAX_TIME)
+        assert [s.t.tolist() for s in got] == [times.tolist()] * n_series
+        assert calls == 2  # the parents were closed under the first read
+        assert [b.meta.level for b in db.blocks] == [2, 1]
     finally:
         db.close()

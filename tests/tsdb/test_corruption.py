@@ -310,7 +310,7 @@ def test_meta_counts_are_taken_from_the_index_not_from_meta_json(
         assert db.corrupt_blocks == {}
         (older,) = [b for b in db.blocks if b.path == blocks["older"]]
         assert (older.meta.num_series, older.meta.num_frames) == (3, 1)
-        (warning,) = messages(caplog, "kubeprom.tsdb.block", logging.WARNING)
+        (warning,) = messages(caplog, "kubeprom.tsdb.blockmeta", logging.WARNING)
         assert "meta.json counts disagree with the index" in warning
         assert_serves(db, MIN_TIME, MAX_TIME)
     finally:
