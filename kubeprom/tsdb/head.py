@@ -495,11 +495,12 @@ class Head:
     def cut_range(self, max_valid_t: int = MAX_TIME) -> tuple[int, int] | None:
         """The next block range ``[start, end)`` to persist, once the head spans 1.5 ranges.
 
-        The head's span is measured up to ``max_valid_t`` at most, so one sample stamped far
-        in the future does not make every range up to it look complete.
+        The head's span ends at its newest sample no later than ``max_valid_t``: one sample
+        stamped far in the future must not make every range up to it look complete, nor
+        stretch the span to ``max_valid_t`` when no sample is there.
         """
         with self.lock:
-            maxt = min(self.maxt, max_valid_t)
+            maxt = self.maxt if self.maxt <= max_valid_t else self.newest_before(max_valid_t)
             if self.num_samples == 0 or maxt - self.mint < self.block_range_ms * 3 // 2:
                 return None
             start = self.mint // self.block_range_ms * self.block_range_ms

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kubeprom.clock import RealClock
+from kubeprom.clock import RealClock, VirtualClock
 from kubeprom.model import Labels
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, BulkImporter, Options
 from kubeprom.tsdb.db import frame_cache_size
@@ -226,26 +226,34 @@ def test_a_block_from_the_future_expires_nothing_and_blocks_no_ingestion(tmp_pat
         db.close()
 
 
-def test_present_data_beside_a_future_sample_is_cut_as_usual(tmp_path: Path) -> None:
+@pytest.mark.parametrize("into_range_min", [0, 30, 50, 55, 59, 60, 61, 90, 119])
+def test_present_data_beside_a_future_sample_is_cut_as_usual(
+    tmp_path: Path, into_range_min: int
+) -> None:
     """Issue 11: a future sample made compaction persist the head up to now, after which
-    every healthy sample was out of bounds. The head is cut as if it were not there."""
-    db = DB.open(tmp_path / "data", Options(retention_ms=15 * DAY))
+    every healthy sample was out of bounds. The head is cut as if it were not there, at
+    any moment within a 2 h range (the span ends at the newest present sample, not at the
+    newest time the store would trust)."""
+    now = 1_000 * 2 * HOUR + into_range_min * 60_000
+    db = DB.open(tmp_path / "data", Options(retention_ms=15 * DAY), clock=VirtualClock(now))
     try:
-        now = db.clock.now_ms()
         healthy = Labels.from_dict({"__name__": "up", "job": "healthy"})
         app = db.appender()
         ref = np.array([app.ref(healthy)])
-        start = now - 3 * HOUR
+        start = now - 4 * HOUR
         for t in range(start, now, 60_000):
             app.append(t, ref, np.array([1.0]))
         bad = app.ref(Labels.from_dict({"__name__": "x"}))
         app.append(now + 10 * YEAR, np.array([bad]), np.array([1.0]))
         app.commit()
+        newest = now - 60_000
         written = db.compact()
         two_hours = 2 * HOUR
-        # Only whole 2h ranges at least 1.5 ranges older than now are persisted.
-        assert all(b.meta.max_time <= now - two_hours // 2 for b in db.blocks)
+        # Whole 2h ranges are persisted while the present data spans 1.5 ranges past them.
         assert written == len(db.blocks) >= 1
+        assert all(newest - b.meta.max_time >= two_hours * 3 // 2 - two_hours for b in db.blocks)
+        head_min = db.head.mint
+        assert newest - head_min < two_hours * 3 // 2
         app = db.appender()
         assert app.append(now + 60_000, ref, np.array([1.0])).appended == 1
         assert app.commit().appended == 1
