@@ -77,6 +77,7 @@ class QueryEvaluator:
         self._deadline_ns = clock.monotonic_ns() + round(options.timeout_s * 1e9)
         self._cancel = cancel
         self._budget = budget
+        self._live = 0  # samples held (hold), as opposed to only counted (count)
         self._reserved = 0  # taken from the budget, given back by release_budget
 
     # ---- limits and annotations ------------------------------------------------------------
@@ -107,17 +108,27 @@ class QueryEvaluator:
         holds beyond what it reserved before is reserved there too (waiting a bounded time
         for other queries to release it), and given back by :meth:`release_budget`.
         """
+        self.count(n)
+        self._live += n
+        if self._budget is not None and self._live > self._reserved:
+            more = self._live - self._reserved
+            left_s = (self._deadline_ns - self._clock.monotonic_ns()) / 1e9
+            self._budget.reserve(
+                more, holding=self._reserved, check=self.check_timeout, remaining_s=left_s
+            )
+            self._reserved += more
+
+    def count(self, n: int) -> None:
+        """Count ``n`` samples against ``max_samples`` as if held, without holding them:
+        for a caller that reduces them at once (a folded subquery), so the query's own
+        limit refuses what it refused when they were kept, while the server's budget sees
+        only what is held."""
         self.samples += n
         if self.samples > self.options.max_samples:
             raise TooManySamples(
                 f"query processing would load too many samples into memory in {ENV}"
             )
         self.peak_samples = max(self.peak_samples, self.samples)
-        if self._budget is not None and self.samples > self._reserved:
-            more = self.samples - self._reserved
-            left_s = (self._deadline_ns - self._clock.monotonic_ns()) / 1e9
-            self._budget.reserve(more, check=self.check_timeout, remaining_s=left_s)
-            self._reserved += more
 
     def release_budget(self) -> None:
         """Give back everything this query took from the server-wide budget."""

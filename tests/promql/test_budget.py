@@ -52,37 +52,37 @@ def no_check() -> None:
 
 def test_reservations_fit_until_the_total_then_are_refused() -> None:
     b = never_waits()
-    b.reserve(600, check=no_check, remaining_s=10)
-    b.reserve(400, check=no_check, remaining_s=10)
+    b.reserve(600, holding=0, check=no_check, remaining_s=10)
+    b.reserve(400, holding=0, check=no_check, remaining_s=10)
     with pytest.raises(QueryBudgetExceeded, match=r"1 more samples while queries in flight "):
-        b.reserve(1, check=no_check, remaining_s=10)
+        b.reserve(1, holding=0, check=no_check, remaining_s=10)
     b.release(400)
-    b.reserve(400, check=no_check, remaining_s=10)
+    b.reserve(400, holding=0, check=no_check, remaining_s=10)
     assert b.held == 1000
 
 
 def test_more_than_the_whole_budget_is_refused_at_once() -> None:
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=4)
     with pytest.raises(QueryBudgetExceeded, match="it alone exceeds the server's budget"):
-        b.reserve(1001, check=no_check, remaining_s=60)
+        b.reserve(1001, holding=0, check=no_check, remaining_s=60)
     assert (b.held, b.waiting) == (0, 0)
 
 
 def test_a_full_wait_queue_refuses_at_once() -> None:
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=0)
-    b.reserve(1000, check=no_check, remaining_s=60)
+    b.reserve(1000, holding=0, check=no_check, remaining_s=60)
     with pytest.raises(QueryBudgetExceeded, match="0 queries wait for the server's budget"):
-        b.reserve(1, check=no_check, remaining_s=60)
+        b.reserve(1, holding=0, check=no_check, remaining_s=60)
 
 
 def test_a_waiting_reservation_goes_through_when_another_query_releases() -> None:
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=1)
-    b.reserve(900, check=no_check, remaining_s=60)
+    b.reserve(900, holding=0, check=no_check, remaining_s=60)
     errors: list[BaseException] = []
 
     def second() -> None:
         try:
-            b.reserve(500, check=no_check, remaining_s=60)
+            b.reserve(500, holding=0, check=no_check, remaining_s=60)
         except BaseException as err:  # reported to the test thread below
             errors.append(err)
 
@@ -96,25 +96,77 @@ def test_a_waiting_reservation_goes_through_when_another_query_releases() -> Non
     assert (b.held, b.waiting) == (500, 0)
 
 
+def test_when_every_holder_waits_the_last_to_wait_gives_up_at_once() -> None:
+    """A holds 600 and waits for 100 more; B holds 400 and asks for 100 more: neither can
+    release while both wait, so B is refused at once (not after the wait); once B gives
+    back its 400, A goes on."""
+    b = SampleBudget(1000, max_wait_s=60.0, max_waiters=4)
+    b.reserve(600, holding=0, check=no_check, remaining_s=60)  # query A
+    b.reserve(400, holding=0, check=no_check, remaining_s=60)  # query B
+    errors: list[BaseException] = []
+
+    def a_wants_more() -> None:
+        try:
+            b.reserve(100, holding=600, check=no_check, remaining_s=60)
+        except BaseException as err:  # reported to the test thread below
+            errors.append(err)
+
+    t = threading.Thread(target=a_wants_more)
+    t.start()
+    assert b.wait_for_waiters(1, 30)
+    with pytest.raises(QueryBudgetExceeded, match="every query holding samples waits for"):
+        b.reserve(100, holding=400, check=no_check, remaining_s=60)
+    b.release(400)  # B ends
+    t.join(30)
+    assert not t.is_alive()
+    assert errors == []
+    assert (b.held, b.waiting) == (700, 0)
+
+
+def test_when_every_holder_waits_the_one_holding_least_gives_up() -> None:
+    """A holds 400 and waits; B, holding 600, asks for 100 more: A (less work done) is the
+    one refused; once its caller gives back the 400, B goes on."""
+    b = SampleBudget(1000, max_wait_s=60.0, max_waiters=4)
+    b.reserve(400, holding=0, check=no_check, remaining_s=60)  # query A
+    b.reserve(600, holding=0, check=no_check, remaining_s=60)  # query B
+    errors: list[str] = []
+
+    def a_wants_more() -> None:
+        try:
+            b.reserve(100, holding=400, check=no_check, remaining_s=60)
+        except QueryBudgetExceeded as err:
+            errors.append(str(err))
+            b.release(400)  # A's evaluation ends and gives everything back
+
+    t = threading.Thread(target=a_wants_more)
+    t.start()
+    assert b.wait_for_waiters(1, 30)
+    b.reserve(100, holding=600, check=no_check, remaining_s=60)  # B waits, then fits
+    t.join(30)
+    assert len(errors) == 1
+    assert "every query holding samples waits for the server's budget" in errors[0]
+    assert (b.held, b.waiting) == (700, 0)
+
+
 def test_a_wait_never_outlasts_the_querys_own_time() -> None:
     """max_wait_s is an hour, but the query has no time left: refused, not waiting."""
     b = SampleBudget(1000, max_wait_s=3600.0, max_waiters=4)
-    b.reserve(1000, check=no_check, remaining_s=60)
+    b.reserve(1000, holding=0, check=no_check, remaining_s=60)
     with pytest.raises(QueryBudgetExceeded, match="nothing was released of"):
-        b.reserve(1, check=no_check, remaining_s=0.0)
+        b.reserve(1, holding=0, check=no_check, remaining_s=0.0)
     assert b.waiting == 0
 
 
 def test_a_waiting_query_stops_when_its_check_says_so() -> None:
     """A query canceled while it waits stops at the wait's next wake-up."""
     b = SampleBudget(1000, max_wait_s=3600.0, max_waiters=4)
-    b.reserve(1000, check=no_check, remaining_s=60)
+    b.reserve(1000, holding=0, check=no_check, remaining_s=60)
 
     def canceled() -> None:
         raise QueryCanceled("query was canceled in query execution")
 
     with pytest.raises(QueryCanceled, match="query was canceled"):
-        b.reserve(1, check=canceled, remaining_s=3600)
+        b.reserve(1, holding=0, check=canceled, remaining_s=3600)
     assert (b.held, b.waiting) == (1000, 0)
 
 
@@ -128,7 +180,7 @@ def test_a_query_reserves_what_it_holds_and_gives_it_back_when_done() -> None:
     assert len(api.range("x", 0, 300_000, 15_000)) == 3
     assert b.held == 0
     # The same query with 9,950 samples held by others does not fit (3 x 21 points).
-    b.reserve(9_950, check=no_check, remaining_s=10)
+    b.reserve(9_950, holding=0, check=no_check, remaining_s=10)
     with pytest.raises(QueryBudgetExceeded, match="budget of 10000"):
         api.range("x", 0, 300_000, 15_000)
     assert b.held == 9_950
@@ -137,7 +189,7 @@ def test_a_query_reserves_what_it_holds_and_gives_it_back_when_done() -> None:
 def test_a_query_waits_for_another_to_release_then_answers() -> None:
     store = store_of(3, 40)
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=2)
-    b.reserve(999, check=no_check, remaining_s=60)  # another query's samples
+    b.reserve(999, holding=0, check=no_check, remaining_s=60)  # another query's samples
     api = LocalQueryAPI(lambda: store, budget=b)
     answers: list[int] = []
     t = threading.Thread(target=lambda: answers.append(len(api.instant("x", 300_000))))
@@ -223,7 +275,7 @@ def test_a_canceled_query_gives_everything_back() -> None:
 async def test_the_http_api_answers_a_refusal_503_unavailable_in_the_envelope() -> None:
     store = store_of(3, 40)
     b = never_waits()
-    b.reserve(1000, check=no_check, remaining_s=60)
+    b.reserve(1000, holding=0, check=no_check, remaining_s=60)
     app = build_app(
         CollectorRegistry(), query=QueryHandlers(LocalQueryAPI(lambda: store, budget=b))
     )

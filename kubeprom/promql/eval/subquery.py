@@ -68,17 +68,23 @@ def _sliced(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> Ser
     return _concat(list(slices(ev, expr, start, n, step)))  # empties the list as it joins
 
 
-def slices(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> Iterator[SeriesSet]:
+def slices(
+    ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int, *, kept: bool = True
+) -> Iterator[SeriesSet]:
     """The inner result over ``n`` steps from ``start``, a slice of steps at a time, each
-    slice's points held against ``max_samples`` as it comes (a consumer that reduces them
-    at once still accounts as if it kept them, so limits refuse the same queries)."""
+    slice's points held against ``max_samples`` as it comes. A consumer that reduces them
+    at once (``kept=False``) still counts them against the query's limit, so it refuses
+    the same queries, but does not hold them against the server's budget."""
     done = 0
     width = SLICE_STEPS
     while done < n:
         count = min(width, n - done)
         grid = start + (done + np.arange(count, dtype=np.int64)) * step
         piece = _points(ev.eval(expr, grid), grid)
-        ev.hold(piece.num_samples)
+        if kept:
+            ev.hold(piece.num_samples)
+        else:
+            ev.count(piece.num_samples)
         done += count
         # Size the next slice by the series this one had, so temporaries stay bounded.
         width = min(SLICE_STEPS, max(256, SLICE_CELLS // max(1, len(piece.labels))))

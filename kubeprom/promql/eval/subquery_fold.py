@@ -10,9 +10,11 @@ one slice plus the output, whatever the grid's length. A window spanning several
 carries its state over (a Kahan sum and compensation, a count); the state continues exactly
 where it stopped, so answers are bit-identical to the whole evaluation.
 
-Limits are accounted as for the whole evaluation: every slice's points are held against
+Limits are accounted as for the whole evaluation: every slice's points are counted against
 ``max_samples`` as they come, and the windows' samples (the largest step's) at the end, so a
-query is refused exactly when it was before.
+query is refused exactly when it was before. They are counted, not held: the server-wide
+budget (``--query.max-samples-total``) sees only what the fold keeps, one slice of at most
+``subquery.SLICE_CELLS`` values and the state.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def evaluate(ev: Evaluator, func: str, sq: ast.Subquery, ts: I64Array) -> Instan
     ids: dict[Labels, int] = {}
     state = _State.new(len(eff))
     side = "left" if ev.options.closed_windows else "right"
-    for piece in subquery.slices(ev, sq.expr, start, n, step):
+    for piece in subquery.slices(ev, sq.expr, start, n, step, kept=False):
         rows = np.array([ids.setdefault(lab, len(ids)) for lab in piece.labels], dtype=np.int64)
         state.grow(len(ids))
         _fold(func, _without_stale(piece), rows, eff, sq.range_ms, side, state)
@@ -91,8 +93,8 @@ def evaluate(ev: Evaluator, func: str, sq: ast.Subquery, ts: I64Array) -> Instan
     kept = state.points > 0
     ev.check_size(int(kept.sum()) * len(eff))
     held = int(state.count.sum(axis=0).max(initial=0))
-    ev.hold(held)
-    ev.hold(-held)
+    ev.count(held)
+    ev.count(-held)
     labels = list(ids)
     order = sorted(range(len(labels)), key=labels.__getitem__)
     order = [i for i in order if kept[i]]
