@@ -75,20 +75,30 @@ def test_a_full_wait_queue_refuses_at_once() -> None:
         b.reserve(1, holding=0, check=no_check, remaining_s=60)
 
 
+def reserving_in_a_thread(
+    b: SampleBudget, n: int, holding: int, on_refusal: int = 0
+) -> tuple[threading.Thread, list[str]]:
+    """Another query asking for ``n`` more samples, once it waits; its refusals are
+    collected (and, like an evaluation ending, it then releases ``on_refusal``)."""
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            b.reserve(n, holding=holding, check=no_check, remaining_s=60)
+        except QueryBudgetExceeded as err:
+            errors.append(str(err))
+            b.release(on_refusal)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert b.wait_for_waiters(1, 30)
+    return t, errors
+
+
 def test_a_waiting_reservation_goes_through_when_another_query_releases() -> None:
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=1)
     b.reserve(900, holding=0, check=no_check, remaining_s=60)
-    errors: list[BaseException] = []
-
-    def second() -> None:
-        try:
-            b.reserve(500, holding=0, check=no_check, remaining_s=60)
-        except BaseException as err:  # reported to the test thread below
-            errors.append(err)
-
-    t = threading.Thread(target=second)
-    t.start()
-    assert b.wait_for_waiters(1, 30)
+    t, errors = reserving_in_a_thread(b, 500, 0)
     b.release(900)
     t.join(30)
     assert not t.is_alive()
@@ -96,24 +106,14 @@ def test_a_waiting_reservation_goes_through_when_another_query_releases() -> Non
     assert (b.held, b.waiting) == (500, 0)
 
 
-def test_when_every_holder_waits_the_last_to_wait_gives_up_at_once() -> None:
+def test_when_every_holder_waits_the_newcomer_holding_least_gives_up_at_once() -> None:
     """A holds 600 and waits for 100 more; B holds 400 and asks for 100 more: neither can
-    release while both wait, so B is refused at once (not after the wait); once B gives
-    back its 400, A goes on."""
+    release while both wait, so B, holding least, is refused at once (not after the wait);
+    once B gives back its 400, A goes on."""
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=4)
     b.reserve(600, holding=0, check=no_check, remaining_s=60)  # query A
     b.reserve(400, holding=0, check=no_check, remaining_s=60)  # query B
-    errors: list[BaseException] = []
-
-    def a_wants_more() -> None:
-        try:
-            b.reserve(100, holding=600, check=no_check, remaining_s=60)
-        except BaseException as err:  # reported to the test thread below
-            errors.append(err)
-
-    t = threading.Thread(target=a_wants_more)
-    t.start()
-    assert b.wait_for_waiters(1, 30)
+    t, errors = reserving_in_a_thread(b, 100, 600)  # A wants more
     with pytest.raises(QueryBudgetExceeded, match="every query holding samples waits for"):
         b.reserve(100, holding=400, check=no_check, remaining_s=60)
     b.release(400)  # B ends
@@ -129,18 +129,7 @@ def test_when_every_holder_waits_the_one_holding_least_gives_up() -> None:
     b = SampleBudget(1000, max_wait_s=60.0, max_waiters=4)
     b.reserve(400, holding=0, check=no_check, remaining_s=60)  # query A
     b.reserve(600, holding=0, check=no_check, remaining_s=60)  # query B
-    errors: list[str] = []
-
-    def a_wants_more() -> None:
-        try:
-            b.reserve(100, holding=400, check=no_check, remaining_s=60)
-        except QueryBudgetExceeded as err:
-            errors.append(str(err))
-            b.release(400)  # A's evaluation ends and gives everything back
-
-    t = threading.Thread(target=a_wants_more)
-    t.start()
-    assert b.wait_for_waiters(1, 30)
+    t, errors = reserving_in_a_thread(b, 100, 400, on_refusal=400)  # A wants more
     b.reserve(100, holding=600, check=no_check, remaining_s=60)  # B waits, then fits
     t.join(30)
     assert len(errors) == 1
