@@ -3,6 +3,7 @@ bit for bit, as the windows evaluated whole, in a fraction of the memory."""
 
 from __future__ import annotations
 
+import struct
 import tracemalloc
 
 import numpy as np
@@ -163,7 +164,13 @@ def test_kahan_continued_in_pieces_equals_upstreams_loop(xs: list[float], cuts: 
         done += len(part)
     assert done == len(xs)
     got = kahan_result(state_t, state_c)
-    assert np.array([got[0]]).view(np.uint64)[0] == np.array([expected]).view(np.uint64)[0]
     with np.errstate(all="ignore"):
         whole = kahan_result(*kahan_sum_columns(np.array(xs)[:, None], np.array([len(xs)])))
-    assert whole.view(np.uint64)[0] == got.view(np.uint64)[0]
+    # Bit for bit, but a NaN as a NaN: which operand's payload NaN + NaN keeps depends on
+    # the compiled add (Python's scalar reference included), and JSON shows "NaN" anyway.
+    assert same(float(got[0]), expected)
+    assert same(float(whole[0]), float(got[0]))
+
+
+def same(a: float, b: float) -> bool:
+    return (np.isnan(a) and np.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)

@@ -7,8 +7,10 @@ matrices: about 64 bytes a step at the peak (+232 MiB for that query, +1.3 GiB f
 aggregate, and every window is a run of consecutive inner steps, so each slice of the inner
 grid is reduced into per-(series, outer step) state before the next is evaluated: memory is
 one slice plus the output, whatever the grid's length. A window spanning several slices
-carries its state over (a Kahan sum and compensation, a count); the state continues exactly
-where it stopped, so answers are bit-identical to the whole evaluation.
+carries its state over (a Kahan sum and compensation, a count, the extreme kept so far);
+the state continues exactly where it stopped, so answers are bit-identical to the whole
+evaluation. (Time is not saved where upstream's loop is sequential: ``max_over_time`` still
+visits every sample in order, a slice at a time.)
 
 Limits are accounted as for the whole evaluation: every slice's points are counted against
 ``max_samples`` as they come, and the windows' samples (the largest step's) at the end, so a
@@ -30,13 +32,17 @@ from kubeprom.promql.eval import subquery
 from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.eval.selectors import search
 from kubeprom.promql.functions.kahan import kahan_continue_columns, kahan_result
-from kubeprom.promql.functions.range_stats import COLUMN_BUDGET
+from kubeprom.promql.functions.range_funcs import RANGE_FUNCTIONS
+from kubeprom.promql.functions.range_stats import COLUMN_BUDGET, Compare
 from kubeprom.promql.functions.windows import Flat, chunks
-from kubeprom.promql.types import BoolArray, InstantSteps, RangeWindows
+from kubeprom.promql.types import Annotations, BoolArray, InstantSteps, RangeWindows
 from kubeprom.tsdb.api import SeriesSet
 
 # Functions whose value over a window is a fold that continues across slices.
-FOLDED = frozenset({"sum_over_time", "count_over_time", "present_over_time"})
+# compareOverTime's functions: a window's value is its first sample replaced, in order,
+# by every later one that is better (or follows a NaN).
+_EXTREMES: dict[str, Compare] = {"max_over_time": np.greater, "min_over_time": np.less}
+FOLDED = frozenset({"sum_over_time", "count_over_time", "present_over_time", *_EXTREMES})
 
 
 @dataclass(slots=True)
@@ -105,6 +111,8 @@ def evaluate(ev: Evaluator, func: str, sq: ast.Subquery, ts: I64Array) -> Instan
         values: F64Array = count.astype(np.float64)
     elif func == "present_over_time":
         values = np.ones(count.shape)
+    elif func in _EXTREMES:
+        values = state.total[idx]
     else:
         values = kahan_result(state.total[idx], state.comp[idx])
     values = np.where(present, values, np.nan)
@@ -136,10 +144,15 @@ def _fold(
         return
     hi = search(ss, eff, side="right")
     lo = search(ss, eff - np.int64(range_ms), side=side)
+    had = state.count[rows] > 0
     state.count[rows] += hi - lo
+    w = RangeWindows(ss.labels, ss.t, ss.v, ss.offsets, lo, hi, eff, range_ms)
+    better = _EXTREMES.get(func)
+    if better is not None:
+        _fold_extreme(func, better, w, rows, had, state)
+        return
     if func != "sum_over_time":
         return
-    w = RangeWindows(ss.labels, ss.t, ss.v, ss.offsets, lo, hi, eff, range_ms)
     flat = Flat.of(w)
     steps = len(eff)
     total = state.total.reshape(-1)  # views: (series, steps) row-major, as Flat's ids
@@ -150,3 +163,17 @@ def _fold(
             total[lanes], comp[lanes] = kahan_continue_columns(
                 flat.v[ch.column_index()], ch.n, total[lanes], comp[lanes]
             )
+
+
+def _fold_extreme(
+    func: str, better: Compare, w: RangeWindows, rows: I64Array, had: BoolArray, state: _State
+) -> None:
+    """compareOverTime continued: the slice's own extreme of each window replaces the
+    carried one on upstream's condition (``better(new, kept) || IsNaN(kept)``), which is
+    what its loop does sample by sample, since a kept NaN is replaced by the next sample
+    and a kept number only by a better one."""
+    with np.errstate(all="ignore"):
+        extreme, present = RANGE_FUNCTIONS[func](w, [], Annotations.new())
+    kept = state.total[rows]
+    take = present & (~had | better(extreme, kept) | np.isnan(kept))
+    state.total[rows] = np.where(take, extreme, kept)
