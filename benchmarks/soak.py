@@ -1,7 +1,7 @@
 """Hostile-input soak (issue 11): ``kubeprom run`` with hostile targets and hostile queries
 beside the normal ones, for a while (10 minutes by default).
 
-    python -m benchmarks.soak [--duration 10m] [--work DIR] [--json OUT]
+    python -m benchmarks.soak [--duration 10m] [--work DIR] [--json OUT] [--max-rss MIB]
 
 The server scrapes the embedded simulated cluster (cAdvisor, kubelet, kube-state-metrics,
 with the kubernetes-mixin rules) and a healthy target every second, beside the hostile
@@ -20,7 +20,9 @@ Reported (progress every 10 s on the terminal, a table at the end):
   are a 500; must be 0
 * scrape lateness: from the healthy target's side, how much later than one interval after
   the previous one each scrape arrived (p99, max) and scrapes missed
-* peak RSS of the server (``VmHWM``), and its RSS at the end (``VmRSS``)
+* peak RSS of the server (``VmHWM``), and its RSS at the end (``VmRSS``); the soak fails
+  (exit 1) when the peak reaches ``--max-rss`` MiB (default 1,024: the bound every live
+  test of ``tests/hostile`` asserts, ``PEAK_RSS_BYTES``)
 * samples lost: samples a query once returned (a 200-series counter scraped every 200 ms,
   and the imported history) that a later query no longer returns; must be 0
 """
@@ -59,6 +61,9 @@ DEFAULT_CONFIG = REPO / "kubeprom" / "config" / "kubeprom.yml"
 HOUR_MS = 3_600_000
 NORMAL_INTERVAL_S = 1.0
 INGEST_SERIES = 200
+# The stated memory bound: the server's peak RSS under every hostile input at once, the
+# same 1 GiB each live test of tests/hostile asserts for one input (live.PEAK_RSS_BYTES).
+DEFAULT_MAX_RSS_MIB = 1024
 
 
 def free_port() -> int:
@@ -564,6 +569,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the normal targets and clients alone, no hostile input (for comparison)",
     )
     p.add_argument(
+        "--max-rss",
+        type=int,
+        default=DEFAULT_MAX_RSS_MIB,
+        metavar="MIB",
+        help="the server's peak RSS (VmHWM) must stay under this; above it the soak fails "
+        f"(default: {DEFAULT_MAX_RSS_MIB}, the hostile suite's bound)",
+    )
+    p.add_argument(
         "--probe",
         default=None,
         help="run the server under benchmarks.memprobe with these options, e.g. "
@@ -578,7 +591,14 @@ def main(argv: list[str] | None = None) -> int:
             summary = run(duration_s, Path(tmp), args.json, hostile=hostile, probe=probe)
     else:
         summary = run(duration_s, args.work, args.json, hostile=hostile, probe=probe)
-    failed = summary["crashes"] or summary["samples_lost"] or summary["bad_envelopes"]
+    bound = args.max_rss << 20
+    peak = summary["peak_rss_bytes"]
+    over = peak >= bound
+    print(
+        f"peak RSS {peak / 2**20:.0f} MiB against a bound of {args.max_rss} MiB: "
+        + ("OVER the bound" if over else "under it")
+    )
+    failed = summary["crashes"] or summary["samples_lost"] or summary["bad_envelopes"] or over
     return 1 if failed else 0
 
 

@@ -24,7 +24,8 @@
     │   ├── EvalError
     │   ├── QueryTimeout
     │   ├── QueryCanceled
-    │   └── TooManySamples
+    │   ├── TooManySamples
+    │   └── QueryBudgetExceeded                  the server-wide sample budget is taken
     ├── StorageError
     │   ├── OutOfOrderSample
     │   ├── DuplicateSample
@@ -269,6 +270,11 @@ class QueryCanceled(PromQLError):
 
 class TooManySamples(PromQLError):
     """A query loaded more samples than the configured maximum."""
+
+
+class QueryBudgetExceeded(PromQLError):
+    """The queries in flight together hold the server's sample budget, and none released
+    enough in time: the server is busy (503), the query itself may be fine."""
 
 
 class StorageError(KubepromError):

@@ -39,6 +39,7 @@ from kubeprom.hpa.manager import Autoscalers
 from kubeprom.hpa.metrics import MetricsBackends
 from kubeprom.model.events import EventLog
 from kubeprom.promql.api import LocalQueryAPI
+from kubeprom.promql.budget import SampleBudget
 from kubeprom.promql.options import EngineOptions
 from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
@@ -670,7 +671,13 @@ class Web:
         registry.register(NotifierCollector(self._alerting.notifier))
         # The engine stops a query at its own deadline too, not only the HTTP wait.
         engine = EngineOptions(timeout_s=s.query_timeout_s, max_samples=s.query_max_samples)
-        api = LocalQueryAPI(db.querier, engine, clock=self._clock)
+        budget = SampleBudget(
+            s.query_max_samples_total,
+            max_wait_s=s.query_samples_wait_s,
+            # Waiters are queries running in the pool: one slot at least never waits.
+            max_waiters=max(1, s.query_max_concurrency - 1),
+        )
+        api = LocalQueryAPI(db.querier, engine, clock=self._clock, budget=budget)
         hpas, cluster = hpa.manager, hpa.cluster
         return build_app(
             registry,

@@ -96,6 +96,21 @@ def add_parser(sub: Any) -> None:
         help="most samples a query may hold in memory at once (default: 50000000)",
     )
     p.add_argument(
+        "--query.max-samples-total",
+        dest="query_max_samples_total",
+        type=_non_negative,
+        default=0,
+        help="most samples the queries in flight may hold together; a query that would "
+        "exceed it waits for others, then gets 503 (default 0: twice --query.max-samples)",
+    )
+    p.add_argument(
+        "--query.samples-wait",
+        dest="query_samples_wait",
+        default="5s",
+        help="how long a query waits for --query.max-samples-total before 503 "
+        "(default: 5s; never past --query.timeout)",
+    )
+    p.add_argument(
         "--query.timeout",
         dest="query_timeout",
         default="2m",
@@ -333,6 +348,8 @@ _FLAG_NAMES = {
     "query_max_concurrency": "query.max-concurrency",
     "query_max_queued": "query.max-queued",
     "query_max_samples": "query.max-samples",
+    "query_max_samples_total": "query.max-samples-total",
+    "query_samples_wait": "query.samples-wait",
     "query_timeout": "query.timeout",
     "max_request_bytes": "web.max-request-bytes",
     "external_url": "web.external-url",
@@ -406,6 +423,8 @@ def settings_of(args: argparse.Namespace) -> ServerSettings:
         query_max_concurrency=args.query_max_concurrency,
         query_max_queued=args.query_max_queued,
         query_max_samples=args.query_max_samples,
+        query_max_samples_total=args.query_max_samples_total or 2 * args.query_max_samples,
+        query_samples_wait_s=_duration_ms(args.query_samples_wait, "--query.samples-wait") / 1000,
         query_timeout_s=_duration_ms(args.query_timeout, "--query.timeout") / 1000,
         rules=RuleFlags(
             external_url=args.external_url.rstrip("/"),

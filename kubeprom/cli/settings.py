@@ -52,6 +52,10 @@ class ServerSettings:
     query_max_queued: int = 100
     query_timeout_s: float = 120.0
     query_max_samples: int = DEFAULT_MAX_SAMPLES
+    # What the queries in flight may hold together (--query.max-samples-total), and how long
+    # one waits for it (--query.samples-wait).
+    query_max_samples_total: int = 2 * DEFAULT_MAX_SAMPLES
+    query_samples_wait_s: float = 5.0
     rules: RuleFlags = field(default_factory=RuleFlags)
     hpa: ControllerConfig = field(default_factory=ControllerConfig)
     feature_gates: FeatureGates = field(default_factory=FeatureGates)

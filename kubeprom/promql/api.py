@@ -26,6 +26,7 @@ from kubeprom.model.csr import gather_ranges, offsets_from_counts
 from kubeprom.model.labels import EMPTY, Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.budget import SampleBudget
 from kubeprom.promql.engine import QueryEvaluator
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
@@ -126,7 +127,8 @@ class LocalQueryAPI:
 
     ``clock`` measures the query timeout (``options.timeout_s``); the real clock by default.
     Queries stop with :class:`~kubeprom.errors.QueryCanceled` at their next check once
-    ``cancel`` is set (see :meth:`cancellable`).
+    ``cancel`` is set (see :meth:`cancellable`). With a ``budget``, the samples the queries
+    in flight hold together are bounded too (:class:`~kubeprom.promql.budget.SampleBudget`).
     """
 
     def __init__(
@@ -136,15 +138,19 @@ class LocalQueryAPI:
         *,
         clock: Clock | None = None,
         cancel: threading.Event | None = None,
+        budget: SampleBudget | None = None,
     ) -> None:
         self._querier_factory = querier_factory
         self.options = options or EngineOptions()
         self.clock: Clock = clock or RealClock()
         self._cancel = cancel
+        self.budget = budget
 
     def cancellable(self, cancel: threading.Event) -> LocalQueryAPI:
         """The same API whose queries stop once ``cancel`` is set (from any thread)."""
-        return LocalQueryAPI(self._querier_factory, self.options, clock=self.clock, cancel=cancel)
+        return LocalQueryAPI(
+            self._querier_factory, self.options, clock=self.clock, cancel=cancel, budget=self.budget
+        )
 
     def _evaluator(self, query: str, start: int, end: int, step: int) -> QueryEvaluator:
         return QueryEvaluator(
@@ -156,6 +162,7 @@ class LocalQueryAPI:
             step_ms=step,
             clock=self.clock,
             cancel=self._cancel,
+            budget=self.budget,
         )
 
     def instant(self, expr: str, t_ms: int) -> QueryResult:

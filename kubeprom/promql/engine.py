@@ -20,6 +20,7 @@ from kubeprom.errors import EvalError, QueryCanceled, QueryTimeout, TooManySampl
 from kubeprom.errors import _line_col as line_col
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.budget import SampleBudget
 from kubeprom.promql.checkpoint import checking
 from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
 from kubeprom.promql.options import EngineOptions
@@ -45,7 +46,9 @@ class QueryEvaluator:
     mean, also inside subqueries). Raises :class:`EvalError`, :class:`TooManySamples` or
     :class:`QueryTimeout`; warnings and infos accumulate in ``annotations``. Setting
     ``cancel`` (from any thread) makes the next check raise :class:`QueryCanceled`: the
-    HTTP API sets it when the client's wait ends, so abandoned work stops too.
+    HTTP API sets it when the client's wait ends, so abandoned work stops too. With a
+    ``budget``, the samples it holds count against the server's total as well
+    (:meth:`hold`), until :meth:`evaluate` returns or raises.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class QueryEvaluator:
         step_ms: int,
         clock: Clock,
         cancel: threading.Event | None = None,
+        budget: SampleBudget | None = None,
     ) -> None:
         self.querier: Querier = querier
         self.options = options
@@ -72,6 +76,9 @@ class QueryEvaluator:
         self._clock = clock
         self._deadline_ns = clock.monotonic_ns() + round(options.timeout_s * 1e9)
         self._cancel = cancel
+        self._budget = budget
+        self._live = 0  # samples held (hold), as opposed to only counted (count)
+        self._reserved = 0  # taken from the budget, given back by release_budget
 
     # ---- limits and annotations ------------------------------------------------------------
 
@@ -95,13 +102,39 @@ class QueryEvaluator:
         self.check_timeout()
 
     def hold(self, n: int) -> None:
-        """Account for ``n`` samples now held in memory (negative to release them)."""
+        """Account for ``n`` samples now held in memory (negative to release them).
+
+        Past this query's ``max_samples`` it fails; with a server-wide budget, what it
+        holds beyond what it reserved before is reserved there too (waiting a bounded time
+        for other queries to release it), and given back by :meth:`release_budget`.
+        """
+        self.count(n)
+        self._live += n
+        if self._budget is not None and self._live > self._reserved:
+            more = self._live - self._reserved
+            left_s = (self._deadline_ns - self._clock.monotonic_ns()) / 1e9
+            self._budget.reserve(
+                more, holding=self._reserved, check=self.check_timeout, remaining_s=left_s
+            )
+            self._reserved += more
+
+    def count(self, n: int) -> None:
+        """Count ``n`` samples against ``max_samples`` as if held, without holding them:
+        for a caller that reduces them at once (a folded subquery), so the query's own
+        limit refuses what it refused when they were kept, while the server's budget sees
+        only what is held."""
         self.samples += n
         if self.samples > self.options.max_samples:
             raise TooManySamples(
                 f"query processing would load too many samples into memory in {ENV}"
             )
         self.peak_samples = max(self.peak_samples, self.samples)
+
+    def release_budget(self) -> None:
+        """Give back everything this query took from the server-wide budget."""
+        if self._budget is not None:
+            self._budget.release(self._reserved)
+        self._reserved = 0
 
     def _where(self, pos: ast.Pos) -> str:
         line, col = line_col(self.query, pos.start)
@@ -146,8 +179,13 @@ class QueryEvaluator:
         """The whole query: :meth:`eval` with this query's checks installed as the thread's
         :func:`~kubeprom.promql.checkpoint.checkpoint`, so the loops of range functions and
         aggregations stop at the deadline, on cancellation or past a limit too."""
-        with checking(self.check_timeout):
-            return self.eval(e, ts)
+        try:
+            with checking(self.check_timeout):
+                return self.eval(e, ts)
+        finally:
+            # Whatever ended it (an answer, an error, the deadline, cancellation), the
+            # result no longer counts against the other queries' budget.
+            self.release_budget()
 
     def eval(self, e: ast.Expr, ts: I64Array) -> Value:
         v = self._eval(e, ts)

@@ -47,7 +47,7 @@ class QueryMetrics:
         concurrent_max.set(max_concurrency)
         self.rejected = Counter(
             "kubeprom_engine_queries_rejected",
-            "Queries refused with 503 because the wait queue was full.",
+            "Queries refused with 503: the wait queue was full, or the sample budget taken.",
             registry=registry,
         )
         self.timeouts = Counter(

@@ -30,6 +30,7 @@ from kubeprom.errors import (
     ErrorType,
     EvalError,
     ParseError,
+    QueryBudgetExceeded,
     QueryCanceled,
     QueryTimeout,
     StorageError,
@@ -279,6 +280,10 @@ class QueryHandlers:
             raise APIError(ErrorType.TIMEOUT, str(err)) from err
         except QueryCanceled as err:
             raise APIError(ErrorType.CANCELED, str(err)) from err
+        except QueryBudgetExceeded as err:  # the server is busy, not the query wrong: 503
+            if m is not None:
+                m.rejected.inc()
+            raise APIError(ErrorType.UNAVAILABLE, str(err)) from err
         except (EvalError, TooManySamples) as err:
             raise APIError(ErrorType.EXECUTION, str(err)) from err
         except StorageError as err:  # Prometheus' ErrStorage: internal, 500

@@ -13,7 +13,7 @@ from kubeprom.errors import EvalError
 from kubeprom.model.labels import EMPTY
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast, functions
-from kubeprom.promql.eval import histograms, info, labelfuncs, selectors
+from kubeprom.promql.eval import histograms, info, labelfuncs, selectors, subquery_fold
 from kubeprom.promql.eval.evaluator import Evaluator
 from kubeprom.promql.functions.elementwise import go_max, go_min
 from kubeprom.promql.options import Compat
@@ -161,6 +161,11 @@ def sort(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
 def range_call(ev: Evaluator, e: ast.Call, ts: I64Array) -> InstantSteps:
     """A function over a range vector: the windows, then the registry's implementation."""
     idx = next((i for i, a in enumerate(e.args) if a.type is ast.ValueType.MATRIX), 0)
+    arg = ast.unwrap_parens(e.args[idx]) if e.args else None
+    if e.func in subquery_fold.FOLDED and isinstance(arg, ast.Subquery):
+        folded = subquery_fold.evaluate(ev, e.func, arg, ts)
+        if folded is not None:  # a long grid, reduced slice by slice
+            return compact(folded)
     windows = ev.eval_windows(e.args[idx], ts)
     others: list[Value] = [ev.eval(a, ts) for i, a in enumerate(e.args) if i != idx]
     if not windows.labels:

@@ -12,6 +12,8 @@ its own, so slicing changes no value; the inner series are ordered by labels eit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from kubeprom.model.csr import offsets_from_counts, take_segments
@@ -63,19 +65,30 @@ def evaluate(ev: Evaluator, e: ast.Subquery, ts: I64Array) -> RangeWindows:
 
 def _sliced(ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int) -> SeriesSet:
     """The inner result over ``n`` steps from ``start``, evaluated a slice at a time."""
-    pieces: list[SeriesSet] = []
+    return _concat(list(slices(ev, expr, start, n, step)))  # empties the list as it joins
+
+
+def slices(
+    ev: Evaluator, expr: ast.Expr, start: int, n: int, step: int, *, kept: bool = True
+) -> Iterator[SeriesSet]:
+    """The inner result over ``n`` steps from ``start``, a slice of steps at a time, each
+    slice's points held against ``max_samples`` as it comes. A consumer that reduces them
+    at once (``kept=False``) still counts them against the query's limit, so it refuses
+    the same queries, but does not hold them against the server's budget."""
     done = 0
     width = SLICE_STEPS
     while done < n:
         count = min(width, n - done)
         grid = start + (done + np.arange(count, dtype=np.int64)) * step
         piece = _points(ev.eval(expr, grid), grid)
-        ev.hold(piece.num_samples)  # kept until the outer function has run
-        pieces.append(piece)
+        if kept:
+            ev.hold(piece.num_samples)
+        else:
+            ev.count(piece.num_samples)
         done += count
         # Size the next slice by the series this one had, so temporaries stay bounded.
         width = min(SLICE_STEPS, max(256, SLICE_CELLS // max(1, len(piece.labels))))
-    return _concat(pieces)  # empties pieces as it joins them
+        yield piece
 
 
 def _points(value: Value, grid: I64Array) -> SeriesSet:

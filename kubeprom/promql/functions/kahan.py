@@ -106,7 +106,46 @@ def kahan_sum_columns(x: F64Array, n: npt.NDArray[np.int64]) -> tuple[F64Array, 
 
 def kahan_result(total: F64Array, comp: F64Array) -> F64Array:
     """``sum + compensation`` as upstream reports a Kahan sum; an infinite sum as is (its
-    compensation may be NaN after the overflow: the sum is taken where it is not used)."""
+    compensation may be NaN after the overflow: the sum is taken where it is not used).
+
+    A NaN sum is returned as is too: Go's scalar ``sum + c`` keeps the sum's NaN when both
+    are NaN, while numpy's SIMD addition of long arrays may keep either operand's, so the
+    sign bit of a NaN result would depend on how many windows were summed at once."""
     with np.errstate(invalid="ignore"):
-        out: F64Array = np.where(np.isinf(total), total, total + comp)
+        out: F64Array = np.where(np.isfinite(total), total + comp, total)
     return out
+
+
+def kahan_continue_columns(
+    x: F64Array, n: npt.NDArray[np.int64], total: F64Array, comp: F64Array
+) -> tuple[F64Array, F64Array]:
+    """Running Kahan sums ``(total, comp)`` continued down the columns of ``x`` (steps,
+    lanes), each over its first ``n >= 1`` rows: the state upstream's loop has after those
+    addends, bit for bit, whatever the earlier addends were.
+
+    The running sum is the left-to-right float sum and the compensation the left-to-right
+    sum of each addition's exact error (see :func:`kahan_sum_columns`), so both continue by
+    prepending the carried value to a cumulative sum. Started from ``(0.0, 0.0)`` this gives
+    what :func:`kahan_sum_columns` gives; a window summed in pieces gives what it gives
+    whole. Callers hold ``np.errstate(all="ignore")`` and use the compensation only where
+    the sum is finite.
+    """
+    lanes = np.arange(x.shape[1])
+    rows = np.empty((x.shape[0] + 1, x.shape[1]), dtype=np.float64)
+    rows[0] = total
+    rows[1:] = x
+    sums = np.cumsum(rows, axis=0)
+    # err[k]: the exact error (TwoSum) of sums[k + 1] = sums[k] + rows[k + 1], after the
+    # carried compensation in row 0.
+    before, inc, after = sums[:-1], rows[1:], sums[1:]
+    b_virtual = after - before
+    err = np.empty_like(rows)
+    err[0] = comp
+    np.subtract(after, b_virtual, out=err[1:])
+    np.subtract(before, err[1:], out=err[1:])
+    np.subtract(inc, b_virtual, out=b_virtual)
+    err[1:] += b_virtual
+    np.cumsum(err, axis=0, out=err)
+    out_total: F64Array = sums[n, lanes]
+    out_comp: F64Array = err[n, lanes]
+    return out_total, out_comp
