@@ -162,11 +162,16 @@ def node_cgroups(cluster: SimulatedCluster, pods: list[PodRecord]) -> NodeCgroup
     groups: list[Cgroup] = []
     row = 0
     for i, pod in enumerate(bound):
-        groups.append(_pod_cgroup(pod))
+        # The views hold while the pod's scheduling time and the container instance do.
+        if pod.cgroup is None or pod.cgroup[0] != pod.scheduled_s:
+            pod.cgroup = (pod.scheduled_s, _pod_cgroup(pod))
+        groups.append(pod.cgroup[1])
         take.append(-1 - i)
         for c in pod.containers:
             if c.running:
-                groups.append(_container_cgroup(cluster, pod, c))
+                if c.cgroup is None or c.cgroup[:2] != (c.container_id, c.started_s):
+                    c.cgroup = (c.container_id, c.started_s, _container_cgroup(cluster, pod, c))
+                groups.append(c.cgroup[2])
                 take.append(row)
             row += 1
     at = np.array(take, dtype=np.int64)
