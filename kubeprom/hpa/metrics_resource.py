@@ -229,28 +229,35 @@ class KubeletPoints:
     from, per pod (``pods``, ``pod_row`` maps series to them) whether it is served; or the
     query error. The same for every HPA of the namespace at that time (see :func:`serve`)."""
 
-    error: str | None = None
-    pod: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
-    container: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
-    pods: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
-    pod_row: I64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    last_ns: I64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    prev_ns: I64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    base_ns: I64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    start_ns: I64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cpu_last: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    cpu_prev: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    base_cpu: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    memory: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    in_last: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    in_prev: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    fresh: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    restarted: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    has_prev: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    decreased: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    scraped: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    pod_ok_last: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    pod_served: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    error: str | None
+    pod: NDArray[np.str_]
+    container: NDArray[np.str_]
+    pods: NDArray[np.str_]
+    pod_row: I64Array
+    last_ns: I64Array
+    prev_ns: I64Array
+    base_ns: I64Array
+    start_ns: I64Array
+    cpu_last: NDArray[np.uint64]
+    cpu_prev: NDArray[np.uint64]
+    base_cpu: NDArray[np.uint64]
+    memory: NDArray[np.uint64]
+    in_last: NDArray[np.bool_]
+    in_prev: NDArray[np.bool_]
+    fresh: NDArray[np.bool_]
+    restarted: NDArray[np.bool_]
+    has_prev: NDArray[np.bool_]
+    decreased: NDArray[np.bool_]
+    scraped: NDArray[np.bool_]
+    pod_ok_last: NDArray[np.bool_]
+    pod_served: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, error: str | None = None) -> KubeletPoints:
+        """No series (or only ``error``)."""
+        s, i = np.zeros(0, dtype=np.str_), np.zeros(0, dtype=np.int64)
+        u, b = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.bool_)
+        return cls(error, s, s, s, i, i, i, i, i, u, u, u, u, b, b, b, b, b, b, b, b, b)
 
 
 def read_kubelet_points(
@@ -269,10 +276,10 @@ def read_kubelet_points(
         else:
             up_keys, up2, up3 = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
     except KubepromError as err:
-        return KubeletPoints(error=str(err))
+        return KubeletPoints.empty(str(err))
     n = len(cpu.labels)
     if n == 0:
-        return KubeletPoints()
+        return KubeletPoints.empty()
     keys = series_keys(cpu)
     pod = label_column(cpu, "pod")
     container = label_column(cpu, "container")
