@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from prometheus_client.core import Metric
 
 from kubeprom.exporters.columns import (
@@ -31,8 +32,9 @@ from kubeprom.exporters.columns import (
     FamilySpec,
     to_metrics,
 )
-from kubeprom.exporters.state import CFS_PERIOD_S
-from kubeprom.exporters.views import ClusterView, PodInfo, Usage
+from kubeprom.exporters.snapshot import CACHE_FRACTION, INACTIVE_FILE_FRACTION, RSS_FRACTION
+from kubeprom.exporters.state import CFS_PERIOD_S, CPU, PERIODS, THROTTLED_PERIODS, THROTTLED_S
+from kubeprom.exporters.views import Cgroup, ClusterView, NodeCgroups, Usage
 
 _BASE = ("container", "id", "image", "name", "namespace", "pod")
 _CPU = ("container", "cpu", "id", "image", "name", "namespace", "pod")
@@ -49,7 +51,6 @@ class _Cgroup:
     """One reported cgroup: its base label values and what it uses and may use."""
 
     labels: tuple[str, str, str, str, str, str]
-    usage: Usage
     start_s: float | None
     cpu_quota: float | None  # cores
     cpu_request: float
@@ -160,19 +161,24 @@ class CadvisorCollector:
 
     def columns(self) -> Columns:
         node = self.cluster.node(self.node)
-        groups = [_Cgroup(("", "/", "", "", "", ""), node.usage, node.created_s, None, 0.0, 0.0)]
-        for pod in self.cluster.pods(node=self.node):
-            groups.extend(_pod_cgroups(pod))
-        blocks = [self._block(g) for g in groups]
-        rows = [_row(g) for g in groups]
+        groups = self.cluster.node_cgroups(self.node)
+        root = _Cgroup(("", "/", "", "", "", ""), node.created_s, None, 0.0, 0.0)
+        cgroups = [root, *map(_cgroup, groups.cgroups)]
+        blocks = [self._block(g) for g in cgroups]
         machine = (node.boot_id, node.machine_id, node.system_uuid)
         blocks.append(self._machine_block(machine))
-        last = [0.0] * _WIDTH
-        last[_F_CORES] = node.capacity.cpu or 0.0
-        last[_F_MEMORY] = node.capacity.memory or 0.0
-        rows.append(last)
+        rows = np.zeros((len(cgroups) + 1, _WIDTH), dtype=np.float64)
+        rows[0] = _row(root, node.usage)
+        _usage_rows(rows[1:-1], groups)
+        rows[1:-1, _F_PERIOD] = _PERIOD_US
+        rows[1:-1, _F_QUOTA] = [_quota(g.cpu_quota) for g in cgroups[1:]]
+        rows[1:-1, _F_SHARES] = [_shares(g.cpu_request) for g in cgroups[1:]]
+        rows[1:-1, _F_MEM_LIMIT] = [g.memory_limit for g in cgroups[1:]]
+        rows[1:-1, _F_START] = [g.start_s or 0.0 for g in cgroups[1:]]
+        rows[-1, _F_CORES] = node.capacity.cpu or 0.0
+        rows[-1, _F_MEMORY] = node.capacity.memory or 0.0
         self._blocks.end_collection()
-        return Columns(_FAMILIES, blocks, np.array(rows, dtype=np.float64))
+        return Columns(_FAMILIES, blocks, rows)
 
     def _block(self, g: _Cgroup) -> Block:
         root = g.labels[1] == "/"
@@ -208,9 +214,17 @@ class CadvisorCollector:
         return self._blocks.put(machine, b.build())
 
 
-def _row(g: _Cgroup) -> list[float]:
-    """A cgroup's values, one column per family (0 where the cgroup has no such series)."""
-    u = g.usage
+def _quota(cpu_quota: float | None) -> float:
+    return round(cpu_quota * _PERIOD_US) if cpu_quota is not None else 0.0
+
+
+def _shares(cpu_request: float) -> float:
+    return max(round(cpu_request * _SHARES_PER_CORE), _MIN_SHARES)
+
+
+def _row(g: _Cgroup, u: Usage) -> list[float]:
+    """A cgroup's values from its usage, one column per family (0 where the cgroup has no
+    such series)."""
     row = [0.0] * _WIDTH
     row[_F_CPU] = u.cpu_seconds
     row[_F_PERIODS] = u.cfs_periods
@@ -223,48 +237,30 @@ def _row(g: _Cgroup) -> list[float]:
     row[_F_RX] = u.network_rx_bytes
     row[_F_TX] = u.network_tx_bytes
     row[_F_PERIOD] = _PERIOD_US
-    row[_F_QUOTA] = round(g.cpu_quota * _PERIOD_US) if g.cpu_quota is not None else 0.0
-    row[_F_SHARES] = max(round(g.cpu_request * _SHARES_PER_CORE), _MIN_SHARES)
+    row[_F_QUOTA] = _quota(g.cpu_quota)
+    row[_F_SHARES] = _shares(g.cpu_request)
     row[_F_MEM_LIMIT] = g.memory_limit
     row[_F_START] = g.start_s or 0.0
     return row
 
 
-def _pod_cgroups(pod: PodInfo) -> list[_Cgroup]:
-    """The pod cgroup and its running containers' cgroups (none before the pod runs)."""
-    if pod.node is None or pod.started_s is None:
-        return []
-    limits = [c.limits for c in pod.containers]
-    pod_quota = None
-    if all(lim.cpu is not None for lim in limits):
-        pod_quota = sum(lim.cpu or 0.0 for lim in limits)
-    pod_memory = 0.0
-    if all(lim.memory is not None for lim in limits):
-        pod_memory = sum(lim.memory or 0.0 for lim in limits)
-    pod_request = sum(c.requests.cpu or 0.0 for c in pod.containers)
-    out = [
-        _Cgroup(
-            ("", pod.cgroup, "", "", pod.namespace, pod.name),
-            pod.usage,
-            pod.started_s,
-            pod_quota,
-            pod_request,
-            pod_memory,
-            is_pod=True,
-        )
-    ]
-    for c in pod.containers:
-        if not c.running:
-            continue  # a container waiting to restart has no cgroup
-        cid = c.container_id.rsplit("/", 1)[-1]
-        out.append(
-            _Cgroup(
-                (c.name, c.cgroup, c.image, cid, pod.namespace, pod.name),
-                c.usage,
-                c.started_s,
-                c.limits.cpu,
-                c.requests.cpu or 0.0,
-                c.limits.memory or 0.0,
-            )
-        )
-    return out
+def _usage_rows(out: NDArray[np.float64], groups: NodeCgroups) -> None:
+    """The usage columns of ``groups``' rows, as :func:`~kubeprom.exporters.snapshot.usage`
+    derives a :class:`Usage` (the same products, so the same bits)."""
+    memory = groups.memory
+    out[:, _F_CPU] = groups.counters[:, CPU]
+    out[:, _F_PERIODS] = groups.counters[:, PERIODS]
+    out[:, _F_THROTTLED] = groups.counters[:, THROTTLED_PERIODS]
+    out[:, _F_THROTTLED_S] = groups.counters[:, THROTTLED_S]
+    out[:, _F_CACHE] = memory * CACHE_FRACTION
+    out[:, _F_RSS] = memory * RSS_FRACTION
+    out[:, _F_USAGE] = memory * (1.0 + INACTIVE_FILE_FRACTION)
+    out[:, _F_WORKING] = memory
+    out[:, _F_RX] = groups.rx
+    out[:, _F_TX] = groups.tx
+
+
+def _cgroup(g: Cgroup) -> _Cgroup:
+    """A pod's (``container`` "") or running container's cgroup with its labels."""
+    labels = (g.container, g.path, g.image, g.container_id, g.namespace, g.pod)
+    return _Cgroup(labels, g.started_s, g.cpu_quota, g.cpu_request, g.memory_limit, not g.container)

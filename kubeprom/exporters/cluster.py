@@ -81,6 +81,7 @@ from kubeprom.exporters.views import (
     DeploymentInfo,
     DeploymentUsage,
     HPAStatus,
+    NodeCgroups,
     NodeInfo,
     PodInfo,
     PodState,
@@ -256,6 +257,14 @@ class SimulatedCluster:
             pods = [p for p in pods if index is not None and p.node == index]
         pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
         return snapshot.pod_infos(self, pods)
+
+    def node_cgroups(self, node: str) -> NodeCgroups:
+        """The cgroups of the pods bound to ``node`` and their usage, as columns (no pod
+        objects: what cAdvisor and the kubelet's resource metrics read every scrape)."""
+        index = self._node_index.get(node, -2)
+        pods = [p for d in self._deps for p in (*d.pods, *d.terminating) if p.node == index]
+        pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
+        return snapshot.node_cgroups(self, pods)
 
     def pod_states(self, namespace: str) -> list[PodState]:
         """The pods of a namespace, terminating ones included, in creation order."""

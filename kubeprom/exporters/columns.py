@@ -15,21 +15,25 @@ Two readers share one description, so they cannot drift apart:
 * in-process scrapes (``kubeprom/sim/inprocess.py``) hand the scraper the keys, values and
   timestamps directly, so the store gets exactly what parsing the text would give it.
 
-A collector that only has ``collect()`` still works everywhere: :func:`columns_of` reads its
-families sample by sample (:func:`from_metrics`), the slow but general way.
+Every in-process exporter (cAdvisor, the kubelet's resource metrics, kube-state-metrics,
+RabbitMQ) is columnar. A collector that only has ``collect()`` still works everywhere:
+:func:`columns_of` reads its families sample by sample (:func:`from_metrics`), the slow but
+general way.
 
 What a new exporter provides to take the fast path without special code anywhere else:
 register it in :class:`~kubeprom.exporters.targets.ClusterExporters` like the others and give
 it ``columns() -> Columns`` (see :class:`ColumnCollector`): a tuple of :class:`FamilySpec` in
 exposition order, one :class:`Block` per object reported (built with :class:`BlockBuilder`,
-kept in a :class:`BlockCache` under a signature of everything its labels depend on), one row
-of values per block; and ``collect()`` as ``to_metrics(self.columns())`` so its text is
-derived from the same description.
+kept in a :class:`BlockCache` under a signature of everything its labels depend on; label
+values are ``str``, not enums), one row of values per block; and ``collect()`` as
+``to_metrics(self.columns())`` so its text is derived from the same description. For a few
+objects described one by one, :class:`ObjectColumns` does the caching and the rows; for
+many, build the value matrix with numpy from the cluster's tables (cAdvisor, kubelet).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Protocol, runtime_checkable
@@ -98,6 +102,10 @@ class BlockBuilder:
         self._column: list[int] = []
         self._names: list[str] = []
         self._labels: list[LabelPairs] = []
+
+    def __len__(self) -> int:
+        """The series added so far (the next series' position)."""
+        return len(self._family)
 
     def add(self, family: int, column: int, values: Sequence[str]) -> None:
         """Series of family ``family`` with these label values (in the family's label name
@@ -256,6 +264,44 @@ class BlockCache:
     def end_collection(self) -> None:
         """Forget the blocks of objects that were not collected since the last call."""
         self._blocks, self._seen = self._seen, {}
+
+
+class ObjectColumns:
+    """Columns of a few objects described one by one, for collectors whose objects are not
+    a table (kube-state-metrics' Deployments, nodes, HPAs; a broker's queues).
+
+    Each collection calls :meth:`add` per object in exposition order with a signature
+    (everything its series' labels depend on), a function that adds its series to a
+    :class:`BlockBuilder` (called only for a signature not in the last collection; the
+    ``i``-th series added reads the ``i``-th value) and its values; :meth:`columns` ends
+    the collection."""
+
+    def __init__(self, families: Sequence[FamilySpec]) -> None:
+        self.families = families
+        self._cache = BlockCache()
+        self._blocks: list[Block] = []
+        self._rows: list[Sequence[float]] = []
+
+    def add(
+        self, signature: object, series: Callable[[BlockBuilder], None], values: Sequence[float]
+    ) -> None:
+        block = self._cache.get(signature)
+        if block is None:
+            builder = BlockBuilder(self.families)
+            series(builder)
+            block = self._cache.put(signature, builder.build())
+        self._blocks.append(block)
+        self._rows.append(values)
+
+    def columns(self) -> Columns:
+        width = max(map(len, self._rows), default=0)
+        matrix = np.zeros((len(self._rows), width), dtype=np.float64)
+        for i, row in enumerate(self._rows):
+            matrix[i, : len(row)] = row
+        out = Columns(self.families, self._blocks, matrix)
+        self._blocks, self._rows = [], []
+        self._cache.end_collection()
+        return out
 
 
 def columns_of(collector: Collector) -> Columns:

@@ -24,7 +24,8 @@ from kubeprom.exporters.columns import (
     FamilySpec,
     to_metrics,
 )
-from kubeprom.exporters.views import ClusterView
+from kubeprom.exporters.state import CPU
+from kubeprom.exporters.views import ClusterView, NodeCgroups
 
 _STABLE = "[STABLE] "
 _CONTAINER = ("container", "namespace", "pod")
@@ -103,25 +104,41 @@ class ResourceMetricsCollector:
 
     def columns(self) -> Columns:
         node = self.cluster.node(self.node)
+        groups = self.cluster.node_cgroups(self.node)
         blocks: list[Block] = []
-        rows: list[tuple[float, float, float, float]] = []
-        for pod in self.cluster.pods(node=self.node):
-            if pod.started_s is None:
-                continue
-            for c in pod.containers:
-                if not c.running or c.started_s is None:
-                    continue
-                u = c.usage
-                blocks.append(self._block(_CONTAINER_SERIES, (c.name, pod.namespace, pod.name)))
-                rows.append((c.started_s, u.cpu_seconds, u.memory_working_set_bytes, 0.0))
-            u = pod.usage
-            blocks.append(self._block(_POD_SERIES, (pod.namespace, pod.name)))
-            rows.append((0.0, u.cpu_seconds, u.memory_working_set_bytes, 0.0))
-        u = node.usage
+        # Per cgroup in exposition order: its position in ``groups`` (the node: -1).
+        order: list[int] = []
+        pod_at = -1
+        for i, g in enumerate(groups.cgroups):
+            if not g.container:  # a pod: after its containers, which follow it in groups
+                if pod_at >= 0:
+                    blocks.append(self._pod_block(groups, pod_at))
+                    order.append(pod_at)
+                pod_at = i
+            elif g.started_s is not None:
+                blocks.append(self._block(_CONTAINER_SERIES, (g.container, g.namespace, g.pod)))
+                order.append(i)
+        if pod_at >= 0:
+            blocks.append(self._pod_block(groups, pod_at))
+            order.append(pod_at)
         blocks.append(self._block(_NODE_SERIES, ()))
-        rows.append((0.0, u.cpu_seconds, u.memory_working_set_bytes, 0.0))
+        at = np.array(order, dtype=np.int64)
+        rows = np.zeros((len(order) + 1, 4), dtype=np.float64)
+        is_pod = np.array([not groups.cgroups[i].container for i in order], dtype=bool)
+        rows[:-1, _START] = np.where(
+            is_pod, 0.0, [groups.cgroups[i].started_s or 0.0 for i in order]
+        )
+        rows[:-1, _CPU] = groups.counters[at, CPU]
+        rows[:-1, _MEM] = groups.memory[at]
+        u = node.usage
+        rows[-1, _CPU] = u.cpu_seconds
+        rows[-1, _MEM] = u.memory_working_set_bytes
         self._blocks.end_collection()
-        return Columns(_FAMILIES, blocks, np.array(rows, dtype=np.float64), self.cluster.now_s)
+        return Columns(_FAMILIES, blocks, rows, self.cluster.now_s)
+
+    def _pod_block(self, groups: NodeCgroups, i: int) -> Block:
+        g = groups.cgroups[i]
+        return self._block(_POD_SERIES, (g.namespace, g.pod))
 
     def _block(self, series: tuple[tuple[int, int], ...], labels: tuple[str, ...]) -> Block:
         block = self._blocks.get((series, labels))

@@ -21,9 +21,8 @@ from collections.abc import Iterator
 
 import numpy as np
 from prometheus_client.core import Metric
-from prometheus_client.metrics_core import UnknownMetricFamily
 
-from kubeprom.exporters.families import gauge
+from kubeprom.exporters.columns import BlockBuilder, Columns, FamilySpec, ObjectColumns, to_metrics
 from kubeprom.exporters.views import ClusterView
 
 #: The plugin's port and per-object path, and the names the simulated broker goes by.
@@ -43,45 +42,69 @@ def whole_messages(amount: float) -> float:
     return float(np.floor(amount + _ROUNDING))
 
 
+_FAMILIES = (
+    FamilySpec(
+        "rabbitmq_queue_messages_ready",
+        "gauge",
+        "Messages ready to be delivered to consumers",
+        _QUEUE,
+    ),
+    FamilySpec(
+        "rabbitmq_queue_messages_unacked",
+        "gauge",
+        "Messages delivered to consumers but not yet acknowledged",
+        _QUEUE,
+    ),
+    FamilySpec(
+        "rabbitmq_queue_messages",
+        "gauge",
+        "Sum of ready and unacknowledged messages - total queue depth",
+        _QUEUE,
+    ),
+    FamilySpec("rabbitmq_queue_consumers", "gauge", "Consumers on a queue", _QUEUE),
+    FamilySpec("rabbitmq_queues", "gauge", "Queues available"),
+    FamilySpec("rabbitmq_consumers", "gauge", "Consumers currently connected"),
+    FamilySpec(
+        "rabbitmq_identity_info",
+        "unknown",
+        "RabbitMQ node & cluster identity info",
+        ("rabbitmq_node", "rabbitmq_cluster"),
+    ),
+)
+_PER_QUEUE = 4  # the first four families have a series per queue
+_TOTALS = 4  # then the broker's: queues, consumers, identity
+
+
 class RabbitMQCollector:
-    """The per-object metrics of every queue of ``cluster`` (see the module docstring)."""
+    """The per-object metrics of every queue of ``cluster`` (see the module docstring), as
+    columns: a block per queue and one for the broker."""
 
     def __init__(self, cluster: ClusterView) -> None:
         self.cluster = cluster
+        self._objects = ObjectColumns(_FAMILIES)
 
     def collect(self) -> Iterator[Metric]:
+        yield from to_metrics(self.columns())
+
+    def columns(self) -> Columns:
         queues = self.cluster.queues()
-        ready = gauge(
-            "rabbitmq_queue_messages_ready", "Messages ready to be delivered to consumers", _QUEUE
-        )
-        unacked = gauge(
-            "rabbitmq_queue_messages_unacked",
-            "Messages delivered to consumers but not yet acknowledged",
-            _QUEUE,
-        )
-        depth = gauge(
-            "rabbitmq_queue_messages",
-            "Sum of ready and unacknowledged messages - total queue depth",
-            _QUEUE,
-        )
-        consumers = gauge("rabbitmq_queue_consumers", "Consumers on a queue", _QUEUE)
         for q in queues:
-            labels = [q.vhost, q.name]
+            labels = (q.vhost, q.name)
             n_ready = whole_messages(q.messages_ready)
             n_unacked = whole_messages(q.messages_unacked)
-            ready.add_metric(labels, n_ready)
-            unacked.add_metric(labels, n_unacked)
-            depth.add_metric(labels, n_ready + n_unacked)
-            consumers.add_metric(labels, float(q.consumers))
-        yield from (ready, unacked, depth, consumers)
-        total_queues = gauge("rabbitmq_queues", "Queues available")
-        total_queues.add_metric([], float(len(queues)))
-        total_consumers = gauge("rabbitmq_consumers", "Consumers currently connected")
-        total_consumers.add_metric([], float(sum(q.consumers for q in queues)))
-        identity = UnknownMetricFamily(
-            "rabbitmq_identity_info",
-            "RabbitMQ node & cluster identity info",
-            labels=["rabbitmq_node", "rabbitmq_cluster"],
-        )
-        identity.add_metric([NODE, CLUSTER_NAME], 1.0)
-        yield from (total_queues, total_consumers, identity)
+
+            def series(b: BlockBuilder, labels: tuple[str, str] = labels) -> None:
+                for family in range(_PER_QUEUE):
+                    b.add(family, family, labels)
+
+            values = [n_ready, n_unacked, n_ready + n_unacked, float(q.consumers)]
+            self._objects.add(labels, series, values)
+        totals = [float(len(queues)), float(sum(q.consumers for q in queues)), 1.0]
+        self._objects.add(None, _broker_series, totals)
+        return self._objects.columns()
+
+
+def _broker_series(b: BlockBuilder) -> None:
+    b.add(_TOTALS, 0, ())
+    b.add(_TOTALS + 1, 1, ())
+    b.add(_TOTALS + 2, 2, (NODE, CLUSTER_NAME))

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from kubeprom.config.cluster import ContainerSpec, DeploymentSpec, LoadSpec, NodeSpec
 from kubeprom.exporters import ids
 from kubeprom.exporters.state import RX, RowParams, leak_per_second
-from kubeprom.exporters.views import QoSClass
+from kubeprom.exporters.views import Cgroup, QoSClass
 from kubeprom.model.events import ObjectRef
 
 
@@ -34,6 +34,8 @@ class ContainerRecord:
     restart_count: int = 0
     last_terminated_reason: str | None = None
     crash_streak: int = 0
+    # The last cgroup view built of this container and the (id, start) it was built for.
+    cgroup: tuple[str, float | None, Cgroup] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -54,6 +56,8 @@ class PodRecord:
     ready_changed_s: float | None = None  # the Ready condition's lastTransitionTime
     # Pod-cgroup totals of this pod's finished container instances (columns CPU..TX).
     carried: NDArray[np.float64] = field(default_factory=lambda: np.zeros(RX))
+    # The last pod cgroup view built and the scheduling time it was built for.
+    cgroup: tuple[float | None, Cgroup] | None = None
 
     @property
     def ready(self) -> bool:

@@ -191,6 +191,42 @@ class ContainerUsage:
     memory_bytes: NDArray[np.float64]
 
 
+@dataclass(frozen=True, slots=True)
+class Cgroup:
+    """A bound pod's cgroup (``container`` "") or one of its running containers', as cAdvisor
+    and the kubelet's ``/metrics/resource`` label it: ``path`` is cAdvisor's ``id``,
+    ``container_id`` the id's last part ("" for a pod). Fixed while the container instance
+    lives. Limits and requests as cAdvisor reports them: ``cpu_quota`` None when unlimited,
+    ``memory_limit`` 0 when unlimited; a pod's are its containers' sums (a quota only when
+    every container has a CPU limit, a memory limit only when every one has one)."""
+
+    namespace: str
+    pod: str
+    container: str
+    path: str
+    image: str
+    container_id: str
+    started_s: float | None
+    cpu_quota: float | None
+    cpu_request: float
+    memory_limit: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NodeCgroups:
+    """The cgroups of one node's bound pods at the snapshot time, without an object per
+    sample: pods sorted by namespace and name, each pod's cgroup followed by its running
+    containers' (``cgroups``); usage as one row per cgroup: ``counters`` (cumulative CPU
+    seconds, CFS periods, throttled periods, throttled seconds), working set (``memory``)
+    and network totals (pods only, 0 for containers). Arrays are owned by the snapshot."""
+
+    cgroups: tuple[Cgroup, ...]
+    counters: NDArray[np.float64]
+    memory: NDArray[np.float64]
+    rx: NDArray[np.float64]
+    tx: NDArray[np.float64]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DeploymentUsage:
     """Every Deployment at ``t_s``, as columns in configuration order: the rates of the
@@ -269,6 +305,8 @@ class ClusterView(Protocol):
     def node(self, name: str) -> NodeInfo: ...
 
     def pods(self, node: str | None = None) -> list[PodInfo]: ...
+
+    def node_cgroups(self, node: str) -> NodeCgroups: ...
 
     def deployments(self) -> list[DeploymentInfo]: ...
 

@@ -26,6 +26,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -91,8 +92,12 @@ class MetricsProvider(Protocol):
     target selects, ``spec_replicas`` the target's replica count (None when it could not be
     read); ``report`` receives the backends' own account of what failed (recorded as Warning
     events on the HPA). Called once per HPA per sync, in key order. May raise: the HPA's
-    metrics then all fail this sync with the error's text.
+    metrics then all fail this sync with the error's text. ``sync`` brackets one sync of
+    every HPA at ``now_ms`` (every ``source`` call of it is made inside, synchronously);
+    a provider may share work between the HPAs within it.
     """
+
+    def sync(self, now_ms: int) -> AbstractContextManager[None]: ...
 
     def source(
         self,
@@ -260,9 +265,10 @@ class Autoscalers:
             except Exception as err:
                 self._failed(autoscaler, now_ms, err)
         selecting = _selector_registry(targets)
-        for key, target in targets.items():
-            source = self._source(self._hpas[key], target, now_ms)
-            self._sync_one(self._hpas[key], target, source, selecting[key], now_ms)
+        with self.metrics.sync(now_ms):
+            for key, target in targets.items():
+                source = self._source(self._hpas[key], target, now_ms)
+                self._sync_one(self._hpas[key], target, source, selecting[key], now_ms)
         self.workloads.observe(self.autoscalers())
 
     def _source(self, autoscaler: Autoscaler, target: _Target, now_ms: int) -> MetricsSource:

@@ -11,13 +11,16 @@ that is not installed answers as the missing API does.
 sync: the pods the scale target selects, the sync time and the target's replica count
 (KEDA's fallback reads it). With a ``record`` list each metrics API call is appended as a
 :class:`FetchRecord` (the queries it ran, their answers, notes, the values), which is what
-``kubeprom hpa render`` prints. The backends keep state across syncs (the adapter's
-discovery, KEDA's health and activity): make one per controller and reuse it.
+``kubeprom hpa render`` prints. Inside :meth:`MetricsBackends.sync` (one sync of every
+HPA) the HPAs of one namespace share metrics-server's reading of it (the kubelet queries and
+what follows from them before the pod list applies). The backends keep state across syncs
+(the adapter's discovery, KEDA's health and activity): make one per controller and reuse it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kubeprom.config.hpa_spec import CrossVersionObjectReference, LabelSelector
@@ -26,9 +29,11 @@ from kubeprom.hpa.adapter import PrometheusAdapter
 from kubeprom.hpa.adapter_naming import CompiledAdapter
 from kubeprom.hpa.keda import KedaOperator
 from kubeprom.hpa.metrics_resource import (
+    KubeletPoints,
     MetricsServerConfig,
     ResourceReading,
-    read_resource_metrics,
+    read_kubelet_points,
+    serve,
 )
 from kubeprom.hpa.pods import PodList, PodSamples
 from kubeprom.hpa.promread import QueryRecord, RecordingQueryAPI
@@ -78,6 +83,7 @@ class MetricsBackends:
         ``scaled_objects`` installs KEDA for them, created at ``created_ms``. Raises
         :class:`~kubeprom.errors.ConfigError` when KEDA's HPA for one is invalid."""
         self.recorder = RecordingQueryAPI(api, records=None)
+        self._points: dict[tuple[str, int], KubeletPoints] | None = None
         self.metrics_server = metrics_server or MetricsServerConfig()
         self.adapter: PrometheusAdapter | None = None
         if adapter is not None:
@@ -88,6 +94,27 @@ class MetricsBackends:
         self.keda: KedaOperator | None = None
         if scaled_objects:
             self.keda = KedaOperator(scaled_objects, self.recorder, created_ms)
+
+    @contextmanager
+    def sync(self, now_ms: int) -> Iterator[None]:
+        """One sync of every HPA at ``now_ms``: the HPAs of a namespace share its kubelet
+        points (the store does not change during the synchronous pass). Not for recorded
+        sources: an HPA reading shared points runs no query of its own."""
+        self._points = {}
+        try:
+            yield
+        finally:
+            self._points = None
+
+    def kubelet_points(self, namespace: str, t_ms: int) -> KubeletPoints:
+        """metrics-server's points of ``namespace`` at ``t_ms``, read once per sync."""
+        key = (namespace, t_ms)
+        if self._points is not None and key in self._points:
+            return self._points[key]
+        points = read_kubelet_points(self.recorder, namespace, t_ms, self.metrics_server)
+        if self._points is not None:
+            self._points[key] = points
+        return points
 
     def source(
         self,
@@ -144,13 +171,8 @@ class PromQLMetricsSource:
         self._begin()
         cached = namespace in self._readings
         if not cached:
-            self._readings[namespace] = read_resource_metrics(
-                self.backends.recorder,
-                namespace,
-                self.pods_list,
-                self.t_ms,
-                self.backends.metrics_server,
-            )
+            points = self.backends.kubelet_points(namespace, self.t_ms)
+            self._readings[namespace] = serve(points, self.pods_list)
         reading = self._readings[namespace]
         result = reading.samples(namespace, resource, container)
         notes = ["the readings of this sync's first resource metric"] if cached else []

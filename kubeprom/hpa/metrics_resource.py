@@ -219,6 +219,52 @@ def read_resource_metrics(
     unavailable); nothing raises for missing data.
     """
     config = config or MetricsServerConfig()
+    return serve(read_kubelet_points(api, namespace, t_ms, config), pods)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KubeletPoints:
+    """What metrics-server holds for one namespace at one time, before any pod list is
+    applied: per container series (``pod``, ``container``) its points and where they come
+    from, per pod (``pods``, ``pod_row`` maps series to them) whether it is served; or the
+    query error. The same for every HPA of the namespace at that time (see :func:`serve`)."""
+
+    error: str | None
+    pod: NDArray[np.str_]
+    container: NDArray[np.str_]
+    pods: NDArray[np.str_]
+    pod_row: I64Array
+    last_ns: I64Array
+    prev_ns: I64Array
+    base_ns: I64Array
+    start_ns: I64Array
+    cpu_last: NDArray[np.uint64]
+    cpu_prev: NDArray[np.uint64]
+    base_cpu: NDArray[np.uint64]
+    memory: NDArray[np.uint64]
+    in_last: NDArray[np.bool_]
+    in_prev: NDArray[np.bool_]
+    fresh: NDArray[np.bool_]
+    restarted: NDArray[np.bool_]
+    has_prev: NDArray[np.bool_]
+    decreased: NDArray[np.bool_]
+    scraped: NDArray[np.bool_]
+    pod_ok_last: NDArray[np.bool_]
+    pod_served: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, error: str | None = None) -> KubeletPoints:
+        """No series (or only ``error``)."""
+        s, i = np.zeros(0, dtype=np.str_), np.zeros(0, dtype=np.int64)
+        u, b = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.bool_)
+        return cls(error, s, s, s, i, i, i, i, i, u, u, u, u, b, b, b, b, b, b, b, b, b)
+
+
+def read_kubelet_points(
+    api: QueryAPI, namespace: str, t_ms: int, config: MetricsServerConfig
+) -> KubeletPoints:
+    """The kubelet queries of ``namespace`` at ``t_ms`` and everything derived from them
+    that does not depend on which pods an HPA lists."""
     window = format_duration_ms(config.lookback_ms)
     base = [config.kubelet_matchers, equal("namespace", namespace), 'container!=""']
     try:
@@ -230,10 +276,10 @@ def read_resource_metrics(
         else:
             up_keys, up2, up3 = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
     except KubepromError as err:
-        return ResourceReading(error=str(err))
+        return KubeletPoints.empty(str(err))
     n = len(cpu.labels)
     if n == 0:
-        return ResourceReading()
+        return KubeletPoints.empty()
     keys = series_keys(cpu)
     pod = label_column(cpu, "pod")
     container = label_column(cpu, "container")
@@ -263,7 +309,6 @@ def read_resource_metrics(
 
     last_ns = np.where(c1 >= 0, last_ms * _NS_PER_MS, _NO_TIME)
     prev_ns = np.where(c2 >= 0, prev_ms * _NS_PER_MS, _NO_TIME)
-    listed = np.isin(pod, pods.names)
     upods, pod_row = np.unique(pod, return_inverse=True)
     npods = len(upods)
     zero_last = (cpu_last == 0) | (mem_last == 0)
@@ -292,6 +337,48 @@ def read_resource_metrics(
     missing_prev = np.bincount(pod_row, weights=(scraped & ~has_prev), minlength=npods) > 0
     any_prev = np.bincount(pod_row, weights=(scraped & has_prev), minlength=npods) > 0
     pod_served = pod_ok_last & any_prev & ~missing_prev
+
+    return KubeletPoints(
+        None,
+        pod,
+        container,
+        upods,
+        pod_row,
+        last_ns,
+        prev_ns,
+        base_ns,
+        start_ns,
+        cpu_last,
+        cpu_prev,
+        base_cpu,
+        mem_last,
+        in_last,
+        in_prev,
+        fresh,
+        restarted,
+        has_prev,
+        decreased,
+        scraped,
+        pod_ok_last,
+        pod_served,
+    )
+
+
+def serve(points: KubeletPoints, pods: PodList) -> ResourceReading:
+    """What metrics-server serves of ``points`` to a client listing ``pods``."""
+    if points.error is not None:
+        return ResourceReading(error=points.error)
+    n = len(points.pod)
+    if n == 0:
+        return ResourceReading()
+    p = points
+    pod, pod_row, upods = p.pod, p.pod_row, p.pods
+    npods = len(upods)
+    in_last, in_prev, fresh, restarted = p.in_last, p.in_prev, p.fresh, p.restarted
+    has_prev, decreased, scraped, pod_ok_last = p.has_prev, p.decreased, p.scraped, p.pod_ok_last
+    last_ns, base_ns, base_cpu, cpu_last = p.last_ns, p.base_ns, p.base_cpu, p.cpu_last
+    listed = np.isin(pod, pods.names)
+    pod_served = p.pod_served.copy()
     served_listed = np.zeros(npods, dtype=np.bool_)
     served_listed[pod_row[listed]] = True
     pod_served &= served_listed
@@ -325,13 +412,13 @@ def read_resource_metrics(
     pod_ts = np.where(first_ns == np.iinfo(np.int64).max, 0, first_ns)
     scan = ContainerScan(
         pod=pod,
-        container=container,
+        container=p.container,
         last_ns=last_ns,
-        prev_ns=np.where(has_prev, base_ns, prev_ns),
-        start_ns=start_ns,
+        prev_ns=np.where(has_prev, base_ns, p.prev_ns),
+        start_ns=p.start_ns,
         cpu_last=cpu_last,
-        cpu_prev=np.where(has_prev, base_cpu, cpu_prev),
-        memory=mem_last,
+        cpu_prev=np.where(has_prev, base_cpu, p.cpu_prev),
+        memory=p.memory,
         verdict=verdict.astype(np.str_),
         included=included,
         cpu_nanocores=nanocores,

@@ -180,7 +180,11 @@ class ScrapeLoop:
             elif isinstance(err, _LimitError) and err.counter:
                 self.counters.add(**{err.counter: 1})
         # Series the previous scrape had and this one lacks end now (all of them on failure).
-        gone = np.setdiff1d(self._prev_refs, cur_refs, assume_unique=True)
+        prev = self._prev_refs
+        if prev.size == cur_refs.size and np.array_equal(prev, cur_refs):
+            gone = _EMPTY_REFS  # the usual scrape: the same series (both sorted and unique)
+        else:
+            gone = np.setdiff1d(prev, cur_refs, assume_unique=True)
         if gone.size:
             app.append(t_ms, gone, np.full(gone.size, STALE_NAN))
         self._prev_refs = cur_refs

@@ -269,14 +269,18 @@ class DB:
                 wal.log_metadata([(n, m.type.value, m.help, m.unit) for n, m in metadata.items()])
                 self.head.metadata.update(metadata)
             checked: list[Batch] = []
+            seen: set[int] = set()  # the series of the checked batches
             for t_ms, refs, values in batches:
-                if checked and np.isin(refs, np.concatenate([b[1] for b in checked])).any():
+                if checked and not seen.isdisjoint(refs.tolist()):
                     self._log_and_apply(checked, series)
                     checked, series = [], []
+                    seen.clear()
                 ok, stats = self.head.check(t_ms, refs, values)
                 if len(ok) != len(refs):
                     refs, values = refs[ok], values[ok]
                 checked.append((t_ms, refs, values))
+                if len(batches) > 1:
+                    seen.update(refs.tolist())
                 total.add(stats)
             self._log_and_apply(checked, series)
         self.stats.count(total, appended=True)

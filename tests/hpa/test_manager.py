@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -117,6 +118,9 @@ class CPUMetrics:
     ) -> MetricsSource:
         return cpu_source(self.workloads, self.milli)
 
+    def sync(self, now_ms: int) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
+
 
 def _world(
     replicas: dict[str, int], text: str, milli: int = 900
@@ -201,6 +205,9 @@ def test_a_metrics_backend_that_raises_fails_the_metrics_not_the_controller() ->
         ) -> MetricsSource:
             raise ConnectionError("connection refused")
 
+        def sync(self, now_ms: int) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
     hpas.metrics = Down()
     hpas.reconcile_all(T0)
     active = hpas.get("default", "web").state.status.condition("ScalingActive")
@@ -236,6 +243,9 @@ def test_a_failing_metric_on_one_hpa_leaves_the_others_alone() -> None:
             report: Report | None = None,
         ) -> MetricsSource:
             return Failing(resources=cpu_source(workloads, 900).resources)
+
+        def sync(self, now_ms: int) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
 
     hpas.metrics = FailingMetrics()
     hpas.reconcile_all(T0)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from kubeprom.errors import ParseError
+from kubeprom.hpa.metrics import MetricsBackends
 from kubeprom.hpa.metrics_resource import (
     FRESH_CONTAINER_MIN_NS,
     MetricsServerConfig,
@@ -26,6 +28,7 @@ from kubeprom.hpa.metrics_resource import (
 )
 from kubeprom.hpa.pods import Pod, PodList, PodSamples
 from kubeprom.hpa.source import MetricFailure
+from kubeprom.promql.api import QueryAPI, QueryResult
 from tests.hpa.simrun import CONFIG, START_MS, Body, Sim, simulate
 
 RESOLUTION_NS = 60 * 1_000_000_000
@@ -275,3 +278,50 @@ def test_container_metrics(run: Sim) -> None:
         "failed to get container metrics: container proxy not present in metrics for pod "
         "default/leaky-"
     )
+
+
+class CountingAPI:
+    """Passes queries to ``api`` and counts each (expr, time) it evaluated."""
+
+    def __init__(self, api: QueryAPI) -> None:
+        self.api = api
+        self.asked: Counter[tuple[str, int]] = Counter()
+
+    def instant(self, expr: str, t_ms: int) -> QueryResult:
+        self.asked[(expr, t_ms)] += 1
+        return self.api.instant(expr, t_ms)
+
+    def range(self, expr: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        self.asked[(expr, end_ms)] += 1
+        return self.api.range(expr, start_ms, end_ms, step_ms)
+
+
+def _two_hpas(
+    backends: MetricsBackends, t_ms: int, names: list[str]
+) -> list[dict[str, tuple[int, int, int]]]:
+    web = PodList.of([Pod(n) for n in names if n.startswith("web-")])
+    rest = PodList.of([Pod(n) for n in names if not n.startswith("web-")])
+    out = []
+    for pods in (web, rest):
+        got = backends.source(pods, t_ms).resource("default", "", "cpu", "")
+        assert isinstance(got, PodSamples)
+        out.append(as_dict(got))
+    return out
+
+
+def test_hpas_of_one_namespace_share_the_kubelet_queries_within_a_sync(run: Sim) -> None:
+    obs = OBSERVATIONS[-1]
+    alone = CountingAPI(run.api)
+    apart = _two_hpas(MetricsBackends(alone), obs.t_ms, obs.pods)
+    assert set(alone.asked.values()) == {2}  # each HPA ran every query
+    counting = CountingAPI(run.api)
+    backends = MetricsBackends(counting)
+    with backends.sync(obs.t_ms):
+        together = _two_hpas(backends, obs.t_ms, obs.pods)
+    assert together == apart
+    assert len(apart[0]) == 6
+    assert len(apart[1]) >= 1
+    assert counting.asked == Counter(dict.fromkeys(alone.asked, 1))
+    # Outside a sync nothing is kept: the same reads evaluate every query again.
+    _two_hpas(backends, obs.t_ms, obs.pods)
+    assert set(counting.asked.values()) == {3}
