@@ -571,6 +571,7 @@ class Rules:
                 for_grace_period_ms=f.for_grace_period_ms,
                 resend_delay_ms=f.resend_delay_ms,
                 clock=self._clock,
+                store_changes=db.changes,
             ),
             self._clock,
             executor=inline if self._inline else self._evaluate,

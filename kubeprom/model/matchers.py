@@ -50,9 +50,12 @@ class Matcher:
     _set: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
     _fast: Callable[[str], bool] | None = field(default=None, init=False, repr=False, compare=False)
     _memo: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", MatchType(self.type))
+        # Hashed once: selections are memoised and cached by their matchers.
+        object.__setattr__(self, "_hash", hash((self.type, self.name, self.value)))
         if self.type in (MatchType.REGEX, MatchType.NOT_REGEX):
             if not _REGEX_META.search(self.value):
                 object.__setattr__(self, "_set", frozenset(self.value.split("|")))
@@ -72,6 +75,13 @@ class Matcher:
                         f"{reason}"
                     ) from err
                 object.__setattr__(self, "_regex", compiled)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Callable[..., Matcher], tuple[MatchType, str, str]]:
+        # Rebuilt by the constructor: string hashes differ between processes.
+        return (Matcher, (self.type, self.name, self.value))
 
     def matches(self, value: str) -> bool:
         """Whether a label value (``""`` when the label is absent) satisfies the matcher."""

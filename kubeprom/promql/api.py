@@ -28,6 +28,11 @@ from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.promql import ast
 from kubeprom.promql.budget import SampleBudget
 from kubeprom.promql.engine import QueryEvaluator
+
+# Re-exported for rule groups, which reach the engine through this module only.
+from kubeprom.promql.memo import QueryMemo as QueryMemo
+from kubeprom.promql.memo import Reuse as Reuse
+from kubeprom.promql.memo import Shapes as Shapes
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.parse import parse
 from kubeprom.promql.steps import cleanup, cleanup_labels, merge_same_labels
@@ -145,12 +150,41 @@ class LocalQueryAPI:
         self.clock: Clock = clock or RealClock()
         self._cancel = cancel
         self.budget = budget
+        self._memo: QueryMemo | None = None
+        self._reuse: Reuse | None = None
 
     def cancellable(self, cancel: threading.Event) -> LocalQueryAPI:
         """The same API whose queries stop once ``cancel`` is set (from any thread)."""
         return LocalQueryAPI(
             self._querier_factory, self.options, clock=self.clock, cancel=cancel, budget=self.budget
         )
+
+    def sharing(self, memo: QueryMemo) -> LocalQueryAPI:
+        """The same API whose queries share selections and sub-expression values through
+        ``memo`` (one rule group's iteration; see :mod:`kubeprom.promql.memo`)."""
+        factory = self._querier_factory
+        api = LocalQueryAPI(
+            lambda: memo.view(factory()),
+            self.options,
+            clock=self.clock,
+            cancel=self._cancel,
+            budget=self.budget,
+        )
+        api._memo, api._reuse = memo, memo.shapes.reuse
+        return api
+
+    def reusing(self, reuse: Reuse) -> LocalQueryAPI:
+        """The same API whose queries keep their label work in ``reuse`` (a rule group's,
+        across its iterations)."""
+        api = LocalQueryAPI(
+            self._querier_factory,
+            self.options,
+            clock=self.clock,
+            cancel=self._cancel,
+            budget=self.budget,
+        )
+        api._reuse = reuse
+        return api
 
     def _evaluator(self, query: str, start: int, end: int, step: int) -> QueryEvaluator:
         return QueryEvaluator(
@@ -163,6 +197,8 @@ class LocalQueryAPI:
             clock=self.clock,
             cancel=self._cancel,
             budget=self.budget,
+            memo=self._memo,
+            reuse=self._reuse,
         )
 
     def instant(self, expr: str, t_ms: int) -> QueryResult:

@@ -23,6 +23,7 @@ from kubeprom.promql import ast
 from kubeprom.promql.budget import SampleBudget
 from kubeprom.promql.checkpoint import checking
 from kubeprom.promql.eval import aggregate, binary, calls, selectors, subquery
+from kubeprom.promql.memo import SHARED_NODES, QueryMemo, Reuse
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.steps import cleanup_labels, merge_same_labels
 from kubeprom.promql.types import (
@@ -63,6 +64,8 @@ class QueryEvaluator:
         clock: Clock,
         cancel: threading.Event | None = None,
         budget: SampleBudget | None = None,
+        memo: QueryMemo | None = None,
+        reuse: Reuse | None = None,
     ) -> None:
         self.querier: Querier = querier
         self.options = options
@@ -79,6 +82,8 @@ class QueryEvaluator:
         self._budget = budget
         self._live = 0  # samples held (hold), as opposed to only counted (count)
         self._reserved = 0  # taken from the budget, given back by release_budget
+        self._memo = memo
+        self.reuse = reuse
 
     # ---- limits and annotations ------------------------------------------------------------
 
@@ -202,6 +207,28 @@ class QueryEvaluator:
 
     def _eval(self, e: ast.Expr, ts: I64Array) -> Value:
         self.check_timeout()
+        memo = self._memo
+        if memo is not None and isinstance(e, SHARED_NODES) and memo.shapes.worth_keeping(e):
+            return self._eval_shared(memo, e, ts)
+        return self._eval_node(e, ts)
+
+    def _eval_shared(self, memo: QueryMemo, e: ast.Expr, ts: I64Array) -> Value:
+        """A node's value from the memo, or evaluated and kept there (see kubeprom.promql.memo)."""
+        key = memo.node_key(e, ts, self.start_ms, self.end_ms)
+        found = memo.node(key)
+        if found is not None:
+            value, held = found
+            if held:
+                self.hold(held)
+            return value
+        seen = memo.count()
+        noted, samples = self.annotations.noted, self.samples
+        v = self._eval_node(e, ts)
+        if isinstance(v, InstantSteps | Scalar) and self.annotations.noted == noted:
+            memo.keep_node(key, e, v, self.samples - samples, seen)
+        return v
+
+    def _eval_node(self, e: ast.Expr, ts: I64Array) -> Value:
         if isinstance(e, ast.NumberLit):
             return Scalar(np.full(len(ts), e.value))
         if isinstance(e, ast.StringLit):

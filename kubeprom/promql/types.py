@@ -99,15 +99,18 @@ class Annotations:
 
     warnings: list[str]
     infos: list[str]
+    noted: int = 0  # warn/info calls, duplicates included (a shared node value needs none)
 
     @staticmethod
     def new() -> Annotations:
         return Annotations([], [])
 
     def warn(self, text: str) -> None:
+        self.noted += 1
         if text not in self.warnings:
             self.warnings.append(text)
 
     def info(self, text: str) -> None:
+        self.noted += 1
         if text not in self.infos:
             self.infos.append(text)

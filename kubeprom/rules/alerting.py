@@ -23,6 +23,7 @@ import numpy as np
 
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.promql.api import QueryAPI, QueryResult
+from kubeprom.rules.exprinfo import ALERTS_NAMES
 from kubeprom.rules.rule import Rule, RuleEvalError, Vector, query_vector
 from kubeprom.rules.templating import (
     AlertData,
@@ -128,6 +129,9 @@ class AlertingRule(Rule):
         self._alert_labels: dict[Labels, Labels] = {}
 
     # ---- one evaluation ------------------------------------------------------------------------
+    def output_names(self) -> frozenset[str]:
+        return ALERTS_NAMES
+
     def evaluate(self, t_ms: int, query_offset_ms: int, query: QueryAPI, limit: int) -> Vector:
         vec = query_vector(query, self.expr, t_ms - query_offset_ms)
         found: dict[Labels, Alert] = {}

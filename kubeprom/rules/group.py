@@ -23,7 +23,7 @@ from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import STALE_NAN, I64Array, is_stale
-from kubeprom.promql.api import QueryAPI
+from kubeprom.promql.api import LocalQueryAPI, QueryAPI, QueryMemo, Shapes
 from kubeprom.rules.alerting import Alert, AlertingRule
 from kubeprom.rules.rule import Rule, RuleHealth, Vector
 from kubeprom.tsdb.api import Appender, AppendStats, Querier
@@ -51,6 +51,10 @@ class GroupOptions:
     ``querier`` reads ``ALERTS_FOR_STATE`` when restoring ``for`` state (None: no restore);
     ``notify`` receives alerts to send (None: alerts are only kept); ``clock`` measures how
     long evaluations take (a :class:`~kubeprom.clock.VirtualClock` makes them take no time).
+    ``store_changes`` is the store's change count (``DB.changes``): given with a
+    :class:`~kubeprom.promql.api.LocalQueryAPI`, the rules of one iteration share their
+    selections and sub-expression values, and label work is kept across iterations
+    (:mod:`kubeprom.promql.memo`); None evaluates every rule afresh.
     """
 
     query: QueryAPI
@@ -63,6 +67,7 @@ class GroupOptions:
     for_grace_period_ms: int = 600_000
     resend_delay_ms: int = 60_000
     clock: Clock = field(default_factory=RealClock)
+    store_changes: Callable[[], int] | None = None
 
 
 @dataclass(slots=True)
@@ -114,6 +119,8 @@ class Group:
         self._prev: list[I64Array] = [_EMPTY_REFS for _ in rules]
         self._stale: list[I64Array] = []  # series of an older configuration to mark stale
         self._epoch = 0  # the store's series epoch the kept refs were last checked at
+        self._memo: QueryMemo | None = None  # what the running iteration's rules share
+        self._shapes = Shapes(r.expr for r in rules)  # kept across iterations
         self._stop = asyncio.Event()
 
     @property
@@ -146,8 +153,19 @@ class Group:
         st = self.stats
         st.iterations_total += 1
         samples = 0
-        for i, rule in enumerate(self.rules):
-            samples += self._evaluate_rule(i, rule, t_ms)
+        query = self.options.query
+        changes = self.options.store_changes
+        if changes is not None and isinstance(query, LocalQueryAPI):
+            if self._shapes.worthwhile:
+                self._memo = QueryMemo(changes, self._shapes)
+                query = query.sharing(self._memo)
+            else:
+                query = query.reusing(self._shapes.reuse)
+        try:
+            for i, rule in enumerate(self.rules):
+                samples += self._evaluate_rule(i, rule, t_ms, query)
+        finally:
+            self._memo = None
         if self._stale:
             self._append_stale(np.concatenate(self._stale), t_ms - self.query_offset_ms)
             self._stale = []
@@ -158,14 +176,14 @@ class Group:
         st.last_rule_duration_sum_s = sum(r.eval_duration_s for r in self.rules)
         st.last_eval_ms = t_ms
 
-    def _evaluate_rule(self, i: int, rule: Rule, t_ms: int) -> int:
+    def _evaluate_rule(self, i: int, rule: Rule, t_ms: int, query: QueryAPI) -> int:
         started = self.options.clock.monotonic_ns()
         st = self.stats
         st.evaluations_total += 1
         offset = self.query_offset_ms
         try:
             try:
-                vec = rule.evaluate(t_ms, offset, self.options.query, self.limit)
+                vec = rule.evaluate(t_ms, offset, query, self.limit)
             # The edge where a rule's failure becomes its health: whatever went wrong, the
             # other rules still run (Prometheus logs and goes on).
             except Exception as err:
@@ -229,7 +247,13 @@ class Group:
         if gone.size:
             # Rejections of staleness markers are expected (the series may have newer data).
             app.append(t_ms, gone, np.full(gone.size, STALE_NAN))
+        memo = self._memo
+        before = memo.before_commit() if memo is not None else 0
         commit = app.commit()
+        if memo is not None:
+            # The series written and the ones marked stale (earlier outputs) carry the
+            # rule's output names.
+            memo.committed(before, rule.output_names())
         self._prev[i] = refs
         rejected = (
             ("out of order sample", stats.out_of_order + commit.out_of_order),

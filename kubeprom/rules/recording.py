@@ -21,6 +21,10 @@ class RecordingRule(Rule):
         super().__init__(name, expr, labels)
         self._set = {METRIC_NAME: name, **labels.to_dict()}
         self._out: dict[Labels, Labels] = {}
+        self._names = frozenset((self._set[METRIC_NAME],))
+
+    def output_names(self) -> frozenset[str]:
+        return self._names  # every output has ``_set`` on top, its name included
 
     def output_labels(self, labels: Labels) -> Labels:
         """The series a result sample with ``labels`` is recorded as."""

@@ -86,6 +86,10 @@ class Rule:
     def evaluate(self, t_ms: int, query_offset_ms: int, query: QueryAPI, limit: int) -> Vector:
         raise NotImplementedError
 
+    def output_names(self) -> frozenset[str] | None:
+        """The metric names of every series the rule writes (None: not known)."""
+        return None
+
     def same_definition(self, other: Rule) -> bool:
         """Whether ``other`` is the same rule as written (Prometheus compares ``String()``)."""
         return type(self) is type(other) and (self.name, self.expr, self.labels) == (

@@ -126,6 +126,7 @@ class DB:
         )
         self._failed_merges: set[str] = set()  # ulids of blocks a merge failed on
         self._blocks_lock = threading.Lock()
+        self._block_changes = 0  # block list replacements (see changes())
         self._commit_lock = threading.Lock()
         self._pending_series: list[SeriesRecord] = []
         self.wal: WAL | None = None
@@ -189,6 +190,7 @@ class DB:
         found = [b for b in found if b.meta.ulid not in obsolete]
         with self._blocks_lock:
             self.blocks = found
+            self._block_changes += 1
         for gone in known.values():
             gone.close()
         for b in stale:
@@ -469,6 +471,7 @@ class DB:
                     log.info("rewrote block old=%s new=%s", b.path.name, path.name)
                 with self._blocks_lock:
                     self.blocks = [x for x in self.blocks if x is not b]
+                    self._block_changes += 1
                 b.delete()
             except OSError as err:
                 raise StorageError(f"cannot rewrite block {b.path.name}: {err}") from err
@@ -532,6 +535,7 @@ class DB:
             return []
         with self._blocks_lock:
             self.blocks = [b for b in self.blocks if b not in doomed]
+            self._block_changes += 1
         for b in doomed:
             log.info("retention deletes block dir=%s maxt=%d", b.path.name, b.meta.max_time)
             b.delete()
@@ -571,6 +575,12 @@ class DB:
     def querier(self) -> StoreQuerier:
         """A Querier over the blocks and the head as they are at each query."""
         return StoreQuerier(self.head, self.blocks_snapshot)
+
+    def changes(self) -> int:
+        """A count that grows whenever what a select could return changes (appends,
+        truncation, series collection, tombstones, the block list): equal counts at two
+        times mean equal selections."""
+        return self.head.changes + self._block_changes
 
     def close(self) -> None:
         """Flush and close the WAL and release blocks; the head is replayed on next open."""

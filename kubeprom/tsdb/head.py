@@ -121,6 +121,9 @@ class Head:
         # Bumped by every drop_before: a reader that took a block list before a drop and read
         # the head after it must read again (the dropped samples are in a block by then).
         self.truncations = 0
+        # Bumped by everything that can change what a select returns (appends, truncation,
+        # collection, tombstones): a reader that remembers selections checks it.
+        self.changes = 0
 
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -196,6 +199,7 @@ class Head:
             self.gc_epoch += 1
             if dead.size == 0:
                 return 0
+            self.changes += 1
             dead_refs = self.index.remove(dead)
             keep = np.ones(n, dtype=np.bool_)
             keep[dead] = False
@@ -278,6 +282,7 @@ class Head:
             self.rows_dt[slots, c] = t_ms - base
             self.rows_v[slots, c] = values
             self.cnt[slots] = c + 1
+            self.changes += 1
             self.last_t[slots] = t_ms
             self.last_v[slots] = values
             if self._open_mint == MIN_TIME:
@@ -333,6 +338,7 @@ class Head:
             self.seal()  # the open rows hold older samples: keep slabs in time order
             fs = FrameSet.build(ids, t, values, offsets, cache=self.cache)
             self.slabs.append(Slab(fs, int(t.min()), int(t.max())))
+            self.changes += 1
             self.last_t[slots] = t[last]
             self.last_v[slots] = values[last]
             self.mint = min(self.mint, int(t.min()))
@@ -412,12 +418,14 @@ class Head:
             keep = highs >= lows
             refs, lows, highs = refs[keep], lows[keep], highs[keep]
             self.tombstones = self.tombstones.add(refs, lows, highs)
+            self.changes += 1
             return refs, lows, highs
 
     def add_tombstones(self, refs: I64Array, mint: I64Array, maxt: I64Array) -> None:
         """Re-add logged tombstones (WAL replay)."""
         with self.lock:
             self.tombstones = self.tombstones.add(refs, mint, maxt)
+            self.changes += 1
 
     def _read_open(self, ids: I64Array, mint: int, maxt: int) -> Part:
         if self._open_mint == MIN_TIME or ids.size == 0:
@@ -450,6 +458,7 @@ class Head:
         """Forget samples older than ``t_ms`` (they were persisted in a block)."""
         with self.lock:
             self.truncations += 1
+            self.changes += 1
             self.min_valid_t = max(self.min_valid_t, t_ms)
             keep: list[Slab] = []
             for slab in self.slabs:

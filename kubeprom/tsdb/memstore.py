@@ -53,6 +53,7 @@ class MemStore:
         )
         self.stats = DBStats()
         self._querier = StoreQuerier(self.head)
+        self._cleared_changes = 0  # changes() of the heads that clear() replaced
 
     # ---- writing (HeadWriter) ---------------------------------------------------------------
     def appender(self) -> HeadAppender:
@@ -112,6 +113,7 @@ class MemStore:
     def clear(self) -> None:
         """Forget every series and sample (promqltest ``clear``)."""
         with self._commit_lock:
+            self._cleared_changes += self.head.changes + 1
             self._cache = FrameCache(self._cache_bytes)
             self.head = Head(
                 chunk_samples=self._chunk_samples,
@@ -127,6 +129,10 @@ class MemStore:
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesSet:
         return self._querier.select(matchers, mint, maxt)
+
+    def changes(self) -> int:
+        """As ``DB.changes``: grows whenever what a select could return changes."""
+        return self._cleared_changes + self.head.changes
 
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         return self._querier.series(matchers, mint, maxt)

@@ -60,6 +60,25 @@ def assign_groups(
     return np.array(ids, dtype=np.int64), groups
 
 
+def groups_of(
+    ev: Evaluator, labels: list[Labels], grouping: tuple[str, ...], without: bool
+) -> tuple[I64Array, list[Labels]]:
+    """:func:`assign_groups`, kept in the evaluator's :class:`~kubeprom.promql.memo.Reuse`
+    when it has one (a rule's aggregation groups the same series every iteration)."""
+    reuse = ev.reuse
+    if reuse is None:
+        return assign_groups(labels, grouping, without)
+    key = ("groups", tuple(labels), grouping, without)
+    found = reuse.get(key)
+    if found is None:
+        ids, groups = assign_groups(labels, grouping, without)
+        ids.flags.writeable = False
+        reuse.put(key, (ids, groups), len(labels) + len(groups))
+        return ids, list(groups)
+    ids, groups = found  # type: ignore[misc]
+    return ids, list(groups)
+
+
 def value_of(flat: tuple[str, ...], name: str) -> str:
     """The value of label ``name`` in a flat ``(name, value, ...)`` tuple, or ``""``; the
     tuple's own (C) search finds it, a value spelled like the name aside."""
@@ -106,7 +125,7 @@ def evaluate(ev: Evaluator, e: ast.Aggregate, ts: I64Array) -> Matrix:
         _check_quantile(ev, e, _required(op, param))
     if not inp.labels:
         return Matrix.empty(len(ts))
-    gid, glabels = assign_groups(inp.labels, e.grouping, e.without)
+    gid, glabels = groups_of(ev, inp.labels, e.grouping, e.without)
     n_groups, n_steps = len(glabels), len(ts)
     v2_stddev = Compat.V2_STDDEV in ev.options.compat
     values, present = reduce(op, inp, gid, n_groups, n_steps, param, v2_stddev=v2_stddev)
@@ -293,7 +312,7 @@ def select_k(ev: Evaluator, e: ast.Aggregate, inp: Matrix, param: F64Array) -> M
     if n_rows == 0:
         return Matrix.empty(n_steps)
     k = np.minimum(np.trunc(param), n_rows).astype(np.int64)
-    gid, _ = assign_groups(inp.labels, e.grouping, e.without)
+    gid, _ = groups_of(ev, inp.labels, e.grouping, e.without)
     if n_steps > 1 and int(np.bincount(gid).max()) <= int(k.min()):
         # No group has more series than k at any step: every point is kept, as ranking
         # them would find (often: ``topk by (every label) (1, ...)``, a deduplication).

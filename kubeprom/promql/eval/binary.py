@@ -75,7 +75,7 @@ def evaluate(ev: Evaluator, e: ast.Binary, ts: I64Array) -> Matrix | Scalar:
     if e.op in ast.SET_OPS:
         if e.op == "and" and not (lhs.labels and rhs.labels):
             return Matrix.empty(len(ts))
-        return set_op(e.op, lhs, rhs, matching)
+        return set_op(ev, e.op, lhs, rhs, matching)
     no_fill = matching.fill_lhs is None and matching.fill_rhs is None
     if no_fill and not (lhs.labels and rhs.labels):
         return Matrix.empty(len(ts))  # nothing to match, so no match to complain about
@@ -113,6 +113,26 @@ def signatures(labels: list[Labels], matching: ast.VectorMatching) -> list[Label
     return [lab.without(*drop) for lab in labels]
 
 
+def ordinals_of(
+    ev: Evaluator, left: list[Labels], right: list[Labels], matching: ast.VectorMatching
+) -> tuple[I64Array, I64Array, int]:
+    """Each side's match signature as a number (first-appearance order over both sides)
+    and how many there are; kept in the evaluator's :class:`~kubeprom.promql.memo.Reuse`
+    when it has one (a rule matches the same series every iteration)."""
+    reuse = ev.reuse
+    if reuse is None:
+        return _ordinals(signatures(left, matching), signatures(right, matching))
+    key = ("ordinals", tuple(left), tuple(right), matching.on, matching.labels)
+    found = reuse.get(key)
+    if found is None:
+        lo, ro, n = _ordinals(signatures(left, matching), signatures(right, matching))
+        lo.flags.writeable = False
+        ro.flags.writeable = False
+        reuse.put(key, (lo, ro, n), len(left) + len(right))
+        return lo, ro, n
+    return found  # type: ignore[return-value]
+
+
 def _ordinals(lsig: list[Labels], rsig: list[Labels]) -> tuple[I64Array, I64Array, int]:
     index: dict[Labels, int] = {}
     lo = np.array([index.setdefault(s, len(index)) for s in lsig], dtype=np.int64)
@@ -128,9 +148,10 @@ def _sig_presence(sig: I64Array, present: BoolArray, n_sigs: int) -> I64Array:
     return flat.astype(np.int64, copy=False).reshape(n_sigs, n_steps)
 
 
-def set_op(op: str, lhs: Matrix, rhs: Matrix, matching: ast.VectorMatching) -> Matrix:
-    lsig, rsig = signatures(lhs.labels, matching), signatures(rhs.labels, matching)
-    lo, ro, n = _ordinals(lsig, rsig)
+def set_op(
+    ev: Evaluator, op: str, lhs: Matrix, rhs: Matrix, matching: ast.VectorMatching
+) -> Matrix:
+    lo, ro, n = ordinals_of(ev, lhs.labels, rhs.labels, matching)
     if op in ("and", "unless"):
         rhs_here = _sig_presence(ro, rhs.present, n) > 0
         hit = rhs_here[lo] if len(lo) else np.zeros_like(lhs.present)
@@ -181,9 +202,7 @@ def vector_vector(
     many, one = (rhs, lhs) if swap else (lhs, rhs)
     fill_one, fill_many = matching.fill_rhs, matching.fill_lhs
     n_steps = lhs.values.shape[1]
-    msig = signatures(many.labels, matching)
-    osig = signatures(one.labels, matching)
-    mo, oo, n_sigs = _ordinals(msig, osig)
+    mo, oo, n_sigs = ordinals_of(ev, many.labels, one.labels, matching)
 
     one_count = _sig_presence(oo, one.present, n_sigs)
     # Prometheus matches nothing, and so checks nothing, at a step where a side is empty
@@ -248,30 +267,7 @@ def vector_vector(
     # Result labels per distinct pair: a loop over series pairs, not over samples.
     pair_key = pm * (len(one.labels) + 1) + (po + 1)
     uniq, inverse = np.unique(pair_key, return_inverse=True)
-    out_index: dict[tuple[Labels, bool], int] = {}
-    out_labels: list[Labels] = []
-    row_of_pair = np.empty(len(uniq), dtype=np.int64)
-    sig_of_out: list[int] = []
-    # A filtering comparison keeps the "many" side's series, and with it a pending name
-    # drop (``rate(x[1m]) > y`` has no name); ``bool`` and arithmetic drop it anyway.
-    drop_out: list[bool] = []
-    for k, key in enumerate(uniq.tolist()):
-        m_i, o_i = divmod(int(key), len(one.labels) + 1)
-        o_i -= 1
-        if m_i >= 0:
-            m_lab = many.labels[m_i]
-            sig = int(mo[m_i])
-        else:
-            m_lab = _match_labels(one.labels[o_i], matching)
-            sig = int(oo[o_i])
-        o_lab = one.labels[o_i] if o_i >= 0 else _match_labels(m_lab, matching)
-        lab = _result_labels(m_lab, o_lab, _drops_name(ev, e.op), matching)
-        slot = out_index.setdefault((lab, bool(e.return_bool)), len(out_labels))
-        if slot == len(out_labels):
-            out_labels.append(lab)
-            sig_of_out.append(sig)
-            drop_out.append(bool(e.return_bool) or (m_i >= 0 and bool(many.drop_name[m_i])))
-        row_of_pair[k] = slot
+    out_labels, row_of_pair, drop_out = pair_labels_of(ev, e, many, one, uniq, matching)
     out_rows = row_of_pair[inverse] if len(inverse) else np.empty(0, dtype=np.int64)
     n_out = len(out_labels)
     if matching.card is not ast.Card.ONE_TO_ONE and kept_pairs.any():
@@ -293,6 +289,72 @@ def vector_vector(
             raise EvalError("vector cannot contain metrics with the same labelset")
     drop = np.array(drop_out, dtype=bool)
     return compact(Matrix(out_labels, values, present, drop))
+
+
+def pair_labels_of(
+    ev: Evaluator,
+    e: ast.Binary,
+    many: Matrix,
+    one: Matrix,
+    pairs: I64Array,
+    matching: ast.VectorMatching,
+) -> tuple[list[Labels], I64Array, list[bool]]:
+    """:func:`pair_labels`, kept in the evaluator's :class:`~kubeprom.promql.memo.Reuse`
+    when it has one (a rule pairs the same series every iteration)."""
+    drops = _drops_name(ev, e.op)
+    reuse = ev.reuse
+    if reuse is None:
+        return pair_labels(many, one, pairs, matching, drops, e.return_bool)
+    key = (
+        "pairs",
+        tuple(many.labels),
+        tuple(one.labels),
+        pairs.tobytes(),
+        many.drop_name.tobytes(),
+        matching,
+        drops,
+        e.return_bool,
+    )
+    found = reuse.get(key)
+    if found is None:
+        labels, rows, drop = pair_labels(many, one, pairs, matching, drops, e.return_bool)
+        rows.flags.writeable = False
+        reuse.put(key, (labels, rows, drop), len(many.labels) + len(one.labels) + len(labels))
+        return list(labels), rows, list(drop)
+    labels, rows, drop = found  # type: ignore[misc]
+    return list(labels), rows, list(drop)
+
+
+def pair_labels(
+    many: Matrix,
+    one: Matrix,
+    pairs: I64Array,
+    matching: ast.VectorMatching,
+    drops_name: bool,
+    return_bool: bool,
+) -> tuple[list[Labels], I64Array, list[bool]]:
+    """The result series of each distinct (many row, one row) pair key in ``pairs``
+    (``m * (len(one) + 1) + o + 1``, -1 standing for a fill value): the output label sets,
+    each pair's output row, and whether each output row still drops its name. A loop over
+    series pairs, not over samples."""
+    out_index: dict[tuple[Labels, bool], int] = {}
+    out_labels: list[Labels] = []
+    row_of_pair = np.empty(len(pairs), dtype=np.int64)
+    # A filtering comparison keeps the "many" side's series, and with it a pending name
+    # drop (``rate(x[1m]) > y`` has no name); ``bool`` and arithmetic drop it anyway.
+    drop_out: list[bool] = []
+    for k, key in enumerate(pairs.tolist()):
+        m_i, o_i = divmod(int(key), len(one.labels) + 1)
+        o_i -= 1
+        m_lab = many.labels[m_i] if m_i >= 0 else _match_labels(one.labels[o_i], matching)
+        o_lab = one.labels[o_i] if o_i >= 0 else _match_labels(m_lab, matching)
+        lab = _result_labels(m_lab, o_lab, drops_name, matching)
+        slot = out_index.setdefault((lab, bool(return_bool)), len(out_labels))
+        if slot == len(out_labels):
+            out_labels.append(lab)
+            drop_out.append(bool(return_bool) or (m_i >= 0 and bool(many.drop_name[m_i])))
+        row_of_pair[k] = slot
+    return out_labels, row_of_pair, drop_out
 
 
 def _take(arr: I64Array, idx: I64Array) -> I64Array:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from kubeprom.model.samples import I64Array
 from kubeprom.promql import ast
+from kubeprom.promql.memo import Reuse
 from kubeprom.promql.options import EngineOptions
 from kubeprom.promql.types import Annotations, InstantSteps, RangeWindows, Scalar, Value
 from kubeprom.tsdb.api import Querier
@@ -33,6 +34,7 @@ class Evaluator(Protocol):
     end_ms: int
     step_ms: int
     annotations: Annotations
+    reuse: Reuse | None  # label work kept across a rule group's iterations (None: none)
 
     def check_timeout(self) -> None:
         """Raise QueryTimeout once the query's time is up."""
