@@ -14,9 +14,9 @@ At most ``max_waiters`` queries wait at once; one more is refused at once.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
+from kubeprom.clock import RealClock
 from kubeprom.errors import QueryBudgetExceeded
 
 # A waiting query wakes at least this often to check its own deadline and cancellation.
@@ -41,6 +41,8 @@ class SampleBudget:
         self._waiting_holders: dict[int, int] = {}
         self._victims: set[int] = set()
         self._cond = threading.Condition()
+        # A wait on a condition is real time, whatever clock the query reads.
+        self._real = RealClock()
 
     @property
     def held(self) -> int:
@@ -88,8 +90,8 @@ class SampleBudget:
                 self._waiting_holders[me] = holding
             self._cond.notify_all()  # observers waiting for a waiter
             try:
-                # A wait on a condition is real time, whatever clock the query reads.
-                end = time.monotonic() + min(self.max_wait_s, max(remaining_s, 0.0))
+                wait_s = min(self.max_wait_s, max(remaining_s, 0.0))
+                end_ns = self._real.monotonic_ns() + round(wait_s * 1e9)
                 while self._held + n > self.total:
                     if me in self._victims or (self._stuck() and self._victim() == me):
                         raise QueryBudgetExceeded(
@@ -98,7 +100,7 @@ class SampleBudget:
                     if self._stuck():
                         self._victims.add(self._victim())
                         self._cond.notify_all()
-                    left = end - time.monotonic()
+                    left = (end_ns - self._real.monotonic_ns()) / 1e9
                     if left <= 0:
                         raise QueryBudgetExceeded(self._refusal(n, "nothing was released of"))
                     self._cond.wait(min(left, _POLL_S))
