@@ -15,7 +15,6 @@ import ctypes
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from kubeprom.cli.server import Server
@@ -530,26 +529,10 @@ def release_free_memory() -> bool:
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed (a dependency on Linux), else asyncio's.
-
-    A cheap query is mostly fixed cost per request, and most of that is the event loop and
-    the transport in Python bytecode that the client's turn on the CPU has pushed out of the
-    caches: uvloop's C loop took 10-15 % off the server's CPU per request (benchmarks/RESULTS.md,
-    "PromQL speed (issue 10)", pqhttp).
-    """
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def run(args: argparse.Namespace) -> int:
     tune_malloc()  # before any thread starts
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     syntax.prepare()  # not during the first query
     release_free_memory()
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(serve(args))
+    asyncio.run(serve(args))
     return 0

@@ -1,10 +1,8 @@
-"""The command line's entry: each command imports its own module only, and ``kubeprom run``
-serves on uvloop's event loop."""
+"""The command line's entry: each command imports its own module only."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 import sys
 from collections import defaultdict
@@ -12,7 +10,6 @@ from collections import defaultdict
 import pytest
 
 from kubeprom.cli.main import COMMANDS, build_parser, command_modules
-from kubeprom.cli.run_cmd import event_loop_factory
 
 
 def test_every_command_name_maps_to_the_module_that_registers_it() -> None:
@@ -45,15 +42,3 @@ def test_run_does_not_import_the_other_commands() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == "['kubeprom.cli.run_cmd']"
-
-
-def test_run_serves_on_uvloop() -> None:
-    uvloop = pytest.importorskip("uvloop")  # a dependency on Linux; asyncio's loop elsewhere
-    factory = event_loop_factory()
-    assert factory is uvloop.new_event_loop
-    loop = factory()
-    try:
-        assert isinstance(loop, uvloop.Loop)
-        assert loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
-    finally:
-        loop.close()
