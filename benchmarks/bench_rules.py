@@ -25,6 +25,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -259,10 +260,14 @@ async def main() -> None:
                 }
                 for name, base in (("prometheus", prom), ("kubeprom", kp))
             }
+        except BaseException:
+            print(f"bench_rules: configs, logs and data kept in {tmp}", file=sys.stderr)
+            raise
         finally:
             for proc, _ in procs:
                 proc.terminate()
                 proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)  # both servers have stopped
     rows = []
     for g, (ps, ks) in sorted(samples.items()):
         prom_s, kp_s = statistics.median(ps), statistics.median(ks)
