@@ -19,19 +19,21 @@ which also drops the sign of -0.0; a receiver reads the same numbers either way)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cramjam
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import DecodeError
 
 from kubeprom import __version__
 from kubeprom.errors import KubepromError
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
+
+if TYPE_CHECKING:
+    from google.protobuf import descriptor_pb2
 
 __all__ = [
     "READ_HEADERS",
@@ -67,18 +69,10 @@ class ProtocolError(KubepromError):
 
 # ---- message declarations ----------------------------------------------------------------
 
-_F = descriptor_pb2.FieldDescriptorProto
-_OPTIONAL, _REPEATED = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
-_SCALARS = {
-    "double": _F.TYPE_DOUBLE,
-    "int64": _F.TYPE_INT64,
-    "uint64": _F.TYPE_UINT64,
-    "sint32": _F.TYPE_SINT32,
-    "uint32": _F.TYPE_UINT32,
-    "bool": _F.TYPE_BOOL,
-    "string": _F.TYPE_STRING,
-    "bytes": _F.TYPE_BYTES,
-}
+# protobuf (33 modules and the descriptor pool, about 2.5 MiB of the server's resident memory)
+# is imported when a remote-write queue or a remote read or write request first needs it, not
+# by every ``kubeprom run``: the scalar types are FieldDescriptorProto's names until then.
+_SCALARS = ("double", "int64", "uint64", "sint32", "uint32", "bool", "string", "bytes")
 
 # (message, [(field, number, type, repeated)]); a type that is not a scalar names a message
 # or enum of the package. Histogram and Exemplar are read as raw bytes: kubeprom stores
@@ -168,6 +162,9 @@ _PACKAGE = "prometheus"
 
 
 def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
+    from google.protobuf import descriptor_pb2
+
+    f = descriptor_pb2.FieldDescriptorProto
     fd = descriptor_pb2.FileDescriptorProto(
         name="kubeprom/prometheus_remote.proto", package=_PACKAGE, syntax="proto3"
     )
@@ -180,20 +177,24 @@ def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
                 enum.value.add(name=value, number=number)
         for fname, number, ftype, repeated in fields:
             field = msg.field.add(
-                name=fname, number=number, label=_REPEATED if repeated else _OPTIONAL
+                name=fname, number=number, label=f.LABEL_REPEATED if repeated else f.LABEL_OPTIONAL
             )
             if ftype in _SCALARS:
-                field.type = _SCALARS[ftype]
+                field.type = getattr(f, f"TYPE_{ftype.upper()}")
             elif "." in ftype:
-                field.type = _F.TYPE_ENUM
+                field.type = f.TYPE_ENUM
                 field.type_name = f".{_PACKAGE}.{ftype}"
             else:
-                field.type = _F.TYPE_MESSAGE
+                field.type = f.TYPE_MESSAGE
                 field.type_name = f".{_PACKAGE}.{ftype}"
     return fd
 
 
-def _message_classes() -> dict[str, Any]:
+@functools.cache
+def _classes() -> dict[str, Any]:
+    """The message classes by name, built on first use."""
+    from google.protobuf import descriptor_pool, message_factory
+
     pool = descriptor_pool.DescriptorPool()  # private: never clashes with other protos
     pool.Add(_file_descriptor())  # type: ignore[no-untyped-call]  # stubs lack annotations
     find = pool.FindMessageTypeByName
@@ -203,14 +204,9 @@ def _message_classes() -> dict[str, Any]:
     }
 
 
-_CLASSES = _message_classes()
-_TIME_SERIES = _CLASSES["TimeSeries"]
-_LABEL = _CLASSES["Label"]
-
-
 def message_class(name: str) -> Any:
     """The protobuf class of a prompb message (``WriteRequest``, ``ReadRequest``, ...)."""
-    return _CLASSES[name]
+    return _classes()[name]
 
 
 METRIC_TYPES = _ENUMS["MetricMetadata"][1]
@@ -266,8 +262,10 @@ def encode_labels(labels: Labels) -> bytes:
     Serialized by the library (once per series; the send path reuses the bytes).
     """
     flat = labels.flat
-    ts = _TIME_SERIES()
-    ts.labels.extend(_LABEL(name=flat[i], value=flat[i + 1]) for i in range(0, len(flat), 2))
+    classes = _classes()
+    ts = classes["TimeSeries"]()
+    label = classes["Label"]
+    ts.labels.extend(label(name=flat[i], value=flat[i + 1]) for i in range(0, len(flat), 2))
     return bytes(ts.SerializeToString())
 
 
@@ -390,7 +388,7 @@ class SeriesEncoder:
 
 def encode_metadata_request(entries: Sequence[tuple[str, str, str, str]]) -> bytes:
     """A WriteRequest of metadata only: (metric family, type, help, unit) per entry."""
-    req = _CLASSES["WriteRequest"]()
+    req = message_class("WriteRequest")()
     for name, type_, help_, unit in entries:
         upper = type_.upper()
         req.metadata.add(
@@ -458,8 +456,10 @@ def decode_write_request(body: bytes, max_bytes: int) -> DecodedWrite:
     Raises :class:`ProtocolError` for bad snappy or protobuf, and for a label set with a
     repeated name (:class:`~kubeprom.errors.ValidationError` turned into the same).
     """
+    from google.protobuf.message import DecodeError
+
     data = decompress(body, max_bytes)
-    req = _CLASSES["WriteRequest"]()
+    req = message_class("WriteRequest")()
     try:
         req.ParseFromString(data)
     except DecodeError as err:
@@ -518,8 +518,10 @@ MATCH_TYPES = ("=", "!=", "=~", "!~")
 
 def decode_read_request(body: bytes, max_bytes: int) -> tuple[list[ReadQuery], list[int]]:
     """The queries and accepted response types of a remote read body; ProtocolError if bad."""
+    from google.protobuf.message import DecodeError
+
     data = decompress(body, max_bytes)
-    req = _CLASSES["ReadRequest"]()
+    req = message_class("ReadRequest")()
     try:
         req.ParseFromString(data)
     except DecodeError as err:

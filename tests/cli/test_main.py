@@ -42,3 +42,15 @@ def test_run_does_not_import_the_other_commands() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == "['kubeprom.cli.run_cmd']"
+
+
+def test_run_leaves_protobuf_until_remote_read_or_write_needs_it() -> None:
+    code = (
+        "import sys, kubeprom.cli.run_cmd; print('google.protobuf' in sys.modules); "
+        "from kubeprom.remote.protocol import message_class; message_class('WriteRequest'); "
+        "print('google.protobuf' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.split() == ["False", "True"]

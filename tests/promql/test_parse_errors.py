@@ -133,3 +133,24 @@ def test_valid_queries_of_the_corpora_pass_the_front_end() -> None:
     shared = shared_path()
     users = set(corpus.bench_queries(shared) + corpus.rule_queries(shared))
     assert [q for q in rejected if q in users] == []
+
+
+def test_the_kept_parser_tables_are_a_fresh_build_without_its_actions() -> None:
+    from kubeprom.promql import syntax
+    from kubeprom.promql.syntax import grammar, lalr
+    from kubeprom.promql.syntax.tokens import TERMINALS
+
+    context = grammar.Context("", experimental_functions=True, fill_modifiers=True)
+    fresh = lalr.build(grammar.build_rules(context), TERMINALS, grammar.PRECEDENCE)
+    kept = syntax._tables()
+    assert [(r.lhs, r.rhs, r.prec) for r in kept.rules] == [
+        (r.lhs, r.rhs, r.prec) for r in fresh.rules
+    ]
+    assert {r.action for r in kept.rules} == {None}
+    assert (kept.shifts, kept.gotos, kept.exceptions, kept.default, kept.simple) == (
+        fresh.shifts,
+        fresh.gotos,
+        fresh.exceptions,
+        fresh.default,
+        fresh.simple,
+    )
