@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cramjam
 import numpy as np
 
 from kubeprom import __version__
@@ -70,8 +69,9 @@ class ProtocolError(KubepromError):
 # ---- message declarations ----------------------------------------------------------------
 
 # protobuf (33 modules and the descriptor pool, about 2.5 MiB of the server's resident memory)
-# is imported when a remote-write queue or a remote read or write request first needs it, not
-# by every ``kubeprom run``: the scalar types are FieldDescriptorProto's names until then.
+# and cramjam (snappy, 1.7 MiB, most of it its library's pages) are imported when a
+# remote-write queue or a remote read or write request first needs them, not by every
+# ``kubeprom run``: the scalar types are FieldDescriptorProto's names until then.
 _SCALARS = ("double", "int64", "uint64", "sint32", "uint32", "bool", "string", "bytes")
 
 # (message, [(field, number, type, repeated)]); a type that is not a scalar names a message
@@ -218,6 +218,8 @@ METRIC_TYPES = _ENUMS["MetricMetadata"][1]
 
 def compress(data: bytes) -> bytes:
     """Snappy block format (what ``Content-Encoding: snappy`` means in remote write)."""
+    import cramjam
+
     return bytes(cramjam.snappy.compress_raw(data))
 
 
@@ -226,6 +228,8 @@ def decompress(data: bytes, max_bytes: int) -> bytes:
 
     Raises :class:`ProtocolError` (the message is snappy's, as Prometheus relays it).
     """
+    import cramjam
+
     try:
         size = cramjam.snappy.decompress_raw_len(data)
     except cramjam.DecompressionError as err:

@@ -16,7 +16,6 @@ import binascii
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 
-import bcrypt
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,6 +46,8 @@ class BasicAuth:
         key = hashlib.sha256(b"\0".join([user.encode(), hashed or b"", password.encode()])).digest()
         if hashed is not None and key in self._good:
             return True
+        import bcrypt  # 0.4 MiB, for servers with basic auth only
+
         ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed or _DUMMY_HASH)
         if not ok or hashed is None:
             return False

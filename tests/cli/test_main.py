@@ -44,13 +44,16 @@ def test_run_does_not_import_the_other_commands() -> None:
     assert out.strip() == "['kubeprom.cli.run_cmd']"
 
 
-def test_run_leaves_protobuf_until_remote_read_or_write_needs_it() -> None:
+def test_run_leaves_remote_and_auth_libraries_until_they_are_needed() -> None:
     code = (
-        "import sys, kubeprom.cli.run_cmd; print('google.protobuf' in sys.modules); "
-        "from kubeprom.remote.protocol import message_class; message_class('WriteRequest'); "
-        "print('google.protobuf' in sys.modules)"
+        "import sys, kubeprom.cli.run_cmd; "
+        "lazy = ('google.protobuf', 'cramjam', 'bcrypt'); "
+        "print([m in sys.modules for m in lazy]); "
+        "from kubeprom.remote.protocol import compress, message_class; "
+        "message_class('WriteRequest'); compress(b'x'); "
+        "print([m in sys.modules for m in lazy])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
-    assert out.split() == ["False", "True"]
+    assert out.splitlines() == ["[False, False, False]", "[True, True, False]"]
