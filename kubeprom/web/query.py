@@ -243,7 +243,7 @@ class QueryHandlers:
                 "queued; try again later",
             )
         if m is not None:
-            m.in_flight.inc()
+            m.running += 1
         queued_ns = clock.monotonic_ns()
         cancel: threading.Event | None = None
         try:
@@ -267,8 +267,7 @@ class QueryHandlers:
             # Wall time from the start of the evaluation: an upper bound of its own cost.
             self._remember(key, clock.monotonic_ns() - started_ns)
             if m is not None:
-                m.queue_time.observe((started_ns - queued_ns) / 1e9)
-                m.inner_eval.observe(elapsed_s(clock, started_ns))
+                m.timed((started_ns - queued_ns) / 1e9, elapsed_s(clock, started_ns))
             return result
         except TimeoutError as err:
             if m is not None:
@@ -292,7 +291,7 @@ class QueryHandlers:
             if cancel is not None:
                 cancel.set()  # whatever ended the wait, the evaluation need not go on
             if m is not None:
-                m.in_flight.dec()
+                m.running -= 1
 
     def _finished(self, job: asyncio.Future[QueryResult]) -> None:
         self._slots.release()
