@@ -32,20 +32,24 @@ def test_a_command_line_registers_only_the_command_it_names() -> None:
     assert len(command_modules(["--help"])) == len(set(COMMANDS.values()))
 
 
+def _python(code: str) -> str:
+    """What a fresh interpreter running ``code`` prints."""
+    return subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+
+
 def test_run_does_not_import_the_other_commands() -> None:
-    code = (
+    out = _python(
         "import sys; from kubeprom.cli.main import build_parser; build_parser(['run']); "
         "print(sorted(m for m in sys.modules if m.startswith('kubeprom.cli.') "
         "and m.endswith('_cmd')))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
     assert out.strip() == "['kubeprom.cli.run_cmd']"
 
 
 def test_run_leaves_remote_and_auth_libraries_until_they_are_needed() -> None:
-    code = (
+    out = _python(
         "import sys, kubeprom.cli.run_cmd; "
         "lazy = ('google.protobuf', 'cramjam', 'bcrypt'); "
         "print([m in sys.modules for m in lazy]); "
@@ -53,7 +57,4 @@ def test_run_leaves_remote_and_auth_libraries_until_they_are_needed() -> None:
         "message_class('WriteRequest'); compress(b'x'); "
         "print([m in sys.modules for m in lazy])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
     assert out.splitlines() == ["[False, False, False]", "[True, True, False]"]
