@@ -216,16 +216,24 @@ class WAL:
         if r.size:
             self._write(encode_tombstones(r, mint, maxt))
 
+    def log_group(
+        self, series: Sequence[SeriesRecord], refs: ArrayLike, t: ArrayLike, values: ArrayLike
+    ) -> None:
+        """Log several commits at once: new series, then the samples with a timestamp each
+        (one multi-samples record), in one ``os.write``."""
+        r = as_refs(refs)
+        self._log_with_series(series, encode_multi(r, t, values, self._cctx) if r.size else [])
+
     def log_batch(
         self, series: Sequence[SeriesRecord], t_ms: int, refs: ArrayLike, values: ArrayLike
     ) -> None:
         """Log an appender commit: new series, then samples, in one ``os.write``."""
         r = as_refs(refs)
-        parts: list[Part] = []
-        if series:
-            parts += encode_series(series)
-        if r.size:
-            parts += encode_samples(t_ms, r, values, self._cctx)
+        samples = encode_samples(t_ms, r, values, self._cctx) if r.size else []
+        self._log_with_series(series, samples)
+
+    def _log_with_series(self, series: Sequence[SeriesRecord], samples: list[Part]) -> None:
+        parts = [*(encode_series(series) if series else []), *samples]
         if parts:
             self._write(parts)
 
