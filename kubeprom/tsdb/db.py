@@ -66,6 +66,7 @@ from kubeprom.tsdb.wal import (
     SeriesRecord,
     read_only_replay,
 )
+from kubeprom.tsdb.walgroup import WALGroup
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,7 @@ class DB:
         self._block_changes = 0  # block list replacements (see changes())
         self._commit_lock = threading.Lock()
         self._pending_series: list[SeriesRecord] = []
-        # Commits applied but not yet logged (wal_group_samples): series, then samples.
-        self._group_series: list[SeriesRecord] = []
-        self._group: list[Batch] = []
-        self._group_samples = 0
+        self._group = WALGroup(options.wal_group_samples)  # commits applied, not yet logged
         self.wal: WAL | None = None
 
     @classmethod
@@ -310,16 +308,11 @@ class DB:
     def _log_and_apply(self, batches: list[Batch], series: list[SeriesRecord]) -> None:
         """Log checked batches (and the series created for them) then store them."""
         wal = self._wal()
-        if self.options.wal_group_samples:
-            self._group_series += series
-            for batch in batches:
-                t_ms, refs, values = batch
+        if self._group.limit:
+            for t_ms, refs, values in batches:
                 self.head.apply(t_ms, refs, values)
-                if len(refs):
-                    self._group.append(batch)
-                    self._group_samples += len(refs)
-            if self._group_samples >= self.options.wal_group_samples:
-                self._log_group()
+            if self._group.add(series, batches):
+                self._group.write_to(wal)
             return
         if not batches:
             if series:
@@ -330,25 +323,10 @@ class DB:
         for t_ms, refs, values in batches:
             self.head.apply(t_ms, refs, values)
 
-    def _log_group(self) -> None:
-        """Log the commits grouped so far as one record (the commit lock held)."""
-        if not (self._group or self._group_series):
-            return
-        group, self._group = self._group, []
-        series, self._group_series = self._group_series, []
-        self._group_samples = 0
-        if group:
-            refs = np.concatenate([refs for _, refs, _ in group])
-            t = np.repeat([t_ms for t_ms, _, _ in group], [len(refs) for _, refs, _ in group])
-            values = np.concatenate([values for _, _, values in group])
-        else:
-            refs, t, values = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),)
-        self._wal().log_group(series, refs, t, values)
-
     def flush_wal(self) -> None:
         """Write the commits grouped so far (``wal_group_samples``) to the WAL."""
         with self._commit_lock:
-            self._log_group()
+            self._group.write_to(self._wal())
 
     def register_series(self, ref: int, labels: Labels) -> None:
         """HeadWriter: log a created series with the next commit."""
@@ -449,7 +427,7 @@ class DB:
         wal = self._wal()
         head = self.head
         with self._commit_lock, head.lock:
-            self._log_group()  # the checkpoint stands for everything logged before it
+            self._group.write_to(wal)  # the checkpoint stands for everything logged before it
             removed = head.gc()
             if removed:
                 log.info(
@@ -489,7 +467,7 @@ class DB:
             if b.meta.max_time > mint and b.meta.min_time <= maxt:
                 deleted += b.delete_series(select_ids(b, matchers), mint, maxt)
         with self._commit_lock:
-            self._log_group()
+            self._group.write_to(self._wal())
             refs, lows, highs = self.head.delete(self.head.select_ids(matchers), mint, maxt)
             self.wal.log_tombstones(refs, lows, highs)
         deleted += int(refs.size)
