@@ -50,6 +50,10 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+# About 1 MiB of samples per WAL record in a simulation (a few scrape rounds of day-24h).
+SIM_WAL_GROUP_SAMPLES = 1 << 16
+
+
 class SimulatedServer:
     """A :class:`Server` on a virtual clock, as :class:`kubeprom.sim.run.Loop`."""
 
@@ -58,7 +62,8 @@ class SimulatedServer:
         settings = ServerSettings(
             config_path=scenario.path,
             data=str(data),
-            store=Options(retention_ms=None),
+            # Virtual time: no crash is resumed, so commits reach the WAL in groups.
+            store=Options(retention_ms=None, wal_group_samples=SIM_WAL_GROUP_SAMPLES),
             hpa=sim.controller,
         )
         preloaded = Preloaded(

@@ -28,12 +28,18 @@ from kubeprom.scraper.exposition.parser import ParsedBody
 class FetchResult:
     """A scraped body. ``parsed``, when set, gives the samples the body would parse to
     (given the series texts the caller knows) without the text: an in-process exporter's
-    short cut, which must leave the store exactly as parsing ``body`` would."""
+    short cut, which must leave the store exactly as parsing ``body`` would.
+
+    ``series_set``, when set with ``parsed``, names the parsed series list: a result with the
+    same object again promises the same series texts in the same order, so a caller whose
+    cache already maps all of them may call ``parsed(None)`` (no labels are built then) and
+    reuse what it mapped them to."""
 
     body: bytes
     content_type: str
     content_encoding: str = ""  # "gzip": ``body`` is still compressed
-    parsed: Callable[[Container[bytes]], ParsedBody] | None = None
+    parsed: Callable[[Container[bytes] | None], ParsedBody] | None = None
+    series_set: object | None = None
 
 
 Fetch = Callable[[str, float, int], Awaitable[FetchResult]]

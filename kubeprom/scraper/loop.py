@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import ExpositionError, KubepromError, ScrapeError
@@ -108,11 +109,27 @@ class TargetHealth:
     failures: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """What the last scrape of a fetcher's named series set (``FetchResult.series_set``)
+    mapped it to; valid while the cache's refs are unchanged (only a scrape of another
+    series set, a sample limit or the store's collection changes them, and each drops it)."""
+
+    series_set: object
+    refs: I64Array  # per sample: its ref or _DROPPED
+    keep: NDArray[np.bool_]
+    kept: int
+    now: NDArray[np.bool_]  # samples appended at the scrape's time
+    cur: I64Array  # their refs, sorted and unique
+
+
 @dataclass(slots=True)
 class _Cache:
     refs: dict[bytes, int] = field(default_factory=dict)
     metadata: dict[str, MetricMetadata] = field(default_factory=dict)
     epoch: int = 0  # the store's series epoch the refs were last checked at
+    memo: _Memo | None = None
+    recorded: object = None  # the last parsed metadata dict whose entries are in ``metadata``
 
 
 class ScrapeLoop:
@@ -208,6 +225,7 @@ class ScrapeLoop:
         if epoch == self._cache.epoch:
             return
         self._cache.epoch = epoch
+        self._cache.memo = None
         cache = self._cache.refs
         if cache:
             refs = np.fromiter(cache.values(), np.int64, len(cache))
@@ -236,8 +254,14 @@ class ScrapeLoop:
                 )
 
         if result.parsed is not None:  # an in-process exporter's samples, without the text
-            parsed = result.parsed(self._cache.refs.keys())
-            return self._append_body(app, t_ms, b"", result.content_type, check, parsed)
+            memo = self._cache.memo
+            named = result.series_set
+            if memo is not None and (named is None or memo.series_set is not named):
+                memo = None
+            parsed = result.parsed(None if memo else self._cache.refs.keys())
+            return self._append_body(
+                app, t_ms, b"", result.content_type, check, parsed, named, memo
+            )
         body = decoded_body(result, limit, check)
         return self._append_body(app, t_ms, body, result.content_type, check)
 
@@ -249,13 +273,77 @@ class ScrapeLoop:
         content_type: str,
         check: Callable[[], None] = lambda: None,
         parsed: ParsedBody | None = None,
+        series_set: object = None,
+        memo: _Memo | None = None,
     ) -> tuple[int, int, int, I64Array]:
         """Returns (samples scraped, samples kept, series added, refs appended at ``t_ms``).
 
         Nothing is created or appended unless every limit holds: new series texts get their
         final labels (target labels, relabeling, label limits) first, the samples kept are
         counted against the sample limit, and only then are their series created.
+
+        ``memo`` (the last scrape of the same ``series_set``) gives the refs, so the series
+        texts are not looked up one by one; a scrape of a named set leaves its memo.
         """
+        opts = self.options
+        if memo is not None and parsed is not None:
+            refs, keep, kept, added = memo.refs, memo.keep, memo.kept, 0
+        else:
+            self._cache.memo = None
+            parsed, refs, keep, kept, added = self._map_series(
+                app, body, content_type, check, parsed
+            )
+        if parsed.metadata is not self._cache.recorded:
+            for name, meta in parsed.metadata.items():
+                if self._cache.metadata.get(name) != meta:
+                    self._cache.metadata[name] = meta
+                    app.append_metadata(name, meta)
+            self._cache.recorded = parsed.metadata
+        values = parsed.values
+        ts = parsed.timestamps_ms
+        if opts.honor_timestamps:
+            explicit = keep & (ts != MISSING)
+            now = keep & ~explicit
+        else:
+            explicit = np.zeros(len(refs), dtype=bool)
+            now = keep
+        cur = refs[now]
+        stats = app.append(t_ms, cur, values[now])
+        # Prometheus refuses samples more than 10 minutes ahead of now (its scrape
+        # appender's maxAheadTime) and counts them as out of bounds.
+        ahead = explicit & (ts > self._clock.now_ms() + MAX_AHEAD_MS)
+        if ahead.any():
+            stats.out_of_bounds += int(np.count_nonzero(ahead))
+            explicit &= ~ahead
+        if explicit.any():
+            # Series with their own timestamps (e.g. kubelet /metrics/resource) are appended at
+            # them and take no part in staleness, as in Prometheus.
+            e_refs, e_ts, e_vals = refs[explicit], ts[explicit], values[explicit]
+            order = np.argsort(e_ts, kind="stable")
+            e_refs, e_ts, e_vals = e_refs[order], e_ts[order], e_vals[order]
+            cuts = np.flatnonzero(np.diff(e_ts)) + 1
+            for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(e_ts)].tolist(), strict=True):
+                stats.add(app.append(int(e_ts[a]), e_refs[a:b], e_vals[a:b]))
+        self._count(stats)
+        if memo is not None and np.array_equal(now, memo.now):
+            unique = memo.cur
+        else:
+            unique = np.unique(cur)
+            if series_set is not None:
+                self._cache.memo = _Memo(series_set, refs, keep, kept, now, unique)
+        return len(refs), kept, added, unique
+
+    def _map_series(
+        self,
+        app: Appender,
+        body: bytes,
+        content_type: str,
+        check: Callable[[], None],
+        parsed: ParsedBody | None,
+    ) -> tuple[ParsedBody, I64Array, NDArray[np.bool_], int, int]:
+        """Parse ``body`` (unless ``parsed``) and map every sample's series text to its ref,
+        creating the new series; returns (parsed, refs, kept mask, samples kept, series
+        added). ``_DROPPED`` marks samples that metric relabeling drops."""
         opts = self.options
         cache = self._cache.refs
         sample_limit = opts.sample_limit
@@ -308,42 +396,12 @@ class ScrapeLoop:
                     del cache[text]
         if added:
             refs = np.fromiter(map(cache.__getitem__, parsed.series), np.int64, len(refs))
-        for name, meta in parsed.metadata.items():
-            if self._cache.metadata.get(name) != meta:
-                self._cache.metadata[name] = meta
-                app.append_metadata(name, meta)
-        values = parsed.values
-        ts = parsed.timestamps_ms
-        if opts.honor_timestamps:
-            explicit = keep & (ts != MISSING)
-            now = keep & ~explicit
-        else:
-            explicit = np.zeros(len(refs), dtype=bool)
-            now = keep
-        cur = refs[now]
-        stats = app.append(t_ms, cur, values[now])
-        # Prometheus refuses samples more than 10 minutes ahead of now (its scrape
-        # appender's maxAheadTime) and counts them as out of bounds.
-        ahead = explicit & (ts > self._clock.now_ms() + MAX_AHEAD_MS)
-        if ahead.any():
-            stats.out_of_bounds += int(np.count_nonzero(ahead))
-            explicit &= ~ahead
-        if explicit.any():
-            # Series with their own timestamps (e.g. kubelet /metrics/resource) are appended at
-            # them and take no part in staleness, as in Prometheus.
-            e_refs, e_ts, e_vals = refs[explicit], ts[explicit], values[explicit]
-            order = np.argsort(e_ts, kind="stable")
-            e_refs, e_ts, e_vals = e_refs[order], e_ts[order], e_vals[order]
-            cuts = np.flatnonzero(np.diff(e_ts)) + 1
-            for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(e_ts)].tolist(), strict=True):
-                stats.add(app.append(int(e_ts[a]), e_refs[a:b], e_vals[a:b]))
-        self._count(stats)
         # Keep the cache from growing with series that vanished long ago.
         if len(cache) > 2 * len(parsed.series) + 1000:
             live = set(parsed.series)
             for text in [k for k in cache if k not in live]:
                 del cache[text]
-        return len(refs), kept, added, np.unique(cur)
+        return parsed, refs, keep, kept, added
 
     def _count(self, stats: AppendStats) -> None:
         """Rejected samples, counted and logged as Prometheus' scrape loop does."""

@@ -7,6 +7,11 @@ Open a data directory with :meth:`DB.open`; write through :meth:`DB.appender`; r
     <data>/<ULID>/              one immutable block per time range (see kubeprom.tsdb.block)
     <data>/<ULID>.tmp/          a block being written; removed on open
 
+With ``Options.wal_group_samples`` (virtual-time runs, which no crash resumes) commits reach
+the head at once and the WAL in groups, one record per group of about that many samples,
+written before any checkpoint, compaction, deletion or close: the store's contents are the
+same, the WAL holds fewer and larger records, and a crash loses the group in progress.
+
 Compaction persists the oldest block range of the head once the head spans one and a half
 block ranges (Prometheus' rule), then checkpoints the WAL. Retention deletes whole blocks,
 measured against the newest sample in the store, not the wall clock, so backfilled history
@@ -61,6 +66,7 @@ from kubeprom.tsdb.wal import (
     SeriesRecord,
     read_only_replay,
 )
+from kubeprom.tsdb.walgroup import WALGroup
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,9 @@ class Options:
     # Longest block level compaction makes (Prometheus' --storage.tsdb.max-block-duration);
     # None: 10 % of the retention time, at most 31 days. block_range_ms turns merging off.
     max_block_duration_ms: int | None = None
+    # 0: each commit is one WAL record, written before the head sees it. N > 0 (virtual time
+    # only): commits are logged in groups of about N samples (see the module docstring).
+    wal_group_samples: int = 0
 
 
 # The automatic frame cache holds about one 30-minute slice of every series at a 15 s
@@ -129,6 +138,7 @@ class DB:
         self._block_changes = 0  # block list replacements (see changes())
         self._commit_lock = threading.Lock()
         self._pending_series: list[SeriesRecord] = []
+        self._group = WALGroup(options.wal_group_samples)  # commits applied, not yet logged
         self.wal: WAL | None = None
 
     @classmethod
@@ -207,7 +217,7 @@ class DB:
         newest_block_end = max(
             (b.meta.max_time for b in found if b.meta.max_time <= limit), default=MIN_TIME
         )
-        self.head.min_valid_t = max(self.head.min_valid_t, newest_block_end)
+        self.head.refuse_before(newest_block_end)
 
     def blocks_snapshot(self) -> list[Block]:
         with self._blocks_lock:
@@ -254,14 +264,18 @@ class DB:
         return HeadAppender(self)
 
     def commit_batches(
-        self, batches: list[Batch], metadata: dict[str, MetricMetadata]
+        self,
+        batches: list[Batch],
+        metadata: dict[str, MetricMetadata],
+        checked_at: int | None = None,
     ) -> AppendStats:
         """HeadWriter: check the batches again, log them to the WAL, then apply them.
 
         Samples reach the WAL before the head, so a query never sees a sample a crash could
         lose. A batch is checked against the head as the batches before it leave it: when
         it shares a series with batches checked but not yet applied, those are logged and
-        applied first.
+        applied first. While the head is as it was when the appender checked them
+        (``checked_at``), the appender's verdicts stand and nothing is checked again.
         """
         wal = self._wal()
         total = AppendStats()
@@ -277,9 +291,12 @@ class DB:
                     self._log_and_apply(checked, series)
                     checked, series = [], []
                     seen.clear()
-                ok, stats = self.head.check(t_ms, refs, values)
-                if len(ok) != len(refs):
-                    refs, values = refs[ok], values[ok]
+                if checked_at is not None and self.head.changes == checked_at:
+                    stats = AppendStats(appended=len(refs))  # as checked: all kept
+                else:
+                    ok, stats = self.head.check(t_ms, refs, values)
+                    if len(ok) != len(refs):
+                        refs, values = refs[ok], values[ok]
                 checked.append((t_ms, refs, values))
                 if len(batches) > 1:
                     seen.update(refs.tolist())
@@ -291,6 +308,12 @@ class DB:
     def _log_and_apply(self, batches: list[Batch], series: list[SeriesRecord]) -> None:
         """Log checked batches (and the series created for them) then store them."""
         wal = self._wal()
+        if self._group.limit:
+            for t_ms, refs, values in batches:
+                self.head.apply(t_ms, refs, values)
+            if self._group.add(series, batches):
+                self._group.write_to(wal)
+            return
         if not batches:
             if series:
                 wal.log_series(series)
@@ -299,6 +322,11 @@ class DB:
             wal.log_batch(series if i == 0 else (), t_ms, refs, values)
         for t_ms, refs, values in batches:
             self.head.apply(t_ms, refs, values)
+
+    def flush_wal(self) -> None:
+        """Write the commits grouped so far (``wal_group_samples``) to the WAL."""
+        with self._commit_lock:
+            self._group.write_to(self._wal())
 
     def register_series(self, ref: int, labels: Labels) -> None:
         """HeadWriter: log a created series with the next commit."""
@@ -315,7 +343,7 @@ class DB:
             with self._commit_lock:
                 # From now on appends below ``end`` are out of bounds, so no sample can be
                 # acknowledged after the read below and then dropped with the range.
-                self.head.min_valid_t = max(self.head.min_valid_t, end)
+                self.head.refuse_before(end)
             ids = self.head.index.all_ids()
             part = self.head.read(ids, start, end - 1, cached=False)
             if part.ids.size:
@@ -399,6 +427,7 @@ class DB:
         wal = self._wal()
         head = self.head
         with self._commit_lock, head.lock:
+            self._group.write_to(wal)  # the checkpoint stands for everything logged before it
             removed = head.gc()
             if removed:
                 log.info(
@@ -438,6 +467,7 @@ class DB:
             if b.meta.max_time > mint and b.meta.min_time <= maxt:
                 deleted += b.delete_series(select_ids(b, matchers), mint, maxt)
         with self._commit_lock:
+            self._group.write_to(self._wal())
             refs, lows, highs = self.head.delete(self.head.select_ids(matchers), mint, maxt)
             self.wal.log_tombstones(refs, lows, highs)
         deleted += int(refs.size)
@@ -585,6 +615,7 @@ class DB:
     def close(self) -> None:
         """Flush and close the WAL and release blocks; the head is replayed on next open."""
         if self.wal is not None:
+            self.flush_wal()
             self.wal.close()
             self.wal = None
         for b in self.blocks_snapshot():

@@ -124,6 +124,8 @@ class Head:
         # Bumped by everything that can change what a select returns (appends, truncation,
         # collection, tombstones): a reader that remembers selections checks it.
         self.changes = 0
+        # Label order of ref sets (the querier's; valid for good: refs are never reused).
+        self.label_orders: dict[bytes, list[int]] = {}
 
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -453,6 +455,14 @@ class Head:
     def select_ids(self, matchers: Sequence[Matcher]) -> I64Array:
         with self.lock:
             return select_ids(self.index, matchers)
+
+    def refuse_before(self, t_ms: int) -> None:
+        """Refuse appends older than ``t_ms`` from now on (out of bounds). A change for
+        appenders: a batch checked before it is checked again at commit."""
+        with self.lock:
+            if t_ms > self.min_valid_t:
+                self.min_valid_t = t_ms
+                self.changes += 1
 
     def drop_before(self, t_ms: int) -> None:
         """Forget samples older than ``t_ms`` (they were persisted in a block)."""

@@ -23,6 +23,9 @@ from kubeprom.tsdb.frames import Part, merge_parts
 from kubeprom.tsdb.head import Head
 from kubeprom.tsdb.postings import select_ids
 
+# Label orders of head ref sets kept (see _HeadSource.label_order); all dropped when full.
+_LABEL_ORDERS = 1024
+
 
 class _Source(Protocol):
     """What the querier needs of a block or of the head. ``in_label_order``: ids ascending
@@ -60,6 +63,19 @@ class _HeadSource:
             part = self._head.read(ids, mint, maxt)
             self._read = (part.ids, self._head.index.labels_list(part.ids.tolist()))
         return part
+
+    def label_order(self, ids: I64Array, labels: list[Labels]) -> list[int]:
+        """Positions of ``ids`` (with these ``labels``) in label order, remembered by the
+        head: a ref names one label set for good, so the order of a set of refs never
+        changes, and queries repeat the same sets (rules, the HPA's reads every sync)."""
+        orders = self._head.label_orders
+        key = ids.tobytes()
+        order = orders.get(key)
+        if order is None:
+            if len(orders) >= _LABEL_ORDERS:
+                orders.clear()
+            order = orders[key] = sorted(range(len(labels)), key=labels.__getitem__)
+        return order
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
         refs = np.asarray(ids, dtype=np.int64)
@@ -154,6 +170,7 @@ class StoreQuerier:
         parts: list[Part] = []
         labels: list[list[Labels]] = []
         in_order = False
+        head: _HeadSource | None = None  # the source of the only part, if the head
         warnings: list[str] = []
         for src in sources:
             ids = src.select(matchers)
@@ -166,6 +183,7 @@ class StoreQuerier:
                 parts.append(part)
                 labels.append(src.labels_list(part.ids.tolist()))
                 in_order = src.in_label_order
+                head = src if isinstance(src, _HeadSource) else None
         if not parts:
             empty = SeriesSet.empty()
             empty.warnings = warnings
@@ -192,7 +210,10 @@ class StoreQuerier:
                 part.ids = new_ids
             merged = merge_parts(parts)
             all_labels = [all_labels[i] for i in merged.ids.tolist()]
-        order = sorted(range(len(all_labels)), key=all_labels.__getitem__)
+        if len(parts) == 1 and head is not None:
+            order = head.label_order(merged.ids, all_labels)
+        else:
+            order = sorted(range(len(all_labels)), key=all_labels.__getitem__)
         if order != list(range(len(order))):
             t, v, off = take_segments(merged.t, merged.v, merged.offsets, np.asarray(order))
             all_labels = [all_labels[i] for i in order]

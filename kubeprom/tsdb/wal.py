@@ -148,6 +148,7 @@ class WAL:
         self._fsync = fsync
         self._clock: Clock = clock or RealClock()
         self._cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL) if compress else None
+        self._group_cctx: zstandard.ZstdCompressor | None = None  # for log_group
         self._fd: int | None = None
         self._seg = 0  # number of the open segment (valid while _fd is set)
         self._seg_bytes = 0
@@ -216,16 +217,29 @@ class WAL:
         if r.size:
             self._write(encode_tombstones(r, mint, maxt))
 
+    def log_group(
+        self, series: Sequence[SeriesRecord], refs: ArrayLike, t: ArrayLike, values: ArrayLike
+    ) -> None:
+        """Log several commits at once: new series, then the samples with a timestamp each
+        (one multi-samples record), in one ``os.write``. The record is zstd-compressed
+        whatever ``compress`` says: its timestamp column would otherwise make the log 1.6x
+        the per-commit records' size, and one large record compresses cheaply."""
+        r = as_refs(refs)
+        if self._group_cctx is None:
+            self._group_cctx = self._cctx or zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        samples = encode_multi(r, t, values, self._group_cctx) if r.size else []
+        self._log_with_series(series, samples)
+
     def log_batch(
         self, series: Sequence[SeriesRecord], t_ms: int, refs: ArrayLike, values: ArrayLike
     ) -> None:
         """Log an appender commit: new series, then samples, in one ``os.write``."""
         r = as_refs(refs)
-        parts: list[Part] = []
-        if series:
-            parts += encode_series(series)
-        if r.size:
-            parts += encode_samples(t_ms, r, values, self._cctx)
+        samples = encode_samples(t_ms, r, values, self._cctx) if r.size else []
+        self._log_with_series(series, samples)
+
+    def _log_with_series(self, series: Sequence[SeriesRecord], samples: list[Part]) -> None:
+        parts = [*(encode_series(series) if series else []), *samples]
         if parts:
             self._write(parts)
 

@@ -5,17 +5,24 @@ output files."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from kubeprom.cli.simulate_cmd import fresh_data_dir, simulate
 from kubeprom.errors import ConfigError
+from kubeprom.exporters.columns import Columns
 from kubeprom.model import Matcher, MatchType
 from kubeprom.model.samples import STALE_NAN
+from kubeprom.scraper.exposition.parser import ParsedBody
+from kubeprom.sim import inprocess
+from kubeprom.sim.inprocess import parsed_columns
 from kubeprom.sim.scenario import ScrapeMode, load_scenario
 from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, Options
+from kubeprom.tsdb.wal import MultiSamplesRecord, SamplesRecord, read_only_replay
 
 # Two Deployments (one scaled up and down again: pods come and go), CPU limits that throttle,
 # a memory leak that ends in OOM kills (restarts, new container ids, series that go stale),
@@ -112,9 +119,26 @@ def dump(data: Path) -> tuple[list[str], list[int], list[int], list[int], dict[s
         db.close()
 
 
-async def test_direct_scrapes_leave_the_store_text_scrapes_leave(tmp_path: Path) -> None:
+async def test_direct_scrapes_leave_the_store_text_scrapes_leave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = await run(tmp_path, ScrapeMode.TEXT)
+    known: list[bool] = []  # per direct scrape: whether the loop mapped its series again
+
+    def counted(columns: Columns, seen: Container[bytes] | None, **kw: Any) -> ParsedBody:
+        known.append(seen is not None)
+        return parsed_columns(columns, seen, **kw)
+
+    monkeypatch.setattr(inprocess, "parsed_columns", counted)
     direct = await run(tmp_path, ScrapeMode.DIRECT)
+    # Most scrapes had their target's last series (mapped once, then reused); pods coming and
+    # going, restarts and HPAs changed some.
+    assert 0 < sum(known) < len(known) // 4
+    # Both runs logged their commits to the WAL in groups (virtual time), not one by one.
+    for out in (text, direct):
+        records = list(read_only_replay(out / "data" / "wal"))
+        assert not [r for r in records if isinstance(r, SamplesRecord)]
+        assert [r for r in records if isinstance(r, MultiSamplesRecord)]
     t_labels, t_t, t_v, t_off, t_meta = dump(text / "data")
     d_labels, d_t, d_v, d_off, d_meta = dump(direct / "data")
     # The run did what it should exercise: restarts, scaling, staleness, alerts, throttling.

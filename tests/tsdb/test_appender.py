@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kubeprom.model import STALE_NAN_BITS, Labels, Matcher, MatchType
-from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, AppendStats, BulkImporter, Options
+from kubeprom.tsdb import DB, MAX_TIME, MIN_TIME, AppendStats, BulkImporter, MemStore, Options
 from kubeprom.tsdb.api import MetricMetadata, MetricType
 
 OPTS = Options(retention_ms=None)
@@ -419,3 +419,29 @@ def test_samples_reach_the_wal_before_queries_see_them(
         assert stored(reopened, m) == [(1_000, 1.0), (2_000, 2.0)]
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("store", ["db", "memstore"])
+def test_a_commit_checks_again_only_when_the_head_changed_since_the_appends(
+    tmp_path: Path, store: str
+) -> None:
+    """An appender's verdicts stand at commit while nothing else changed the head; a commit
+    of another appender in between makes the first one's samples out of order there."""
+    s = DB.open(tmp_path / "data", OPTS) if store == "db" else MemStore()
+    late, alone = s.appender(), s.appender()
+    up, down = late.ref(UP), late.ref(lab("down", job="node"))
+    assert late.append(2000, np.array([up, down]), np.array([2.0, 0.0])) == AppendStats(appended=2)
+    other = s.appender()
+    other.append(3000, np.array([up]), np.array([3.0]))
+    assert other.commit() == AppendStats(appended=1)
+    assert late.commit() == AppendStats(appended=1, out_of_order=1)
+    assert alone.append(4000, np.array([up]), np.array([4.0])) == AppendStats(appended=1)
+    assert alone.commit() == AppendStats(appended=1)
+    got = s.querier().select([Matcher(MatchType.EQUAL, "job", "node")], MIN_TIME, MAX_TIME)
+    assert [(str(x.labels), x.t.tolist()) for x in got] == [
+        ('down{job="node"}', [2000]),
+        ('up{job="node"}', [3000, 4000]),
+    ]
+    assert (s.stats.appended, s.stats.out_of_order) == (3, 1)
+    if isinstance(s, DB):
+        s.close()
