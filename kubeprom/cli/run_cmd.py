@@ -533,10 +533,11 @@ def tune_gc() -> None:
     out of the cyclic collector's sight, and collect young objects less often.
 
     Queries make no cyclic garbage, but they allocate many containers (label sets, the
-    JSON text's lists of numbers), so with the defaults the collector ran every 700 and
-    walked the whole heap every 100 young collections: over the bench query set in process
-    at 100,000 series it took 1.5 s of about 10 s of query CPU (12 full collections of about
-    100 ms), 0.3 s with these settings (benchmarks/RESULTS.md, issue 10, pqlarge).
+    JSON text's lists of numbers), so with the defaults the collector ran every 700
+    allocations and walked the whole heap up to every 100 young collections: over three
+    passes of the bench query set in process at 100,000 series (at least 9 s of query CPU)
+    it took 1.5 s, 1.2 s of it in 12 full collections; 0.3 s with these settings
+    (benchmarks/RESULTS.md, issue 10, "Read paths at 10k and 100k series (pqlarge)").
     """
     gc.collect()
     gc.freeze()
