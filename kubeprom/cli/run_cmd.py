@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import signal
 import sys
@@ -472,6 +473,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
     await server.start()
+    tune_gc()  # after the start-up built the store's tables
     try:
         await stop.wait()
         log.info("shutting down")
@@ -520,6 +522,26 @@ def release_free_memory() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(trim(0))
+
+
+# The cyclic collector's thresholds in the server (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up built (modules, the store's label tables, the parser tables)
+    out of the cyclic collector's sight, and collect young objects less often.
+
+    Queries make no cyclic garbage, but they allocate many containers (label sets, the
+    JSON text's lists of numbers), so with the defaults the collector ran every 700
+    allocations and walked the whole heap up to every 100 young collections: over three
+    passes of the bench query set in process at 100,000 series (at least 9 s of query CPU)
+    it took 1.5 s, 1.2 s of it in 12 full collections; 0.3 s with these settings
+    (benchmarks/RESULTS.md, issue 10, "Read paths at 10k and 100k series (pqlarge)").
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 # How long a thread holds the GIL while another waits for it (Python's default: 5 ms). The

@@ -97,11 +97,11 @@ class Options:
 
 
 # The automatic frame cache holds about one 30-minute slice of every series at a 15 s
-# interval (120 samples of 16 bytes decoded): queries over recent data, the usual dashboard
+# interval (120 samples of 12 bytes decoded): queries over recent data, the usual dashboard
 # and rule load, then decode nothing twice. Bounded so a tiny store still caches whole
 # frames and a huge one does not spend its memory on decoded copies.
-_CACHE_BYTES_PER_SERIES = 120 * 16
-_CACHE_MIN_BYTES = 16 << 20
+_CACHE_BYTES_PER_SERIES = 120 * 12
+_CACHE_MIN_BYTES = 12 << 20
 _CACHE_MAX_BYTES = 128 << 20
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from kubeprom.errors import CorruptionError
 from kubeprom.model.csr import gather_ranges, offsets_from_counts, segment_bound
@@ -30,45 +31,68 @@ FRAME_TARGET_SAMPLES = 1 << 15
 class Decoded:
     """One decoded frame: values, series offsets and the times, in one of two forms.
 
-    Usually ``key`` is the time index ``(series << 32) | (t - base)``, ascending across the
-    whole frame, so one ``searchsorted`` finds every series' window bounds, and the times
-    are ``(key & 0xffffffff) + base``: not keeping them as well saves a third of the cache
-    (``t`` is then empty). A frame spanning too long for 32-bit offsets has no ``key`` and
-    keeps its times in ``t``.
+    Usually ``key`` is the time index ``(series << shift) | (t - base)``, ascending across
+    the whole frame, so one ``searchsorted`` finds every series' window bounds, and the times
+    are ``(key & mask) + base``: not keeping them as well saves a third of the cache (``t``
+    is then empty). ``shift`` is the bit length of the frame's time span, so a frame of a
+    30-minute slice (a few hundred series, 21 bits of milliseconds) packs its key into 32
+    bits: 12 bytes per cached sample instead of 16. A frame spanning too long for 32-bit
+    offsets has no ``key`` and keeps its times in ``t``.
     """
 
     v: F64Array
     offsets: I64Array
-    key: I64Array | None
+    key: npt.NDArray[np.uint32] | I64Array | None
     t: I64Array
     base: int
+    shift: int = 32
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.v, self.offsets, self.key, self.t) if a is not None)
+
+    def _times(self, key: npt.NDArray[np.uint32] | I64Array) -> I64Array:
+        out: I64Array = (key & key.dtype.type((1 << self.shift) - 1)).astype(np.int64, copy=False)
+        out += self.base
+        return out
 
     def times(self, idx: I64Array) -> I64Array:
         """The timestamps of samples ``idx``."""
         if self.key is None:
             out: I64Array = self.t[idx]
             return out
-        return (self.key[idx] & _OFFSET_MASK) + self.base
+        return self._times(self.key[idx])
 
     def times_of(self, spans: list[tuple[int, int]]) -> I64Array:
         """The timestamps of the samples in the index ranges ``spans``, one after another."""
         if self.key is None:
             return np.concatenate([self.t[a:b] for a, b in spans])
-        out: I64Array = np.concatenate([self.key[a:b] for a, b in spans])
-        out &= _OFFSET_MASK
-        out += self.base
-        return out
+        key = self.key
+        return self._times(np.concatenate([key[a:b] for a, b in spans]))
+
+    def bounds(self, local: I64Array, mint: int, maxt: int) -> tuple[I64Array, I64Array]:
+        """Index ranges ``[lo, hi)`` of series ``local`` (frame positions) in ``[mint, maxt]``;
+        a frame with a key only."""
+        key = self.key
+        if key is None:
+            raise ValueError("bounds of a frame without a time key")
+        top = (1 << self.shift) - 1
+        # top + 1 probes the next series' first key: every sample of the series is before mint.
+        lo_t = min(max(mint - self.base, 0), top + 1)
+        hi_t = min(max(maxt - self.base, -1), top)
+        seg = local << self.shift
+        lo = np.searchsorted(key, (seg + lo_t).astype(key.dtype, copy=False))
+        if hi_t < 0:
+            return lo, lo
+        hi = np.searchsorted(key, (seg + hi_t).astype(key.dtype, copy=False), side="right")
+        return lo, np.maximum(hi, lo)  # an empty (or inverted) range selects nothing
 
 
+# Time spans a frame's key can index (its time offsets are at most 32 bits).
 _KEY_SPAN = 1 << 32
 # Reads copy a frame's runs as slices when they average this many samples (fewer: through
 # one index array, cheaper than many tiny slices).
 _MIN_SLICE_MEAN = 16
-_OFFSET_MASK = _KEY_SPAN - 1
 
 
 class FrameCache:
@@ -287,17 +311,11 @@ class FrameSet:
         ts, vs, counts = [], [], []
         for f in frames:
             d = self.decode(f, cached=cached)
-            key, foff = d.key, d.offsets
+            foff = d.offsets
             local = (pos if frame_of is None else pos[frame_of == f]) - self.frame_bounds[f]
             # Only the samples inside [mint, maxt] are copied out of the frame.
-            if key is not None:
-                base = d.base
-                lo_t = min(max(mint - base, 0), _KEY_SPAN - 1)
-                hi_t = min(max(maxt - base, -1), _KEY_SPAN - 1)
-                seg = local << 32
-                lo = np.searchsorted(key, seg + lo_t)
-                hi = np.searchsorted(key, seg + hi_t, side="right") if hi_t >= 0 else lo
-                hi = np.maximum(hi, lo)  # an empty (or inverted) range selects nothing
+            if d.key is not None:
+                lo, hi = d.bounds(local, mint, maxt)
             else:
                 lo = segment_bound(d.t, foff[local], foff[local + 1], mint)
                 hi = segment_bound(d.t, lo, foff[local + 1], maxt, right=True)
@@ -333,9 +351,13 @@ def _decoded(t: I64Array, v: F64Array, offsets: I64Array) -> Decoded:
     if t.size == 0 or int(t.max()) - int(t.min()) >= _KEY_SPAN:
         return Decoded(v, offsets, None, t, 0)
     base = int(t.min())
-    series = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-    key: I64Array = (series << 32) | (t - base)
-    return Decoded(v, offsets, key, np.empty(0, dtype=np.int64), base)
+    shift = max((int(t.max()) - base).bit_length(), 1)
+    n_series = len(offsets) - 1
+    series = np.repeat(np.arange(n_series, dtype=np.int64), np.diff(offsets))
+    key: I64Array = (series << shift) | (t - base)
+    if n_series << shift < _KEY_SPAN:  # strictly: a probe may be n_series << shift
+        return Decoded(v, offsets, key.astype(np.uint32), np.empty(0, np.int64), base, shift)
+    return Decoded(v, offsets, key, np.empty(0, dtype=np.int64), base, shift)
 
 
 def merge_parts(parts: Sequence[Part]) -> Part:

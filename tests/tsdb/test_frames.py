@@ -13,7 +13,9 @@ from kubeprom.tsdb.frames import FrameCache, FrameSet
 @settings(max_examples=150, deadline=None)
 @given(
     data=st.data(),
-    gap_scale=st.sampled_from([1, 1_000, 10**9]),  # 10**9 ms gaps: frames span > 2**32 ms
+    # 1 and 1,000 ms gaps: 32-bit keys; 2**25: spans near 2**32 ms, 64-bit keys;
+    # 10**9 ms gaps: frames span > 2**32 ms (no key)
+    gap_scale=st.sampled_from([1, 1_000, 2**25, 10**9]),
     cached=st.booleans(),
 )
 def test_read_equals_a_naive_filter(data: st.DataObject, gap_scale: int, cached: bool) -> None:
@@ -49,6 +51,28 @@ def test_read_equals_a_naive_filter(data: st.DataObject, gap_scale: int, cached:
             for j, sid in enumerate(part.ids.tolist())
         }
         assert got == expected
+
+
+def test_a_slice_frame_keys_its_times_in_32_bits() -> None:
+    # 270 series of 120 samples over 30 minutes: 21 bits of milliseconds, 9 of series.
+    n, per = 270, 120
+    t = np.tile(np.arange(per, dtype=np.int64) * 15_000 + 1_800_000_000, n)
+    t[-1] = 1_800_000_000 + (1 << 21) - 1  # the largest offset 21 bits hold
+    fs = FrameSet.build(
+        np.arange(n, dtype=np.int64), t, np.ones(n * per),
+        offsets_from_counts(np.full(n, per, dtype=np.int64)), target=n * per,
+        cache=FrameCache(1 << 30),
+    )  # fmt: skip
+    d = fs.decode(0)
+    assert d.key is not None
+    assert d.key.dtype == np.uint32
+    assert d.nbytes == n * per * 12 + (n + 1) * 8
+    # Past a series' last sample (whose offset is the key's largest), nothing is read.
+    last = int(t.max())
+    assert fs.read(np.array([0, n - 1]), last + 1, last + 10**6).ids.tolist() == []
+    part = fs.read(np.array([0, n - 1]), last, last)
+    assert part.ids.tolist() == [n - 1]
+    assert part.t.tolist() == [last]
 
 
 def test_cache_resize_drops_the_oldest_frames() -> None:

@@ -166,12 +166,12 @@ def test_size_retention_deletes_oldest_blocks_first(
 
 
 def test_automatic_frame_cache_follows_the_series(tmp_path: Path) -> None:
-    assert frame_cache_size(0) == 16 << 20
-    assert frame_cache_size(10_000) == 10_000 * 120 * 16
+    assert frame_cache_size(0) == 12 << 20
+    assert frame_cache_size(10_000) == 10_000 * 120 * 12
     assert frame_cache_size(1_000_000) == 128 << 20
     db = DB.open(tmp_path, Options())
     assert db.frame_cache is not None
-    assert db.frame_cache.max_bytes == 16 << 20
+    assert db.frame_cache.max_bytes == 12 << 20
     db.close()
     db = DB.open(tmp_path, Options(frame_cache_bytes=0))
     assert db.frame_cache is None
