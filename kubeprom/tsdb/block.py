@@ -36,10 +36,10 @@ from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.blockindex import (
     BlockIndex,
-    encode_index,
     mapping_of,
     postings_arrays,
     read_index,
+    write_index,
 )
 from kubeprom.tsdb.blockmeta import BlockMeta, checked_meta
 from kubeprom.tsdb.frames import (
@@ -153,7 +153,8 @@ def finish_block(
     np.minimum.at(series_mint, layout.ids, layout.mint)
     np.maximum.at(series_maxt, layout.ids, layout.maxt)
     sym_len = np.fromiter((len(b) for b in encoded_syms), dtype=np.int32, count=len(encoded_syms))
-    index = encode_index(
+    write_index(
+        tmp / "index",
         {
             "symbol_len": sym_len,
             "symbol_off": np.append(0, np.cumsum(sym_len, dtype=np.int64)),
@@ -172,9 +173,8 @@ def finish_block(
             "frame_bounds": layout.frame_bounds,
             "frame_off": layout.frame_off,
             **postings_arrays(pairs, pair_off),
-        }
+        },
     )
-    _write_synced(tmp / "index", index)
     _write_synced(tmp / "meta.json", json.dumps(meta.to_json(), indent=1).encode())
     final = tmp.with_name(meta.ulid)
     os.rename(tmp, final)
@@ -335,6 +335,14 @@ class Block:
     def raw_frame(self, i: int) -> bytes:
         """Frame ``i`` of the chunk file as stored (compaction copies it as it is)."""
         return self._load_frame(i)
+
+    def release_pages(self) -> None:
+        """Drop this block's mapped pages (chunk file and index) from the process' resident
+        set; they stay in the page cache and come back on the next read. For a bulk reader
+        (a merge) that reads every frame once."""
+        for mm in (self._mm, mapping_of(self.index.pairs)):
+            if mm is not None and not mm.closed:
+                mm.madvise(mmap.MADV_DONTNEED)
 
     def _load_frame_from(self, first: int, i: int) -> bytes:
         return self._load_frame(first + i)
