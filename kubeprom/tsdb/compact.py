@@ -372,7 +372,7 @@ def merge_blocks(
         used = np.zeros(len(union.symbols), dtype=bool)
         used[pairs] = True
         remap = (np.cumsum(used) - 1).astype(np.int32)
-        pairs = remap[pairs]
+        np.take(remap, pairs, out=pairs, mode="clip")  # in place, unbuffered (ids valid)
         symbols = [union.symbols[i] for i in np.flatnonzero(used).tolist()]
         del union, used, remap
         meta = BlockMeta(
