@@ -11,7 +11,10 @@ block.
 
 :func:`merge_blocks` writes the merged block without decoding a sample: the parents'
 frames are copied byte for byte (checksums checked), their series re-numbered into the
-union of the parents' label sets, which is sorted with numpy over symbol ids. Parents with
+union of the parents' label sets, a k-way merge of the parents' sorted series lists a batch
+at a time, and the index written array by array: the merge's working memory is a few compact
+arrays per series (ids, label pairs, the new block's slice arrays), not copies of every
+label set, whatever the series count of the block it builds. Parents with
 tombstones have their affected slices decoded, filtered and re-encoded, so the merged block
 holds no deleted sample. The merged block's meta.json records Prometheus' ``compaction``
 object (level, sources, parents); the store deletes the parents only after the merged block
