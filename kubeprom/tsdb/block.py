@@ -22,7 +22,7 @@ import logging
 import mmap
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,16 +30,16 @@ import numpy as np
 from ulid import ULID
 
 from kubeprom.errors import CorruptionError, StorageError
-from kubeprom.model.csr import take_segments
+from kubeprom.model.csr import gather_ranges, offsets_from_counts
 from kubeprom.model.labels import Labels
 from kubeprom.model.samples import F64Array, I64Array
 from kubeprom.tsdb.api import MAX_TIME, MIN_TIME
 from kubeprom.tsdb.blockindex import (
     BlockIndex,
-    encode_index,
     mapping_of,
     postings_arrays,
     read_index,
+    write_index,
 )
 from kubeprom.tsdb.blockmeta import BlockMeta, checked_meta
 from kubeprom.tsdb.frames import (
@@ -96,26 +96,34 @@ def write_block(
     """
     order = sorted(range(len(labels)), key=labels.__getitem__)
     labels = [labels[i] for i in order]
-    t, v, offsets = take_segments(t, v, offsets, np.asarray(order, dtype=np.int64))
-    slices = _slice(t, v, offsets, min_time, max_time)
+    slice_bounds = _slice_bounds(min_time, max_time)
     frames: list[bytes] = []
     frame_start, slice_frames, slice_id_off = [0], [0], [0]
-    for ids, st, sv, soff in slices.parts:
+    samples: list[int] = []
+    ids_of: list[I64Array] = []
+    mint_of: list[I64Array] = []
+    maxt_of: list[I64Array] = []
+    slices = _slices(t, v, offsets, np.asarray(order, dtype=np.int64), slice_bounds)
+    for ids, st, sv, soff in slices:
         part_frames, bounds = encode_frames(st, sv, soff, frame_samples)
         frames += part_frames
         frame_start += (bounds[1:] + slice_id_off[-1]).tolist()
         slice_frames.append(len(frames))
         slice_id_off.append(slice_id_off[-1] + len(ids))
+        samples.append(len(st))
+        ids_of.append(ids)
+        mint_of.append(st[soff[:-1]])
+        maxt_of.append(st[soff[1:] - 1])
     frame_off = np.zeros(len(frames) + 1, dtype=np.int64)
     np.cumsum([len(f) for f in frames], out=frame_off[1:])
     layout = SliceLayout(
-        bounds=slices.bounds,
+        bounds=slice_bounds,
         frames=np.asarray(slice_frames, dtype=np.int64),
         id_off=np.asarray(slice_id_off, dtype=np.int64),
-        samples=np.array([len(p[1]) for p in slices.parts], dtype=np.int64),
-        ids=_concat([p[0] for p in slices.parts]),
-        mint=_concat([p[1][p[3][:-1]] for p in slices.parts]),
-        maxt=_concat([p[1][p[3][1:] - 1] for p in slices.parts]),
+        samples=np.array(samples, dtype=np.int64),
+        ids=_concat(ids_of),
+        mint=_concat(mint_of),
+        maxt=_concat(maxt_of),
         frame_bounds=np.asarray(frame_start, dtype=np.int64),
         frame_off=frame_off,
     )
@@ -153,7 +161,8 @@ def finish_block(
     np.minimum.at(series_mint, layout.ids, layout.mint)
     np.maximum.at(series_maxt, layout.ids, layout.maxt)
     sym_len = np.fromiter((len(b) for b in encoded_syms), dtype=np.int32, count=len(encoded_syms))
-    index = encode_index(
+    write_index(
+        tmp / "index",
         {
             "symbol_len": sym_len,
             "symbol_off": np.append(0, np.cumsum(sym_len, dtype=np.int64)),
@@ -172,9 +181,8 @@ def finish_block(
             "frame_bounds": layout.frame_bounds,
             "frame_off": layout.frame_off,
             **postings_arrays(pairs, pair_off),
-        }
+        },
     )
-    _write_synced(tmp / "index", index)
     _write_synced(tmp / "meta.json", json.dumps(meta.to_json(), indent=1).encode())
     final = tmp.with_name(meta.ulid)
     os.rename(tmp, final)
@@ -182,38 +190,44 @@ def finish_block(
     return final
 
 
-@dataclass(frozen=True, slots=True)
-class _Slices:
-    """A block's samples cut into time slices: ``bounds`` (``S + 1`` times, ms) and per
-    slice the ids of the series with samples in it and those samples in CSR layout."""
-
-    bounds: I64Array
-    parts: list[tuple[I64Array, I64Array, F64Array, I64Array]]
-
-
-def _slice(t: I64Array, v: F64Array, offsets: I64Array, min_time: int, max_time: int) -> _Slices:
-    """Cut every series at the ``SLICE_MS`` boundaries after ``min_time``."""
+def _slice_bounds(min_time: int, max_time: int) -> I64Array:
+    """The block's time slices: ``SLICE_MS`` apart from ``min_time``, the last one ending
+    at ``max_time`` (``S + 1`` times, ms)."""
     n_slices = max(1, -(-(max_time - min_time) // SLICE_MS))
     bounds = min_time + SLICE_MS * np.arange(n_slices + 1, dtype=np.int64)
     bounds[-1] = max(int(bounds[-1]), max_time)
-    counts = np.diff(offsets)
-    if n_slices == 1 or t.size == 0:
-        return _Slices(bounds, [(np.arange(len(counts), dtype=np.int64), t, v, offsets)])
-    which = np.clip((t - min_time) // SLICE_MS, 0, n_slices - 1)
-    series = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    # Stable by slice, so each slice keeps series order and, inside a series, time order.
-    order = np.argsort(which.astype(np.uint16), kind="stable")
-    which, series, t, v = which[order], series[order], t[order], v[order]
-    slice_start = np.searchsorted(which, np.arange(n_slices + 1))
-    parts = []
-    for k in range(n_slices):
-        a, b = int(slice_start[k]), int(slice_start[k + 1])
-        if a == b:  # a gap in the data: the slice keeps its place, without frames
-            parts.append((EMPTY_IDS, EMPTY_IDS, np.empty(0), np.zeros(1, dtype=np.int64)))
-            continue
-        ids, first = np.unique(series[a:b], return_index=True)
-        parts.append((ids, t[a:b], v[a:b], np.append(first, b - a).astype(np.int64)))
-    return _Slices(bounds, parts)
+    return bounds
+
+
+def _slices(
+    t: I64Array, v: F64Array, offsets: I64Array, order: I64Array, bounds: I64Array
+) -> Iterator[tuple[I64Array, I64Array, F64Array, I64Array]]:
+    """Per time slice, the series with samples in it (ids are positions in ``order``, the
+    series in label order) and those samples in CSR layout; samples before the first slice
+    go to it, those after the last to the last. One slice at a time, gathered straight
+    from the input: cutting a head block costs one slice's samples beside the input, not
+    sorted copies of every sample."""
+    if t.size == 0:
+        yield np.arange(len(order), dtype=np.int64), t, v, offsets
+        return
+    starts, counts = offsets[:-1][order], np.diff(offsets)[order]
+    lo = np.zeros(len(order), dtype=np.int64)  # per series, samples before this slice
+    for k in range(len(bounds) - 1):
+        if k + 2 < len(bounds):
+            before = np.zeros(t.size + 1, dtype=np.int64)
+            np.cumsum(t < bounds[k + 1], out=before[1:])
+            hi = (before[offsets[1:]] - before[offsets[:-1]])[order]
+            del before
+        else:
+            hi = counts
+        lengths = hi - lo
+        ids = np.flatnonzero(lengths)
+        if ids.size == 0:  # a gap in the data: the slice keeps its place, without frames
+            yield EMPTY_IDS, EMPTY_IDS, np.empty(0), np.zeros(1, dtype=np.int64)
+        else:
+            idx = gather_ranges(starts[ids] + lo[ids], lengths[ids])
+            yield ids, t[idx], v[idx], offsets_from_counts(lengths[ids])
+        lo = hi
 
 
 def _concat(arrays: list[I64Array]) -> I64Array:
@@ -335,6 +349,14 @@ class Block:
     def raw_frame(self, i: int) -> bytes:
         """Frame ``i`` of the chunk file as stored (compaction copies it as it is)."""
         return self._load_frame(i)
+
+    def release_pages(self) -> None:
+        """Drop this block's mapped pages (chunk file and index) from the process' resident
+        set; they stay in the page cache and come back on the next read. For a bulk reader
+        (a merge) that reads every frame once."""
+        for mm in (self._mm, mapping_of(self.index.pairs)):
+            if mm is not None and not mm.closed:
+                mm.madvise(mmap.MADV_DONTNEED)
 
     def _load_frame_from(self, first: int, i: int) -> bytes:
         return self._load_frame(first + i)

@@ -65,41 +65,66 @@ POSTINGS_ARRAYS = ("symbol_off", "postings_key", "postings_off", "postings_ids")
 
 def postings_arrays(pairs: np.ndarray, pair_off: np.ndarray) -> dict[str, np.ndarray]:
     """The stored postings of series whose label pairs are ``pairs`` (name, value symbol ids,
-    flattened) split by ``pair_off``: one sort, no per-series work."""
-    n_series = len(pair_off) - 1
-    names = pairs[0::2].astype(np.int64)
-    values = pairs[1::2].astype(np.int64)
-    series = np.repeat(np.arange(n_series, dtype=np.int64), np.diff(pair_off))
-    key = (names << 32) | values
-    order = np.lexsort((series, key))
-    key, series = key[order], series[order]
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else EMPTY_IDS
-    off = np.append(first, key.size).astype(np.int64)
+    flattened) split by ``pair_off``: keys ascending, each key's series ascending.
+
+    One stable sort of the names, then name by name (a series has each name once): the
+    work arrays are the pairs' positions and one name's pairs, not several sorted copies of
+    every pair (a block merge at churn series counts writes millions)."""
+    names, values = pairs[0::2], pairs[1::2]
+    by_name = np.argsort(names, kind="stable")  # pair positions, by name, then by series
+    sorted_names = names[by_name]
+    cuts = np.flatnonzero(sorted_names[1:] != sorted_names[:-1]) + 1
+    keys: list[np.ndarray] = []
+    offs: list[np.ndarray] = []
+    ids = np.empty(names.size, dtype=np.int32)
+    bounds = [0, *cuts.tolist(), int(names.size)] if names.size else []
+    for a, b in itertools.pairwise(bounds):
+        at = by_name[a:b]
+        vals = values[at]
+        order = np.argsort(vals, kind="stable")  # stable: series stay ascending
+        vals = vals[order]
+        first = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]])
+        keys.append((int(sorted_names[a]) << 32) | vals[first].astype(np.int64))
+        offs.append(first + a)
+        ids[a:b] = np.searchsorted(pair_off, at[order], side="right") - 1
     return {
-        "postings_key": key[first],
-        "postings_off": off,
-        "postings_ids": series.astype(np.int32),
+        "postings_key": np.concatenate(keys) if keys else np.empty(0, np.int64),
+        "postings_off": np.append(np.concatenate(offs) if offs else EMPTY_IDS, names.size).astype(
+            np.int64
+        ),
+        "postings_ids": ids,
     }
 
 
-def encode_index(arrays: dict[str, np.ndarray]) -> bytes:
-    """The version-3 index file holding ``arrays`` (each stored with its own dtype)."""
+def write_index(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write and sync the version-3 index file holding ``arrays`` (each stored with its own
+    dtype), array by array: the checksum is computed as the arrays are written, so writing
+    costs no copy of the index."""
     header: dict[str, list[object]] = {}
-    body: list[bytes] = []
     pos = 0
     for name, a in arrays.items():
-        pad = -pos % _ALIGN
-        if pad:
-            body.append(b"\0" * pad)
-            pos += pad
+        pos += -pos % _ALIGN
         header[name] = [a.dtype.str, int(a.size), pos]
-        data = np.ascontiguousarray(a).tobytes()
-        body.append(data)
-        pos += len(data)
+        pos += int(a.nbytes)
     head = json.dumps(header).encode()
     head += b" " * (-(4 + len(head) + _HEADER.size) % _ALIGN)  # arrays start 8-aligned
-    payload = struct.pack("<I", len(head)) + head + b"".join(body)
-    return _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, zlib.crc32(payload)) + payload
+    with open(path, "wb") as f:
+        f.write(b"\0" * _HEADER.size)  # the header, once the checksum is known
+        start = struct.pack("<I", len(head)) + head
+        crc = zlib.crc32(start)
+        f.write(start)
+        pos = 0
+        for a in arrays.values():
+            pad = b"\0" * (-pos % _ALIGN)
+            data = np.ascontiguousarray(a).reshape(-1).view(np.uint8).data
+            for piece in (memoryview(pad), data):
+                crc = zlib.crc32(piece, crc)
+                f.write(piece)
+            pos += len(pad) + data.nbytes
+        f.seek(0)
+        f.write(_HEADER.pack(INDEX_MAGIC, INDEX_VERSION, crc))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def pack_compressed(arrays: dict[str, np.ndarray], version: int) -> bytes:

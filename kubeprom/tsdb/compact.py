@@ -11,7 +11,10 @@ block.
 
 :func:`merge_blocks` writes the merged block without decoding a sample: the parents'
 frames are copied byte for byte (checksums checked), their series re-numbered into the
-union of the parents' label sets, which is sorted with numpy over symbol ids. Parents with
+union of the parents' label sets, a k-way merge of the parents' sorted series lists a batch
+at a time, and the index written array by array: the merge's working memory is a few compact
+arrays per series (ids, label pairs, the new block's slice arrays), not copies of every
+label set, whatever the series count of the block it builds. Parents with
 tombstones have their affected slices decoded, filtered and re-encoded, so the merged block
 holds no deleted sample. The merged block's meta.json records Prometheus' ``compaction``
 object (level, sources, parents); the store deletes the parents only after the merged block
@@ -26,6 +29,7 @@ import logging
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 RANGE_STEPS = 10
 RANGE_FACTOR = 3
 MAX_BLOCK_DURATION_MS = 31 * 24 * 3600 * 1000
+# Series of each parent a merge compares at once (see _union_series).
+MERGE_BATCH = 4096
 
 
 def block_ranges(
@@ -116,33 +122,86 @@ def obsolete_blocks(metas: Sequence[BlockMeta]) -> set[str]:
 
 
 # ---- merging ---------------------------------------------------------------------------------
-def _union_series(parents: Sequence[Block]) -> tuple[list[bytes], list[I64Array], np.ndarray]:
-    """The union of the parents' series: symbols (sorted UTF-8), per parent the id of each
-    of its series in the union, and the union's rows of symbol ids (padded with -1).
+@dataclass(frozen=True, slots=True)
+class _Union:
+    """The union of the parents' series, in label order: ``symbols`` (sorted UTF-8), per
+    parent the union id of each of its series (``ids``), and the union's label pairs as
+    symbol ids (``pairs``, int32, flattened; series ``i`` owns the pairs
+    ``pairs[2 * pair_off[i] : 2 * pair_off[i + 1]]``)."""
 
-    Symbol ids keep the symbols' order, so comparing padded rows is comparing label sets
-    (a label set that is a prefix of another sorts first, as the padding does)."""
+    symbols: list[bytes]
+    ids: list[I64Array]
+    pairs: np.ndarray
+    pair_off: I64Array
+
+
+def _le(rows: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """Which ``rows`` (padded symbol id rows) sort at or before the row ``cut``."""
+    diff = rows != cut
+    first = diff.argmax(axis=1)
+    le: np.ndarray = ~diff.any(axis=1) | (rows[np.arange(len(rows)), first] < cut[first])
+    return le
+
+
+def _union_series(parents: Sequence[Block], batch: int) -> _Union:
+    """The union of the parents' series: a k-way merge of their label-sorted series lists,
+    ``batch`` series of each parent at a time.
+
+    Symbol ids keep the symbols' order, so comparing label sets is comparing rows of
+    symbol ids padded with -1 (a label set that is a prefix of another sorts first, as the
+    padding does). Each round takes the next ``batch`` rows of every parent and emits, in
+    order, every row not after the smallest last row among the parents with rows left
+    beyond their batch: no later row can sort before those. So the work arrays are a few
+    batches, whatever the parents' series counts; what grows with them is the result."""
     tables = [p.index.symbol_bytes() for p in parents]
     symbols = sorted(set().union(*tables))
     where = {s: i for i, s in enumerate(symbols)}
-    width = max((int(np.diff(p.index.pair_off).max(initial=0)) for p in parents), default=0)
-    rows = []
-    for p, table in zip(parents, tables, strict=True):
-        to_global = np.fromiter((where[s] for s in table), dtype=np.int32, count=len(table))
-        counts = np.diff(p.index.pair_off) * 2
-        m = np.full((len(counts), 2 * width), -1, dtype=np.int32)
-        m[np.arange(2 * width) < counts[:, None]] = to_global[np.asarray(p.index.pairs)]
-        rows.append(m)
-    allrows = np.concatenate(rows) if rows else np.empty((0, 0), dtype=np.int32)
-    order = np.lexsort(allrows.T[::-1]) if allrows.size else np.arange(len(allrows))
-    srt = allrows[order]
-    new = np.ones(len(srt), dtype=bool)
-    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
-    rank = np.empty(len(srt), dtype=np.int64)
-    rank[order] = np.cumsum(new) - 1
-    bounds = np.cumsum([0, *(len(r) for r in rows)])
-    ids = [rank[a:b] for a, b in itertools.pairwise(bounds)]
-    return symbols, ids, srt[new]
+    to_global = [
+        np.fromiter((where[s] for s in table), dtype=np.int32, count=len(table)) for table in tables
+    ]
+    del tables, where
+    width = 2 * max((int(np.diff(p.index.pair_off).max(initial=0)) for p in parents), default=0)
+    cols = np.arange(width)
+    sizes = [len(p.index.pair_off) - 1 for p in parents]
+    at = [0] * len(parents)
+    ids = [np.empty(n, dtype=np.int64) for n in sizes]
+    # Filled in place: sized for no shared series, the pages past the end stay untouched.
+    out_pairs = np.empty(sum(2 * int(p.index.pair_off[-1]) for p in parents), dtype=np.int32)
+    out_counts = np.empty(sum(sizes), dtype=np.int64)
+    emitted = filled = 0
+    while any(a < n for a, n in zip(at, sizes, strict=True)):
+        rows = []
+        for p, glob, a, n in zip(parents, to_global, at, sizes, strict=True):
+            b = min(a + batch, n)
+            off = p.index.pair_off[a : b + 1]
+            counts = 2 * np.diff(off)
+            m = np.full((b - a, width), -1, dtype=np.int32)
+            m[cols < counts[:, None]] = glob[p.index.pairs[2 * int(off[0]) : 2 * int(off[-1])]]
+            rows.append(m)
+        lasts = [m[-1] for m, a, n in zip(rows, at, sizes, strict=True) if a + len(m) < n]
+        cut = min(lasts, key=tuple) if lasts else None
+        taken = [len(m) if cut is None else int(_le(m, cut).sum()) for m in rows]
+        both = np.concatenate([m[:k] for m, k in zip(rows, taken, strict=True)])
+        order = np.lexsort(both.T[::-1])
+        srt = both[order]
+        new = np.ones(len(srt), dtype=bool)
+        new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+        rank = np.empty(len(srt), dtype=np.int64)
+        rank[order] = np.cumsum(new) - 1 + emitted
+        pos = 0
+        for i, k in enumerate(taken):
+            ids[i][at[i] : at[i] + k] = rank[pos : pos + k]
+            at[i] += k
+            pos += k
+        uniq = srt[new]
+        flat = uniq[uniq >= 0]
+        out_pairs[filled : filled + len(flat)] = flat
+        out_counts[emitted : emitted + len(uniq)] = (uniq >= 0).sum(axis=1) // 2
+        filled += len(flat)
+        emitted += len(uniq)
+    pair_off = np.zeros(emitted + 1, dtype=np.int64)
+    np.cumsum(out_counts[:emitted], out=pair_off[1:])
+    return _Union(symbols, ids, out_pairs[:filled], pair_off)
 
 
 class _ChunkWriter:
@@ -150,7 +209,9 @@ class _ChunkWriter:
 
     def __init__(self, path: Path) -> None:
         self._f = open(path, "wb")  # noqa: SIM115 (closed by finish())
-        self.frame_off = [0]
+        self._written = 0
+        # Per slice, arrays (not lists of ints: a merge at churn series counts has many).
+        self.frame_off: list[I64Array] = [np.zeros(1, dtype=np.int64)]
         self.frames = [0]
         self.id_off = [0]
         self.samples: list[int] = []
@@ -158,7 +219,7 @@ class _ChunkWriter:
         self.ids: list[I64Array] = []
         self.mint: list[I64Array] = []
         self.maxt: list[I64Array] = []
-        self.frame_bounds = [0]
+        self.frame_bounds: list[I64Array] = [np.zeros(1, dtype=np.int64)]
 
     def empty_slice(self, lo: int) -> None:
         self.bounds.append(lo)
@@ -178,11 +239,13 @@ class _ChunkWriter:
     ) -> None:
         """A slice starting at ``lo``: its frames, the positions in ``ids`` where each
         frame's series start (``len(frames) + 1``), the series ids and their time bounds."""
+        sizes = np.fromiter((len(d) for d in frames), dtype=np.int64, count=len(frames))
         for data in frames:
             self._f.write(data)
-            self.frame_off.append(self.frame_off[-1] + len(data))
+        self.frame_off.append(self._written + np.cumsum(sizes))
+        self._written += int(sizes.sum())
         base = self.id_off[-1]
-        self.frame_bounds += (frame_bounds[1:] + base).tolist()
+        self.frame_bounds.append(np.asarray(frame_bounds[1:], dtype=np.int64) + base)
         self.bounds.append(lo)
         self.frames.append(self.frames[-1] + len(frames))
         self.id_off.append(base + len(ids))
@@ -208,8 +271,8 @@ class _ChunkWriter:
             ids=renumber[cat(self.ids)],
             mint=cat(self.mint),
             maxt=cat(self.maxt),
-            frame_bounds=np.asarray(self.frame_bounds, dtype=np.int64),
-            frame_off=np.asarray(self.frame_off, dtype=np.int64),
+            frame_bounds=np.concatenate(self.frame_bounds),
+            frame_off=np.concatenate(self.frame_off),
         )
 
     def abort(self) -> None:
@@ -249,16 +312,22 @@ def _rewrite_slice(
     )
 
 
-def merge_blocks(data_dir: str | os.PathLike[str], parents: Sequence[Block]) -> Path | None:
+def merge_blocks(
+    data_dir: str | os.PathLike[str], parents: Sequence[Block], *, batch: int = MERGE_BATCH
+) -> Path | None:
     """Write the union of ``parents`` (disjoint in time, in time order) as one block.
 
     Series by series the merged block holds exactly the parents' samples (bit for bit,
     staleness markers included) minus their tombstoned ones. Returns its directory, or None
     when nothing is left (every sample deleted). Written into ``<ULID>.tmp`` and renamed;
-    the parents are untouched. Raises :class:`CorruptionError` when a parent's frame fails
-    its checksum and :class:`StorageError` on I/O failure (the tmp dir is removed).
+    the parents are untouched. The parents' series are merged ``batch`` at a time (the
+    block written is the same for any ``batch``), so the merge's working memory is a few
+    compact arrays per series, not copies of every label set. Raises
+    :class:`CorruptionError` when a parent's frame fails its checksum and
+    :class:`StorageError` on I/O failure (the tmp dir is removed).
     """
-    symbols, ids, rows = _union_series(parents)
+    union = _union_series(parents, batch)
+    ids = union.ids
     mint, maxt = parents[0].meta.min_time, parents[-1].meta.max_time
     ulid = str(ULID())
     tmp = Path(data_dir) / f"{ulid}.tmp"
@@ -278,43 +347,49 @@ def merge_blocks(data_dir: str | os.PathLike[str], parents: Sequence[Block]) -> 
                     else:
                         _copy_slice(out, block, lo, fs, local)
                     at = hi
+                block.release_pages()  # read once: its pages need not stay resident
             if at < maxt:
                 out.empty_slice(at)
-            present = np.unique(np.concatenate(out.ids)) if out.ids else np.empty(0, np.int64)
-            renumber = np.zeros(len(rows), dtype=np.int64)
-            renumber[present] = np.arange(len(present))
+            n_union = len(union.pair_off) - 1
+            keep = np.zeros(n_union, dtype=bool)
+            for part in out.ids:
+                keep[part] = True
+            renumber = np.cumsum(keep) - 1
             layout = out.finish(maxt, renumber)
         except BaseException:
             out.abort()
             raise
-        if present.size == 0:
+        n_present = int(renumber[-1]) + 1 if n_union else 0
+        del renumber
+        if n_present == 0:
             shutil.rmtree(tmp)
             return None
-        kept = rows[present]
-        counts = (kept >= 0).sum(axis=1) // 2
-        pairs = kept[kept >= 0]
-        used, pairs = np.unique(pairs, return_inverse=True)
-        pair_off = np.zeros(len(kept) + 1, dtype=np.int64)
+        pairs, counts = union.pairs, np.diff(union.pair_off)
+        if n_present < n_union:  # series whose every sample is deleted
+            pairs = pairs[np.repeat(keep, 2 * counts)]
+            counts = counts[keep]
+        pair_off = np.zeros(n_present + 1, dtype=np.int64)
         np.cumsum(counts, out=pair_off[1:])
+        del keep, counts
+        # Symbols no kept series uses are dropped; ids stay in the symbols' order.
+        used = np.zeros(len(union.symbols), dtype=bool)
+        used[pairs] = True
+        remap = (np.cumsum(used) - 1).astype(np.int32)
+        np.take(remap, pairs, out=pairs, mode="clip")  # in place, unbuffered (ids valid)
+        symbols = [union.symbols[i] for i in np.flatnonzero(used).tolist()]
+        del union, used, remap
         meta = BlockMeta(
             ulid,
             mint,
             maxt,
             int(layout.samples.sum()),
-            int(present.size),
+            n_present,
             len(layout.frame_off) - 1,
             level=max(p.meta.level for p in parents) + 1,
             sources=tuple(sorted({s for p in parents for s in p.meta.sources or (p.meta.ulid,)})),
             parents=tuple(p.meta.desc for p in parents),
         )
-        return finish_block(
-            tmp,
-            meta,
-            [symbols[i] for i in used.tolist()],
-            pairs.astype(np.int32),
-            pair_off,
-            layout,
-        )
+        return finish_block(tmp, meta, symbols, pairs, pair_off, layout)
     except CorruptionError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

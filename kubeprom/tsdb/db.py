@@ -32,13 +32,14 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kubeprom.clock import Clock, RealClock
+from kubeprom.clock import Clock, RealClock, elapsed_s
 from kubeprom.errors import CorruptionError, StorageError
 from kubeprom.model.labels import Labels
 from kubeprom.model.matchers import Matcher
@@ -391,6 +392,7 @@ class DB:
                 return merged
             ulids = {m.ulid for m in group}
             parents = [b for b in blocks if b.meta.ulid in ulids]
+            started_ns, started_cpu = self.clock.monotonic_ns(), time.process_time()
             try:
                 path = merge_blocks(self.path, parents)
                 new = [Block.open(path, self.frame_cache)] if path is not None else []
@@ -406,11 +408,21 @@ class DB:
             for b in parents:
                 self._delete_block(b)
             merged += len(new)
+            # Wall time from the store's clock (zero on a virtual one), CPU from the process:
+            # with the series counts, what ties a memory or latency spike to a merge.
             log.info(
-                "merged blocks parents=%d new=%s level=%d",
+                "merged blocks parents=%d new=%s level=%d mint=%d maxt=%d parent_series=%d "
+                "series=%d samples=%d seconds=%.2f cpu_seconds=%.2f",
                 len(parents),
                 new[0].path.name if new else None,
                 new[0].meta.level if new else 0,
+                parents[0].meta.min_time,
+                parents[-1].meta.max_time,
+                sum(b.meta.num_series for b in parents),
+                new[0].meta.num_series if new else 0,
+                new[0].meta.num_samples if new else 0,
+                elapsed_s(self.clock, started_ns),
+                time.process_time() - started_cpu,
             )
 
     def _delete_block(self, block: Block) -> None:

@@ -272,6 +272,59 @@ def test_merged_block_is_the_union_of_its_parents_bit_for_bit(
         b.close()
 
 
+def _files(path: Path) -> tuple[bytes, bytes]:
+    return (path / "index").read_bytes(), (path / "chunks" / "000001").read_bytes()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_parents=st.integers(2, 4),
+    n_series=st.integers(1, 30),
+    deleted=st.booleans(),
+)
+def test_a_merge_in_batches_writes_the_same_block_as_one_unbatched_merge(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    n_parents: int,
+    n_series: int,
+    deleted: bool,
+) -> None:
+    tmp = tmp_path_factory.mktemp("blocks")
+    expected = _blocks(tmp, n_parents, seed, n_series)
+    parents = _opened(tmp)
+    if deleted:  # a series left empty, so the union is filtered and symbols dropped
+        parents[0].delete_series(np.array([0]), MIN_TIME, MAX_TIME)
+    out = tmp_path_factory.mktemp("merged")
+    files = {}
+    for batch in (1, 2, 3, 7, 1 << 30):
+        path = merge_blocks(out, parents, batch=batch)
+        assert path is not None
+        files[batch] = _files(path)
+    for b in parents:
+        b.close()
+    assert all(f == files[1 << 30] for f in files.values())
+    if deleted or any(len(p.slices) != 4 for p in parents):
+        return
+    # With every parent slice holding samples, the merged block is the block write_block
+    # writes for the union (same slices, same frames): a reference built without merging.
+    ref = tmp_path_factory.mktemp("reference")
+    want = sorted(expected)
+    ts = [np.concatenate([t for t, _ in expected[lab]]) for lab in want]
+    vs = [np.concatenate([v for _, v in expected[lab]]) for lab in want]
+    path = write_block(
+        ref,
+        want,
+        np.concatenate(ts),
+        np.concatenate(vs),
+        offsets_from_counts(np.array([len(t) for t in ts], dtype=np.int64)),
+        min_time=0,
+        max_time=n_parents * 2 * HOUR,
+        frame_samples=256,
+    )
+    assert _files(path) == files[1 << 30]
+
+
 def test_merging_applies_tombstones_and_drops_series_left_empty(tmp_path: Path) -> None:
     expected = _blocks(tmp_path, 3, seed=5, n_series=6)
     parents = _opened(tmp_path)
