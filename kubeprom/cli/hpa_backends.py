@@ -19,8 +19,13 @@ from kubeprom.hpa.adapter import RELIST_INTERVAL_MS
 from kubeprom.hpa.adapter_naming import CompiledAdapter, compile_adapter
 from kubeprom.hpa.keda import check_generated_hpa
 from kubeprom.hpa.metrics import MetricsBackends
-from kubeprom.hpa.metrics_resource import DEFAULT_METRIC_RESOLUTION_MS, MetricsServerConfig
+from kubeprom.hpa.metrics_resource import (
+    DEFAULT_METRIC_RESOLUTION_MS,
+    STORE_READS,
+    MetricsServerConfig,
+)
 from kubeprom.promql.api import QueryAPI
+from kubeprom.rules.exprinfo import reads
 
 
 def kubelet_resolution_ms(config: MainConfig) -> int:
@@ -61,6 +66,21 @@ class LoadedAutoscaling:
     config: AutoscalingConfig
     hpas: tuple[HorizontalPodAutoscaler, ...]
     adapter: CompiledAdapter | None
+
+    def store_reads(self) -> frozenset[str] | None:
+        """The metric names the controller's backends may select from the store: what
+        metrics-server reads, and the names KEDA's trigger queries fix; None when that is
+        not known (prometheus-adapter's templated queries, a selector without a name)."""
+        if self.adapter is not None:
+            return None
+        names = set(STORE_READS)
+        for so in self.config.scaled_objects:
+            for trigger in so.scaled_object.triggers:
+                found = reads(trigger.query)
+                if found.opaque or found.unnamed:
+                    return None
+                names.update(found.by_name)
+        return frozenset(names)
 
     def backends_changed(self, other: LoadedAutoscaling) -> bool:
         """Whether the metrics backends must be rebuilt for ``other``."""

@@ -44,6 +44,7 @@ from kubeprom.promql.options import EngineOptions
 from kubeprom.remote.metrics import QueueView, RemoteWriteCollector
 from kubeprom.remote.service import RemoteWrite
 from kubeprom.rules.alerting import Alert
+from kubeprom.rules.batching import Batching
 from kubeprom.rules.group import GroupOptions, inline
 from kubeprom.rules.manager import RuleManager, RuleSettings, settings_from
 from kubeprom.rules.metrics import NotifierCollector, RulesCollector
@@ -320,6 +321,10 @@ class Autoscaling:
         self.keda: KedaLoop | None = None
         self._keda_task: asyncio.Task[None] | None = None
 
+    def store_reads(self) -> frozenset[str] | None:
+        """The metric names the controller may select from the store (None: unknown)."""
+        return self._loaded.store_reads()
+
     @property
     def manager(self) -> Autoscalers:
         if self._manager is None:
@@ -532,9 +537,11 @@ class Rules:
         config: MainConfig,
         *,
         inline: bool = False,
+        batching: Batching | None = None,
     ) -> None:
         self._store = store
         self._alerting = alerting
+        self._batching = batching  # virtual time: groups nothing reads may batch
         self._clock = clock
         self._flags = flags
         self._config = config
@@ -572,6 +579,7 @@ class Rules:
                 resend_delay_ms=f.resend_delay_ms,
                 clock=self._clock,
                 store_changes=db.changes,
+                batching=self._batching,
             ),
             self._clock,
             executor=inline if self._inline else self._evaluate,

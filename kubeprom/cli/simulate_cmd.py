@@ -23,6 +23,7 @@ from kubeprom.errors import KubepromError
 from kubeprom.exporters import SimulatedCluster
 from kubeprom.hpa.manager import Autoscalers
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI
+from kubeprom.rules.batching import DEFAULT_STEPS
 from kubeprom.sim import outputs
 from kubeprom.sim.record import EventTape
 from kubeprom.sim.run import Result, drive, terminal_progress, write
@@ -57,7 +58,15 @@ SIM_WAL_GROUP_SAMPLES = 1 << 16
 class SimulatedServer:
     """A :class:`Server` on a virtual clock, as :class:`kubeprom.sim.run.Loop`."""
 
-    def __init__(self, scenario: Scenario, data: Path, clock: VirtualClock, tape: EventTape):
+    def __init__(
+        self,
+        scenario: Scenario,
+        data: Path,
+        clock: VirtualClock,
+        tape: EventTape,
+        *,
+        rule_batch_steps: int = DEFAULT_STEPS,
+    ):
         sim = scenario.simulation
         settings = ServerSettings(
             config_path=scenario.path,
@@ -65,6 +74,7 @@ class SimulatedServer:
             # Virtual time: no crash is resumed, so commits reach the WAL in groups.
             store=Options(retention_ms=None, wal_group_samples=SIM_WAL_GROUP_SAMPLES),
             hpa=sim.controller,
+            rule_batch_steps=rule_batch_steps,
         )
         preloaded = Preloaded(
             scenario.config,
@@ -80,6 +90,10 @@ class SimulatedServer:
 
     async def stop(self) -> None:
         await self.server.stop()
+
+    async def settle(self) -> None:
+        if self.server.rules is not None:
+            self.server.rules.manager.flush()
 
     @property
     def cluster(self) -> SimulatedCluster:
@@ -100,13 +114,20 @@ class SimulatedServer:
         return LocalQueryAPI(self.server.store.db.querier, clock=self._clock)
 
 
-async def simulate(scenario: Scenario, out: Path, *, progress: bool = True) -> Result:
+async def simulate(
+    scenario: Scenario,
+    out: Path,
+    *,
+    progress: bool = True,
+    rule_batch_steps: int = DEFAULT_STEPS,
+) -> Result:
     """Run ``scenario`` with its store in ``out/data`` (which must not hold a store from
-    before: :func:`fresh_data_dir`) and write the outputs."""
+    before: :func:`fresh_data_dir`) and write the outputs. ``rule_batch_steps`` 1 evaluates
+    every rule group at each of its instants (the outputs are the same either way)."""
     data = out / "data"
     clock = VirtualClock(scenario.simulation.start_ms)
     tape = EventTape()
-    loop = SimulatedServer(scenario, data, clock, tape)
+    loop = SimulatedServer(scenario, data, clock, tape, rule_batch_steps=rule_batch_steps)
     result = await drive(loop, clock, scenario, tape, terminal_progress() if progress else None)
     write(result, scenario, out)
     return result

@@ -62,6 +62,8 @@ UNAVAILABLE = (
     "unable to fetch metrics from resource metrics API: the server is currently unable to "
     "handle the request (get pods.metrics.k8s.io)"
 )
+STORE_READS = frozenset({"up", CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_START})
+"""Every metric name metrics-server's readings here select from the store."""
 NO_METRICS = "no metrics returned from resource metrics API"
 
 

@@ -7,6 +7,10 @@ staleness marker, and a failing rule only sets its own health. ``run(clock)`` is
 loop: the first evaluation at the group's slot (Prometheus' hash-based offset within the
 interval), then one per interval; iterations that a slow evaluation overran are counted as
 missed, never queued. Tests and simulations call ``evaluate`` directly.
+
+In a simulation (virtual clock) a group whose outputs nothing reads during the run wakes at
+the same times but may put evaluations off and do a chunk of them at once (:meth:`flush`,
+:mod:`kubeprom.rules.batching`): the same evaluations, the same samples in the store.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kubeprom.clock import Clock, RealClock, elapsed_s
+from kubeprom.clock import Clock, RealClock, VirtualClock, elapsed_s
 from kubeprom.model.labels import METRIC_NAME, Labels
 from kubeprom.model.matchers import Matcher, MatchType
 from kubeprom.model.samples import STALE_NAN, I64Array, is_stale
 from kubeprom.promql.api import LocalQueryAPI, QueryAPI, QueryMemo, Shapes
 from kubeprom.rules.alerting import Alert, AlertingRule
+from kubeprom.rules.batching import MAX_CHUNK_SPAN_MS, Batching, ChunkAnswers
+from kubeprom.rules.rangeeval import Grid
 from kubeprom.rules.rule import Rule, RuleHealth, Vector
 from kubeprom.tsdb.api import Appender, AppendStats, Querier
 
@@ -54,7 +60,9 @@ class GroupOptions:
     ``store_changes`` is the store's change count (``DB.changes``): given with a
     :class:`~kubeprom.promql.api.LocalQueryAPI`, the rules of one iteration share their
     selections and sub-expression values, and label work is kept across iterations
-    (:mod:`kubeprom.promql.memo`); None evaluates every rule afresh.
+    (:mod:`kubeprom.promql.memo`); None evaluates every rule afresh. ``batching`` (only on a
+    :class:`~kubeprom.clock.VirtualClock`) lets a group whose outputs nothing reads during
+    the run evaluate a chunk of its times at once (:mod:`kubeprom.rules.batching`).
     """
 
     query: QueryAPI
@@ -68,6 +76,7 @@ class GroupOptions:
     resend_delay_ms: int = 60_000
     clock: Clock = field(default_factory=RealClock)
     store_changes: Callable[[], int] | None = None
+    batching: Batching | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +131,8 @@ class Group:
         self._memo: QueryMemo | None = None  # what the running iteration's rules share
         self._shapes = Shapes(r.expr for r in rules)  # kept across iterations
         self._stop = asyncio.Event()
+        self.batched = False  # set by the manager (rules.batching.why_step_by_step)
+        self._pending: list[int] = []  # scheduled times not evaluated yet (batched)
 
     @property
     def key(self) -> str:
@@ -175,6 +186,47 @@ class Group:
         st.iteration_seconds_sum += duration
         st.last_rule_duration_sum_s = sum(r.eval_duration_s for r in self.rules)
         st.last_eval_ms = t_ms
+
+    def flush(self) -> None:
+        """Evaluate the times a batched group has put off (:mod:`kubeprom.rules.batching`):
+        rule by rule, each answered at every time from one range query, then appended time
+        by time as :meth:`evaluate` would; the group's counters end as they would have."""
+        times, self._pending = self._pending, []
+        if not times:
+            return
+        st = self.stats
+        st.iterations_total += len(times)
+        offset = self.query_offset_ms
+        grid = Grid(times[0] - offset, self.interval_ms, len(times))
+        samples = np.zeros(len(times), dtype=np.int64)
+        base = self.options.query
+        for i, rule in enumerate(self.rules):
+            query: QueryAPI = base
+            try:
+                result = base.range(rule.expr, grid.start_ms, grid.end_ms, grid.step_ms)
+                query = ChunkAnswers(base, rule.expr, grid, result)
+            # Whatever the range query cannot do, the instant queries at each time do (and
+            # report where it happens): they read what they would have read then.
+            except Exception as err:
+                log.debug("range evaluation of a chunk failed rule=%s err=%s", rule.name, err)
+            for k, t in enumerate(times):
+                samples[k] += self._evaluate_rule(i, rule, t, query)
+        st.last_samples = int(samples[-1])
+        st.last_duration_s = 0.0  # on the virtual clock an evaluation takes no time
+        st.last_rule_duration_sum_s = sum(r.eval_duration_s for r in self.rules)
+        st.last_eval_ms = times[-1]
+
+    def _batch(self, clock: Clock, t_ms: int) -> bool:
+        """Whether the evaluation at ``t_ms`` (now) may be put off; otherwise the times put
+        off so far must be evaluated first. Not when another sleeper wakes at this instant
+        after the group (it may write samples stamped ``t_ms``), nor before the ``for``
+        restore, nor with a reload's series to mark stale, nor off the chunk's grid."""
+        if not self.batched or self.should_restore or self._stale:
+            return False
+        if not isinstance(clock, VirtualClock) or clock.next_deadline_ms == t_ms:
+            return False
+        pending = self._pending
+        return not pending or t_ms == pending[-1] + self.interval_ms
 
     def _evaluate_rule(self, i: int, rule: Rule, t_ms: int, query: QueryAPI) -> int:
         started = self.options.clock.monotonic_ns()
@@ -378,17 +430,34 @@ class Group:
         if not await self._sleep_until(clock, t):
             return
         await executor(functools.partial(self.evaluate, t))
-        while True:
-            if not await self._sleep_until(clock, t + iv):
-                return
-            missed = (clock.now_ms() - t) // iv - 1
-            if missed > 0:
-                self.stats.iterations_missed_total += missed
-                self.stats.iterations_total += missed
-            t += (max(missed, 0) + 1) * iv
-            await executor(functools.partial(self.evaluate, t))
-            if self.should_restore:
-                self.restore_for_state(clock.now_ms())
+        try:
+            while True:
+                if not await self._sleep_until(clock, t + iv):
+                    return
+                missed = (clock.now_ms() - t) // iv - 1
+                if missed > 0:
+                    self.stats.iterations_missed_total += missed
+                    self.stats.iterations_total += missed
+                t += (max(missed, 0) + 1) * iv
+                if self._batch(clock, t):
+                    self._pending.append(t)
+                    pending = self._pending
+                    if len(pending) >= self._chunk_steps or t - pending[0] >= MAX_CHUNK_SPAN_MS:
+                        await executor(self.flush)
+                    continue
+                if self._pending:
+                    await executor(self.flush)
+                await executor(functools.partial(self.evaluate, t))
+                if self.should_restore:
+                    self.restore_for_state(clock.now_ms())
+        finally:
+            if self._pending:
+                await executor(self.flush)
+
+    @property
+    def _chunk_steps(self) -> int:
+        b = self.options.batching
+        return b.steps if b is not None else 1
 
     async def _sleep_until(self, clock: Clock, t_ms: int) -> bool:
         """Sleep until ``t_ms``; False when stopped first."""

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from kubeprom.clock import Clock
 from kubeprom.errors import RuleFileError
 from kubeprom.rules.alerting import AlertingRule, annotation_set
+from kubeprom.rules.batching import why_step_by_step
 from kubeprom.rules.group import Executor, Group, GroupOptions, inline
 from kubeprom.rules.recording import RecordingRule
 from kubeprom.rules.rule import Rule
@@ -151,6 +152,27 @@ class RuleManager:
             await self._stop_group(g)
             self._stale_later(g)
         self._groups = new
+        self._choose_batched()
+
+    def _choose_batched(self) -> None:
+        """Which groups evaluate chunks of their times at once (virtual time only)."""
+        batching = self.options.batching
+        groups = list(self._groups.values())
+        for g in groups:
+            if batching is None:
+                g.batched = False
+                continue
+            others = [o.rules for o in groups if o is not g]
+            why = why_step_by_step(g.rules, others, batching)
+            g.batched = not why
+            if why:
+                log.debug("rule group evaluated step by step group=%s reason=%s", g.name, why)
+
+    def flush(self) -> None:
+        """Evaluate what batched groups have put off, so the store holds every evaluation
+        up to now (before anything reads the outputs: the end of a simulation)."""
+        for g in self._groups.values():
+            g.flush()
 
     def _start(self, g: Group) -> None:
         self._tasks[g.key] = asyncio.create_task(

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -49,6 +49,17 @@ def number(x: float | int) -> str:
 
 def jsonable(x: object) -> Any:
     """Dataclasses, enums, numpy arrays and scalars as JSON values (NaN as null)."""
+    # The common cases first, by exact type (a decision trace is thousands of values per
+    # sync); anything else (enums, numpy scalars, subclasses) takes the general path.
+    t = type(x)
+    if t is float:
+        return x if math.isfinite(cast(float, x)) else None
+    if t in _PLAIN:
+        return x
+    if t is list or t is tuple:
+        return [jsonable(v) for v in cast(Sequence[object], x)]
+    if t is np.ndarray:
+        return _array(cast(np.ndarray[Any, Any], x))
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
     if isinstance(x, enum.Enum):
@@ -62,6 +73,20 @@ def jsonable(x: object) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
+def _array(a: np.ndarray[Any, Any]) -> list[Any]:
+    values = a.tolist()
+    if a.ndim == 1 and a.dtype.kind in "iub":
+        return cast(list[Any], values)
+    if a.ndim == 1 and a.dtype.kind == "f":
+        if bool(np.isfinite(a).all()):
+            return cast(list[Any], values)
+        return [v if math.isfinite(v) else None for v in values]
+    return [jsonable(v) for v in values]
 
 
 def write_timeline(path: Path, rows: Sequence[Row], start_ms: int) -> None:

@@ -40,6 +40,9 @@ class Loop(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def settle(self) -> None:
+        """Finish what the loop put off (batched rule evaluations) up to now."""
+
     @property
     def cluster(self) -> SimulatedCluster: ...
 
@@ -81,6 +84,7 @@ async def drive(
             recorder.step(t)
             if progress is not None:
                 progress(i + 1, steps)
+        await loop.settle()
         alerts = alert_changes(loop.query, sim.start_ms, sim.end_ms, _alert_step(scenario))
     finally:
         await loop.stop()
