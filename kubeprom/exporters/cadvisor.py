@@ -30,6 +30,7 @@ from kubeprom.exporters.columns import (
     BlockCache,
     Columns,
     FamilySpec,
+    same_objects,
     to_metrics,
 )
 from kubeprom.exporters.snapshot import CACHE_FRACTION, INACTIVE_FILE_FRACTION, RSS_FRACTION
@@ -56,6 +57,20 @@ class _Cgroup:
     cpu_request: float
     memory_limit: float  # bytes, 0 when unlimited (as cAdvisor reports it)
     is_pod: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Shape:
+    """What a node's collection keeps while its cgroups hold: the cgroup views it was built
+    from (held, so identity cannot be a reused address), the root, the blocks and the value
+    rows' fixed columns (the usage columns are filled per collection)."""
+
+    created_s: float
+    machine: tuple[str, str, str]
+    cgroups: tuple[Cgroup, ...]
+    root: _Cgroup
+    blocks: list[Block]
+    rows: NDArray[np.float64]
 
 
 _FAMILIES = (
@@ -155,6 +170,7 @@ class CadvisorCollector:
         self.cluster = cluster
         self.node = node
         self._blocks = BlockCache()
+        self._last: _Shape | None = None
 
     def collect(self) -> Iterator[Metric]:
         yield from to_metrics(self.columns())
@@ -162,23 +178,42 @@ class CadvisorCollector:
     def columns(self) -> Columns:
         node = self.cluster.node(self.node)
         groups = self.cluster.node_cgroups(self.node)
-        root = _Cgroup(("", "/", "", "", "", ""), node.created_s, None, 0.0, 0.0)
+        shape = self._shape(
+            node.created_s, (node.boot_id, node.machine_id, node.system_uuid), groups
+        )
+        rows = shape.rows.copy()
+        rows[0] = _row(shape.root, node.usage)
+        _usage_rows(rows[1:-1], groups)
+        rows[-1, _F_CORES] = node.capacity.cpu or 0.0
+        rows[-1, _F_MEMORY] = node.capacity.memory or 0.0
+        return Columns(_FAMILIES, shape.blocks, rows)
+
+    def _shape(
+        self, created_s: float, machine: tuple[str, str, str], groups: NodeCgroups
+    ) -> _Shape:
+        """The blocks and fixed columns of a collection, kept while the node's cgroups are
+        the very same views (they change with the pods and container instances)."""
+        last = self._last
+        if (
+            last is not None
+            and last.created_s == created_s
+            and last.machine == machine
+            and same_objects(last.cgroups, groups.cgroups)
+        ):
+            return last
+        root = _Cgroup(("", "/", "", "", "", ""), created_s, None, 0.0, 0.0)
         cgroups = [root, *map(_cgroup, groups.cgroups)]
         blocks = [self._block(g) for g in cgroups]
-        machine = (node.boot_id, node.machine_id, node.system_uuid)
         blocks.append(self._machine_block(machine))
         rows = np.zeros((len(cgroups) + 1, _WIDTH), dtype=np.float64)
-        rows[0] = _row(root, node.usage)
-        _usage_rows(rows[1:-1], groups)
         rows[1:-1, _F_PERIOD] = _PERIOD_US
         rows[1:-1, _F_QUOTA] = [_quota(g.cpu_quota) for g in cgroups[1:]]
         rows[1:-1, _F_SHARES] = [_shares(g.cpu_request) for g in cgroups[1:]]
         rows[1:-1, _F_MEM_LIMIT] = [g.memory_limit for g in cgroups[1:]]
         rows[1:-1, _F_START] = [g.start_s or 0.0 for g in cgroups[1:]]
-        rows[-1, _F_CORES] = node.capacity.cpu or 0.0
-        rows[-1, _F_MEMORY] = node.capacity.memory or 0.0
         self._blocks.end_collection()
-        return Columns(_FAMILIES, blocks, rows)
+        self._last = _Shape(created_s, machine, groups.cgroups, root, blocks, rows)
+        return self._last
 
     def _block(self, g: _Cgroup) -> Block:
         root = g.labels[1] == "/"

@@ -84,6 +84,7 @@ from kubeprom.exporters.views import (
     NodeCgroups,
     NodeInfo,
     PodInfo,
+    PodRows,
     PodState,
     QueueInfo,
 )
@@ -251,19 +252,26 @@ class SimulatedCluster:
     def pods(self, node: str | None = None) -> list[PodInfo]:
         """Pods sorted by namespace and name, terminating ones included; only those bound to
         ``node`` when given."""
-        pods = [p for d in self._deps for p in (*d.pods, *d.terminating)]
+        pods = self._sorted_pods()
         if node is not None:
             index = self._node_index.get(node)
             pods = [p for p in pods if index is not None and p.node == index]
-        pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
         return snapshot.pod_infos(self, pods)
+
+    def pod_rows(self) -> PodRows:
+        """Every pod as columns, in :meth:`pods`' order (what kube-state-metrics reads)."""
+        return snapshot.pod_rows(self, self._sorted_pods())
+
+    def _sorted_pods(self) -> list[PodRecord]:
+        pods = [p for d in self._deps for p in (*d.pods, *d.terminating)]
+        pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
+        return pods
 
     def node_cgroups(self, node: str) -> NodeCgroups:
         """The cgroups of the pods bound to ``node`` and their usage, as columns (no pod
         objects: what cAdvisor and the kubelet's resource metrics read every scrape)."""
         index = self._node_index.get(node, -2)
-        pods = [p for d in self._deps for p in (*d.pods, *d.terminating) if p.node == index]
-        pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
+        pods = [p for p in self._sorted_pods() if p.node == index]
         return snapshot.node_cgroups(self, pods)
 
     def pod_states(self, namespace: str) -> list[PodState]:

@@ -33,6 +33,7 @@ many, build the value matrix with numpy from the cluster's tables (cAdvisor, kub
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -220,6 +221,11 @@ def from_metrics(metrics: Iterable[Metric]) -> Columns:
             builder.add_pairs(index, len(values), labels, s.name)
             values.append(s.value)
     return Columns(families, [builder.build()], np.array([values], dtype=np.float64), t_s)
+
+
+def same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Whether two sequences hold the very same objects, in order."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def concat(parts: Sequence[Columns]) -> Columns:

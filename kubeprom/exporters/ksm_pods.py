@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kubeprom.exporters.columns import Block, BlockBuilder, BlockCache, Columns, FamilySpec
-from kubeprom.exporters.views import ClusterView, PodInfo, PodPhase
+from kubeprom.exporters.views import ClusterView, PodInfo, PodPhase, PodRows, QoSClass
 
 _S = "[STABLE] "
 _LABEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
@@ -23,10 +24,6 @@ _RESOURCE = (*_CONTAINER, "node", "resource", "unit")
 _STATUSES = ("true", "false", "unknown")
 #: The exit code of a container killed by SIGKILL (128 + 9), as the OOM killer leaves it.
 _OOM_EXIT_CODE = 137
-
-
-def _flag(value: bool) -> float:
-    return 1.0 if value else 0.0
 
 
 def _container_state(name: str, doc: str) -> FamilySpec:
@@ -193,42 +190,6 @@ _K_REQ_CPU, _K_REQ_MEM, _K_LIM_CPU, _K_LIM_MEM, _K_START, _K_READY, _K_RESTARTS,
 _PER_CONTAINER = 9
 
 
-def _pod_signature(p: PodInfo) -> tuple[object, ...]:
-    """Everything the series of a pod (not their values) depend on."""
-    containers = tuple(
-        (
-            c.name,
-            c.requests.cpu is not None,
-            c.requests.memory is not None,
-            c.limits.cpu is not None,
-            c.limits.memory is not None,
-            c.image_spec,
-            c.image,
-            c.image_id,
-            c.container_id,
-            c.started_s is not None,
-            c.last_terminated_reason,
-            c.waiting_reason,
-        )
-        for c in p.containers
-    )
-    return (
-        p.namespace,
-        p.name,
-        p.uid,
-        p.node,
-        p.host_ip,
-        p.pod_ip,
-        p.owner_kind,
-        p.owner_name,
-        tuple(sorted(p.labels.items())),
-        p.deletion_s is not None,
-        p.started_s is not None,
-        p.unschedulable,
-        containers,
-    )
-
-
 def _pod_block(p: PodInfo) -> Block:
     b = BlockBuilder(_POD_FAMILIES)
     key = [p.namespace, p.name, p.uid]
@@ -283,34 +244,6 @@ def _pod_block(p: PodInfo) -> Block:
     return b.build()
 
 
-def _pod_row(p: PodInfo) -> list[float]:
-    row = [0.0] * (_CONTAINERS + len(p.containers) * _PER_CONTAINER)
-    row[_ONE] = 1.0
-    row[_EXIT_CODE] = float(_OOM_EXIT_CODE)
-    row[_CREATED] = p.created_s
-    row[_DELETION] = p.deletion_s or 0.0
-    row[_START] = p.started_s or 0.0
-    for i, phase in enumerate(PodPhase):
-        row[_PHASE + i] = _flag(p.phase is phase)
-    for i, status in enumerate(_STATUSES):
-        row[_READY + i] = _flag(status == ("true" if p.ready else "false"))
-        row[_SCHEDULED + i] = _flag(status == ("true" if p.node is not None else "false"))
-    for i, klass in enumerate(_QOS_CLASSES):
-        row[_QOS + i] = _flag(p.qos.value == klass)
-    for n, c in enumerate(p.containers):
-        at = _CONTAINERS + n * _PER_CONTAINER
-        row[at + _K_REQ_CPU] = c.requests.cpu or 0.0
-        row[at + _K_REQ_MEM] = c.requests.memory or 0.0
-        row[at + _K_LIM_CPU] = c.limits.cpu or 0.0
-        row[at + _K_LIM_MEM] = c.limits.memory or 0.0
-        row[at + _K_START] = c.started_s or 0.0
-        row[at + _K_READY] = _flag(c.ready)
-        row[at + _K_RESTARTS] = float(c.restart_count)
-        row[at + _K_RUN] = _flag(c.running)
-        row[at + _K_WAIT] = _flag(c.waiting_reason is not None)
-    return row
-
-
 class PodColumns:
     """The pod and container families of every pod of ``cluster``, as columns."""
 
@@ -319,17 +252,42 @@ class PodColumns:
         self._blocks = BlockCache()
 
     def columns(self) -> Columns:
+        rows = self.cluster.pod_rows()
+        infos: list[PodInfo] | None = None  # the views, taken only for a pod's new series
         blocks: list[Block] = []
-        rows: list[list[float]] = []
-        for p in self.cluster.pods():
-            signature = _pod_signature(p)
-            block = self._blocks.get(signature)
+        for i, key in enumerate(rows.keys):
+            block = self._blocks.get(key)
             if block is None:
-                block = self._blocks.put(signature, _pod_block(p))
+                infos = self.cluster.pods() if infos is None else infos
+                block = self._blocks.put(key, _pod_block(infos[i]))
             blocks.append(block)
-            rows.append(_pod_row(p))
         self._blocks.end_collection()
-        matrix = np.zeros((len(rows), max(map(len, rows), default=0)), dtype=np.float64)
-        for i, row in enumerate(rows):
-            matrix[i, : len(row)] = row
-        return Columns(_POD_FAMILIES, blocks, matrix)
+        return Columns(_POD_FAMILIES, blocks, _values(rows))
+
+
+def _values(rows: PodRows) -> NDArray[np.float64]:
+    """The pods' value rows (see the layout above), padded with 0 to the widest pod."""
+    n = len(rows.keys)
+    counts = np.bincount(rows.pod, minlength=n)
+    width = _CONTAINERS + _PER_CONTAINER * int(counts.max()) if n else 0
+    m = np.zeros((n, width), dtype=np.float64)
+    if n == 0:
+        return m
+    m[:, _ONE] = 1.0
+    m[:, _EXIT_CODE] = float(_OOM_EXIT_CODE)
+    m[:, _CREATED] = rows.created_s
+    m[:, _DELETION] = rows.deletion_s
+    m[:, _START] = rows.started_s
+    for i in range(len(PodPhase)):
+        m[:, _PHASE + i] = rows.phase == i
+    for at in (_READY, _SCHEDULED):
+        flag = rows.ready if at == _READY else rows.bound
+        m[:, at] = flag
+        m[:, at + 1] = ~flag  # "unknown" stays 0
+    qos = list(QoSClass)
+    for i, klass in enumerate(_QOS_CLASSES):
+        m[:, _QOS + i] = rows.qos == qos.index(QoSClass(klass))
+    first = _CONTAINERS + rows.slot * _PER_CONTAINER
+    cols = first[:, None] + np.arange(_PER_CONTAINER)
+    m[rows.pod[:, None], cols] = rows.containers
+    return m

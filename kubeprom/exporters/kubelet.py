@@ -12,8 +12,10 @@ are reported; the collector never advances the model.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from prometheus_client.core import Metric
 
 from kubeprom.exporters.columns import (
@@ -22,10 +24,11 @@ from kubeprom.exporters.columns import (
     BlockCache,
     Columns,
     FamilySpec,
+    same_objects,
     to_metrics,
 )
 from kubeprom.exporters.state import CPU
-from kubeprom.exporters.views import ClusterView, NodeCgroups
+from kubeprom.exporters.views import Cgroup, ClusterView, NodeCgroups
 
 _STABLE = "[STABLE] "
 _CONTAINER = ("container", "namespace", "pod")
@@ -98,6 +101,7 @@ class ResourceMetricsCollector:
         self.cluster = cluster
         self.node = node
         self._blocks = BlockCache()
+        self._last: _Shape | None = None
 
     def collect(self) -> Iterator[Metric]:
         yield from to_metrics(self.columns())
@@ -105,6 +109,21 @@ class ResourceMetricsCollector:
     def columns(self) -> Columns:
         node = self.cluster.node(self.node)
         groups = self.cluster.node_cgroups(self.node)
+        shape = self._shape(groups)
+        rows = shape.rows.copy()
+        rows[:-1, _CPU] = groups.counters[shape.at, CPU]
+        rows[:-1, _MEM] = groups.memory[shape.at]
+        u = node.usage
+        rows[-1, _CPU] = u.cpu_seconds
+        rows[-1, _MEM] = u.memory_working_set_bytes
+        return Columns(_FAMILIES, shape.blocks, rows, self.cluster.now_s)
+
+    def _shape(self, groups: NodeCgroups) -> _Shape:
+        """The blocks, the cgroups they read and the start column, kept while the node's
+        cgroups are the very same views."""
+        last = self._last
+        if last is not None and same_objects(last.cgroups, groups.cgroups):
+            return last
         blocks: list[Block] = []
         # Per cgroup in exposition order: its position in ``groups`` (the node: -1).
         order: list[int] = []
@@ -122,19 +141,15 @@ class ResourceMetricsCollector:
             blocks.append(self._pod_block(groups, pod_at))
             order.append(pod_at)
         blocks.append(self._block(_NODE_SERIES, ()))
-        at = np.array(order, dtype=np.int64)
         rows = np.zeros((len(order) + 1, 4), dtype=np.float64)
         is_pod = np.array([not groups.cgroups[i].container for i in order], dtype=bool)
         rows[:-1, _START] = np.where(
             is_pod, 0.0, [groups.cgroups[i].started_s or 0.0 for i in order]
         )
-        rows[:-1, _CPU] = groups.counters[at, CPU]
-        rows[:-1, _MEM] = groups.memory[at]
-        u = node.usage
-        rows[-1, _CPU] = u.cpu_seconds
-        rows[-1, _MEM] = u.memory_working_set_bytes
         self._blocks.end_collection()
-        return Columns(_FAMILIES, blocks, rows, self.cluster.now_s)
+        at = np.array(order, dtype=np.int64)
+        self._last = _Shape(groups.cgroups, blocks, at, rows)
+        return self._last
 
     def _pod_block(self, groups: NodeCgroups, i: int) -> Block:
         g = groups.cgroups[i]
@@ -148,6 +163,18 @@ class ResourceMetricsCollector:
         for family, column in series:
             b.add(family, column, labels)
         return self._blocks.put((series, labels), b.build())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Shape:
+    """What a node's collection keeps while its cgroups hold: the cgroup views (held, so
+    identity cannot be a reused address), the blocks, the cgroup each value row reads and
+    the rows' start column."""
+
+    cgroups: tuple[Cgroup, ...]
+    blocks: list[Block]
+    at: NDArray[np.int64]
+    rows: NDArray[np.float64]
 
 
 # (family, value column) of each kind of object's series.

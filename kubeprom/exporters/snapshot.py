@@ -27,6 +27,7 @@ from kubeprom.exporters.views import (
     NodeInfo,
     PodInfo,
     PodPhase,
+    PodRows,
     PodState,
     QoSClass,
     Usage,
@@ -137,6 +138,105 @@ def pod_infos(cluster: SimulatedCluster, pods: list[PodRecord]) -> list[PodInfo]
             pod_usage, used = Usage(), [Usage()] * n
         out.append(_pod_info(cluster, pod, pod_usage, used))
     return out
+
+
+_PHASES = {p: i for i, p in enumerate(PodPhase)}
+_QOS_INDEX = {q: i for i, q in enumerate(QoSClass)}
+_RUNNING, _PENDING = _PHASES[PodPhase.RUNNING], _PHASES[PodPhase.PENDING]
+
+
+def pod_rows(cluster: SimulatedCluster, pods: list[PodRecord]) -> PodRows:
+    """``pods`` as :class:`PodRows`, read from the records with the rules of
+    :func:`pod_infos` (the same keys and values as the views give)."""
+    keys: list[tuple[object, ...]] = []
+    times: list[tuple[float, float, float]] = []
+    flags: list[tuple[int, bool, bool, int]] = []
+    pod_of: list[int] = []
+    slot: list[int] = []
+    values: list[tuple[float, ...]] = []
+    labels: dict[int, tuple[tuple[str, str], ...]] = {}
+    for i, pod in enumerate(pods):
+        dep = pod.dep
+        dep_labels = labels.get(dep.index)
+        if dep_labels is None:
+            dep_labels = labels[dep.index] = tuple(sorted(pod_labels(dep).items()))
+        bound = pod.node >= 0
+        containers = []
+        ready = started = True
+        for n, c in enumerate(pod.containers):
+            req, lim = c.spec.requests, c.spec.limits
+            image = _image(cluster, c.spec.image)
+            c_started = c.started_s if c.running else None
+            waiting = c.waiting_reason if bound else None
+            containers.append(
+                (
+                    c.spec.name,
+                    req.cpu is not None,
+                    req.memory is not None,
+                    lim.cpu is not None,
+                    lim.memory is not None,
+                    c.spec.image,
+                    image[0],
+                    image[1],
+                    c.container_id,
+                    c_started is not None,
+                    c.last_terminated_reason,
+                    waiting,
+                )
+            )
+            ready = ready and c.ready
+            started = started and c.instance > 0
+            pod_of.append(i)
+            slot.append(n)
+            values.append(
+                (
+                    req.cpu or 0.0,
+                    req.memory or 0.0,
+                    lim.cpu or 0.0,
+                    lim.memory or 0.0,
+                    c_started or 0.0,
+                    1.0 if c.ready else 0.0,
+                    float(c.restart_count),
+                    1.0 if c.running else 0.0,
+                    0.0 if waiting is None else 1.0,
+                )
+            )
+        node = cluster.spec.nodes[pod.node].name if bound else None
+        keys.append(
+            (
+                dep.spec.namespace,
+                pod.name,
+                pod.uid,
+                node,
+                cluster_node_ip(cluster, pod.node),
+                pod.pod_ip,
+                "ReplicaSet",
+                dep.rs_name,
+                dep_labels,
+                pod.deleting_since_s is not None,
+                pod.scheduled_s is not None,
+                pod.unschedulable,
+                tuple(containers),
+            )
+        )
+        times.append((pod.created_s, pod.deleting_since_s or 0.0, pod.scheduled_s or 0.0))
+        phase = _RUNNING if bound and started else _PENDING
+        flags.append((phase, ready, bound, _QOS_INDEX[dep.qos]))
+    t = np.array(times, dtype=np.float64).reshape(-1, 3)
+    f = np.array(flags, dtype=np.int64).reshape(-1, 4)
+    return PodRows(
+        keys=tuple(keys),
+        created_s=t[:, 0],
+        deletion_s=t[:, 1],
+        started_s=t[:, 2],
+        phase=f[:, 0],
+        ready=f[:, 1].astype(bool),
+        bound=f[:, 2].astype(bool),
+        qos=f[:, 3],
+        pod=np.array(pod_of, dtype=np.int64),
+        slot=np.array(slot, dtype=np.int64),
+        containers=np.array(values, dtype=np.float64).reshape(-1, 9),
+    )
 
 
 def node_cgroups(cluster: SimulatedCluster, pods: list[PodRecord]) -> NodeCgroups:

@@ -228,6 +228,30 @@ class NodeCgroups:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class PodRows:
+    """Every pod at the snapshot time as columns, in :meth:`ClusterView.pods`' order,
+    without a :class:`PodInfo` per pod: what kube-state-metrics' pod families read every
+    scrape. ``keys[i]`` holds everything pod ``i``'s series (not their values) depend on;
+    ``phase`` and ``qos`` index :class:`PodPhase` and :class:`QoSClass`' declaration
+    orders; per container (pods in order, each pod's containers in order) ``slot`` is its
+    index in its pod and ``pod`` its pod's row; absent times and resources are 0."""
+
+    keys: tuple[tuple[object, ...], ...]
+    created_s: NDArray[np.float64]
+    deletion_s: NDArray[np.float64]
+    started_s: NDArray[np.float64]
+    phase: NDArray[np.int64]
+    ready: NDArray[np.bool_]
+    bound: NDArray[np.bool_]
+    qos: NDArray[np.int64]
+    pod: NDArray[np.int64]
+    slot: NDArray[np.int64]
+    # Per container: requests and limits (cpu, memory), start, ready, restarts, running,
+    # waiting, one column each.
+    containers: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class DeploymentUsage:
     """Every Deployment at ``t_s``, as columns in configuration order: the rates of the
     current tick summed over its containers (CPU used and demanded in cores, working set in
@@ -307,6 +331,8 @@ class ClusterView(Protocol):
     def pods(self, node: str | None = None) -> list[PodInfo]: ...
 
     def node_cgroups(self, node: str) -> NodeCgroups: ...
+
+    def pod_rows(self) -> PodRows: ...
 
     def deployments(self) -> list[DeploymentInfo]: ...
 

@@ -17,7 +17,6 @@ here or in the scrape cache.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +28,7 @@ from kubeprom.clock import Clock
 from kubeprom.config.scrape import ClusterSDConfig
 from kubeprom.errors import ScrapeError
 from kubeprom.exporters import ClusterExporters, ServedTarget, SimulatedCluster
-from kubeprom.exporters.columns import F64, I64, Columns, FamilySpec
+from kubeprom.exporters.columns import F64, I64, Columns, FamilySpec, same_objects
 from kubeprom.exporters.targets import OPENMETRICS_CONTENT_TYPE
 from kubeprom.model.labels import Labels
 from kubeprom.scraper.discovery.cluster import cluster_groups
@@ -67,7 +66,7 @@ class InProcessFetch:
             columns = self.exporters.columns(target_id)
             layout = self._layouts[target_id] = layout_of(columns, self._layouts.get(target_id))
             meta = self._metadata.get(target_id)
-            if meta is None or not _same(meta.families, columns.families):
+            if meta is None or not same_objects(meta.families, columns.families):
                 meta = self._metadata[target_id] = _Metadata(columns.families)
             return FetchResult(
                 b"",
@@ -83,11 +82,6 @@ class InProcessFetch:
     def discover(self, sd: ClusterSDConfig) -> list[TargetGroup]:
         """The scrape service's cluster discovery for these targets."""
         return cluster_groups(self.targets, sd.role)
-
-
-def _same(a: Sequence[object], b: Sequence[object]) -> bool:
-    """Whether two sequences hold the very same objects, in order."""
-    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -112,7 +106,11 @@ def layout_of(columns: Columns, last: Layout | None = None) -> Layout:
     """``columns``' layout: ``last`` itself when the series are the same."""
     keys = tuple(b.keys for b in columns.blocks)
     cols = tuple(b.column for b in columns.blocks)
-    if last is not None and _same(keys, last.block_keys) and _same(cols, last.block_columns):
+    if (
+        last is not None
+        and same_objects(keys, last.block_keys)
+        and same_objects(cols, last.block_columns)
+    ):
         return last
     lengths = np.fromiter(map(len, keys), np.int64, len(keys))
     return Layout(
