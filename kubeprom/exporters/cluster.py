@@ -174,6 +174,8 @@ class SimulatedCluster:
         self.node_cpu_seconds = np.zeros(count)
         self._node_cpu_rate = self._overhead_cpu.copy()
         self.node_memory = self._overhead_mem.copy()
+        # Every pod by namespace and name, kept until a pod is created or removed.
+        self._sorted: list[PodRecord] | None = None
         self._deps = [self._new_deployment(i, d) for i, d in enumerate(spec.deployments)]
         self._by_name = {(d.spec.namespace, d.spec.name): d for d in self._deps}
         self.queue_table = QueueTable(spec.deployments)
@@ -263,9 +265,12 @@ class SimulatedCluster:
         return snapshot.pod_rows(self, self._sorted_pods())
 
     def _sorted_pods(self) -> list[PodRecord]:
-        pods = [p for d in self._deps for p in (*d.pods, *d.terminating)]
-        pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
-        return pods
+        """Every pod, terminating ones included, by namespace and name (shared: read only)."""
+        if self._sorted is None:
+            pods = [p for d in self._deps for p in (*d.pods, *d.terminating)]
+            pods.sort(key=lambda p: (p.dep.spec.namespace, p.name))
+            self._sorted = pods
+        return self._sorted
 
     def node_cgroups(self, node: str) -> NodeCgroups:
         """The cgroups of the pods bound to ``node`` and their usage, as columns (no pod
@@ -440,6 +445,7 @@ class SimulatedCluster:
         ]
         pod = PodRecord(dep, name, dep.stream.uid(), next(self._seq), created, containers)
         dep.pods.append(pod)
+        self._sorted = None
         add_usage(self._ns_usage.setdefault(dep.spec.namespace, {}), dep.quota_usage)
         if not (warm and self._bind(pod, created)):
             self._pending.append(pod)
@@ -477,6 +483,7 @@ class SimulatedCluster:
     def _remove_pod(self, pod: PodRecord) -> None:
         """The pod is gone: its node room, container rows and quota usage are freed."""
         pod.deleted = True
+        self._sorted = None
         dep = pod.dep
         if pod in dep.pods:
             dep.pods.remove(pod)
