@@ -145,6 +145,8 @@ class SimulatedCluster:
         self._pending: list[PodRecord] = []  # not bound to a node yet, in creation order
         self._schedule_dirty = False  # a pending pod may fit now
         self._rows_version = 0  # bumped when a container starts, stops or leaves a row
+        self._binds = 0  # bumped when a pod is bound to a node
+        self._node_shapes: dict[int, snapshot.NodeShape] = {}
         self._usage_key = -1
         self._usage_rows: _UsageRows = (
             np.zeros(0, np.intp),
@@ -276,8 +278,14 @@ class SimulatedCluster:
         """The cgroups of the pods bound to ``node`` and their usage, as columns (no pod
         objects: what cAdvisor and the kubelet's resource metrics read every scrape)."""
         index = self._node_index.get(node, -2)
-        pods = [p for p in self._sorted_pods() if p.node == index]
-        return snapshot.node_cgroups(self, pods)
+        pods = self._sorted_pods()
+        # Kept while the pods (the sorted list object), bindings and containers hold.
+        key = (pods, self._binds, self._rows_version)
+        shape = self._node_shapes.get(index)
+        if shape is None or not shape.holds(key):
+            shape = snapshot.node_shape(self, [p for p in pods if p.node == index], key)
+            self._node_shapes[index] = shape
+        return snapshot.node_cgroups(self, shape)
 
     def pod_states(self, namespace: str) -> list[PodState]:
         """The pods of a namespace, terminating ones included, in creation order."""
@@ -569,6 +577,7 @@ class SimulatedCluster:
         best.used_memory += dep.request_memory
         best.used_pods += 1
         pod.node, pod.scheduled_s, pod.unschedulable = best.index, t, False
+        self._binds += 1
         pod.schedule_message = ""
         pod.ready_changed_s = t  # the kubelet reports Ready=False from the start
         pod.pod_ip = pod_ip(best.index, next(best.ips))

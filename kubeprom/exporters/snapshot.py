@@ -9,6 +9,7 @@ relations hold: ``rss <= working_set <= usage`` and ``usage = working_set + inac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -239,24 +240,34 @@ def pod_rows(cluster: SimulatedCluster, pods: list[PodRecord]) -> PodRows:
     )
 
 
-def node_cgroups(cluster: SimulatedCluster, pods: list[PodRecord]) -> NodeCgroups:
-    """The cgroups of ``pods`` (one node's, in order) that are bound and started, their
-    usage read from the container table in one go with the arithmetic of
-    :func:`pod_infos` (so the values are those of the pods' views, bit for bit)."""
-    table = cluster.table
+@dataclass(frozen=True, slots=True, eq=False)
+class NodeShape:
+    """What one node's cgroups are made of, which holds while no pod is created, bound or
+    removed and no container starts or stops (``key``, the cluster's counters of those):
+    its bound pods in order, their container rows, where each pod's rows start, the cgroup
+    views and, per cgroup, the pod (``pod_at``) or container row (``c_at``) it reads."""
+
+    key: tuple[list[PodRecord], int, int]
+    bound: list[PodRecord]
+    rows: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    groups: tuple[Cgroup, ...]
+    is_pod: NDArray[np.bool_]
+    pod_at: NDArray[np.int64]
+    c_at: NDArray[np.int64]
+
+    def holds(self, key: tuple[list[PodRecord], int, int]) -> bool:
+        """Whether ``key`` is this shape's: the very same pod list, the same counters."""
+        return key[0] is self.key[0] and key[1:] == self.key[1:]
+
+
+def node_shape(
+    cluster: SimulatedCluster, pods: list[PodRecord], key: tuple[list[PodRecord], int, int]
+) -> NodeShape:
+    """The shape of ``pods`` (one node's, in order): those bound and started."""
     bound = [p for p in pods if p.node >= 0 and p.scheduled_s is not None]
-    if not bound:
-        empty = np.zeros(0)
-        return NodeCgroups((), np.zeros((0, RX)), empty, empty, empty)
     rows = [c.row for p in bound for c in p.containers]
     starts = np.cumsum([0] + [len(p.containers) for p in bound[:-1]])
-    counters = table.counters[rows]
-    memory = table.memory[rows]
-    pod_counters = np.stack([p.carried for p in bound]) + np.add.reduceat(
-        counters[:, :RX], starts, axis=0
-    )
-    pod_memory = np.add.reduceat(memory, starts)
-    heads = counters[starts]
     # Per cgroup, the row it reads: pods from the sums (negative), containers from the table.
     take: list[int] = []
     groups: list[Cgroup] = []
@@ -276,13 +287,39 @@ def node_cgroups(cluster: SimulatedCluster, pods: list[PodRecord]) -> NodeCgroup
             row += 1
     at = np.array(take, dtype=np.int64)
     is_pod = at < 0
-    pod_at = np.where(is_pod, -1 - at, 0)
-    c_at = np.where(is_pod, 0, at)
+    return NodeShape(
+        key,
+        bound,
+        np.array(rows, dtype=np.int64),
+        starts.astype(np.int64),
+        tuple(groups),
+        is_pod,
+        np.where(is_pod, -1 - at, 0),
+        np.where(is_pod, 0, at),
+    )
+
+
+def node_cgroups(cluster: SimulatedCluster, shape: NodeShape) -> NodeCgroups:
+    """The cgroups of a node's shape, their usage read from the container table in one go
+    with the arithmetic of :func:`pod_infos` (so the values are those of the pods' views,
+    bit for bit)."""
+    if not shape.bound:
+        empty = np.zeros(0)
+        return NodeCgroups((), np.zeros((0, RX)), empty, empty, empty)
+    table = cluster.table
+    counters = table.counters[shape.rows]
+    memory = table.memory[shape.rows]
+    pod_counters = np.stack([p.carried for p in shape.bound]) + np.add.reduceat(
+        counters[:, :RX], shape.starts, axis=0
+    )
+    pod_memory = np.add.reduceat(memory, shape.starts)
+    heads = counters[shape.starts]
+    is_pod, pod_at, c_at = shape.is_pod, shape.pod_at, shape.c_at
     out_counters = np.where(is_pod[:, None], pod_counters[pod_at], counters[c_at, :RX])
     out_memory = np.where(is_pod, pod_memory[pod_at], memory[c_at])
     rx = np.where(is_pod, heads[pod_at, RX], 0.0)
     tx = np.where(is_pod, heads[pod_at, TX], 0.0)
-    return NodeCgroups(tuple(groups), out_counters, out_memory, rx, tx)
+    return NodeCgroups(shape.groups, out_counters, out_memory, rx, tx)
 
 
 def _pod_cgroup(pod: PodRecord) -> Cgroup:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kubeprom.exporters import snapshot
 from kubeprom.exporters.cadvisor import CadvisorCollector
 from kubeprom.exporters.cluster import SimulatedCluster
 from kubeprom.exporters.columns import Columns
@@ -176,3 +177,21 @@ def test_kept_node_collections_are_fresh_ones(every_s: float) -> None:
             last[i] = got.blocks
     # Some collections were kept and some built again (the pods changed in between).
     assert 10 < reused < 2 * 39 - 10
+
+
+@pytest.mark.parametrize("every_s", [5.0, 15.0, 30.0])
+def test_kept_node_shapes_give_fresh_cgroups(every_s: float) -> None:
+    c = _cluster()
+    kept = 0
+    last: object = None
+    for step in range(1, 40):
+        _step(c, step, every_s)
+        got = c.node_cgroups("node-1")
+        pods = [p for p in c._sorted_pods() if p.node == 0]
+        fresh = snapshot.node_cgroups(c, snapshot.node_shape(c, pods, ([], -1, -1)))
+        assert got.cgroups == fresh.cgroups
+        for name in ("counters", "memory", "rx", "tx"):
+            assert getattr(got, name).tobytes() == getattr(fresh, name).tobytes(), name
+        kept += got.cgroups is last
+        last = got.cgroups
+    assert 5 < kept < 39 - 5  # some shapes were kept, some built again
