@@ -22,6 +22,9 @@ from kubeprom.model.gofmt import quote
 from kubeprom.model.samples import I64Array
 from kubeprom.promql.api import QueryAPI, QueryResult
 
+# values_at packs (series, time) into one int64 key while series x time span stays below.
+_PACKED_LIMIT = 1 << 62
+
 
 @dataclass(frozen=True, slots=True)
 class QueryRecord:
@@ -115,6 +118,17 @@ def values_at(
     keys_seg, keys_t = seg[order], result.t[order]
     known = series >= 0
     q_seg = np.where(known, series, 0)
+    t_lo, t_hi = int(keys_t.min()), int(keys_t.max())
+    width = t_hi - t_lo + 3
+    if len(result.labels) * width < _PACKED_LIMIT:
+        # (segment, time) packed into one sorted int64 key: one search. Probe times outside
+        # the keys' span map to offsets no key has (0 and width - 1).
+        packed = keys_seg * width + (keys_t - t_lo + 1)
+        q_t = np.clip(t_ms, t_lo - 1, t_hi + 1) - t_lo + 1
+        probe = q_seg * width + q_t
+        hit = np.minimum(np.searchsorted(packed, probe), packed.size - 1)
+        found = known & (packed[hit] == probe)
+        return np.where(found, result.v[order][hit], 0.0), found
     # Bisect on (segment, time) pairs: the first key not below the probe.
     lo = np.zeros(n, dtype=np.int64)
     hi = np.full(n, keys_t.size, dtype=np.int64)
