@@ -162,7 +162,7 @@ def pod_list(states: Sequence[PodState], requirements: tuple[Requirement, ...]) 
     objects), so each is matched and converted once per call, not once per pod (this runs
     for every HPA at every sync)."""
     matched: dict[int, bool] = {}
-    by_specs: dict[int, PodTemplate] = {}
+    by_specs: dict[int, int] = {}  # specs -> position in index (equal templates once)
     index: dict[PodTemplate, int] = {}
     kept: list[PodState] = []
     template: list[int] = []
@@ -174,9 +174,9 @@ def pod_list(states: Sequence[PodState], requirements: tuple[Requirement, ...]) 
             continue
         t = by_specs.get(id(p.containers))
         if t is None:
-            t = by_specs[id(p.containers)] = _template(p.containers)
+            t = by_specs[id(p.containers)] = index.setdefault(_template(p.containers), len(index))
         kept.append(p)
-        template.append(index.setdefault(t, len(index)))
+        template.append(t)
     start_ms, has_start = _ms([p.start_s for p in kept])
     changed_ms, has_changed = _ms([p.ready_changed_s for p in kept])
     bound = np.array([p.bound for p in kept], dtype=np.bool_)
