@@ -3,7 +3,7 @@
 :class:`RecordingQueryAPI` wraps any :class:`~kubeprom.promql.api.QueryAPI` and keeps every
 query it ran with its answer or error, so a dry run can show the PromQL behind a decision.
 The helpers turn a :class:`~kubeprom.promql.api.QueryResult` into columns: one label per
-series (:func:`label_column`), the positions of each series' newest samples
+series (:func:`label_values`), the positions of each series' newest samples
 (:func:`newest`), a value lookup at given times (:func:`values_at`). They work per series
 or with a fixed number of numpy calls, never per sample.
 """
@@ -78,9 +78,16 @@ def equal(name: str, value: str) -> str:
     return f"{name}={quote(value)}"
 
 
-def label_column(result: QueryResult, name: str) -> NDArray[np.str_]:
-    """The value of label ``name`` of each series ("" when absent)."""
-    return np.array([lab.get(name) for lab in result.labels], dtype=np.str_)
+def label_values(result: QueryResult, names: Sequence[str]) -> list[list[str]]:
+    """Per name, the value of that label of each series ("" when absent): one pass over
+    the series for all names."""
+    out: list[list[str]] = [[] for _ in names]
+    for lab in result.labels:
+        flat = lab.flat
+        pairs = dict(zip(flat[0::2], flat[1::2], strict=True))
+        for column, name in zip(out, names, strict=True):
+            column.append(pairs.get(name, ""))
+    return out
 
 
 def counts(result: QueryResult) -> I64Array:

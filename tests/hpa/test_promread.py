@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from kubeprom.hpa.promread import values_at
+from kubeprom.hpa.promread import label_values, values_at
 from kubeprom.model.labels import Labels
 from kubeprom.promql.api import QueryResult, ResultType
 
@@ -61,3 +61,20 @@ def test_values_at_equal_a_plain_lookup_packed_and_not() -> None:
             want = _expected(result, series, times)
             assert ok.tolist() == [w is not None for w in want]
             assert got.tolist() == [0.0 if w is None else w for w in want]
+
+
+def test_label_values_one_pass_per_result() -> None:
+    result = QueryResult(
+        ResultType.VECTOR,
+        [
+            Labels([("__name__", "m"), ("job", "kubelet"), ("pod", "a")]),
+            Labels([("instance", "n1"), ("pod", "b")]),
+            Labels([]),
+        ],
+    )
+    assert label_values(result, ("pod", "job", "instance")) == [
+        ["a", "b", ""],
+        ["kubelet", "", ""],
+        ["", "n1", ""],
+    ]
+    assert label_values(result, ()) == []
