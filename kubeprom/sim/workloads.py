@@ -67,6 +67,10 @@ class ClusterWorkloads:
     def __init__(self, cluster: SimulatedCluster | None) -> None:
         self.cluster = cluster
         self._published: set[tuple[str, str]] = set()
+        # The pods of each namespace listed since sync(), at the cluster's time then: the
+        # HPAs of a namespace list their targets one after another before any of them
+        # writes a scale. Dropped by sync(), write_scale() and observe().
+        self._states: dict[str, tuple[float, list[PodState]]] = {}
 
     def _deployment(self, namespace: str, ref: CrossVersionObjectReference) -> str | None:
         """None when ``ref`` is a Deployment of the cluster, else why it has no scale."""
@@ -80,6 +84,7 @@ class ClusterWorkloads:
         return missing_target(ref)
 
     def sync(self, now_ms: int) -> None:
+        self._states = {}
         if self.cluster is not None:
             self.cluster.advance_to(now_ms / 1000)
 
@@ -93,11 +98,17 @@ class ClusterWorkloads:
     def pods(self, namespace: str, selector: str) -> PodList:
         if self.cluster is None:
             return PodList.of([])
-        return pod_list(self.cluster.pod_states(namespace), parse_label_selector(selector))
+        requirements = parse_label_selector(selector)
+        now = self.cluster.now_s
+        listed = self._states.get(namespace)
+        if listed is None or listed[0] != now:
+            listed = self._states[namespace] = (now, self.cluster.pod_states(namespace))
+        return pod_list(listed[1], requirements)
 
     def write_scale(
         self, namespace: str, ref: CrossVersionObjectReference, replicas: int
     ) -> str | None:
+        self._states = {}
         why = self._deployment(namespace, ref)
         if why is not None or self.cluster is None:
             return why
@@ -105,6 +116,7 @@ class ClusterWorkloads:
         return None
 
     def observe(self, autoscalers: Sequence[Autoscaler]) -> None:
+        self._states = {}
         if self.cluster is None:
             return
         now = {(a.hpa.namespace, a.hpa.name) for a in autoscalers}

@@ -1,5 +1,6 @@
 """The HPA's pod list of a simulated namespace, built as columns (``workloads.pod_list``),
-against the row-by-row definition ``PodList.of([pod(p) for p in states if matches(...)])``."""
+against the row-by-row definition ``PodList.of([pod(p) for p in states if matches(...)])``;
+a namespace's pods listed once per sync, again after any scale written or time moved."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import random
 import numpy as np
 
 from kubeprom.config.cluster import ContainerSpec, Resources
-from kubeprom.exporters import PodPhase, PodState
+from kubeprom.config.cluster_parse import parse_cluster_config
+from kubeprom.config.hpa_spec import CrossVersionObjectReference
+from kubeprom.exporters import PodPhase, PodState, SimulatedCluster
 from kubeprom.hpa import PodList
 from kubeprom.model.selectors import matches, parse_label_selector
-from kubeprom.sim.workloads import pod, pod_list
+from kubeprom.sim.workloads import ClusterWorkloads, pod, pod_list
 
 _FIELDS = ("names", "template", "phase", "deleting", "ready", "start_ms", "has_start")
 
@@ -83,3 +86,56 @@ def test_times_round_half_to_even_and_transition_defaults_to_start() -> None:
     assert got.has_start.tolist() == [True, False, True]
     assert got.transition_ms.tolist() == [2, np.iinfo(np.int64).min, 2]
     assert got.templates == (pod(rows[0]).template,)
+
+
+_CLUSTER = """\
+cluster:
+  seed: 7
+  nodes: [{count: 2, capacity: {cpu: '4', memory: 16Gi}}]
+  deployments:
+    - metadata: {name: web, labels: {app: web}}
+      spec:
+        replicas: 2
+        template:
+          spec:
+            containers:
+              - {name: app, image: nginx, resources: {requests: {cpu: 100m}}}
+      load: {type: constant, rps: 10}
+    - metadata: {name: api, labels: {app: api}}
+      spec:
+        replicas: 1
+        template:
+          spec:
+            containers:
+              - {name: app, image: nginx, resources: {requests: {cpu: 200m}}}
+      load: {type: constant, rps: 10}
+"""
+
+
+def test_a_namespace_listed_once_per_sync_until_a_scale_is_written() -> None:
+    spec = parse_cluster_config(_CLUSTER, "kubeprom.yml")
+    assert spec is not None
+    cluster = SimulatedCluster(spec, start_s=1_700_000_000.0)
+    work = ClusterWorkloads(cluster)
+    calls = []
+    real = cluster.pod_states
+
+    def counting(namespace: str) -> list[PodState]:
+        calls.append(namespace)
+        return real(namespace)
+
+    cluster.pod_states = counting  # type: ignore[method-assign]
+    work.sync(1_700_000_030_000)
+    assert len(work.pods("default", "app=web")) == 2
+    assert len(work.pods("default", "app=api")) == 1
+    assert calls == ["default"]
+    web = CrossVersionObjectReference("Deployment", "web", "apps/v1")
+    assert work.write_scale("default", web, 5) is None
+    assert len(work.pods("default", "app=web")) == 5  # the write dropped the listing
+    assert calls == ["default", "default"]
+    cluster.advance_to(1_700_000_045.0)  # time moved on without a sync: listed again
+    assert len(work.pods("default", "app=web")) == 5
+    assert calls == ["default", "default", "default"]
+    work.sync(1_700_000_060_000)
+    work.pods("default", "app=api")
+    assert calls == ["default"] * 4
