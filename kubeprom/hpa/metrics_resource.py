@@ -34,7 +34,7 @@ from kubeprom.errors import KubepromError
 from kubeprom.hpa.pods import PodList, PodSamples
 from kubeprom.hpa.promread import (
     equal,
-    label_column,
+    label_values,
     newest,
     pick,
     selector,
@@ -283,8 +283,11 @@ def read_kubelet_points(
     if n == 0:
         return KubeletPoints.empty()
     keys = series_keys(cpu)
-    pod = label_column(cpu, "pod")
-    container = label_column(cpu, "container")
+    pods_of, containers_of, jobs, instances = label_values(
+        cpu, ("pod", "container", "job", "instance")
+    )
+    pod = np.array(pods_of, dtype=np.str_)
+    container = np.array(containers_of, dtype=np.str_)
     c1, c2 = newest(cpu, 1), newest(cpu, 2)
     last_ms = pick(cpu.t, c1, _NO_TIME).astype(np.int64)
     prev_ms = pick(cpu.t, c2, _NO_TIME).astype(np.int64)
@@ -302,7 +305,7 @@ def read_kubelet_points(
     start_ns = np.where(start_known, start_ns, _NO_TIME)
 
     # Which scrape each point came from, from the target's `up` samples.
-    target: list[tuple[str, ...]] = [(lab.get("job"), lab.get("instance")) for lab in cpu.labels]
+    target: list[tuple[str, ...]] = list(zip(jobs, instances, strict=True))
     up_idx = series_index(list(up_keys), target)
     scrape2 = pick(up2, up_idx, _NO_TIME).astype(np.int64)
     scrape3 = pick(up3, up_idx, _NO_TIME).astype(np.int64)

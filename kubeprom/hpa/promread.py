@@ -3,7 +3,7 @@
 :class:`RecordingQueryAPI` wraps any :class:`~kubeprom.promql.api.QueryAPI` and keeps every
 query it ran with its answer or error, so a dry run can show the PromQL behind a decision.
 The helpers turn a :class:`~kubeprom.promql.api.QueryResult` into columns: one label per
-series (:func:`label_column`), the positions of each series' newest samples
+series (:func:`label_values`), the positions of each series' newest samples
 (:func:`newest`), a value lookup at given times (:func:`values_at`). They work per series
 or with a fixed number of numpy calls, never per sample.
 """
@@ -21,6 +21,9 @@ from kubeprom.errors import KubepromError
 from kubeprom.model.gofmt import quote
 from kubeprom.model.samples import I64Array
 from kubeprom.promql.api import QueryAPI, QueryResult
+
+# values_at packs (series, time) into one int64 key while series x time span stays below.
+_PACKED_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,16 @@ def equal(name: str, value: str) -> str:
     return f"{name}={quote(value)}"
 
 
-def label_column(result: QueryResult, name: str) -> NDArray[np.str_]:
-    """The value of label ``name`` of each series ("" when absent)."""
-    return np.array([lab.get(name) for lab in result.labels], dtype=np.str_)
+def label_values(result: QueryResult, names: Sequence[str]) -> list[list[str]]:
+    """Per name, the value of that label of each series ("" when absent): one pass over
+    the series for all names."""
+    out: list[list[str]] = [[] for _ in names]
+    for lab in result.labels:
+        flat = lab.flat
+        pairs = dict(zip(flat[0::2], flat[1::2], strict=True))
+        for column, name in zip(out, names, strict=True):
+            column.append(pairs.get(name, ""))
+    return out
 
 
 def counts(result: QueryResult) -> I64Array:
@@ -115,6 +125,17 @@ def values_at(
     keys_seg, keys_t = seg[order], result.t[order]
     known = series >= 0
     q_seg = np.where(known, series, 0)
+    t_lo, t_hi = int(keys_t.min()), int(keys_t.max())
+    width = t_hi - t_lo + 3
+    if len(result.labels) * width < _PACKED_LIMIT:
+        # (segment, time) packed into one sorted int64 key: one search. Probe times outside
+        # the keys' span map to offsets no key has (0 and width - 1).
+        packed = keys_seg * width + (keys_t - t_lo + 1)
+        q_t = np.clip(t_ms, t_lo - 1, t_hi + 1) - t_lo + 1
+        probe = q_seg * width + q_t
+        hit = np.minimum(np.searchsorted(packed, probe), packed.size - 1)
+        found = known & (packed[hit] == probe)
+        return np.where(found, result.v[order][hit], 0.0), found
     # Bisect on (segment, time) pairs: the first key not below the probe.
     lo = np.zeros(n, dtype=np.int64)
     hi = np.full(n, keys_t.size, dtype=np.int64)

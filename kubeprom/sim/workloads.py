@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
+from kubeprom.config.cluster import ContainerSpec
 from kubeprom.config.hpa_spec import CrossVersionObjectReference, MetricSpec, MetricTarget
 from kubeprom.exporters import HPAStatus, MetricValue, PodPhase, PodState, SimulatedCluster
 from kubeprom.hpa import Container, Phase, Pod, PodList, PodTemplate, Ready, Scale, ScaleFailure
 from kubeprom.hpa.compute import MetricStatus
 from kubeprom.hpa.manager import Autoscaler
 from kubeprom.model.quantity import Quantity
-from kubeprom.model.selectors import matches, parse_label_selector
+from kubeprom.model.selectors import Requirement, matches, parse_label_selector
 
 #: Kinds with a scale subresource, by (API group, kind): their resource name.
 SCALABLE = {
@@ -33,6 +37,7 @@ SCALABLE = {
     ("", "ReplicationController"): "replicationcontrollers",
 }
 _INT64_MAX = (1 << 63) - 1
+_NO_TIME = np.iinfo(np.int64).min  # PodList's "no time"
 
 
 def api_group(api_version: str) -> str:
@@ -62,6 +67,10 @@ class ClusterWorkloads:
     def __init__(self, cluster: SimulatedCluster | None) -> None:
         self.cluster = cluster
         self._published: set[tuple[str, str]] = set()
+        # The pods of each namespace listed since sync(), at the cluster's time then: the
+        # HPAs of a namespace list their targets one after another before any of them
+        # writes a scale. Dropped by sync(), write_scale() and observe().
+        self._states: dict[str, tuple[float, list[PodState]]] = {}
 
     def _deployment(self, namespace: str, ref: CrossVersionObjectReference) -> str | None:
         """None when ``ref`` is a Deployment of the cluster, else why it has no scale."""
@@ -75,6 +84,7 @@ class ClusterWorkloads:
         return missing_target(ref)
 
     def sync(self, now_ms: int) -> None:
+        self._states = {}
         if self.cluster is not None:
             self.cluster.advance_to(now_ms / 1000)
 
@@ -89,13 +99,16 @@ class ClusterWorkloads:
         if self.cluster is None:
             return PodList.of([])
         requirements = parse_label_selector(selector)
-        return PodList.of(
-            [_pod(p) for p in self.cluster.pod_states(namespace) if matches(requirements, p.labels)]
-        )
+        now = self.cluster.now_s
+        listed = self._states.get(namespace)
+        if listed is None or listed[0] != now:
+            listed = self._states[namespace] = (now, self.cluster.pod_states(namespace))
+        return pod_list(listed[1], requirements)
 
     def write_scale(
         self, namespace: str, ref: CrossVersionObjectReference, replicas: int
     ) -> str | None:
+        self._states = {}
         why = self._deployment(namespace, ref)
         if why is not None or self.cluster is None:
             return why
@@ -103,6 +116,7 @@ class ClusterWorkloads:
         return None
 
     def observe(self, autoscalers: Sequence[Autoscaler]) -> None:
+        self._states = {}
         if self.cluster is None:
             return
         now = {(a.hpa.namespace, a.hpa.name) for a in autoscalers}
@@ -120,23 +134,78 @@ def _milli_cores(cores: float) -> int:
     return round(cores * 1000)
 
 
-def _pod(p: PodState) -> Pod:
+def _template(specs: Sequence[ContainerSpec]) -> PodTemplate:
     containers = []
-    for c in p.containers:
+    for c in specs:
         requests = []
         if c.requests.cpu is not None:
             requests.append(("cpu", _milli_cores(c.requests.cpu)))
         if c.requests.memory is not None:
             requests.append(("memory", round(c.requests.memory) * 1000))
         containers.append(Container(c.name, tuple(requests)))
+    return PodTemplate(tuple(containers))
+
+
+def pod(p: PodState) -> Pod:
+    """The row of one pod, as :meth:`PodList.of` takes it (:func:`pod_list` builds the
+    columns of many at once, with the same values)."""
     return Pod(
         name=p.name,
-        template=PodTemplate(tuple(containers)),
+        template=_template(p.containers),
         phase=_PHASES.get(p.phase, Phase.UNKNOWN),
         deleting=p.deleting,
         ready=(Ready.TRUE if p.ready else Ready.FALSE) if p.bound else Ready.ABSENT,
         start_ms=None if p.start_s is None else round(p.start_s * 1000),
         ready_transition_ms=None if p.ready_changed_s is None else round(p.ready_changed_s * 1000),
+    )
+
+
+def _ms(seconds: list[float | None]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Whole ms of each time (``round``, half to even as Python's), and which are known."""
+    s = np.array([np.nan if x is None else x for x in seconds], dtype=np.float64)
+    known = ~np.isnan(s)
+    ms = np.where(known, np.rint(np.where(known, s, 0.0) * 1000), 0.0).astype(np.int64)
+    return np.where(known, ms, _NO_TIME), known
+
+
+def pod_list(states: Sequence[PodState], requirements: tuple[Requirement, ...]) -> PodList:
+    """``PodList.of([pod(p) for p in states if matches(requirements, p.labels)])``, built as
+    columns: the pods of one Deployment share their labels and container specs (the same
+    objects), so each is matched and converted once per call, not once per pod (this runs
+    for every HPA at every sync)."""
+    matched: dict[int, bool] = {}
+    by_specs: dict[int, int] = {}  # specs -> position in index (equal templates once)
+    index: dict[PodTemplate, int] = {}
+    kept: list[PodState] = []
+    template: list[int] = []
+    for p in states:
+        ok = matched.get(id(p.labels))
+        if ok is None:
+            ok = matched[id(p.labels)] = matches(requirements, p.labels)
+        if not ok:
+            continue
+        t = by_specs.get(id(p.containers))
+        if t is None:
+            t = by_specs[id(p.containers)] = index.setdefault(_template(p.containers), len(index))
+        kept.append(p)
+        template.append(t)
+    start_ms, has_start = _ms([p.start_s for p in kept])
+    changed_ms, has_changed = _ms([p.ready_changed_s for p in kept])
+    bound = np.array([p.bound for p in kept], dtype=np.bool_)
+    ready = np.array([p.ready for p in kept], dtype=np.bool_)
+    readiness = np.where(bound, np.where(ready, Ready.TRUE, Ready.FALSE), Ready.ABSENT)
+    unknown = Phase.UNKNOWN
+    return PodList(
+        names=np.array([p.name for p in kept], dtype=np.str_),
+        template=np.array(template, dtype=np.int32),
+        templates=tuple(index),
+        phase=np.array([_PHASES.get(p.phase, unknown) for p in kept], dtype=np.int8),
+        deleting=np.array([p.deleting for p in kept], dtype=np.bool_),
+        ready=readiness.astype(np.int8),
+        start_ms=start_ms,
+        has_start=has_start,
+        # A missing transition time defaults to the start time (as PodList.of does).
+        transition_ms=np.where(has_changed, changed_ms, start_ms),
     )
 
 
