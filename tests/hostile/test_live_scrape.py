@@ -78,15 +78,22 @@ def last_errors(live: Live) -> dict[str, str]:
 def test_hostile_targets_fail_alone_and_nothing_stalls(tmp_path: Path, targets: str) -> None:
     with live_server(tmp_path, CONFIG.replace("TARGETS", targets)) as live:
         with watching_up(live) as watch:
-            # Two scrapes of every hostile target, at least.
+            # Two scrapes of every hostile target, at least, and more than 10 s of the
+            # healthy target's (the window its count is asserted over below: a fast start
+            # can see the hostile rounds before the healthy target has 10 s of history).
             wait_until(
-                "two rounds of hostile scrapes",
+                "two rounds of hostile scrapes and 10 s of healthy ones",
                 lambda: (
                     min(
                         live.vector('count_over_time(up{job=~"huge|bomb|dups"}[1m])').values(),
                         default=0,
                     )
                     >= 2
+                    and min(
+                        live.vector('count_over_time(up{job="normal"}[1m])').values(),
+                        default=0,
+                    )
+                    >= 11
                 ),
             )
             ups = up_of(live)
