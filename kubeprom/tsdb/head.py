@@ -81,6 +81,29 @@ def sample_verdict(
     return np.flatnonzero(ok)
 
 
+class LabelOrders:
+    """Positions of ref sets in label order, by the refs' bytes. Bounded by the refs held
+    (an order of 100,000 refs weighs megabytes), not only by the sets: all are dropped
+    when either bound is reached, and the sets that repeat come back."""
+
+    MAX_SETS = 1024
+    MAX_REFS = 1 << 20
+
+    def __init__(self) -> None:
+        self._orders: dict[bytes, list[int]] = {}
+        self._refs = 0
+
+    def get(self, key: bytes) -> list[int] | None:
+        return self._orders.get(key)
+
+    def put(self, key: bytes, order: list[int]) -> None:
+        if len(self._orders) >= self.MAX_SETS or self._refs + len(order) > self.MAX_REFS:
+            self._orders.clear()
+            self._refs = 0
+        self._orders[key] = order
+        self._refs += len(order)
+
+
 class Head:
     """Series registry, open rows and sealed slabs. See the module docstring."""
 
@@ -125,7 +148,7 @@ class Head:
         # collection, tombstones): a reader that remembers selections checks it.
         self.changes = 0
         # Label order of ref sets (the querier's; valid for good: refs are never reused).
-        self.label_orders: dict[bytes, list[int]] = {}
+        self.label_orders = LabelOrders()
 
     # ---- storage arrays -----------------------------------------------------------------
     def _alloc(self, cap: int) -> None:

@@ -23,9 +23,6 @@ from kubeprom.tsdb.frames import Part, merge_parts
 from kubeprom.tsdb.head import Head
 from kubeprom.tsdb.postings import select_ids
 
-# Label orders of head ref sets kept (see _HeadSource.label_order); all dropped when full.
-_LABEL_ORDERS = 1024
-
 
 class _Source(Protocol):
     """What the querier needs of a block or of the head. ``in_label_order``: ids ascending
@@ -72,9 +69,8 @@ class _HeadSource:
         key = ids.tobytes()
         order = orders.get(key)
         if order is None:
-            if len(orders) >= _LABEL_ORDERS:
-                orders.clear()
-            order = orders[key] = sorted(range(len(labels)), key=labels.__getitem__)
+            order = sorted(range(len(labels)), key=labels.__getitem__)
+            orders.put(key, order)
         return order
 
     def labels_list(self, ids: Sequence[int]) -> list[Labels]:
